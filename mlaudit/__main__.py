@@ -1,0 +1,5 @@
+import sys
+
+from mlaudit.cli import main
+
+sys.exit(main())

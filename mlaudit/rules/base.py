@@ -1,0 +1,100 @@
+"""The shape every rule has.
+
+A rule is a small class that describes itself (code, name, level, summary) and checks one thing.
+Three kinds, by what they look at:
+
+- `PythonRule`: per file, over Python's `ast`; it defines `visit_<NodeType>` (and optionally
+  `leave_<NodeType>`) methods that the single walk of each file calls. See `mlaudit.facts.walk`.
+- `FileRule`: per file, over a non-Python file's parsed content (YAML, notebook JSON, ...).
+- `ProjectRule`: once per run, over the facts of all files plus the project model.
+
+Each rule carries `valid` and `invalid` examples (fixit's idea): the test in
+`tests/rules/test_rule_examples.py` runs all of them. An example is either Python source or a
+mapping of repo-relative paths to file contents; in an invalid example, lines that must be reported
+end with a comment `# expect: CODE` (semgrep's idea). Invalid examples without such markers just
+need at least one finding of the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+from mlaudit.findings import Finding, Level
+
+if TYPE_CHECKING:
+    from mlaudit.facts.walk import PyContext
+    from mlaudit.project.model import ProjectModel, SourceFile
+
+Example = Union[str, Mapping[str, str]]
+
+
+class Scope(str, Enum):
+    FILE = "file"
+    PROJECT = "project"
+
+
+class Rule:
+    """Metadata shared by all rules. Subclasses set the class attributes."""
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line, shown by `mlaudit rule --all` and in SARIF
+    level: ClassVar[Level] = Level.WARNING
+    scope: ClassVar[Scope] = Scope.FILE
+    tags: ClassVar[tuple[str, ...]] = ("reproducibility",)
+    # Rule options with their defaults; users override them in [tool.mlaudit.options.CODE].
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    valid: ClassVar[tuple[Example, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = {**self.defaults, **(options or {})}
+
+    @classmethod
+    def family(cls) -> str:
+        """The family is the module the rule lives in: mlaudit.rules.randomness -> randomness."""
+        return cls.__module__.rsplit(".", 1)[-1]
+
+
+class PythonRule(Rule):
+    """Per-file rule over a Python module (or a notebook's code cells).
+
+    Define `visit_Call(self, node, ctx)` and friends; report with `ctx.report(self, node, msg)`.
+    A fresh instance is made for every file, so instance attributes are per-file state.
+    `begin(ctx)` runs before the walk and `end(ctx)` after it.
+    """
+
+    scope = Scope.FILE
+
+    def begin(self, ctx: PyContext) -> None:
+        """Called before the walk of a file."""
+
+    def end(self, ctx: PyContext) -> None:
+        """Called after the walk of a file."""
+
+
+class FileRule(Rule):
+    """Per-file rule over a non-Python file. `kinds` names the file kinds it wants."""
+
+    scope = Scope.FILE
+    kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def check_file(self, file: SourceFile, data: Any) -> Iterable[Finding]:
+        """`data` is what the file's parser returned (see mlaudit.facts.parse_file)."""
+        raise NotImplementedError
+
+
+class ProjectRule(Rule):
+    """Project-wide rule: runs once over all file facts and the project model."""
+
+    scope = Scope.PROJECT
+
+    def check(self, model: ProjectModel) -> Iterable[Finding]:
+        raise NotImplementedError
+
+
+def node_is(node: ast.AST, *types: type[ast.AST]) -> bool:
+    return isinstance(node, types)
