@@ -1,0 +1,40 @@
+"""Reporters turn a finished run into text. They format; they never decide.
+
+Every reporter is a function `render(run: RunResult) -> str` in a module named after its format.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlaudit.findings import Finding
+from mlaudit.rules.base import Rule
+
+FORMATS = ("full", "concise", "json", "sarif", "github")
+
+
+@dataclass
+class RunResult:
+    """Everything a reporter may show about one run of `mlaudit check` or `mlaudit probe`."""
+
+    root: Path  # absolute project root; finding paths are relative to it
+    findings: list[Finding]  # after suppression, sorted
+    rules: list[type[Rule]]  # the enabled rules, sorted by code (SARIF tool.driver.rules)
+    exit_code: int = 0
+    execution_successful: bool = True  # False only when mlaudit itself failed
+    notifications: list[str] = field(default_factory=list)  # messages about the run (skipped files, rule crashes)
+    suppressed: int = 0  # findings silenced by noqa / per-file-ignores
+    files_checked: int = 0
+    tool_name: str = "mlaudit"
+
+
+def render(fmt: str, run: RunResult, color: bool = False) -> str:
+    """Format `run` in `fmt` (one of FORMATS)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    module = importlib.import_module(f"mlaudit.report.{fmt}_format")
+    if fmt == "full":
+        return module.render(run, color=color)  # type: ignore[no-any-return]
+    return module.render(run)  # type: ignore[no-any-return]
