@@ -49,6 +49,8 @@ class Rule:
     defaults: ClassVar[Mapping[str, Any]] = {}
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
+    # Runtime rules (ML9xx) are reported by `mlaudit probe`, never by `mlaudit check`.
+    runtime: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = {**self.defaults, **(options or {})}
@@ -95,6 +97,3 @@ class ProjectRule(Rule):
     def check(self, model: ProjectModel) -> Iterable[Finding]:
         raise NotImplementedError
 
-
-def node_is(node: ast.AST, *types: type[ast.AST]) -> bool:
-    return isinstance(node, types)
