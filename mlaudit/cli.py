@@ -193,9 +193,8 @@ def run_rule(args: argparse.Namespace) -> int:
             print(f"{rule.code}  {rule.name:<36} {rule.level.value:<8} {rule.summary}")
         return EXIT_CLEAN
     code = args.code.upper()
-    rule = rule_by_code(code)
     doc = load_doc(code)
-    if rule is None or doc is None:
+    if rule_by_code(code) is None or doc is None:
         print(f"mlaudit: unknown rule {args.code!r}; `mlaudit rule --all` lists them", file=sys.stderr)
         return EXIT_ERROR
     print(doc.markdown.rstrip())

@@ -96,7 +96,7 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 
 def parse_toml(text: str) -> dict[str, Any]:
     try:
-        return plain(tomllib.loads(text))  # type: ignore[no-any-return]
+        return plain(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
         raise SourceError(f"invalid TOML: {exc}", line=int(match.group(1)) if match else 0) from None

@@ -257,8 +257,8 @@ def _push_children(node: ast.AST, ctx: PyContext, stack: list[tuple[int, ast.AST
         ctx.in_main_guard = True  # the test is harmless to visit inside the guard
         return
     children = list(ast.iter_child_nodes(node))
-    for child in reversed(children):
-        stack.append((0, child))
+    for child_node in reversed(children):
+        stack.append((0, child_node))
 
 
 def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext, broken: set[int]) -> None:

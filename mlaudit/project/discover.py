@@ -31,7 +31,7 @@ def find_root(start: Path) -> Path:
 
 
 def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *patterns])
+    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *patterns])
 
 
 def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec) -> list[str]:
@@ -61,4 +61,4 @@ def _gitignore_spec(root: Path) -> pathspec.PathSpec:
         lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         pass
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *lines])
+    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *lines])

@@ -36,5 +36,5 @@ def render(fmt: str, run: RunResult, color: bool = False) -> str:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     module = importlib.import_module(f"mlaudit.report.{fmt}_format")
     if fmt == "full":
-        return module.render(run, color=color)  # type: ignore[no-any-return]
-    return module.render(run)  # type: ignore[no-any-return]
+        return module.render(run, color=color)
+    return module.render(run)
