@@ -129,7 +129,7 @@ class _Builder:
             self.problem(source, facts.key_lines.get("outs", 1), "has no `outs` list naming what it tracks")
             return
         for index, out in enumerate(outs):
-            line = facts.key_lines.get(f"outs.{index}.path") or _item_line(facts, "outs", index)
+            line = facts.key_lines.get(f"outs.{index}.path") or yaml_item_line(facts, "outs", index)
             if not isinstance(out, dict) or not isinstance(out.get("path"), str) or not out["path"].strip():
                 self.problem(source, line, f"has an out (item {index + 1} of `outs`) without a `path`")
                 continue
@@ -237,10 +237,10 @@ def _path_entries(facts: YamlFacts, key: str, entries: Any) -> list[tuple[str, i
     found = []
     for index, entry in enumerate(entries):
         if isinstance(entry, str):
-            found.append((entry, _item_line(facts, key, index)))
+            found.append((entry, yaml_item_line(facts, key, index)))
         elif isinstance(entry, dict):
             for path in entry:
-                found.append((path, facts.key_lines.get(f"{key}.{index}.{path}", _item_line(facts, key, index))))
+                found.append((path, facts.key_lines.get(f"{key}.{index}.{path}", yaml_item_line(facts, key, index))))
     return found
 
 
@@ -251,10 +251,10 @@ def _params_files(facts: YamlFacts, key: str, entries: Any) -> list[tuple[str, i
     found: dict[str, int] = {}
     for index, entry in enumerate(entries):
         if isinstance(entry, str):
-            found.setdefault(DEFAULT_PARAMS_FILE, _item_line(facts, key, index))
+            found.setdefault(DEFAULT_PARAMS_FILE, yaml_item_line(facts, key, index))
         elif isinstance(entry, dict):
             for path in entry:
-                found.setdefault(path, facts.key_lines.get(f"{key}.{index}.{path}", _item_line(facts, key, index)))
+                found.setdefault(path, facts.key_lines.get(f"{key}.{index}.{path}", yaml_item_line(facts, key, index)))
     return list(found.items())
 
 
@@ -265,12 +265,12 @@ def _plot_files(facts: YamlFacts, plots: Any) -> list[tuple[str, int]]:
     found = []
     for index, entry in enumerate(plots):
         if isinstance(entry, str):
-            found.append((entry, _item_line(facts, "plots", index)))
+            found.append((entry, yaml_item_line(facts, "plots", index)))
             continue
         if not isinstance(entry, dict):
             continue
         for plot_id, config in entry.items():
-            line = facts.key_lines.get(f"plots.{index}.{plot_id}", _item_line(facts, "plots", index))
+            line = facts.key_lines.get(f"plots.{index}.{plot_id}", yaml_item_line(facts, "plots", index))
             axes = [config.get(axis) for axis in ("x", "y")] if isinstance(config, dict) else []
             mapped = [axis for axis in axes if isinstance(axis, dict)]
             if not mapped:
@@ -280,9 +280,12 @@ def _plot_files(facts: YamlFacts, plots: Any) -> list[tuple[str, int]]:
     return found
 
 
-def _item_line(facts: YamlFacts, key: str, index: int) -> int:
+def yaml_item_line(facts: YamlFacts, key: str, index: int) -> int:
     """Line of item `index` of the block list under `key`: the key's line plus the item's position,
     unless that would run into the next key (a flow list `[a, b]`), then the key's line."""
+    own = [line for name, line in facts.key_lines.items() if name.startswith(f"{key}.{index}.")]
+    if own:
+        return min(own)  # a mapping item starts on its first key's line
     key_line = facts.key_lines.get(key, 1)
     candidate = key_line + index + 1
     following = [line for line in facts.key_lines.values() if line > key_line]

@@ -19,7 +19,7 @@ from mlaudit.facts.structured import YamlFacts
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 from mlaudit.project.artifacts import artifact_kind, suffixes
-from mlaudit.project.dvc import DvcPath, dvc_state, exists_on_disk
+from mlaudit.project.dvc import DvcPath, dvc_state, exists_on_disk, yaml_item_line
 from mlaudit.project.lfs import is_lfs_pointer, lfs_state
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.rules.base import ProjectRule
@@ -210,6 +210,8 @@ def _yaml_strings(value: Any, prefix: str) -> Iterator[tuple[str, str]]:
 def _key_line(data: YamlFacts, key: str) -> int:
     """The line of `key`, or of the nearest enclosing key (list items have no key of their own)."""
     parts = key.split(".")
+    if len(parts) > 1 and parts[-1].isdigit() and ".".join(parts[:-1]) in data.key_lines:
+        return yaml_item_line(data, ".".join(parts[:-1]), int(parts[-1]))
     while parts:
         line = data.key_lines.get(".".join(parts))
         if line is not None:
@@ -244,7 +246,7 @@ class BrokenDvcPointer(ProjectRule):
             name = PurePosixPath(problem.source).name
             yield Finding(
                 self.code,
-                f"{name} {problem.message}; DVC cannot use it: recreate it with `dvc add` or `dvc commit`, "
+                f"{name} {problem.message}; recreate it with `dvc add` (or `dvc commit`) "
                 "or fix it by hand.",
                 problem.source,
                 problem.line,
