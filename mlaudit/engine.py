@@ -111,6 +111,7 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
         notifications=errors,
         suppressed=suppressed,
         files_checked=len(files),
+        source_root=git.top if git is not None else None,
     )
 
 

@@ -134,3 +134,30 @@ def test_a_crashing_rule_names_itself_and_others_still_report(tmp_path: Path, mo
     assert run.exit_code == 2 and not run.execution_successful
     assert any("internal error in ML103" in n and "a.py" in n and "ZeroDivisionError" in n for n in run.notifications)
     assert {"ML103", "ML602"} <= set(codes(run))
+
+
+def test_a_folder_with_its_own_manifest_is_its_own_project(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "pyproject.toml": "[tool.mlaudit]\nextend-exclude = ['examples/']\n",
+            "examples/mnist/requirements.txt": "torch==2.13.0\n",
+            "examples/mnist/main.py": BENCH,
+        },
+    )
+    run = check_paths([repo / "examples" / "mnist"], CheckOptions(use_cache=False))
+    assert located(run) == {("main.py", 2, "ML103")}
+    assert run.root == (repo / "examples" / "mnist").resolve()
+    assert run.source_root == repo.resolve()
+
+
+def test_sarif_uris_are_relative_to_the_checkout(tmp_path: Path) -> None:
+    from mlaudit.report import render
+    from tests.sarif_helpers import assert_valid_sarif
+
+    repo = make_repo(tmp_path / "r", {"examples/mnist/requirements.txt": "torch==2.13.0\n", "examples/mnist/main.py": BENCH})
+    run = check_paths([repo / "examples" / "mnist"], CheckOptions(use_cache=False))
+    log = assert_valid_sarif(render("sarif", run))
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "examples/mnist/main.py"
+    assert log["runs"][0]["results"][0]["partialFingerprints"]["primaryLocationLineHash"]
