@@ -80,7 +80,7 @@ def test_per_file_ignores(tmp_path: Path) -> None:
 def test_file_level_noqa_and_noqa_lists(tmp_path: Path) -> None:
     files = {
         "a.py": "# mlaudit: noqa: ML103\n" + BENCH,
-        "b.py": "import torch, yaml\ntorch.backends.cudnn.benchmark = True  # noqa: E501, ML103\nyaml.load(open('x'))  # noqa\n",
+        "b.py": "import torch, yaml\ntorch.backends.cudnn.benchmark = True  # noqa: E501, ML103\nyaml.load(open('x'))  #" " noqa\n",
     }
     run = check(make_repo(tmp_path / "r", files))
     # A bare `# noqa` is for other linters; it does not silence mlaudit.
@@ -125,10 +125,10 @@ class _Exploding(PythonRule):
 
 
 def test_a_crashing_rule_names_itself_and_others_still_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mlaudit.engine as engine
+    import mlaudit.analyse as analyse
     from mlaudit.rules import all_rules
 
-    monkeypatch.setattr(engine, "all_rules", lambda: (*all_rules(), _Exploding))
+    monkeypatch.setattr(analyse, "all_rules", lambda: (*all_rules(), _Exploding))
     repo = make_repo(tmp_path / "r", {"a.py": BENCH + YAML_LOAD})
     run = check_paths([repo], CheckOptions(use_cache=False))
     assert run.exit_code == 2 and not run.execution_successful
