@@ -83,7 +83,7 @@ def test_file_level_noqa_and_noqa_lists(tmp_path: Path) -> None:
         "b.py": "import torch, yaml\ntorch.backends.cudnn.benchmark = True  # noqa: E501, ML103\nyaml.load(open('x'))  #" " noqa\n",
     }
     run = check(make_repo(tmp_path / "r", files))
-    # A bare `# noqa` is for other linters; it does not silence mlaudit.
+    # A bare noqa comment is for other linters; it does not silence mlaudit.
     assert located(run) == {("b.py", 3, "ML602")}
     assert run.suppressed == 2
 
