@@ -51,6 +51,15 @@ class Rule:
     invalid: ClassVar[tuple[Example, ...]] = ()
     # Runtime rules (ML9xx) are reported by `mlaudit probe`, never by `mlaudit check`.
     runtime: ClassVar[bool] = False
+    # SARIF / GitHub code scanning metadata. How often the rule is right when it fires:
+    # "very-high", "high", "medium" or "low" (GitHub orders alerts by it).
+    precision: ClassVar[str] = "high"
+    # The CWE number, emitted as the tag `external/cwe/cwe-<n>`. For rules tagged "security"
+    # only (its presence makes GitHub treat results as security alerts): GitHub's security
+    # severity, a numeric string in (0.0, 10.0] such as "7.5"; None derives it from `level`
+    # (error 7.5, warning 5.0, note 2.0).
+    cwe: ClassVar[int | None] = None
+    security_severity: ClassVar[str | None] = None
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = {**self.defaults, **(options or {})}

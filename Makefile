@@ -1,0 +1,44 @@
+# Two entry points do all set-up from scratch: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements-dev.lock
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest lock clean bench
+
+$(STAMP): $(LOCK) pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The lock pins everything, torch==2.13.0 included (the probe extra); no resolver picks a newer torch.
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "== mlaudit check fixtures/demo (a small ML repo with planted problems) =="
+	-$(BIN)/mlaudit check fixtures/demo --no-cache
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlaudit tests
+	$(BIN)/mlaudit check . --no-cache --output-format concise
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Regenerate the lock from pyproject.toml (needs the package index; torch comes from the local wheel).
+lock:
+	rm -rf /tmp/mlaudit-lock && $(PYTHON) -m venv /tmp/mlaudit-lock
+	/tmp/mlaudit-lock/bin/pip install --quiet hatchling -e '.[probe,dev]'
+	/tmp/mlaudit-lock/bin/pip freeze --exclude-editable --exclude mlaudit | sed 's/+cpu$$//' > $(LOCK)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mlaudit_cache

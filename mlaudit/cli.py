@@ -1,0 +1,220 @@
+"""Command line: argument parsing and exit codes. No analysis happens here.
+
+Exit codes: 0 no findings, 1 findings, 2 usage, configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlaudit import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+DESCRIPTION = """\
+mlaudit audits a machine-learning repository for reproducibility and ML technical debt:
+unseeded randomness, nondeterministic cuDNN settings, hardcoded hyperparameters, config keys
+nobody reads, dead feature flags, untracked data, missing lockfiles, unsafe checkpoint loading,
+notebooks run out of order. It reads code and configs; it never imports or runs them.
+"""
+
+EPILOG = """\
+examples:
+  mlaudit check .                              audit the repository you are in
+  mlaudit check train.py conf/model.yaml       model the whole repo, report only on these files
+  mlaudit check . --select ML1 --ignore ML105  only randomness rules, without ML105
+  mlaudit check . --output-format sarif -o mlaudit.sarif --exit-zero   for GitHub code scanning
+  mlaudit rule ML101                           why a rule exists and how to fix what it finds
+  mlaudit probe                                run the training step twice and compare bitwise
+
+exit codes: 0 no findings, 1 findings, 2 usage/config/internal error
+"""
+
+CHECK_EPILOG = """\
+configuration: [tool.mlaudit] in pyproject.toml, or mlaudit.toml (same keys, top level):
+  select = ["ML"]          ignore = ["ML303"]        extend-select = ["ML103"]
+  exclude = ["third_party/"]                         extend-exclude = ["notebooks/scratch/"]
+  per-file-ignores = { "tests/*" = ["ML201"] }       [tool.mlaudit.options.ML403] ...
+suppress one line with `# noqa: ML103`, a whole file with `# mlaudit: noqa: ML201`.
+
+exit codes: 0 no findings, 1 findings, 2 usage/config/internal error
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlaudit", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check(sub)
+    _add_rule(sub)
+    _add_clean(sub)
+    _add_probe(sub)
+    return parser
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from mlaudit.report import FORMATS
+
+    check = sub.add_parser(
+        "check",
+        help="audit a repository (static analysis)",
+        description="Audit the repository containing PATH. The whole repository is modelled (imports, "
+        "configs, lockfiles, git state); when PATHs are files or folders inside it, only findings "
+        "located in them are reported, which is what a pre-commit hook needs.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: .)")
+    check.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        default=None,
+        help="full (default: source and caret), concise (one line each), json, sarif (GitHub code "
+        "scanning), github (Actions annotations). Env: MLAUDIT_OUTPUT_FORMAT.",
+    )
+    check.add_argument("-o", "--output-file", type=Path, help="write the report here instead of stdout")
+    check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces config)")
+    check.add_argument("--extend-select", type=_codes, default=[], help="codes or prefixes to enable in addition")
+    check.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (2 still means an error)")
+    check.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
+    check.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    check.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    check.add_argument("-v", "--verbose", action="store_true", help="print timings and skipped files to stderr")
+
+
+def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rule = sub.add_parser("rule", help="explain a rule", description="Print a rule's documentation, or list all rules.")
+    rule.add_argument("code", nargs="?", help="a rule code such as ML101")
+    rule.add_argument("--all", action="store_true", help="list every rule with its level and summary")
+
+
+def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    clean = sub.add_parser("clean", help="remove the cache folder", description="Remove .mlaudit_cache/ of the project.")
+    clean.add_argument("path", nargs="?", type=Path, default=Path("."), help="a folder inside the project")
+
+
+def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from mlaudit.probe import command
+    except ImportError:
+        return
+    command.add_parser(sub)
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return run_check(args)
+        if args.command == "rule":
+            return run_rule(args)
+        if args.command == "clean":
+            return run_clean(args)
+        if args.command == "probe":
+            from mlaudit.probe import command
+
+            return int(command.run(args))
+    except KeyboardInterrupt:
+        print("mlaudit: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    parser.print_help()
+    return EXIT_ERROR
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from mlaudit.config import ConfigError, check_codes
+    from mlaudit.engine import CheckOptions, check_paths
+    from mlaudit.report import render
+    from mlaudit.report.summary import statistics_lines
+
+    started = time.perf_counter()
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"mlaudit: error: no such file or folder: {missing[0]}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        options = CheckOptions(
+            config_file=args.config,
+            select=check_codes(args.select, "--select") if args.select is not None else None,
+            extend_select=check_codes(args.extend_select, "--extend-select"),
+            ignore=check_codes(args.ignore, "--ignore"),
+            use_cache=not args.no_cache,
+        )
+        run = check_paths(args.paths or [Path(".")], options)
+    except ConfigError as exc:
+        print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or ("concise" if os.environ.get("PRE_COMMIT") else "full")
+    if args.statistics:
+        text = "\n".join(statistics_lines(run)) + ("\n" if run.findings else "")
+    else:
+        to_terminal = args.output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = render(fmt, run, color=to_terminal)
+        if args.quiet and fmt in ("full", "concise"):
+            text = "".join(line for line in text.splitlines(keepends=True) if ": ML" in line or line.startswith(" "))
+    _write(text, args.output_file)
+    for note in run.notifications:
+        print(f"mlaudit: {note}", file=sys.stderr)
+    if args.verbose:
+        print(f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    if run.exit_code == EXIT_ERROR:
+        return EXIT_ERROR
+    return EXIT_CLEAN if args.exit_zero else run.exit_code
+
+
+def _write(text: str, output_file: Path | None) -> None:
+    if output_file is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        output_file.write_text(text, encoding="utf-8")
+
+
+def run_rule(args: argparse.Namespace) -> int:
+    from mlaudit.docs import load_doc
+    from mlaudit.rules import all_rules, rule_by_code
+
+    if args.all or not args.code:
+        for rule in all_rules():
+            print(f"{rule.code}  {rule.name:<36} {rule.level.value:<8} {rule.summary}")
+        return EXIT_CLEAN
+    code = args.code.upper()
+    rule = rule_by_code(code)
+    doc = load_doc(code)
+    if rule is None or doc is None:
+        print(f"mlaudit: unknown rule {args.code!r}; `mlaudit rule --all` lists them", file=sys.stderr)
+        return EXIT_ERROR
+    print(doc.markdown.rstrip())
+    return EXIT_CLEAN
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    import shutil
+
+    from mlaudit.config import ConfigError, load_settings
+    from mlaudit.project.discover import find_root
+
+    root = find_root(args.path.resolve())
+    try:
+        cache_dir = root / load_settings(root).cache_dir
+    except ConfigError as exc:
+        print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if cache_dir.is_dir():
+        shutil.rmtree(cache_dir)
+        print(f"removed {cache_dir}")
+    return EXIT_CLEAN

@@ -1,0 +1,204 @@
+"""Settings from `[tool.mlaudit]` in pyproject.toml or from `mlaudit.toml`, plus CLI overrides.
+
+Unknown keys, unknown rule codes and unknown rule options are errors (exit 2): a typo in a
+linter's config must never silently switch a rule off.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlaudit.facts.sources import SourceError
+from mlaudit.facts.structured import parse_toml
+from mlaudit.rules import all_rules, known_code_or_prefix, rule_by_code
+
+DEFAULT_MAX_FILE_MIB = 10
+
+KNOWN_KEYS = {
+    "select": "rule codes or prefixes to enable (default: all, [\"ML\"])",
+    "extend-select": "codes or prefixes enabled on top of `select`",
+    "ignore": "codes or prefixes to disable",
+    "exclude": "gitignore-style patterns of paths never audited (replaces the default)",
+    "extend-exclude": "patterns excluded on top of `exclude`",
+    "per-file-ignores": "table: glob pattern -> list of codes silenced in matching files",
+    "options": "table per rule code with that rule's options",
+    "max-file-mib": f"files above this size in MiB are not parsed (default {DEFAULT_MAX_FILE_MIB})",
+    "cache-dir": "where the cache lives (default .mlaudit_cache)",
+    "probe": "settings of `mlaudit probe` (target, timeout, ...)",
+}
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the CLI prints it and exits with 2."""
+
+
+@dataclass
+class Settings:
+    select: list[str] = field(default_factory=lambda: ["ML"])
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    extend_exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_file_mib: float = DEFAULT_MAX_FILE_MIB
+    cache_dir: str = ".mlaudit_cache"
+    probe: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the file the settings came from, for messages
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mib * 2**20)
+
+    def is_enabled(self, code: str) -> bool:
+        """Most specific prefix wins: `select = ["ML"]`, `ignore = ["ML1"]`, `extend-select = ["ML103"]`
+        enables ML103 and no other ML1xx rule."""
+        chosen = _longest_prefix(code, [*self.select, *self.extend_select])
+        ignored = _longest_prefix(code, self.ignore)
+        return chosen > ignored
+
+    def ignored_in_file(self, code: str, path: str) -> bool:
+        for pattern, codes in self.per_file_ignores.items():
+            if _path_matches(path, pattern) and any(code.startswith(c) for c in codes):
+                return True
+        return False
+
+    def rule_options(self, code: str) -> dict[str, Any]:
+        rule = rule_by_code(code)
+        defaults = dict(rule.defaults) if rule else {}
+        return {**defaults, **self.options.get(code, {})}
+
+
+def _longest_prefix(code: str, prefixes: Iterable[str]) -> int:
+    return max((len(p) for p in prefixes if code.startswith(p)), default=0)
+
+
+def _path_matches(path: str, pattern: str) -> bool:
+    pattern = pattern.rstrip("/")
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    # A pattern without a slash matches the file name anywhere, as in ruff and .gitignore;
+    # a folder pattern matches everything below it.
+    if "/" not in pattern and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern):
+        return True
+    return path.startswith(pattern + "/")
+
+
+def find_config_file(root: Path) -> Path | None:
+    for name in ("mlaudit.toml", "pyproject.toml"):
+        candidate = root / name
+        if candidate.is_file() and (name == "mlaudit.toml" or _has_tool_table(candidate)):
+            return candidate
+    return None
+
+
+def _has_tool_table(path: Path) -> bool:
+    try:
+        return "[tool.mlaudit" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def load_settings(root: Path, config_file: Path | None = None) -> Settings:
+    path = config_file or find_config_file(root)
+    if path is None:
+        return Settings()
+    try:
+        data = parse_toml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except SourceError as exc:
+        raise ConfigError(f"{path}: {exc.message}") from None
+    table = data if path.name != "pyproject.toml" else data.get("tool", {}).get("mlaudit", {})
+    return settings_from_table(table, source=str(path))
+
+
+def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
+    where = f" in {source}" if source else ""
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    if unknown:
+        known = ", ".join(sorted(KNOWN_KEYS))
+        raise ConfigError(f"unknown key {unknown[0]!r}{where}; known keys are: {known}")
+    settings = Settings(source=source)
+    settings.select = _codes(table, "select", settings.select, where)
+    settings.extend_select = _codes(table, "extend-select", [], where)
+    settings.ignore = _codes(table, "ignore", [], where)
+    settings.exclude = _strings(table, "exclude", where)
+    settings.extend_exclude = _strings(table, "extend-exclude", where)
+    settings.per_file_ignores = _per_file_ignores(table.get("per-file-ignores", {}), where)
+    settings.options = _options(table.get("options", {}), where)
+    settings.max_file_mib = _number(table, "max-file-mib", DEFAULT_MAX_FILE_MIB, where)
+    settings.cache_dir = str(table.get("cache-dir", settings.cache_dir))
+    probe = table.get("probe", {})
+    if not isinstance(probe, dict):
+        raise ConfigError(f"'probe'{where} must be a table")
+    settings.probe = dict(probe)
+    return settings
+
+
+def check_codes(codes: Iterable[str], what: str) -> list[str]:
+    result = []
+    for code in codes:
+        code = code.strip().upper()
+        if not code.startswith("ML") or not known_code_or_prefix(code):
+            raise ConfigError(f"unknown rule code or prefix {code!r} in {what}; see `mlaudit rule --all`")
+        result.append(code)
+    return result
+
+
+def _codes(table: Mapping[str, Any], key: str, default: list[str], where: str) -> list[str]:
+    if key not in table:
+        return default
+    return check_codes(_list_of_str(table[key], key, where), f"'{key}'{where}")
+
+
+def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    return _list_of_str(table.get(key, []), key, where)
+
+
+def _list_of_str(value: Any, key: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"'{key}'{where} must be a list of strings")
+    return list(value)
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"'{key}'{where} must be a positive number")
+    return float(value)
+
+
+def _per_file_ignores(value: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"'per-file-ignores'{where} must be a table of pattern = [codes]")
+    return {
+        pattern: check_codes(_list_of_str(codes, f"per-file-ignores.{pattern}", where), f"per-file-ignores{where}")
+        for pattern, codes in value.items()
+    }
+
+
+def _options(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"'options'{where} must be a table of rule code = {{option = value}}")
+    options: dict[str, dict[str, Any]] = {}
+    for code, table in value.items():
+        rule = rule_by_code(code.upper())
+        if rule is None:
+            raise ConfigError(f"unknown rule code {code!r} in 'options'{where}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"'options.{code}'{where} must be a table")
+        unknown = sorted(set(table) - set(rule.defaults))
+        if unknown:
+            known = ", ".join(sorted(rule.defaults)) or "none"
+            raise ConfigError(f"unknown option {unknown[0]!r} for {rule.code}{where}; its options are: {known}")
+        options[rule.code] = dict(table)
+    return options
+
+
+def enabled_rules(settings: Settings) -> list[type]:
+    return [r for r in all_rules() if settings.is_enabled(r.code)]

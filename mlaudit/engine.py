@@ -1,0 +1,136 @@
+"""`mlaudit check` from paths to a `RunResult`: discover, analyse each file, run project rules,
+apply suppressions. No printing here; the CLI hands the result to a reporter."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlaudit.config import Settings, enabled_rules, load_settings
+from mlaudit.facts import FileFacts, FileResult, analyse_file
+from mlaudit.findings import Finding
+from mlaudit.project.discover import exclude_spec, find_root, list_files
+from mlaudit.project.git import GitState, read_git_state
+from mlaudit.project.kinds import classify
+from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.report import RunResult
+from mlaudit.rules import FileRule, ProjectRule, PythonRule, all_rules
+from mlaudit.suppress import apply_suppressions
+
+
+@dataclass
+class CheckOptions:
+    config_file: Path | None = None
+    select: list[str] | None = None  # replaces the configured select
+    extend_select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    use_cache: bool = True
+
+
+def build_settings(root: Path, options: CheckOptions) -> Settings:
+    settings = load_settings(root, options.config_file)
+    if options.select is not None:
+        settings.select = list(options.select)
+    settings.extend_select += list(options.extend_select)
+    settings.ignore += list(options.ignore)
+    return settings
+
+
+def discover(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None]:
+    git = read_git_state(root)
+    spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+    files = {}
+    for rel in list_files(root, git, spec):
+        files[rel] = _source_file(root, rel, git)
+    return files, git
+
+
+def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
+    abs_path = root / rel
+    try:
+        stat = os.lstat(abs_path)
+        size, is_link = stat.st_size, os.path.islink(abs_path)
+    except OSError:
+        size, is_link = -1, False
+    tracked = git.is_tracked(rel) if git is not None else None
+    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link)
+
+
+def analyse_files(files: Iterable[SourceFile], settings: Settings) -> list[FileResult]:
+    python_rules = [
+        functools.partial(rule, settings.rule_options(rule.code))
+        for rule in all_rules()
+        if issubclass(rule, PythonRule)
+    ]
+    file_rules = [rule(settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, FileRule)]
+    return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files]
+
+
+def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for rule_class in enabled_rules(model.settings):
+        if not issubclass(rule_class, ProjectRule) or rule_class.runtime:
+            continue
+        rule = rule_class(model.options(rule_class.code))
+        try:
+            findings.extend(rule.check(model))
+        except Exception as exc:  # noqa: BLE001 - one rule's bug must not lose the others' findings
+            errors.append(f"internal error in {rule.code} ({rule.name}): {type(exc).__name__}: {exc}")
+    return findings, errors
+
+
+def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> RunResult:
+    """Audit the project containing `paths`; report only findings located in them."""
+    options = options or CheckOptions()
+    targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    root = find_root(targets[0])
+    settings = build_settings(root, options)
+    files, git = discover(root, settings)
+    results = analyse_files(files.values(), settings)
+    facts: dict[str, FileFacts] = {r.facts.path: r.facts for r in results}
+    model = ProjectModel(root, files, facts, git, settings)
+    findings = [f for r in results for f in r.findings]
+    errors = [e for r in results for e in r.errors]
+    project_findings, project_errors = run_project_rules(model)
+    findings += project_findings
+    errors += project_errors
+    findings = [f for f in findings if settings.is_enabled(f.code)]
+    findings = _in_scope(findings, _scope(root, targets))
+    kept, suppressed = apply_suppressions(findings, root, settings)
+    kept.sort(key=Finding.sort_key)
+    return RunResult(
+        root=root,
+        findings=kept,
+        rules=[r for r in enabled_rules(settings) if not r.runtime],
+        exit_code=2 if errors else (1 if kept else 0),
+        execution_successful=not errors,
+        notifications=errors,
+        suppressed=suppressed,
+        files_checked=len(files),
+    )
+
+
+def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:
+    """Repo-relative prefixes to report on; None means the whole project."""
+    prefixes = []
+    for target in targets:
+        try:
+            rel = target.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if rel in ("", "."):
+            return None
+        prefixes.append(rel)
+    return prefixes
+
+
+def _in_scope(findings: list[Finding], prefixes: list[str] | None) -> list[Finding]:
+    if prefixes is None:
+        return findings
+    def inside(path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+    return [f for f in findings if inside(f.path) or any(inside(p) for p in f.related_paths)]

@@ -1,0 +1,159 @@
+"""Per-file work: read a file once, parse it once, extract its facts, run the per-file rules.
+
+`analyse_file` is the unit that the engine runs in parallel and caches by content hash. Its
+result (`FileResult`) is plain data: facts for the project rules and the file's own findings.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlaudit.facts.notebook import NotebookFacts, parse_notebook
+from mlaudit.facts.python import CoreFacts, ModuleFacts
+from mlaudit.facts.sources import SourceError, decode_python, decode_text, read_bytes
+from mlaudit.facts.structured import parse_json, parse_toml, parse_yaml
+from mlaudit.facts.walk import LineMap, PyContext, module_level_names, walk
+from mlaudit.findings import Finding, Level
+from mlaudit.project import kinds
+from mlaudit.project.model import SourceFile, module_name
+
+# Family fact extractors: modules that define `EXTRACTORS`, a list of listener classes whose
+# instances join the single walk and expose `facts(ctx) -> plain data` stored under
+# ModuleFacts.extra[<family>].
+EXTRACTOR_MODULES: tuple[str, ...] = ()
+
+# Which non-Python files are worth reading at all. Anything else is only stat'ed: a 2 GB
+# JSON dataset must never be loaded.
+_TEXT_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE, kinds.DVC, kinds.ENV_SCRIPT})
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    format: str
+    digest: str  # sha256 of the bytes, "" when unread
+    error: str | None = None  # why the file could not be parsed (reported as ML001)
+    python: ModuleFacts | None = None
+    notebook: NotebookFacts | None = None
+    data: Any = None  # YamlFacts, TOML dict, JSON value, or text, depending on the format
+
+
+@dataclass
+class FileResult:
+    facts: FileFacts
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # internal errors (exit code 2)
+
+
+def needs_reading(file: SourceFile) -> bool:
+    if file.format in (kinds.PYTHON, kinds.NOTEBOOK, kinds.YAML, kinds.TOML):
+        return True
+    return file.format in (kinds.TEXT, kinds.JSON) and bool(file.kind.roles & _TEXT_ROLES)
+
+
+def analyse_file(file: SourceFile, python_rules: Sequence[type], file_rules: Sequence[Any], max_bytes: int) -> FileResult:
+    """Read, parse and check one file. Never raises for bad input."""
+    if not needs_reading(file):
+        return FileResult(FileFacts(file.path, file.format, ""))
+    try:
+        raw = read_bytes(file.abs_path, max_bytes)
+    except SourceError as exc:
+        return _unparseable(file, "", exc)
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        result = _parse(file, raw, digest, python_rules)
+    except SourceError as exc:
+        return _unparseable(file, digest, exc)
+    _run_file_rules(file, result, file_rules)
+    return result
+
+
+def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[type]) -> FileResult:
+    if file.format == kinds.PYTHON:
+        text = decode_python(raw)
+        return _python(file, digest, text, LineMap(), python_rules, None)
+    text = decode_text(raw)
+    if file.format == kinds.NOTEBOOK:
+        notebook, code, line_map = parse_notebook(text)
+        return _python(file, digest, code, line_map, python_rules, notebook)
+    parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
+    data = parsers[file.format](text) if file.format in parsers else text
+    return FileResult(FileFacts(file.path, file.format, digest, data=data))
+
+
+def _python(
+    file: SourceFile,
+    digest: str,
+    text: str,
+    line_map: LineMap,
+    python_rules: Sequence[type],
+    notebook: NotebookFacts | None,
+) -> FileResult:
+    module, is_package = module_name(file.path) if notebook is None else ("", False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
+            tree = ast.parse(text, filename=file.path)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        raise _syntax_error(exc, line_map) from None
+    ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
+    core = CoreFacts()
+    extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
+    rules = [cls() for cls in python_rules]
+    for rule in rules:
+        rule.begin(ctx)
+    walk(tree, ctx, [core, *extractors, *rules])
+    for rule in rules:
+        _guarded(ctx, rule, lambda r=rule: r.end(ctx))
+    facts = core.facts(ctx)
+    for extractor in extractors:
+        facts.extra[extractor.family] = extractor.facts(ctx)
+    file_facts = FileFacts(file.path, file.format, digest, python=facts, notebook=notebook)
+    return FileResult(file_facts, ctx.findings, ctx.errors)
+
+
+def _guarded(ctx: PyContext, rule: Any, action: Any) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - a rule's bug must not lose other findings
+        ctx.errors.append(f"internal error in {rule.code} on {ctx.path}: {type(exc).__name__}: {exc}")
+
+
+def _syntax_error(exc: Exception, line_map: LineMap) -> SourceError:
+    if isinstance(exc, SyntaxError):
+        line = line_map.file_line(exc.lineno or 1) if exc.lineno else 0
+        cell = line_map.cell(exc.lineno or 0)
+        where = f"cell {cell}: " if cell is not None else ""
+        return SourceError(f"{where}invalid Python syntax: {exc.msg}", line=line, col=exc.offset or 0)
+    if isinstance(exc, ValueError):  # e.g. "source code string cannot contain null bytes"
+        return SourceError(f"invalid Python source: {exc}")
+    return SourceError("Python source nests too deeply to be parsed")
+
+
+def _unparseable(file: SourceFile, digest: str, exc: SourceError) -> FileResult:
+    finding = Finding(
+        code="ML001",
+        message=f"Cannot parse {file.name}: {exc.message}.",
+        path=file.path,
+        line=max(exc.line, 1),
+        col=max(exc.col, 1) if exc.line else 1,
+        level=Level.ERROR,
+    )
+    return FileResult(FileFacts(file.path, file.format, digest, error=exc.message), [finding])
+
+
+def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[Any]) -> None:
+    data = result.facts.notebook if file.format == kinds.NOTEBOOK else result.facts.data
+    for rule in file_rules:
+        if rule.kinds and not (rule.kinds & ({file.format} | file.kind.roles)):
+            continue
+        try:
+            result.findings.extend(rule.check_file(file, data))
+        except Exception as exc:  # noqa: BLE001 - a rule's bug must not lose other findings
+            result.errors.append(f"internal error in {rule.code} on {file.path}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,172 @@
+"""Facts about a Python module that every family needs: imports, definitions, calls.
+
+Extracted during the single walk by `CoreFacts`. Everything here is plain data (frozen
+dataclasses of tuples, strings and numbers), so it can be cached and built in parallel.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
+
+# A compact description of an argument expression, enough for most rules without the tree:
+#   ("const", value) for literals (numbers, strings, bools, None, tuples of those)
+#   ("name", "cfg.lr") for dotted names as written, ("call", "torch.initial_seed") for calls
+#   ("other", None) for everything else.
+Value = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class ImportFact:
+    local: str  # name bound in this module ("" for star imports)
+    target: str  # absolute qualified name it refers to
+    line: int
+    star: bool = False
+
+
+@dataclass(frozen=True)
+class DefFact:
+    name: str  # dotted within the module: "train", "Trainer.fit"
+    kind: str  # "function" or "class"
+    line: int
+    end_line: int
+    decorators: tuple[str, ...] = ()  # qualified names where resolvable, else as written
+    params: tuple[str, ...] = ()
+    bases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallFact:
+    callee: str | None  # qualified name, None when unresolvable
+    text: str | None  # dotted name as written (`self.model.to`), None for computed callees
+    line: int
+    col: int
+    scope: str  # enclosing function, "" at module level
+    in_main_guard: bool
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+    def kwarg(self, name: str) -> Value | None:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    module: str
+    is_package: bool
+    imports: tuple[ImportFact, ...] = ()
+    defs: tuple[DefFact, ...] = ()
+    calls: tuple[CallFact, ...] = ()
+    main_guard_line: int | None = None
+    # Facts contributed by family extractors, keyed by family name; plain data only.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_main_guard(self) -> bool:
+        return self.main_guard_line is not None
+
+
+def describe(node: ast.AST | None, ctx: PyContext) -> Value:
+    """Summarise an expression as a `Value`."""
+    if node is None:
+        return ("other", None)
+    try:
+        return ("const", ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return ("name", ctx.qualname(node) or ctx.dotted(node))
+    if isinstance(node, ast.Call):
+        return ("call", ctx.qualname(node.func) or ctx.dotted(node.func))
+    return ("other", None)
+
+
+class CoreFacts:
+    """Listener that records imports, definitions and calls for `ModuleFacts`."""
+
+    def __init__(self) -> None:
+        self.imports: list[ImportFact] = []
+        self.defs: list[DefFact] = []
+        self.calls: list[CallFact] = []
+        self.main_guard_line: int | None = None
+
+    def visit_Import(self, node: ast.Import, ctx: PyContext) -> None:
+        for alias in node.names:
+            local = alias.asname or alias.name.split(".")[0]
+            target = alias.name if alias.asname else local
+            self.imports.append(ImportFact(local, target, node.lineno))
+            if not alias.asname and "." in alias.name:  # `import a.b` also loads a.b
+                self.imports.append(ImportFact("", alias.name, node.lineno))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom, ctx: PyContext) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                base = ctx.imports.get("*") or _from_base(node, ctx)
+                self.imports.append(ImportFact("", base, node.lineno, star=True))
+            else:
+                local = alias.asname or alias.name
+                self.imports.append(ImportFact(local, ctx.imports.get(local, alias.name), node.lineno))
+
+    def visit_If(self, node: ast.If, ctx: PyContext) -> None:
+        if self.main_guard_line is None and not ctx.scope and is_main_guard(node):
+            self.main_guard_line = node.lineno
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
+        args = node.args
+        params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        self.defs.append(self._def(node, "function", ctx, params=tuple(params)))
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
+        bases = tuple(ctx.qualname(b) or ctx.dotted(b) or "" for b in node.bases)
+        self.defs.append(self._def(node, "class", ctx, bases=bases))
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        line, col, _, _ = ctx.span(node)
+        self.calls.append(
+            CallFact(
+                callee=ctx.qualname(node.func),
+                text=ctx.dotted(node.func),
+                line=line,
+                col=col,
+                scope=ctx.function,
+                in_main_guard=ctx.in_main_guard,
+                args=tuple(describe(a, ctx) for a in node.args),
+                kwargs=tuple((k.arg or "**", describe(k.value, ctx)) for k in node.keywords),
+            )
+        )
+
+    def _def(self, node: Any, kind: str, ctx: PyContext, **extra: Any) -> DefFact:
+        name = ".".join([*ctx.scope, node.name])
+        decorators = tuple(
+            ctx.qualname(_callee(d)) or ctx.dotted(_callee(d)) or "" for d in node.decorator_list
+        )
+        end = ctx.line_map.file_line(node.end_lineno or node.lineno)
+        return DefFact(name, kind, ctx.span(node)[0], end, decorators, **extra)
+
+    def facts(self, ctx: PyContext) -> ModuleFacts:
+        return ModuleFacts(
+            module=ctx.module,
+            is_package=ctx.is_package,
+            imports=tuple(self.imports),
+            defs=tuple(self.defs),
+            calls=tuple(self.calls),
+            main_guard_line=self.main_guard_line,
+        )
+
+
+def _callee(decorator: ast.expr) -> ast.expr:
+    return decorator.func if isinstance(decorator, ast.Call) else decorator
+
+
+def _from_base(node: ast.ImportFrom, ctx: PyContext) -> str:
+    if node.level:
+        return resolve_relative(ctx.module, ctx.is_package, node.level, node.module)
+    return node.module or ""

@@ -1,0 +1,77 @@
+"""Reading files safely: size caps, binary content, encodings, unreadable paths.
+
+Every failure becomes a `SourceError` with a message a user can act on; nothing here raises
+anything else for bad input.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tokenize
+from pathlib import Path
+
+
+class SourceError(Exception):
+    """A file could not be read or decoded. `line` is 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, line: int = 0, col: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            raise SourceError(
+                f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit, so it was not "
+                "analysed; raise `max-file-size` in [tool.mlaudit] to include it"
+            )
+        with open(path, "rb") as handle:
+            return handle.read(max_bytes + 1)
+    except SourceError:
+        raise
+    except IsADirectoryError:
+        raise SourceError("path is a directory (a symlink to a folder?), not a file") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SourceError(f"cannot read file: {reason}") from None
+
+
+def decode_python(data: bytes) -> str:
+    """Decode Python source honouring a PEP 263 coding line or a BOM."""
+    _check_not_binary(data)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"cannot decode: {exc.msg}") from None
+    return _decode(data, encoding)
+
+
+def decode_text(data: bytes) -> str:
+    _check_not_binary(data)
+    return _decode(data, "utf-8-sig")
+
+
+def _check_not_binary(data: bytes) -> None:
+    nul = data.find(b"\0", 0, 65536)
+    if nul != -1:
+        raise SourceError(f"file holds binary content (a NUL byte at offset {nul}), not text")
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise SourceError(
+            f"not valid {encoding.replace('-sig', '').upper()}: byte 0x{bad} at offset {exc.start}; "
+            "save the file as UTF-8 or declare its encoding",
+            line=line,
+        ) from None
+    except LookupError:
+        raise SourceError(f"unknown encoding {encoding!r} declared in the file") from None

@@ -1,0 +1,295 @@
+"""The single walk over a Python module.
+
+Every per-file Python rule and every fact extractor is a *listener*: it defines
+`visit_<NodeType>(node, ctx)` / `leave_<NodeType>(node, ctx)` methods. `walk` traverses the tree
+once, iteratively (deep expression chains cannot overflow the stack), and calls the handlers of
+all listeners for each node. The context tracks what every listener needs to know about where it
+is: qualified names of imports, the enclosing function and class, and whether the code sits under
+`if __name__ == "__main__":`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlaudit.findings import Finding, Fix, Level
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+Handler = Callable[[Any, "PyContext"], None]
+
+
+@dataclass(frozen=True)
+class LineMap:
+    """Maps lines of the code that was parsed to lines of the file on disk.
+
+    Plain modules map 1:1. A notebook's code cells are joined into one module; each joined line
+    maps to the line of the notebook's JSON that holds it, and to its cell number for messages.
+    """
+
+    file_lines: tuple[int, ...] = ()
+    cells: tuple[int, ...] = ()
+
+    def file_line(self, line: int) -> int:
+        if not self.file_lines:
+            return line
+        return self.file_lines[line - 1] if 0 < line <= len(self.file_lines) else 1
+
+    def cell(self, line: int) -> int | None:
+        if not self.cells or not 0 < line <= len(self.cells):
+            return None
+        return self.cells[line - 1]
+
+
+@dataclass
+class PyContext:
+    """What listeners know about the module being walked, and where the walk is."""
+
+    path: str  # repo-relative POSIX path of the file on disk
+    module: str  # dotted module name, "" when the file is not importable
+    is_package: bool  # True for __init__.py: relative imports resolve against the module itself
+    source: str
+    line_map: LineMap = field(default_factory=LineMap)
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    module_defs: frozenset[str] = frozenset()  # names bound at module level
+    scope: list[str] = field(default_factory=list)  # enclosing classes/functions, outermost first
+    in_main_guard: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # internal errors of listeners
+    _lines: list[str] | None = None
+
+    # --- names -------------------------------------------------------------------------------
+
+    def qualname(self, node: ast.AST) -> str | None:
+        """The fully qualified name an expression refers to, resolving imports and aliases.
+
+        `c.benchmark` after `from torch.backends import cudnn as c` gives
+        "torch.backends.cudnn.benchmark"; a name defined at module level gives
+        "<module>.<name>"; builtins give "builtins.<name>"; anything else gives None.
+        """
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        base = self.resolve_name(node.id)
+        if base is None:
+            return None
+        return ".".join([base, *reversed(parts)])
+
+    def resolve_name(self, name: str) -> str | None:
+        if name in self.imports:
+            return self.imports[name]
+        if name in self.module_defs:
+            return f"{self.module}.{name}" if self.module else name
+        if name in BUILTIN_NAMES:
+            return f"builtins.{name}"
+        return None
+
+    @staticmethod
+    def dotted(node: ast.AST) -> str | None:
+        """The expression as written when it is a plain dotted name (`cfg.optim.lr`), else None."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        return ".".join([node.id, *reversed(parts)])
+
+    @property
+    def function(self) -> str:
+        """Dotted name of the enclosing function or class, "" at module level."""
+        return ".".join(self.scope)
+
+    # --- positions and reports ---------------------------------------------------------------
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
+        return self._lines
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        """Convert ast's 0-based UTF-8 byte offset to a 1-based code-point column."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col + 1
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace")) + 1
+
+    def span(self, node: ast.AST) -> tuple[int, int, int, int]:
+        line = getattr(node, "lineno", 1)
+        end_line = getattr(node, "end_lineno", None) or line
+        col = self.char_col(line, getattr(node, "col_offset", 0))
+        end_col = self.char_col(end_line, getattr(node, "end_col_offset", None) or 0)
+        if self.line_map.file_lines:  # notebook: point at the JSON line, no fabricated columns
+            return self.line_map.file_line(line), 1, self.line_map.file_line(end_line), 1
+        if end_line == line and end_col <= col:
+            end_col = col + 1
+        return line, col, end_line, end_col
+
+    def report(
+        self,
+        rule: Any,
+        node: ast.AST,
+        message: str,
+        *,
+        level: Level | None = None,
+        fix: Fix | None = None,
+    ) -> None:
+        line, col, end_line, end_col = self.span(node)
+        cell = self.line_map.cell(getattr(node, "lineno", 1))
+        if cell is not None:
+            message = f"cell {cell}: {message}"
+        if self.line_map.file_lines:
+            fix = None  # edits are positioned in the joined cells, not in the notebook JSON
+        self.findings.append(
+            Finding(
+                code=rule.code,
+                message=message,
+                path=self.path,
+                line=line,
+                col=col,
+                end_line=end_line,
+                end_col=end_col,
+                level=level or rule.level,
+                fix=fix,
+            )
+        )
+
+
+def resolve_relative(module: str, is_package: bool, level: int, target: str | None) -> str:
+    """Absolute name of `from <.*level><target> import ...` written in `module`."""
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    if target:
+        parts.append(target)
+    return ".".join(parts)
+
+
+def module_level_names(tree: ast.Module) -> frozenset[str]:
+    """Names bound by top-level statements (defs, classes, assignments); no full walk needed."""
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, ast.Assign):
+            names.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            names.add(stmt.target.id)
+    return frozenset(names)
+
+
+def is_main_guard(node: ast.AST) -> bool:
+    """`if __name__ == "__main__":` (either operand order)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+    has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+    return has_name and has_main
+
+
+class _Dispatch:
+    """Handler tables for a set of listeners, built once per walk."""
+
+    def __init__(self, listeners: Sequence[Any]) -> None:
+        self.visit: dict[str, list[tuple[Any, Handler]]] = {}
+        self.leave: dict[str, list[tuple[Any, Handler]]] = {}
+        for listener in listeners:
+            for attr in dir(type(listener)):
+                if attr.startswith("visit_"):
+                    self.visit.setdefault(attr[6:], []).append((listener, getattr(listener, attr)))
+                elif attr.startswith("leave_"):
+                    self.leave.setdefault(attr[6:], []).append((listener, getattr(listener, attr)))
+
+
+_LEAVE, _EXIT_GUARD = 1, 2
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
+    """Visit every node once, calling each listener's handlers; a failing listener is dropped."""
+    table = _Dispatch(listeners)
+    broken: set[int] = set()
+    stack: list[tuple[int, ast.AST]] = [(0, tree)]
+    while stack:
+        action, node = stack.pop()
+        name = type(node).__name__
+        if action == _EXIT_GUARD:
+            ctx.in_main_guard = False
+            continue
+        if action == _LEAVE:
+            _call(table.leave.get(name, ()), node, ctx, broken)
+            if isinstance(node, _SCOPES):
+                ctx.scope.pop()
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            _bind_imports(node, ctx)
+        _call(table.visit.get(name, ()), node, ctx, broken)
+        stack.append((_LEAVE, node))
+        _push_children(node, ctx, stack)
+        if isinstance(node, _SCOPES):
+            ctx.scope.append(node.name)
+
+
+def _push_children(node: ast.AST, ctx: PyContext, stack: list[tuple[int, ast.AST]]) -> None:
+    if is_main_guard(node) and not ctx.scope and not ctx.in_main_guard:
+        assert isinstance(node, ast.If)
+        # Children are popped in reverse: orelse, then the guard's exit, then the body, then the test.
+        for child in reversed(node.orelse):
+            stack.append((0, child))
+        stack.append((_EXIT_GUARD, node))
+        for child in reversed(node.body):
+            stack.append((0, child))
+        stack.append((0, node.test))
+        ctx.in_main_guard = True  # the test is harmless to visit inside the guard
+        return
+    children = list(ast.iter_child_nodes(node))
+    for child in reversed(children):
+        stack.append((0, child))
+
+
+def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext, broken: set[int]) -> None:
+    for listener, handler in handlers:
+        if id(listener) in broken:
+            continue
+        try:
+            handler(node, ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
+            broken.add(id(listener))
+            label = getattr(listener, "code", "") or type(listener).__name__
+            ctx.errors.append(
+                f"internal error in {label} on {ctx.path}:{getattr(node, 'lineno', 1)}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+
+def _bind_imports(node: ast.Import | ast.ImportFrom, ctx: PyContext) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                ctx.imports[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                ctx.imports[top] = top
+        return
+    base = node.module or ""
+    if node.level:
+        base = resolve_relative(ctx.module, ctx.is_package, node.level, node.module)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        local = alias.asname or alias.name
+        ctx.imports[local] = f"{base}.{alias.name}" if base else alias.name

@@ -1,0 +1,64 @@
+"""Find the project root and list the files to audit, honouring .gitignore and excludes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pathspec
+
+from mlaudit.project.git import GitState, find_git_root
+
+# Never audited, whatever the configuration says: tool caches and environments.
+ALWAYS_EXCLUDED = (
+    ".git/", ".hg/", ".svn/", ".venv/", "venv/", ".tox/", ".nox/", "node_modules/", "__pycache__/",
+    ".mypy_cache/", ".ruff_cache/", ".pytest_cache/", ".mlaudit_cache/", ".ipynb_checkpoints/",
+    "site-packages/", ".eggs/", "*.egg-info/", ".dvc/cache/", ".dvc/tmp/",
+)
+
+
+def find_root(start: Path) -> Path:
+    """The git work-tree root above `start`, else the nearest folder with a pyproject.toml, else `start`."""
+    start = start if start.is_dir() else start.parent
+    git_root = find_git_root(start)
+    if git_root is not None:
+        return git_root
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *patterns])
+
+
+def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec) -> list[str]:
+    """Repo-relative POSIX paths of every file to audit, sorted."""
+    if git is not None:
+        candidates: Iterable[str] = git.tracked | git.untracked
+    else:
+        candidates = _walk(root, _gitignore_spec(root))
+    return sorted(p for p in candidates if not exclude.match_file(p))
+
+
+def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
+    # followlinks=False: a symlinked folder is never entered, so symlink loops cannot trap us.
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel_folder = os.path.relpath(folder, root)
+        prefix = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
+        dirs[:] = sorted(d for d in dirs if not ignored.match_file(prefix + d + "/"))
+        for name in files:
+            rel = prefix + name
+            if not ignored.match_file(rel):
+                yield rel
+
+
+def _gitignore_spec(root: Path) -> pathspec.PathSpec:
+    lines: list[str] = []
+    try:
+        lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        pass
+    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *lines])

@@ -1,0 +1,129 @@
+"""One place decides what a file is.
+
+A file has one *format* (how it is parsed) and any number of *roles* (what it means to the
+project): `setup.py` is Python with the manifest role, `dvc.yaml` is YAML with the dvc role,
+`pyproject.toml` is TOML with the manifest role. Knowledge lives in the tables below.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+# Formats: how a file is parsed.
+PYTHON, NOTEBOOK, YAML, TOML, JSON, TEXT, BINARY, OTHER = (
+    "python", "notebook", "yaml", "toml", "json", "text", "binary", "other",
+)
+
+FORMAT_BY_SUFFIX = {
+    ".py": PYTHON,
+    ".ipynb": NOTEBOOK,
+    ".yaml": YAML,
+    ".yml": YAML,
+    ".toml": TOML,
+    ".lock": TEXT,  # refined by name below (uv.lock is TOML, pdm.lock TOML, dvc.lock YAML)
+    ".dvc": YAML,
+    ".json": JSON,
+    ".txt": TEXT,
+    ".in": TEXT,
+    ".cfg": TEXT,
+    ".env": TEXT,
+    ".sh": TEXT,
+}
+
+FORMAT_BY_NAME = {
+    "uv.lock": TOML,
+    "poetry.lock": TOML,
+    "pdm.lock": TOML,
+    "Pipfile": TOML,
+    "Pipfile.lock": JSON,
+    "pixi.lock": YAML,
+    "dvc.lock": YAML,
+    "Makefile": TEXT,
+    "Dockerfile": TEXT,
+    ".gitattributes": TEXT,
+    ".gitignore": TEXT,
+    ".dvcignore": TEXT,
+}
+
+# Roles: (glob on the file name, role). A file can match several.
+MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT = (
+    "manifest", "lockfile", "dvc", "data", "config", "env-script",
+)
+
+ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("pyproject.toml", MANIFEST),
+    ("setup.py", MANIFEST),
+    ("setup.cfg", MANIFEST),
+    ("requirements*.in", MANIFEST),
+    ("requirements*.txt", MANIFEST),
+    ("requirements*.txt", LOCKFILE),  # only counts as a lock when fully pinned; rules decide
+    ("environment.yml", MANIFEST),
+    ("environment.yaml", MANIFEST),
+    ("Pipfile", MANIFEST),
+    ("uv.lock", LOCKFILE),
+    ("poetry.lock", LOCKFILE),
+    ("pdm.lock", LOCKFILE),
+    ("Pipfile.lock", LOCKFILE),
+    ("pixi.lock", LOCKFILE),
+    ("conda-lock.yml", LOCKFILE),
+    ("*.conda-lock.yml", LOCKFILE),
+    ("*.dvc", DVC),
+    ("dvc.yaml", DVC),
+    ("dvc.lock", DVC),
+    ("params.yaml", CONFIG),
+    ("*.yaml", CONFIG),
+    ("*.yml", CONFIG),
+    ("Makefile", ENV_SCRIPT),
+    ("Dockerfile", ENV_SCRIPT),
+    ("*.Dockerfile", ENV_SCRIPT),
+    ("*.sh", ENV_SCRIPT),
+    (".env", ENV_SCRIPT),
+)
+
+# Data and model artifacts, by extension. Rules read this through `is_artifact`.
+ARTIFACT_SUFFIXES = frozenset(
+    ".csv .tsv .parquet .feather .arrow .npy .npz .h5 .hdf5 .pt .pth .ckpt .safetensors .onnx"
+    " .pkl .pickle .joblib .tfrecord .zip .tar .gz .tgz .bin .pb .tflite .mat .jsonl".split()
+)
+
+# Files that are lockfiles or DVC files by role but YAML-shaped configs must not be treated as
+# Hydra configs; rules use `is_config_yaml` for that.
+NOT_CONFIG_NAMES = frozenset(
+    {"dvc.yaml", "dvc.lock", "pixi.lock", "conda-lock.yml", "environment.yml", "environment.yaml",
+     ".pre-commit-config.yaml", ".pre-commit-hooks.yaml", "mkdocs.yml", "codecov.yml",
+     ".readthedocs.yaml", ".readthedocs.yml", "docker-compose.yml", "docker-compose.yaml"}
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    format: str
+    roles: frozenset[str]
+
+
+def classify(rel_path: str) -> Kind:
+    """Decide the format and roles of the file at `rel_path` (POSIX, relative to the root)."""
+    path = PurePosixPath(rel_path)
+    name = path.name
+    fmt = FORMAT_BY_NAME.get(name) or FORMAT_BY_SUFFIX.get(path.suffix.lower(), OTHER)
+    if name.endswith(".conda-lock.yml") or name == "conda-lock.yml":
+        fmt = YAML
+    roles = {role for pattern, role in ROLE_PATTERNS if fnmatch.fnmatchcase(name, pattern)}
+    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path)):
+        roles.discard(CONFIG)
+    if is_artifact(rel_path):
+        roles.add(DATA)
+        if fmt in (OTHER, TEXT):
+            fmt = BINARY
+    return Kind(fmt, frozenset(roles))
+
+
+def is_artifact(rel_path: str, extra_suffixes: frozenset[str] = frozenset()) -> bool:
+    suffix = PurePosixPath(rel_path).suffix.lower()
+    return suffix in ARTIFACT_SUFFIXES or suffix in extra_suffixes
+
+
+def _in_ci_dir(path: PurePosixPath) -> bool:
+    return any(part in (".github", ".gitlab", ".circleci") for part in path.parts[:-1])

@@ -1,0 +1,74 @@
+"""Stable JSON: an object with the format version, the tool, the findings and a summary.
+
+Schema (version 1):
+  {"version": 1, "tool": {"name": "mlaudit", "version": "..."}, "root": "/abs/path",
+   "findings": [{"code", "name", "message", "level", "path", "url",
+                 "location": {"line", "column"}, "end_location": {"line", "column"} | null,
+                 "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null}],
+   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str]}
+Lines and columns are 1-based; columns count code points; end positions are exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from mlaudit import __version__
+from mlaudit.docs import DOCS_URL
+from mlaudit.findings import Finding, Fix
+from mlaudit.report import RunResult
+
+FORMAT_VERSION = 1
+
+
+def render(run: RunResult) -> str:
+    names = {r.code: r.name for r in run.rules}
+    document = {
+        "version": FORMAT_VERSION,
+        "tool": {"name": run.tool_name, "version": __version__},
+        "root": str(run.root),
+        "findings": [_finding(f, names.get(f.code, "")) for f in run.findings],
+        "summary": {
+            "findings": len(run.findings),
+            "suppressed": run.suppressed,
+            "files": run.files_checked,
+            "by_code": dict(sorted(Counter(f.code for f in run.findings).items())),
+        },
+        "errors": list(run.notifications),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _finding(finding: Finding, name: str) -> dict[str, Any]:
+    end = None
+    if finding.end_line is not None and finding.end_col is not None:
+        end = {"line": finding.end_line, "column": finding.end_col}
+    return {
+        "code": finding.code,
+        "name": name,
+        "message": finding.message,
+        "level": finding.level.value,
+        "path": finding.path,
+        "url": DOCS_URL.format(code=finding.code),
+        "location": {"line": finding.line, "column": finding.col},
+        "end_location": end,
+        "fix": _fix(finding.fix),
+    }
+
+
+def _fix(fix: Fix | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    return {
+        "description": fix.description,
+        "edits": [
+            {
+                "content": e.content,
+                "location": {"line": e.line, "column": e.col},
+                "end_location": {"line": e.end_line, "column": e.end_col},
+            }
+            for e in fix.edits
+        ],
+    }
