@@ -1,41 +1,39 @@
-"""Loading TOML, JSON and YAML for the dependency reader, with one error type that has a line."""
+"""TOML, JSON and YAML loading for the dependency reader, failing with `ManifestError`.
+
+TOML and JSON go through the engine's parsers (`mlaudit.facts.structured`). YAML does not: lockfiles
+need the fast C loader and no per-key line table, and environment.yml needs the node tree,
+because the lines of sequence items (`- pytorch=2.1`) are what findings point at.
+"""
 
 from __future__ import annotations
 
-import json
-import re
-import sys
 from typing import Any
 
 import yaml
 
+from mlaudit.facts.sources import SourceError
+from mlaudit.facts.structured import parse_json, parse_toml
 from mlaudit.project.requirements import ManifestError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-# The C loader is several times faster on the multi-megabyte pixi.lock files of big projects.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+# Lockfiles: the C loader is several times faster on multi-megabyte pixi.lock files, and the base
+# loader keeps every scalar a string, so an unquoted version `1.10` is not read as the float 1.1.
+_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 def load_toml(text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        message = str(error)
-        match = _TOML_POSITION.search(message)
-        line = int(match.group(1)) if match else max(1, text.count("\n") + 1)
-        raise ManifestError(f"invalid TOML: {_TOML_POSITION.sub('', message).strip()}", line) from None
+        data: dict[str, Any] = parse_toml(text)
+    except SourceError as error:
+        # tomllib names no line for "at end of document": point at the last line there is.
+        raise ManifestError(error.message, error.line or max(len(text.splitlines()), 1)) from None
+    return data
 
 
 def load_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"invalid JSON: {error.msg}", error.lineno) from None
+        return parse_json(text)
+    except SourceError as error:
+        raise ManifestError(error.message, max(error.line, 1)) from None
 
 
 def load_yaml(text: str) -> Any:
@@ -48,9 +46,10 @@ def load_yaml(text: str) -> Any:
 def compose_yaml(text: str) -> yaml.Node | None:
     """The YAML node tree, which keeps the line of every value (safe_load forgets them)."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
+    return node
 
 
 def _yaml_error(error: yaml.YAMLError) -> ManifestError:

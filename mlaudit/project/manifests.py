@@ -19,11 +19,11 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-from mlaudit.project.formats import compose_yaml, expect_mapping, load_toml
+from mlaudit.project.formats import compose_yaml, load_toml
 from mlaudit.project.lockfiles import Lockfile, lockfile_parser
 from mlaudit.project.requirements import (
     Include,
@@ -459,7 +459,7 @@ def _extras_of(node: ast.expr, names: dict[str, ast.expr], path: str) -> list[Re
     if not isinstance(node, ast.Dict):
         return []
     out: list[Requirement] = []
-    for key, value in zip(node.keys, node.values):
+    for key, value in zip(node.keys, node.values, strict=True):
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             out += _requirements_of(value, names, "extra:" + normalize_name(key.value), path)
     return out
@@ -475,8 +475,8 @@ def parse_conda_env(path: str, text: str) -> Manifest:
         return Manifest(path, "conda-env", tool="conda")
     if not isinstance(root, yaml.MappingNode):
         raise ManifestError("environment file: expected a mapping at the top level", root.start_mark.line + 1)
-    deps = _yaml_value(root, "dependencies")
-    if not isinstance(deps, yaml.SequenceNode):
+    key, deps = _yaml_item(root, "dependencies")
+    if key is None or not isinstance(deps, yaml.SequenceNode):
         return Manifest(path, "conda-env", tool="conda")
     requirements: list[Requirement] = []
     includes: list[Include] = []
@@ -484,16 +484,16 @@ def parse_conda_env(path: str, text: str) -> Manifest:
         if isinstance(item, yaml.ScalarNode) and str(item.value).strip():
             requirements.append(conda_requirement(str(item.value), item.start_mark.line + 1, path))
         elif isinstance(item, yaml.MappingNode):
-            _read_pip_list(_yaml_value(item, "pip"), path, requirements, includes)
-    anchor = deps.start_mark.line  # the `dependencies:` key sits on the line before its items
-    return Manifest(path, "conda-env", tuple(requirements), tuple(includes), "conda", max(anchor, 1))
+            _read_pip_list(_yaml_item(item, "pip")[1], path, requirements, includes)
+    anchor = key.start_mark.line + 1
+    return Manifest(path, "conda-env", tuple(requirements), tuple(includes), "conda", anchor)
 
 
-def _yaml_value(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
+def _yaml_item(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
     for key_node, value_node in mapping.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-            return value_node
-    return None
+            return key_node, value_node
+    return None, None
 
 
 def _read_pip_list(node: yaml.Node | None, path: str, requirements: list[Requirement], includes: list[Include]) -> None:
@@ -632,7 +632,7 @@ def parse_manifest(path: str, text: str) -> Manifest:
     return parser(path, text)
 
 
-DependencyFile = Union[Manifest, Lockfile]
+DependencyFile = Manifest | Lockfile
 
 
 def read_dependency_file(path: str, text: str) -> DependencyFile | None:
