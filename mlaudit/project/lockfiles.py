@@ -21,7 +21,9 @@ Package = tuple[str, str]  # (PEP 503 name, version); version "" when the lock h
 @dataclass(frozen=True)
 class Lockfile:
     path: str
-    kind: str  # "uv-lock", "poetry-lock", "pdm-lock", "pipfile-lock", "pixi-lock", "conda-lock", "requirements-lock"
+    # "uv-lock", "poetry-lock", "pdm-lock", "pipfile-lock", "pixi-lock", "conda-lock", "pylock", and for
+    # manifests pinned so fully they lock: "requirements-lock", "conda-env-lock".
+    kind: str
     packages: tuple[Package, ...]
     # pdm.lock records which dependency groups it resolved; empty when the lock covers all of them.
     groups: tuple[str, ...] = ()
@@ -71,6 +73,11 @@ def parse_pdm_lock(path: str, text: str) -> Lockfile:
     metadata = data.get("metadata", {})
     groups = metadata.get("groups", []) if isinstance(metadata, dict) else []
     return Lockfile(path, "pdm-lock", _toml_packages(data), tuple(str(g) for g in groups))
+
+
+def parse_pylock(path: str, text: str) -> Lockfile:
+    """PEP 751 pylock.toml: `[[packages]]` tables with `name` and `version`."""
+    return Lockfile(path, "pylock", _packages(p for p in map(_name_version, _entries(load_toml(text), "packages")) if p))
 
 
 def parse_pipfile_lock(path: str, text: str) -> Lockfile:
@@ -136,6 +143,7 @@ LOCKFILE_PARSERS: dict[str, LockParser] = {
     "pixi.lock": parse_pixi_lock,
     "conda-lock.yml": parse_conda_lock,
     "conda-lock.yaml": parse_conda_lock,
+    "pylock.toml": parse_pylock,
 }
 
 
@@ -143,5 +151,7 @@ def lockfile_parser(path: str) -> LockParser | None:
     name = posixpath.basename(path)
     if name.endswith((".conda-lock.yml", ".conda-lock.yaml")):
         return parse_conda_lock  # conda-lock --lockfile NAME.conda-lock.yml
+    if name.startswith("pylock.") and name.endswith(".toml"):
+        return parse_pylock  # PEP 751 names extra locks pylock.NAME.toml
     return LOCKFILE_PARSERS.get(name)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import dataclasses
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,6 +59,7 @@ class Manifest:
     includes: tuple[Include, ...] = ()  # -r / -c lines of requirements files and of a conda pip list
     tool: str = ""  # the tool the file says manages it: "poetry", "uv", "pdm", "pipenv", "conda", ...
     anchor_line: int = 1  # where the dependencies are declared; repo-level findings point here
+    name: str = ""  # the project's own normalized name (pyproject), so a self-reference is not a dependency
 
 
 # -- locating lines in TOML -----------------------------------------------------------------------
@@ -132,7 +134,16 @@ def parse_pyproject(path: str, text: str) -> Manifest:
         requirements=tuple(requirements),
         tool=_pyproject_tool(data),
         anchor_line=_pyproject_anchor(lines, anchor),
+        name=_pyproject_name(data),
     )
+
+
+def _pyproject_name(data: dict[str, Any]) -> str:
+    for table in (("project",), ("tool", "poetry")):
+        name = _get(data, (*table, "name"))
+        if isinstance(name, str):
+            return normalize_name(name)
+    return ""
 
 
 def _pyproject_tool(data: dict[str, Any]) -> str:
@@ -177,12 +188,13 @@ def _string_list(
     if not isinstance(items, list):
         return
     cursor = key_line = lines.key(table, key)
+    where = ".".join(table if table[0] != "project" or len(table) > 1 else (*table, key))
     for item in items:
         if not isinstance(item, str):
             continue  # e.g. PEP 735 {include-group = "test"}
         line = lines.string(item, cursor) or key_line or 1
         cursor = line
-        yield parse_requirement(item, line=line, source=path, group=group)
+        yield dataclasses.replace(parse_requirement(item, line=line, source=path, group=group), table=where)
 
 
 def _poetry_requirements(data: dict[str, Any], lines: _TomlLines, path: str) -> Iterator[Requirement]:
@@ -198,8 +210,9 @@ def _poetry_requirements(data: dict[str, Any], lines: _TomlLines, path: str) -> 
             if normalize_name(name) == "python":
                 continue  # the interpreter constraint, not a package
             line = lines.key(table, name) or 1
+            where = ".".join(table[:3])  # tool.poetry.dependencies, tool.poetry.group
             for constraint in value if isinstance(value, list) else [value]:
-                yield _poetry_requirement(name, constraint, line, path, group)
+                yield dataclasses.replace(_poetry_requirement(name, constraint, line, path, group), table=where)
 
 
 def _poetry_requirement(name: str, value: Any, line: int, path: str, group: str) -> Requirement:
@@ -216,10 +229,17 @@ def _poetry_requirement(name: str, value: Any, line: int, path: str, group: str)
         line=line,
         source=path,
         extras=tuple(sorted({normalize_name(str(e)) for e in table.get("extras", []) or []})),
-        marker=str(table.get("markers", "") or ""),
+        marker=_poetry_marker(table),
         group=group,
         url=url,
     )
+
+
+def _poetry_marker(table: Mapping[str, Any]) -> str:
+    # Poetry limits a dependency with `markers` and with its own `python` and `platform` keys.
+    parts = [str(table.get("markers") or "")]
+    parts += [f"{key} {table[key]}" for key in ("python", "platform") if table.get(key)]
+    return " and ".join(p for p in parts if p)
 
 
 def _direct_reference(table: Mapping[str, Any]) -> str:
@@ -529,7 +549,10 @@ def _conda_specifier(version: str) -> str:
     if version.startswith("=="):
         return _lenient_specifier("==" + version[2:].split("=", 1)[0].strip())  # `==2.1.0=build`
     if version.startswith("="):
-        return _fuzzy(version[1:].split("=", 1)[0])  # `=2.1=build`: the build is not a version
+        number, equals, build = version[1:].partition("=")
+        if equals and build and "*" not in build:
+            return _lenient_specifier("==" + number)  # `=1.26.4=py311h64a7726_0`: one exact build
+        return _fuzzy(number)
     if version[0] in "<>!~":
         return _lenient_specifier(re.sub(r"\s*,\s*", ",", version).split()[0])
     first = version.split()[0]  # `2.1.0 py3.10_cuda*`: version, then build
@@ -572,15 +595,21 @@ def expand_includes(manifest: Manifest, by_path: Mapping[str, Manifest]) -> tupl
     return tuple(out)
 
 
+# Manifest kinds that serve as their own lock when every entry names one release.
+_SELF_LOCKING_KINDS = {"requirements-txt": "requirements-lock", "conda-env": "conda-env-lock"}
+
+
 def lock_from_requirements(manifest: Manifest) -> Lockfile | None:
     """A requirements file serves as a lock when it has entries and every one is pinned
-    (`==` or a direct reference to one artifact), as pip-compile writes them."""
-    if manifest.kind != "requirements-txt" or not manifest.requirements:
+    (`==` or a direct reference to one artifact), as pip-compile or `pip freeze` write them; so
+    does an environment.yml exported with exact versions and builds (`conda env export`)."""
+    kind = _SELF_LOCKING_KINDS.get(manifest.kind)
+    if kind is None or not manifest.requirements:
         return None
     if not all(r.pinned for r in manifest.requirements):
         return None
     packages = sorted({(r.name, r.exact_version or "") for r in manifest.requirements})
-    return Lockfile(manifest.path, "requirements-lock", tuple(packages))
+    return Lockfile(manifest.path, kind, tuple(packages))
 
 
 # -- dispatch -------------------------------------------------------------------------------------
@@ -597,8 +626,8 @@ MANIFEST_PARSERS: dict[str, ManifestParser] = {
     "environment.yaml": parse_conda_env,
 }
 
-_REQUIREMENTS_NAME = re.compile(r"^(requirements|constraints)[\w.\-]*\.(txt|in)$", re.IGNORECASE)
-_ENVIRONMENT_NAME = re.compile(r"^environment[\w.\-]*\.ya?ml$", re.IGNORECASE)
+_REQUIREMENTS_NAME = re.compile(r"^(requirements[\w.\-]*\.(txt|in|lock)|constraints[\w.\-]*\.txt)$")
+_ENVIRONMENT_NAME = re.compile(r"^environment[\w.\-]*\.ya?ml$")
 
 
 def manifest_parser(path: str) -> ManifestParser | None:

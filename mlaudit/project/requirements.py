@@ -60,6 +60,7 @@ class Requirement:
     marker: str = ""  # environment marker text after ";", kept as written
     group: str = ""  # "" for the main dependencies, "extra:NAME" or "group:NAME" otherwise
     url: str = ""  # direct reference (`name @ url`, a VCS or path dependency)
+    table: str = ""  # TOML table that declares it (`project.optional-dependencies`); "" in line-based files
 
     @property
     def exact_version(self) -> str | None:

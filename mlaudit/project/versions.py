@@ -143,7 +143,7 @@ def allowed_versions(
     wanted = normalize_name(name)
     locks_by_dir = _by_dir(lockfiles)
     manifests_by_dir = _by_dir(manifests)
-    for folder in _folders_up(near):
+    for folder in folders_up(near):
         info = _from_locks(wanted, locks_by_dir.get(folder, [])) or _from_manifests(
             wanted, manifests_by_dir.get(folder, [])
         )
@@ -162,7 +162,8 @@ def _by_dir(files: Iterable[_Located]) -> dict[str, list[_Located]]:
     return out
 
 
-def _folders_up(path: str) -> list[str]:
+def folders_up(path: str) -> list[str]:
+    """The folders from the one holding `path` up to the root ("")."""
     folder = posixpath.dirname(path.strip("/"))
     folders = [folder]
     while folder:
