@@ -170,7 +170,12 @@ def run_check(args: argparse.Namespace) -> int:
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     if args.verbose:
-        print(f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        stages = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in run.timings.items())
+        print(
+            f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s ({stages}; "
+            f"{run.cache_hits} cached, {run.workers} worker{'s' if run.workers > 1 else ''})",
+            file=sys.stderr,
+        )
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
