@@ -63,19 +63,14 @@ def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, tuple[Edit, ...]
 
 
 def _insert_keyword(node: ast.Call, ctx: PyContext) -> tuple[Edit, ...]:
-    """Insert `, weights_only=True` just before the call's closing parenthesis."""
-    if not (node.args or node.keywords):
+    """Insert `, weights_only=True` right after the last argument (works across lines and before a
+    trailing comma: `torch.load(f,)` becomes `torch.load(f, weights_only=True,)`)."""
+    arguments: list[ast.expr] = [*node.args, *(k.value for k in node.keywords)]
+    if not arguments:
         return ()
-    _, _, end_line, end_col = ctx.span(node)
-    text = ctx.lines[end_line - 1] if 0 < end_line <= len(ctx.lines) else ""
-    close = end_col - 1  # 1-based column of ")"
-    if text[close - 1 : close] != ")":
-        return ()
-    before = text[: close - 1].rstrip()
-    content = " weights_only=True" if before.endswith(",") else ", weights_only=True"
-    if not before:  # ")" alone on its line: put the keyword on the previous line's last argument
-        return ()
-    return (Edit(end_line, close, end_line, close, content),)
+    last = max(arguments, key=lambda a: (a.end_lineno or 0, a.end_col_offset or 0))
+    _, _, end_line, end_col = ctx.span(last)
+    return (Edit(end_line, end_col, end_line, end_col, ", weights_only=True"),)
 
 
 EXTRACTORS = [TorchLoads]
