@@ -293,6 +293,7 @@ class AmbiguousArtifactName(ProjectRule):
         {"data/train_new.csv": "a  # expect: ML405\n", "data/old-split.parquet": "x  # expect: ML405\n"},
         {"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    outs:\n    - model_backup.pkl  # expect: ML405\n",
          "train.py": "print(1)\n"},
+        {"data/raw_copy.csv.dvc": "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  path: raw_copy.csv  # expect: ML405\n"},
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -302,12 +303,16 @@ class AmbiguousArtifactName(ProjectRule):
             found = ambiguous_words(file.name, words)
             if found and artifact_kind(file, extra, skip) is not None:
                 yield self._finding(file.name, found, file.path, 1)
+        # Outs absent from the working tree (not pulled yet) are named where they are declared;
+        # dvc.lock repeats dvc.yaml, so it is not a place to point at.
+        seen: set[str] = set()
         for out in dvc_state(model).outs:
             name = PurePosixPath(out.path).name
             found = ambiguous_words(name, words)
-            declared_here = not out.templated and out.path not in model.files and out.source.endswith("dvc.yaml")
+            declared = not out.templated and out.path not in model.files and not out.source.endswith("dvc.lock")
             artifact = kinds.is_artifact(out.path, extra) and PurePosixPath(out.path).suffix.lower() not in skip
-            if found and declared_here and artifact:
+            if found and declared and artifact and out.path not in seen:
+                seen.add(out.path)
                 yield self._finding(name, found, out.source, out.line)
 
     def _finding(self, name: str, words: list[str], path: str, line: int) -> Finding:
