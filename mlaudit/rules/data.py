@@ -19,7 +19,7 @@ from mlaudit.facts.structured import YamlFacts
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 from mlaudit.project.artifacts import artifact_kind, suffixes
-from mlaudit.project.dvc import DvcPath, dvc_state, exists_on_disk, yaml_item_line
+from mlaudit.project.dvc import DvcPath, DvcState, dvc_state, exists_on_disk, yaml_item_line
 from mlaudit.project.lfs import is_lfs_pointer, lfs_state
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.rules.base import ProjectRule
@@ -253,14 +253,15 @@ class BrokenDvcPointer(ProjectRule):
                 level=self.level,
             )
         for reference in state.references:
-            if reference.templated or _resolvable(model, state.tracking, state.produces_inside, reference):
+            if reference.templated or _resolvable(model, state, reference.path):
                 continue
             yield Finding(self.code, _missing_message(reference), reference.source, reference.line, level=self.level)
 
 
-def _resolvable(model: ProjectModel, tracking: Any, produces_inside: Any, reference: DvcPath) -> bool:
-    path = reference.path
-    return exists_on_disk(model, path) or tracking(path) is not None or produces_inside(path)
+def _resolvable(model: ProjectModel, state: DvcState, path: str) -> bool:
+    """Present (tracked, untracked or ignored on disk), provided by an out (a folder out counts for
+    the files below it), or a folder that outs will fill."""
+    return exists_on_disk(model, path) or state.tracking(path) is not None or state.produces_inside(path)
 
 
 def _missing_message(reference: DvcPath) -> str:

@@ -386,3 +386,37 @@ def test_fixture_dvc_project(tmp_path: Path) -> None:
     git(repo, "commit", "-q", "-m", "fixture")
     run = check(repo, select=["ML4", "ML6", "ML7"])
     assert sorted(f"{f.path}:{f.line}: {f.code}" for f in run.findings) == expected
+
+
+def test_dvc_paths_are_relative_to_the_file_and_wdir(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "pipelines/nlp/dvc.yaml": (
+                "stages:\n"
+                "  train:\n"
+                "    wdir: ../..\n"
+                "    cmd: python src/train.py\n"
+                "    deps:\n"
+                "    - src/train.py\n"  # exists at the repo root: resolvable through wdir
+                "    - data/missing.csv\n"  # line 7
+                "    params:\n"
+                "    - lr\n"  # params.yaml in wdir (the root): present
+                "    outs:\n"
+                "    - models\n"
+                "  grid:\n"
+                "    matrix:\n"
+                "      lr: [0.1, 0.01]\n"
+                "    cmd: python src/train.py ${item.lr}\n"
+                "    deps:\n"
+                "    - configs/${item.lr}.yaml\n"
+                "    - local.txt\n"  # line 18: relative to pipelines/nlp
+            ),
+            "pipelines/nlp/local.txt": "x\n",
+            "src/train.py": "print(1)\n",
+            "params.yaml": "lr: 0.1\n",
+        },
+    )
+    write_tree(repo, {"models/m.pt": "w"})
+    run = check(repo, select=["ML401", "ML404"])
+    assert located(run) == {("pipelines/nlp/dvc.yaml", 7, "ML404")}
