@@ -113,7 +113,7 @@ def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]
         ruff = results["ruff --select ALL --no-cache"].seconds
         for case, sample in results.items():
             seconds = f"over {sample.seconds:.0f}" if sample.timed_out else f"{sample.seconds:.2f}"
-            ratio = f"{sample.seconds / ruff:.1f}×"
+            ratio = f"{sample.seconds / ruff:.1f}x"
             lines.append(f"| {repo} | {files} | {lines_:,} | {case} | {seconds} | {sample.peak_mib:.0f} | {ratio} |")
     lines += ["", "## mlaudit stages, cold run (seconds; lines/s of the analyse stage)", "",
               "| repo | discover | analyse (read, parse, facts, per-file rules) | project rules | suppress | analyse lines/s |",

@@ -192,7 +192,7 @@ def _write(text: str, output_file: Path | None) -> None:
 
 def run_rule(args: argparse.Namespace) -> int:
     from mlaudit.docs import load_doc
-    from mlaudit.rules import all_rules, rule_by_code
+    from mlaudit.rules import rule_by_code
 
     if args.all or not args.code:
         print(rule_table(markdown=args.markdown))
