@@ -50,16 +50,19 @@ CASES = [
 
 
 def gpu_line() -> str:
-    probe = ("import torch; print(torch.__version__, torch.version.cuda, "
-             "torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'NO GPU')")
+    probe = (
+        "import torch; print(torch.__version__, torch.version.cuda, "
+        "torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'NO GPU')"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     return (done.stdout or done.stderr).strip().splitlines()[-1] if (done.stdout or done.stderr) else "?"
 
 
 def run_case(case: Case, runs: int, timeout: float) -> tuple[ProbeReport, float]:
     # A CUDA worker spends most of its ~10 s starting up, so run all six explain runs at once.
-    options = ProbeOptions(runs=runs, device="cuda", timeout=timeout, explain=case.explain,
-                           deterministic=case.deterministic, jobs=6)
+    options = ProbeOptions(
+        runs=runs, device="cuda", timeout=timeout, explain=case.explain, deterministic=case.deterministic, jobs=6
+    )
     started = time.perf_counter()
     report = run_probe(ROOT / "fixtures" / "probe" / case.fixture, options)
     return report, time.perf_counter() - started
@@ -78,8 +81,17 @@ def main() -> int:
         all_ok &= ok
         first = report.diff.describe() if report.diff else "-"
         mode = "deterministic" if case.deterministic else "default"
-        rows.append((case.fixture, mode, report.verdict, str(report.exit_code), "ok" if ok else "UNEXPECTED",
-                     f"{seconds:.1f}", first))
+        rows.append(
+            (
+                case.fixture,
+                mode,
+                report.verdict,
+                str(report.exit_code),
+                "ok" if ok else "UNEXPECTED",
+                f"{seconds:.1f}",
+                first,
+            )
+        )
         if report.verdict != "pass":
             details.append(f"[{case.fixture}, {mode}] {report.message}")
             details += [f"    {line}" for line in report.explanation]
@@ -88,7 +100,7 @@ def main() -> int:
     header = ("fixture", "mode", "verdict", "exit", "expected?", "sec", "first differing tensor")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     print()
     print("\n".join(details))
     print("\nALL AS EXPECTED" if all_ok else "\nSOME ROWS UNEXPECTED")

@@ -44,7 +44,7 @@ examples:
   mlaudit probe --output-format sarif --output-file probe.sarif"""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "probe",
         help="run one training step several times and check it is bitwise reproducible (ML901, ML902)",
@@ -57,26 +57,56 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="?", default=".", metavar="PATH",
-                        help="repository root holding pyproject.toml (default: the current directory)")
-    parser.add_argument("--target", metavar="MODULE:FUNCTION",
-                        help="the step function, overriding [tool.mlaudit.probe] target")
-    parser.add_argument("--runs", type=positive_int, default=2, metavar="N",
-                        help="number of same-seed runs to compare (default: 2); one more run uses seed + 1")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="repository root holding pyproject.toml (default: the current directory)",
+    )
+    parser.add_argument(
+        "--target", metavar="MODULE:FUNCTION", help="the step function, overriding [tool.mlaudit.probe] target"
+    )
+    parser.add_argument(
+        "--runs",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="number of same-seed runs to compare (default: 2); one more run uses seed + 1",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the seed passed to the step (default: 0)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where the step runs; auto picks CUDA when torch sees a GPU (default: auto)")
-    parser.add_argument("--timeout", type=positive_float, default=300.0, metavar="SECONDS",
-                        help="kill a run (with all its child processes) after this long (default: 300)")
-    parser.add_argument("--explain", action="store_true",
-                        help="on ML901, rerun with module hooks, deterministic mode and a fixed "
-                             "PYTHONHASHSEED to name the cause, and list related static findings")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="run every step under torch.use_deterministic_algorithms(True), to check that it fixes ML901")
-    parser.add_argument("--jobs", type=positive_int, default=None, metavar="N",
-                        help="how many runs go at once (default: 4); use 1 when one step fills the GPU")
-    parser.add_argument("--output-format", choices=FORMATS, default="full",
-                        help="report format (default: full)")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the step runs; auto picks CUDA when torch sees a GPU (default: auto)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="kill a run (with all its child processes) after this long (default: 300)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="on ML901, rerun with module hooks, deterministic mode and a fixed "
+        "PYTHONHASHSEED to name the cause, and list related static findings",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="run every step under torch.use_deterministic_algorithms(True), to check that it fixes ML901",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
+    )
+    parser.add_argument("--output-format", choices=FORMATS, default="full", help="report format (default: full)")
     parser.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
 
 
@@ -95,9 +125,15 @@ def positive_float(text: str) -> float:
 
 
 def options_from(args: argparse.Namespace) -> ProbeOptions:
-    options = ProbeOptions(target=args.target, runs=args.runs, seed=args.seed, device=args.device,
-                           timeout=args.timeout, explain=args.explain,
-                           deterministic=getattr(args, "deterministic", False))
+    options = ProbeOptions(
+        target=args.target,
+        runs=args.runs,
+        seed=args.seed,
+        device=args.device,
+        timeout=args.timeout,
+        explain=args.explain,
+        deterministic=getattr(args, "deterministic", False),
+    )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs
     return options
@@ -164,8 +200,12 @@ def summary(report: ProbeReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlaudit probe", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="mlaudit probe",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

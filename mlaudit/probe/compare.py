@@ -64,8 +64,14 @@ def measure(diff: TensorDiff, a_file: Path | None, b_file: Path | None) -> Tenso
     count = int(differing.sum())
     detail = f"{count} of {a.numel()} elements differ"
     if count and a.dtype != torch.bool:
-        gap = (a.to(torch.complex128 if a.is_complex() else torch.float64)
-               - b.to(torch.complex128 if b.is_complex() else torch.float64)).abs()[differing].max()
+        gap = (
+            (
+                a.to(torch.complex128 if a.is_complex() else torch.float64)
+                - b.to(torch.complex128 if b.is_complex() else torch.float64)
+            )
+            .abs()[differing]
+            .max()
+        )
         detail += f", max abs diff {float(gap):.3g}"
     return TensorDiff(diff.path, diff.reason, detail)
 

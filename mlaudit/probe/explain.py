@@ -14,11 +14,12 @@ findings (ML1xx) are listed as likely causes.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 from typing import Any
 
 from mlaudit.probe.compare import first_difference
-from mlaudit.probe.runner import RunOutcome, Runner, RunSpec
+from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
 
 MAX_RELATED = 10
 
@@ -64,31 +65,41 @@ def explain_hooks(a: RunOutcome, b: RunOutcome) -> str:
     calls_a, calls_b = a.result.get("hooks", []), b.result.get("hooks", [])
     if not calls_a:
         return "Module trace: no nn.Module forward ran during the step, so there is nothing to trace."
-    for x, y in zip(calls_a, calls_b):
+    for x, y in zip(calls_a, calls_b, strict=False):  # lengths compared below
         if (x["module"], x["type"]) != (y["module"], y["type"]):
-            return (f"Module trace: the two runs call different modules at forward call {x['index'] + 1} "
-                    f"({module_label(x)} vs {module_label(y)}): control flow depends on something unseeded.")
+            return (
+                f"Module trace: the two runs call different modules at forward call {x['index'] + 1} "
+                f"({module_label(x)} vs {module_label(y)}): control flow depends on something unseeded."
+            )
         if x["out"] != y["out"]:
             return f"Module trace: the first module whose output diverges is {module_label(x)}; {blame(x, y)}."
     if len(calls_a) != len(calls_b):
         return f"Module trace: the runs make a different number of module calls ({len(calls_a)} vs {len(calls_b)})."
     if identical(a, b):
         return "Module trace: these two runs happened to agree; the nondeterminism is intermittent."
-    return ("Module trace: every module's forward output is identical in both runs, so the divergence "
-            "comes later: in the backward pass (e.g. index_add_/scatter_add_ gradients on CUDA), the "
-            "optimizer step, or code outside modules.")
+    return (
+        "Module trace: every module's forward output is identical in both runs, so the divergence "
+        "comes later: in the backward pass (e.g. index_add_/scatter_add_ gradients on CUDA), the "
+        "optimizer step, or code outside modules."
+    )
 
 
 def module_label(call: dict[str, Any]) -> str:
-    name = f"`{call['module']}` ({call['type']}" if call["module"] else f"an unnamed {call['type']} (not among the returned modules"
+    name = (
+        f"`{call['module']}` ({call['type']}"
+        if call["module"]
+        else f"an unnamed {call['type']} (not among the returned modules"
+    )
     where = f", defined at {call['file']}:{call['line']}" if call.get("file") else ""
     return f"{name}{where}, forward call {call['index'] + 1})"
 
 
 def blame(x: dict[str, Any], y: dict[str, Any]) -> str:
     if x["in"] != y["in"]:
-        return ("its input already differs, so the divergence starts before any module computes: in data "
-                "loading, sampling, preprocessing or a vocabulary/ordering step")
+        return (
+            "its input already differs, so the divergence starts before any module computes: in data "
+            "loading, sampling, preprocessing or a vocabulary/ordering step"
+        )
     if x["params"] != y["params"]:
         return "its weights already differ before the forward: initialization or an earlier update is unseeded"
     return "its input and weights are identical, so an op inside it is nondeterministic"
@@ -104,11 +115,15 @@ def explain_deterministic(a: RunOutcome, b: RunOutcome) -> list[str]:
             ops[(first_line(op["message"]), op["file"], op["line"])] = None
     lines = [f"Nondeterministic op at {file}:{line}: {text}" for text, file, line in ops]
     if identical(a, b):
-        lines.append("Deterministic mode: under torch.use_deterministic_algorithms(True) the runs are identical; "
-                     "call it (and set torch.backends.cudnn.benchmark = False) before training.")
+        lines.append(
+            "Deterministic mode: under torch.use_deterministic_algorithms(True) the runs are identical; "
+            "call it (and set torch.backends.cudnn.benchmark = False) before training."
+        )
     else:
-        lines.append("Deterministic mode: the runs still differ under torch.use_deterministic_algorithms(True), "
-                     "so the cause is not (only) a nondeterministic kernel.")
+        lines.append(
+            "Deterministic mode: the runs still differ under torch.use_deterministic_algorithms(True), "
+            "so the cause is not (only) a nondeterministic kernel."
+        )
     return lines
 
 
@@ -121,9 +136,11 @@ def explain_hash_seed(a: RunOutcome, b: RunOutcome) -> str:
     if failure:
         return f"Hash seed: could not run with PYTHONHASHSEED=0: {failure}."
     if identical(a, b):
-        return ("Hash seed: with PYTHONHASHSEED fixed the runs are identical, so hash randomization is the "
-                "cause: the step iterates a set (or a dict built from one) of strings whose order changes "
-                "between processes; iterate sorted(...) instead.")
+        return (
+            "Hash seed: with PYTHONHASHSEED fixed the runs are identical, so hash randomization is the "
+            "cause: the step iterates a set (or a dict built from one) of strings whose order changes "
+            "between processes; iterate sorted(...) instead."
+        )
     return "Hash seed: fixing PYTHONHASHSEED does not make the runs identical, so hash randomization is not the cause."
 
 
@@ -132,13 +149,16 @@ def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
     if not files:
         return [], "Static check: the step imported no Python files from the repo."
     try:
-        from mlaudit.engine import check_paths  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return [], ("Static check: `mlaudit check` is not available in this install (mlaudit.engine missing); "
-                    f"run it on {', '.join(files)} to look for unseeded randomness.")
+        # The static engine is optional here: the probe works (and says so) without it.
+        check_paths = importlib.import_module("mlaudit.engine").check_paths
+    except (ImportError, AttributeError):
+        return [], (
+            "Static check: `mlaudit check` is not available in this install (mlaudit.engine missing); "
+            f"run it on {', '.join(files)} to look for unseeded randomness."
+        )
     try:
         outcome = check_paths(base.root, [base.root / f for f in files])
-    except Exception as exc:  # a crash in the static side must not hide the probe's verdict
+    except Exception as exc:  # noqa: BLE001 - a crash in the static side must not hide the verdict
         return [], f"Static check failed on {', '.join(files)}: {type(exc).__name__}: {exc}."
     findings = getattr(outcome, "findings", outcome)
     likely = [f for f in findings if str(getattr(f, "code", "")).startswith("ML1")][:MAX_RELATED]

@@ -62,7 +62,7 @@ class RunOutcome:
 
     @property
     def error(self) -> dict[str, str]:
-        return self.result.get("error", {})  # type: ignore[no-any-return]
+        return self.result.get("error", {})
 
 
 @dataclass
@@ -157,15 +157,27 @@ class Runner:
 
 
 def cancelled() -> dict[str, Any]:
-    return {"status": "error", "error": {"kind": "cancelled", "message": "stopped after another run failed",
-                                         "traceback": ""}}
+    return {
+        "status": "error",
+        "error": {"kind": "cancelled", "message": "stopped after another run failed", "traceback": ""},
+    }
 
 
 def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
     command = [
-        sys.executable, "-m", "mlaudit.probe.worker",
-        "--root", str(spec.root), "--target", spec.target, "--seed", str(spec.seed),
-        "--device", spec.device, "--result", str(result_path),
+        sys.executable,
+        "-m",
+        "mlaudit.probe.worker",
+        "--root",
+        str(spec.root),
+        "--target",
+        spec.target,
+        "--seed",
+        str(spec.seed),
+        "--device",
+        spec.device,
+        "--result",
+        str(result_path),
     ]
     if spec.save:
         command += ["--save", str(save_path)]
@@ -203,7 +215,7 @@ def keep_tail(stream: Any, tail: deque[bytes]) -> None:
             size -= len(tail.popleft())
     stream.close()
     if size > OUTPUT_TAIL_BYTES and tail:
-        tail[0] = tail[0][size - OUTPUT_TAIL_BYTES:]
+        tail[0] = tail[0][size - OUTPUT_TAIL_BYTES :]
 
 
 def dump_stack(proc: subprocess.Popen[bytes]) -> None:
@@ -224,9 +236,14 @@ def kill_group(pid: int) -> None:
 
 def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: float) -> dict[str, Any]:
     if timed_out:
-        return {"status": "error", "error": {
-            "kind": "timeout", "message": f"the step did not finish within {timeout:g} s and was killed",
-            "traceback": ""}}
+        return {
+            "status": "error",
+            "error": {
+                "kind": "timeout",
+                "message": f"the step did not finish within {timeout:g} s and was killed",
+                "traceback": "",
+            },
+        }
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data

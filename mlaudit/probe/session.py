@@ -8,7 +8,6 @@ runs differ -> ML901 (exit 1); other-seed run identical -> ML902 (exit 1); the t
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from mlaudit.probe import explain as explain_mod
 from mlaudit.probe.compare import TensorDiff, first_difference, measure
-from mlaudit.probe.runner import RunOutcome, Runner, RunSpec
+from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
 from mlaudit.probe.target import Location, Target, TargetError, locate, read_target
 
 TORCH_EXTRA_HINT = "install it with `pip install 'mlaudit[probe]'` (or `pip install torch`) in this environment"
@@ -70,8 +69,14 @@ def run_probe(root: Path, options: ProbeOptions) -> ProbeReport:
 
 
 def probe_with(runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions) -> ProbeReport:
-    base = RunSpec(root=root, target=target.spec, seed=options.seed, device=options.device,
-                   timeout=options.timeout, deterministic=options.deterministic)
+    base = RunSpec(
+        root=root,
+        target=target.spec,
+        seed=options.seed,
+        device=options.device,
+        timeout=options.timeout,
+        deterministic=options.deterministic,
+    )
     specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
     specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
     outcomes = runner.run_all(specs, stop_on_failure=True)
@@ -84,7 +89,9 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     return report
 
 
-def verdict(root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]) -> ProbeReport:
+def verdict(
+    root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
+) -> ProbeReport:
     same, other = outcomes[:-1], outcomes[-1]
     first = same[0]
     device = first.result.get("device", options.device)
@@ -115,7 +122,9 @@ def verdict(root: Path, target: Target, location: Location, options: ProbeOption
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
 
 
-def failure_report(root: Path, target: Target, location: Location, failed: RunOutcome, outcomes: list[RunOutcome]) -> ProbeReport:
+def failure_report(
+    root: Path, target: Target, location: Location, failed: RunOutcome, outcomes: list[RunOutcome]
+) -> ProbeReport:
     error = dict(failed.error)
     message = error.get("message", "the step failed")
     if error.get("kind") == "no_torch":

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import ast
 import re
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from mlaudit.probe.worker import import_paths
 
@@ -38,9 +43,7 @@ class Location:
 
 def parse_target(text: str) -> Target:
     if not _TARGET.match(text.strip()):
-        raise TargetError(
-            f"target {text!r} is not of the form 'package.module:function' (e.g. 'mypkg.train:step')"
-        )
+        raise TargetError(f"target {text!r} is not of the form 'package.module:function' (e.g. 'mypkg.train:step')")
     module, _, function = text.strip().partition(":")
     return Target(module, function)
 
@@ -51,7 +54,7 @@ def read_target(root: Path, override: str | None = None) -> Target:
         return parse_target(override)
     pyproject = root / "pyproject.toml"
     hint = (
-        f"set it in {pyproject} as\n\n    [tool.mlaudit.probe]\n    target = \"mypkg.train:step\"\n\n"
+        f'set it in {pyproject} as\n\n    [tool.mlaudit.probe]\n    target = "mypkg.train:step"\n\n'
         "or pass --target mypkg.train:step"
     )
     try:

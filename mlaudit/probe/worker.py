@@ -106,7 +106,9 @@ def join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def flatten(value: Any, prefix: str, names: dict[int, str], strict: bool = True, depth: int = 0) -> Iterator[tuple[str, Any]]:
+def flatten(
+    value: Any, prefix: str, names: dict[int, str], strict: bool = True, depth: int = 0
+) -> Iterator[tuple[str, Any]]:
     """Yield (path, tensor) for every tensor in `value`, in a stable order.
 
     `strict` is for what the user returned: an unknown type there is an error that names its path.
@@ -232,8 +234,14 @@ class HookTrace:
     def pre(self, module: Any, args: Any) -> None:
         params = [value_hash(p) for p in module.parameters(recurse=False)]
         self.modules.append(module)
-        self.stack.append({"id": id(module), "type": type(module).__qualname__, "in": value_hash(args),
-                           "params": hashlib.sha256("".join(params).encode()).hexdigest()[:16]})
+        self.stack.append(
+            {
+                "id": id(module),
+                "type": type(module).__qualname__,
+                "in": value_hash(args),
+                "params": hashlib.sha256("".join(params).encode()).hexdigest()[:16],
+            }
+        )
 
     def post(self, module: Any, args: Any, output: Any) -> None:
         if not self.stack:
@@ -392,7 +400,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         module = importlib.import_module(module_name)
         func = getattr(module, func_name)
-    except (Exception, SystemExit) as exc:  # the target's own import-time errors, shown to the user
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the target's import errors, shown to the user
         return error("import", f"cannot import `{args.target}`: {type(exc).__name__}: {exc}", target_traceback(exc))
 
     trace = HookTrace()
@@ -402,7 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warnings.simplefilter("always")
         try:
             returned = call_target(func, args.seed, device)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a step is a failure to report too
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
             return error("exception", f"`{args.target}` raised {type(exc).__name__}: {exc}", target_traceback(exc))
         finally:
             trace.remove()

@@ -45,8 +45,13 @@ class ProbeCache:
     def warm(self, names: list[str]) -> None:
         """Probe several repos at once: most of a probe is waiting on its subprocesses."""
         # Longest first: the hang fixture mostly waits for its timeout, the explain ones run 9 workers.
-        slow = sorted(names, key=lambda n: (expected(n)["verdict"] != "error" or "args" not in expected(n),
-                                            "explain" not in expected(n)))
+        slow = sorted(
+            names,
+            key=lambda n: (
+                expected(n)["verdict"] != "error" or "args" not in expected(n),
+                "explain" not in expected(n),
+            ),
+        )
         with ThreadPoolExecutor(max_workers=3) as pool:
             list(pool.map(self.get, slow))
 
@@ -54,8 +59,12 @@ class ProbeCache:
         key = (name, device, deterministic)
         if key not in self.done:
             spec = expected(name)
-            options = ProbeOptions(device=device, timeout=timeout_of(spec), deterministic=deterministic,
-                                   explain="explain" in spec and not deterministic)
+            options = ProbeOptions(
+                device=device,
+                timeout=timeout_of(spec),
+                deterministic=deterministic,
+                explain="explain" in spec and not deterministic,
+            )
             started = time.perf_counter()
             report = run_probe(FIXTURES / name, options)
             self.done[key] = Probed(report, time.perf_counter() - started)

@@ -18,9 +18,21 @@ from tests.probe.conftest import FIXTURES, REPO, ProbeCache
 
 def test_cli_reports_ml902_and_exits_1() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mlaudit.probe.command", str(FIXTURES / "ignores_seed"), "--runs", "1",
-         "--output-format", "concise"],
-        capture_output=True, text=True, cwd=REPO, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-m",
+            "mlaudit.probe.command",
+            str(FIXTURES / "ignores_seed"),
+            "--runs",
+            "1",
+            "--output-format",
+            "concise",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 1, done.stderr
     assert "ML902" in done.stdout and "fixedseed/train.py" in done.stdout
@@ -36,7 +48,9 @@ def test_missing_target_exits_2_with_a_hint(tmp_path: Path, capsys: pytest.Captu
 def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "train.py").write_text("import torch\nimport not_installed_anywhere\n\ndef step(seed):\n    pass\n")
+    (tmp_path / "pkg" / "train.py").write_text(
+        "import torch\nimport not_installed_anywhere\n\ndef step(seed):\n    pass\n"
+    )
     code = main([str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 2
@@ -68,18 +82,21 @@ def test_torch_missing_in_mlaudits_environment(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_probe_and_its_rules_never_import_torch_in_mlaudits_process() -> None:
-    code = ("import sys, mlaudit.probe.command, mlaudit.probe.session, mlaudit.rules.probe\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, mlaudit.probe.command, mlaudit.probe.session, mlaudit.rules.probe\nprint('torch' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
 
 
 def test_add_parser_wires_the_subcommand() -> None:
     parser = argparse.ArgumentParser(prog="mlaudit")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["probe", "repo", "--runs", "3", "--explain", "--device", "cpu", "--output-format", "json"])
+    probe_parser = add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["probe", "repo", "--runs", "3", "--explain", "--device", "cpu", "--output-format", "json"]
+    )
     assert (args.path, args.runs, args.explain, args.device, args.output_format) == ("repo", 3, True, "cpu", "json")
-    help_text = parser._subparsers._group_actions[0].choices["probe"].format_help()  # type: ignore[union-attr]
+    help_text = probe_parser.format_help()
     assert "[tool.mlaudit.probe]" in help_text and "mlaudit probe --explain" in help_text
     with pytest.raises(SystemExit):
         parser.parse_args(["probe", "--runs", "0"])

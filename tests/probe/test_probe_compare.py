@@ -22,7 +22,9 @@ def test_first_difference_follows_return_order() -> None:
 
 
 def test_metadata_and_presence_differences() -> None:
-    assert first_difference([fp("a", shape=(2,))], [fp("a", shape=(3,))]) == TensorDiff("a", "shape", "shape [2] vs [3]")
+    assert first_difference([fp("a", shape=(2,))], [fp("a", shape=(3,))]) == TensorDiff(
+        "a", "shape", "shape [2] vs [3]"
+    )
     assert first_difference([fp("a"), fp("b")], [fp("a")]).reason == "missing"  # type: ignore[union-attr]
     assert first_difference([fp("a")], [fp("a"), fp("c")]).reason == "extra"  # type: ignore[union-attr]
     assert count_differing([fp("a"), fp("b", "1")], [fp("a"), fp("b", "2"), fp("c")]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,36 @@ from mlaudit.probe.runner import RunOutcome, RunSpec
 SPEC = RunSpec(root=Path("/repo"), target="pkg.train:step", seed=0)
 
 
-def outcome(tensors: str = "a", hooks: list[dict[str, Any]] | None = None, ops: list[dict[str, Any]] | None = None,
-            error: str = "") -> RunOutcome:
+def outcome(
+    tensors: str = "a",
+    hooks: list[dict[str, Any]] | None = None,
+    ops: list[dict[str, Any]] | None = None,
+    error: str = "",
+) -> RunOutcome:
     if error:
         return RunOutcome(SPEC, {"status": "error", "error": {"kind": "exception", "message": error}}, 0, 1.0)
-    result = {"status": "ok", "tensors": [{"path": "w", "dtype": "float32", "shape": [1], "device": "cpu",
-                                           "sha256": tensors, "nbytes": 4}],
-              "hooks": hooks or [], "nondeterministic_ops": ops or []}
+    result = {
+        "status": "ok",
+        "tensors": [{"path": "w", "dtype": "float32", "shape": [1], "device": "cpu", "sha256": tensors, "nbytes": 4}],
+        "hooks": hooks or [],
+        "nondeterministic_ops": ops or [],
+    }
     return RunOutcome(SPEC, result, 0, 1.0)
 
 
-def call(index: int, module: str, inp: str = "i", params: str = "p", out: str = "o", kind: str = "Linear") -> dict[str, Any]:
-    return {"index": index, "module": module, "type": kind, "in": inp, "params": params, "out": out,
-            "file": "", "line": 0}
+def call(
+    index: int, module: str, inp: str = "i", params: str = "p", out: str = "o", kind: str = "Linear"
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "module": module,
+        "type": kind,
+        "in": inp,
+        "params": params,
+        "out": out,
+        "file": "",
+        "line": 0,
+    }
 
 
 def test_hooks_blame_a_kernel_when_input_and_weights_match() -> None:
@@ -35,27 +53,37 @@ def test_hooks_blame_a_kernel_when_input_and_weights_match() -> None:
 
 def test_hooks_blame_inputs_weights_or_later_steps() -> None:
     assert "its input already differs" in explain.explain_hooks(
-        outcome("a", [call(0, "m", inp="1", out="1")]), outcome("b", [call(0, "m", inp="2", out="2")]))
+        outcome("a", [call(0, "m", inp="1", out="1")]), outcome("b", [call(0, "m", inp="2", out="2")])
+    )
     assert "its weights already differ" in explain.explain_hooks(
-        outcome("a", [call(0, "m", params="1", out="1")]), outcome("b", [call(0, "m", params="2", out="2")]))
+        outcome("a", [call(0, "m", params="1", out="1")]), outcome("b", [call(0, "m", params="2", out="2")])
+    )
     assert "comes later: in the backward pass" in explain.explain_hooks(
-        outcome("a", [call(0, "m")]), outcome("b", [call(0, "m")]))
-    assert "control flow depends" in explain.explain_hooks(
-        outcome("a", [call(0, "m")]), outcome("b", [call(0, "n")]))
+        outcome("a", [call(0, "m")]), outcome("b", [call(0, "m")])
+    )
+    assert "control flow depends" in explain.explain_hooks(outcome("a", [call(0, "m")]), outcome("b", [call(0, "n")]))
     assert "happened to agree" in explain.explain_hooks(outcome("a", [call(0, "m")]), outcome("a", [call(0, "m")]))
     assert "an unnamed Dropout (not among the returned modules" in explain.explain_hooks(
-        outcome("a", [call(0, "", out="1", kind="Dropout")]), outcome("b", [call(0, "", out="2", kind="Dropout")]))
+        outcome("a", [call(0, "", out="1", kind="Dropout")]), outcome("b", [call(0, "", out="2", kind="Dropout")])
+    )
 
 
 def test_deterministic_mode_lists_ops_and_says_whether_it_helps() -> None:
-    op = {"message": "scatter_add_cuda_kernel does not have a deterministic implementation, but ...\nmore",
-          "file": "pkg/train.py", "line": 12}
+    op = {
+        "message": "scatter_add_cuda_kernel does not have a deterministic implementation, but ...\nmore",
+        "file": "pkg/train.py",
+        "line": 12,
+    }
     lines = explain.explain_deterministic(outcome("a", ops=[op]), outcome("a", ops=[op]))
-    assert lines[0] == ("Nondeterministic op at pkg/train.py:12: scatter_add_cuda_kernel does not have a "
-                        "deterministic implementation, but ...")
+    assert lines[0] == (
+        "Nondeterministic op at pkg/train.py:12: scatter_add_cuda_kernel does not have a "
+        "deterministic implementation, but ..."
+    )
     assert "the runs are identical" in lines[1]
     assert "still differ" in explain.explain_deterministic(outcome("a"), outcome("b"))[0]
-    failed = explain.explain_deterministic(outcome(error="RuntimeError: histc_cuda does not have a deterministic"), outcome("a"))
+    failed = explain.explain_deterministic(
+        outcome(error="RuntimeError: histc_cuda does not have a deterministic"), outcome("a")
+    )
     assert "fails under torch.use_deterministic_algorithms(True): RuntimeError: histc_cuda" in failed[0]
 
 
@@ -66,9 +94,7 @@ def test_hash_seed_verdicts() -> None:
 
 def test_static_findings_fall_back_when_the_engine_is_missing() -> None:
     related, note = explain.static_findings(SPEC, ["pkg/train.py"])
-    try:
-        import mlaudit.engine  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("mlaudit.engine") is None:
         assert related == [] and "mlaudit check` is not available" in note and "pkg/train.py" in note
     else:
         assert note.startswith("Static")
@@ -83,8 +109,10 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
 
     def check_paths(root: Path, paths: list[Path]) -> list[Finding]:
         seen.append((root, paths))
-        return [Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
-                Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9)]
+        return [
+            Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
+            Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),
+        ]
 
     monkeypatch.setitem(__import__("sys").modules, "mlaudit.engine", types.SimpleNamespace(check_paths=check_paths))
     related, note = explain.static_findings(SPEC, ["pkg/train.py"])

@@ -102,8 +102,9 @@ def test_set_vocab_is_stable_within_one_process() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(FIXTURES / "set_vocab")}
     env.pop("PYTHONHASHSEED", None)
-    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True,
-                          cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True, cwd=REPO, timeout=60
+    )
     assert done.stdout.strip() == "True", done.stderr
 
 

@@ -23,7 +23,7 @@ def test_keep_tail_keeps_only_the_last_bytes(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(runner, "OUTPUT_TAIL_BYTES", 10)
     monkeypatch.setattr(runner, "_READ_CHUNK", 4)
     tail: deque[bytes] = deque()
-    keep_tail(io.BufferedReader(io.BytesIO(b"0123456789abcdefghij-end")), tail)  # type: ignore[arg-type]
+    keep_tail(io.BufferedReader(io.BytesIO(b"0123456789abcdefghij-end")), tail)
     assert b"".join(tail) == b"efghij-end"
 
 
@@ -38,13 +38,16 @@ def test_worker_env_unpins_hash_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_killed_worker_with_megabytes_of_output_is_reported_cleanly(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, (
-        "import os, signal, sys\n\n"
-        "def step(seed):\n"
-        "    sys.stdout.write('x' * 5_000_000 + '\\nLAST LINE BEFORE DEATH\\n')\n"
-        "    sys.stdout.flush()\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does\n"
-    ))
+    repo = make_repo(
+        tmp_path,
+        (
+            "import os, signal, sys\n\n"
+            "def step(seed):\n"
+            "    sys.stdout.write('x' * 5_000_000 + '\\nLAST LINE BEFORE DEATH\\n')\n"
+            "    sys.stdout.flush()\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does\n"
+        ),
+    )
     report = run_probe(repo, ProbeOptions(runs=1, device="cpu", timeout=60))
     assert report.exit_code == 2
     assert report.error["kind"] == "crash"

@@ -16,7 +16,7 @@ def write(path: Path, text: str) -> Path:
 def test_parse_target() -> None:
     assert parse_target(" pkg.train:step ") == Target("pkg.train", "step")
     for bad in ("pkg.train", "pkg.train:", ":step", "pkg/train.py:step", "pkg.train:step:x"):
-        with pytest.raises(TargetError, match="package.module:function"):
+        with pytest.raises(TargetError, match=r"package\.module:function"):
             parse_target(bad)
 
 

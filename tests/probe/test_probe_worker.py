@@ -31,7 +31,12 @@ def test_hash_ignores_memory_layout() -> None:
 
 
 def test_hash_handles_odd_dtypes() -> None:
-    for t in (torch.ones(3, dtype=torch.bfloat16), torch.tensor(True), torch.empty(0), torch.ones(2, dtype=torch.complex64)):
+    for t in (
+        torch.ones(3, dtype=torch.bfloat16),
+        torch.tensor(True),
+        torch.empty(0),
+        torch.ones(2, dtype=torch.complex64),
+    ):
         assert len(worker.tensor_bytes_hash(t)) == 64
 
 
@@ -54,7 +59,7 @@ def test_flatten_names_module_optimizer_and_grads() -> None:
 
 
 def test_flatten_rejects_unknown_types_by_path() -> None:
-    with pytest.raises(worker.BadReturn, match="`outputs.1` is a builtins.object"):
+    with pytest.raises(worker.BadReturn, match=r"`outputs\.1` is a builtins\.object"):
         paths_of({"outputs": [torch.ones(1), object()]})
 
 
@@ -88,9 +93,26 @@ def test_deterministic_mode_names_ops_at_the_users_line(tmp_path: Path) -> None:
     )
     result_file = tmp_path / "result.json"
     subprocess.run(
-        [sys.executable, "-m", "mlaudit.probe.worker", "--root", str(tmp_path), "--target", "detop.train:step",
-         "--seed", "0", "--device", "cpu", "--result", str(result_file), "--deterministic-warn"],
-        cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "mlaudit.probe.worker",
+            "--root",
+            str(tmp_path),
+            "--target",
+            "detop.train:step",
+            "--seed",
+            "0",
+            "--device",
+            "cpu",
+            "--result",
+            str(result_file),
+            "--deterministic-warn",
+        ],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=60,
     )
     result = json.loads(result_file.read_text())
     assert result["status"] == "ok"
