@@ -105,11 +105,9 @@ def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from mlaudit.probe import command
-    except ImportError:
-        return
-    command.add_parser(sub)
+    from mlaudit.probe import command as probe_command  # argparse only: torch is imported by the worker
+
+    probe_command.add_parser(sub)
 
 
 def _codes(text: str) -> list[str]:
@@ -127,9 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "clean":
             return run_clean(args)
         if args.command == "probe":
-            from mlaudit.probe import command
+            from mlaudit.probe import command as probe_command
 
-            return int(command.run(args))
+            return probe_command.run(args)
     except KeyboardInterrupt:
         print("mlaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR
