@@ -10,7 +10,8 @@ import ast
 from dataclasses import dataclass
 
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Edit
+from mlaudit.findings import Fix
+from mlaudit.fix import call_fix, set_keyword
 
 TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
 MISSING, TRUE, FALSE, OTHER = "missing", "true", "false", "other"
@@ -24,7 +25,7 @@ class TorchLoadCall:
     end_line: int
     end_col: int
     weights_only: str  # MISSING, TRUE, FALSE or OTHER (a variable, an expression, **kwargs)
-    edits: tuple[Edit, ...] = ()  # the change to weights_only=True; empty when none is safe to offer
+    fix: Fix | None = None  # the change to weights_only=True; None when none can be built safely
 
 
 class TorchLoads:
@@ -39,38 +40,25 @@ class TorchLoads:
         callee = ctx.qualname(node.func)
         if callee not in TORCH_LOADS:
             return
-        state, edits = _weights_only(node, ctx)
+        state, fix = _weights_only(node, ctx)
         line, col, end_line, end_col = ctx.span(node)
-        self.found.append(TorchLoadCall(callee, line, col, end_line, end_col, state, edits))
+        self.found.append(TorchLoadCall(callee, line, col, end_line, end_col, state, fix))
 
     def facts(self, ctx: PyContext) -> tuple[TorchLoadCall, ...]:
         return tuple(self.found)
 
 
-def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, tuple[Edit, ...]]:
+def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:
+    state = MISSING
     for keyword in node.keywords:
         if keyword.arg == "weights_only":
-            value = keyword.value
-            if isinstance(value, ast.Constant) and value.value is False:
-                line, col, end_line, end_col = ctx.span(value)
-                return FALSE, (Edit(line, col, end_line, end_col, "True"),)
-            if isinstance(value, ast.Constant) and value.value is True:
-                return TRUE, ()
-            return OTHER, ()
-    if any(keyword.arg is None for keyword in node.keywords):
-        return OTHER, ()  # **kwargs may carry weights_only
-    return MISSING, _insert_keyword(node, ctx)
-
-
-def _insert_keyword(node: ast.Call, ctx: PyContext) -> tuple[Edit, ...]:
-    """Insert `, weights_only=True` right after the last argument (works across lines and before a
-    trailing comma: `torch.load(f,)` becomes `torch.load(f, weights_only=True,)`)."""
-    arguments: list[ast.expr] = [*node.args, *(k.value for k in node.keywords)]
-    if not arguments:
-        return ()
-    last = max(arguments, key=lambda a: (a.end_lineno or 0, a.end_col_offset or 0))
-    _, _, end_line, end_col = ctx.span(last)
-    return (Edit(end_line, end_col, end_line, end_col, ", weights_only=True"),)
+            value = keyword.value.value if isinstance(keyword.value, ast.Constant) else None
+            state = TRUE if value is True else FALSE if value is False else OTHER
+        elif keyword.arg is None and state == MISSING:
+            state = OTHER  # **kwargs may carry weights_only
+    if state not in (MISSING, FALSE):
+        return state, None
+    return state, call_fix(ctx, node, "Pass weights_only=True", set_keyword("weights_only", "True"))
 
 
 EXTRACTORS = [TorchLoads]

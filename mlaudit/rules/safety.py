@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from mlaudit.facts.loading import FALSE, MISSING, TorchLoadCall
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Edit, Finding, Fix, Level
+from mlaudit.findings import Finding, Fix, Level
+from mlaudit.fix import call_fix, chain, drop_argument, rename_callee
 from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel, SourceFile
@@ -81,24 +82,14 @@ def _loader_argument(node: ast.Call) -> ast.expr | None:
 
 def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None:
     """`yaml.load(f, Loader=X)` -> `yaml.safe_load(f)`, only when the call is written `module.func(...)`
-    (a bare `load` imported by name would need an import change too) and has one positional argument."""
-    func = node.func
-    if not isinstance(func, ast.Attribute) or len(node.args) > 2 or not node.args:
+    (a bare `load` imported by name would need an import change too) and passes nothing but the
+    stream and the loader."""
+    if not isinstance(node.func, ast.Attribute) or not node.args or len(node.args) > 2:
         return None
-    extra = [k for k in node.keywords if k.arg != "Loader"]
-    if extra:
+    if any(k.arg != "Loader" for k in node.keywords):
         return None
-    _, _, end_line, end_col = ctx.span(func)
-    attr_col = end_col - len(func.attr)
-    edits = [Edit(end_line, attr_col, end_line, end_col, safe_name)]
-    first = node.args[0]
-    loader = _loader_argument(node)
-    if loader is not None:
-        _, _, arg_end_line, arg_end_col = ctx.span(first)
-        _, _, call_end_line, call_end_col = ctx.span(node)
-        # Delete from the end of the stream argument up to (not including) the closing parenthesis.
-        edits.append(Edit(arg_end_line, arg_end_col, call_end_line, call_end_col - 1, ""))
-    return Fix(f"Use {safe_name}()", tuple(edits))
+    transform = chain(rename_callee(safe_name), drop_argument("Loader", position=1))
+    return call_fix(ctx, node, f"Use {safe_name}()", transform)
 
 
 # torch 2.6 made `weights_only=True` the default of torch.load (pytorch PR #137602).
@@ -153,9 +144,8 @@ class UnsafeTorchLoad(ProjectRule):
                     yield self._finding(file, call, problem, level)
 
     def _finding(self, file: SourceFile, call: TorchLoadCall, problem: str, level: Level) -> Finding:
-        fix = None
-        if call.edits and file.format == kinds.PYTHON:  # notebook positions are JSON lines, not code
-            fix = Fix("Pass weights_only=True", call.edits)
+        # Notebook positions are JSON lines, not code: no fix there.
+        fix = call.fix if file.format == kinds.PYTHON else None
         return Finding(
             self.code,
             f"{problem}; pass weights_only=True (allow-list your own classes with "

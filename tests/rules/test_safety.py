@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlaudit.findings import Level
+from mlaudit.fix import apply_edits
 from mlaudit.report import json_format
 from mlaudit.report.sarif_format import render as render_sarif
 from tests.helpers import check, located, make_repo
@@ -87,33 +88,24 @@ def test_fixes_in_json_and_sarif(tmp_path: Path) -> None:
         "c = torch.load('c.pt', weights_only=False)\n"
     )
     run = check(make_repo(tmp_path / "r", {"a.py": source}), select=["ML601"])
-    fixes = [f.fix for f in run.findings]
-    assert all(fix is not None for fix in fixes)
-    patched = _apply(source, [e for fix in fixes if fix for e in fix.edits])
-    assert patched == (
+    edits = [e for f in run.findings if f.fix for e in f.fix.edits]
+    assert len(edits) == 3
+    assert apply_edits(source, edits)[0] == (
         "import torch\n"
         "a = torch.load('a.pt', weights_only=True)\n"
-        "b = torch.load(\n    'b.pt', weights_only=True,\n)\n"
+        "b = torch.load(\n    'b.pt', weights_only=True)\n"
         "c = torch.load('c.pt', weights_only=True)\n"
     )
     data = json.loads(json_format.render(run))
-    assert data["findings"][0]["fix"]["edits"][0]["content"] == ", weights_only=True"
+    assert data["findings"][0]["fix"]["edits"][0]["content"] == "torch.load('a.pt', weights_only=True)"
     log = assert_valid_sarif(render_sarif(run))
     result = log["runs"][0]["results"][0]
-    assert result["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == ", weights_only=True"
+    inserted = result["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"]
+    assert inserted == "torch.load('a.pt', weights_only=True)"
     rule = next(r for r in log["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "ML601")
     assert rule["properties"]["security-severity"] == "8.1"
     assert "external/cwe/cwe-502" in rule["properties"]["tags"]
     assert "security" in rule["properties"]["tags"]
-
-
-def _apply(source: str, edits: list) -> str:  # type: ignore[type-arg]
-    lines = source.splitlines(keepends=True)
-    for edit in sorted(edits, key=lambda e: (e.line, e.col), reverse=True):
-        assert edit.line == edit.end_line
-        text = lines[edit.line - 1]
-        lines[edit.line - 1] = text[: edit.col - 1] + edit.content + text[edit.end_col - 1 :]
-    return "".join(lines)
 
 
 def test_notebook_cells_get_no_fix(tmp_path: Path) -> None:
