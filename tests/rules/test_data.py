@@ -420,3 +420,15 @@ def test_dvc_paths_are_relative_to_the_file_and_wdir(tmp_path: Path) -> None:
     write_tree(repo, {"models/m.pt": "w"})
     run = check(repo, select=["ML401", "ML404"])
     assert located(run) == {("pipelines/nlp/dvc.yaml", 7, "ML404")}
+
+
+def test_lfs_pointer_is_never_a_large_file(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "r",
+        {
+            "pyproject.toml": "[tool.mlaudit.options.ML402]\nmax-size-mib = 0.00001\n",  # about 10 bytes
+            "weights.bin": POINTER,  # committed as a pointer, no .gitattributes needed to see it
+            "other.bin": "x" * len(POINTER),
+        },
+    )
+    assert _ml(check(repo, select=["ML402"]), "ML402") == {("other.bin", 1, "ML402")}
