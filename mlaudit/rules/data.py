@@ -154,17 +154,18 @@ class HardcodedAbsolutePath(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         for file, facts in model.python_modules():
+            if _is_test_path(file.path):
+                continue
             literals: tuple[PathLiteral, ...] = facts.extra.get("paths", ())
             for literal in literals:
-                if not _is_test_path(file.path):
-                    yield self._finding(file.path, literal.line, literal.value, "code", literal)
+                yield self._finding(file.path, literal.line, literal.value, "code", literal)
         for file in model.with_role(kinds.CONFIG):
             data = model.data(file.path)
-            if isinstance(data, YamlFacts):
-                for key, value in _yaml_strings(data.documents[0] if data.documents else None, ""):
-                    if machine_path(value) and not _is_test_path(file.path):
-                        line = _key_line(data, key)
-                        yield self._finding(file.path, line, value, f"config key `{key}`", None)
+            if not isinstance(data, YamlFacts) or _is_test_path(file.path):
+                continue
+            for key, value in _yaml_strings(data.data, ""):
+                if machine_path(value):
+                    yield self._finding(file.path, _key_line(data, key), value, f"config key `{key}`", None)
 
     def _finding(self, path: str, line: int, value: str, where: str, literal: PathLiteral | None) -> Finding:
         shown = value if len(value) <= 60 else value[:57] + "..."
