@@ -3,8 +3,9 @@
 Recorded during the single walk: each literal (or f-string whose first piece is a literal) that
 starts like a machine-specific location (`/home/…`, `/mnt/…`, `C:\\…`, `~/…`). Literals whose
 place says they are not a location are skipped: docstrings, comparisons and string-method
-arguments (`p.startswith("/home/")`), `sys.path` edits (code, not data), and the fallback of
-`os.environ.get`/`os.getenv` (the path already comes from the environment).
+arguments (`p.startswith("/home/")`), `sys.path` edits (code, not data), the fallback of
+`os.environ.get`/`os.getenv` (the path already comes from the environment), and suffixes added
+to something else (`base_url + "/data/x.csv"`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _WINDOWS = re.compile(r"^[A-Za-z]:[\\/]+[^\\/\s]")
 # Calls whose string arguments are code locations or text, not data locations.
 SKIP_CALLEES = frozenset({
     "sys.path.append", "sys.path.insert", "sys.path.extend", "site.addsitedir", "os.environ.get", "os.getenv",
-    "os.environ.setdefault",
+    "os.environ.setdefault", "urllib.parse.urljoin",
 })
 # str methods: their arguments are patterns to look for, not places to read or write.
 STR_METHODS = frozenset({
@@ -71,6 +72,11 @@ class PathLiterals:
         for operand in (node.left, *node.comparators):
             self._skip_tree(operand)
 
+    def visit_BinOp(self, node: ast.BinOp, ctx: PyContext) -> None:
+        # `base_url + "/data/x.csv"`: a suffix appended to something else is not an absolute location.
+        if isinstance(node.op, ast.Add) and not _starts_with_literal(node.left):
+            self._skip_tree(node.right)
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
         method = func.attr if isinstance(func, ast.Attribute) else ""
@@ -102,6 +108,12 @@ class PathLiterals:
 
     def facts(self, ctx: PyContext) -> tuple[PathLiteral, ...]:
         return tuple(self.found)
+
+
+def _starts_with_literal(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, ast.JoinedStr) and bool(node.values) and isinstance(node.values[0], ast.Constant)
+    )
 
 
 EXTRACTORS = [PathLiterals]

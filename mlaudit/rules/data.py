@@ -143,10 +143,12 @@ class HardcodedAbsolutePath(ProjectRule):
         {"conf/config.yaml": "data_dir: ${oc.env:DATA_DIR}\nout: outputs/\n"},
         {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n    - uses: actions/cache@v4\n      with:\n        path: /home/runner/.cache\n"},
         "cache = '~/.cache/torch'\n",
+        "BASE = 'https://example.org'\nurl = BASE + '/data/train.csv'\n",
     )
     invalid = (
         "import pandas as pd\ndf = pd.read_csv('/home/alice/data/train.csv')  # expect: ML403\n",
         "import torch\ntorch.save({}, f'/mnt/ckpt/{1}.pt')  # expect: ML403\n",
+        "name = 'run1'\nout = '/scratch/bob/' + name  # expect: ML403\n",
         "ROOT = 'C:\\\\Users\\\\bob\\\\data'  # expect: ML403\n",
         {"conf/config.yaml": "data:\n  root: /data/imagenet  # expect: ML403\n"},
         {"params.yaml": "train:\n  out_dir: ~/runs  # expect: ML403\n"},
