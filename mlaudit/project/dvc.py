@@ -10,6 +10,7 @@ reported as missing, since their values are not known statically.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import posixpath
 import re
@@ -58,7 +59,7 @@ class DvcState:
     outs: tuple[DvcPath, ...]  # everything DVC tracks: .dvc outs, stage outs/metrics/plots, dvc.lock outs
     references: tuple[DvcPath, ...]  # deps, params files and top-level metrics/plots/artifacts
     problems: tuple[DvcProblem, ...]  # malformed DVC files
-    ignore: tuple[tuple[str, pathspec.PathSpec], ...] = ()  # (folder, .dvcignore patterns)
+    ignore: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (folder, lines of its .dvcignore)
 
     def tracking(self, rel_path: str) -> DvcPath | None:
         """The out that makes DVC track `rel_path` (the path itself or a folder above it), if any."""
@@ -74,11 +75,16 @@ class DvcState:
         return any(not out.templated and out.path.startswith(rel_path + "/") for out in self.outs)
 
     def ignored(self, rel_path: str) -> bool:
-        for folder, spec in self.ignore:
+        for folder, lines in self.ignore:
             prefix = folder + "/" if folder else ""
-            if rel_path.startswith(prefix) and spec.match_file(rel_path[len(prefix) :]):
+            if rel_path.startswith(prefix) and _ignore_spec(lines).match_file(rel_path[len(prefix) :]):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=64)
+def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitignore", lines)
 
 
 def dvc_state(model: ProjectModel) -> DvcState:
@@ -92,8 +98,8 @@ def build_dvc_state(model: ProjectModel) -> DvcState:
     for file in files:
         facts = model.data(file.path)
         if file.name == ".dvcignore":
-            spec = pathspec.PathSpec.from_lines("gitignore", file_text(model, file).splitlines())
-            builder.ignore.append((posixpath.dirname(file.path), spec))
+            lines = tuple(file_text(model, file).splitlines())
+            builder.ignore.append((posixpath.dirname(file.path), lines))
         if not isinstance(facts, YamlFacts):
             continue  # not parsed: ML001 reports it
         if file.name.endswith(".dvc") and file.has_role("dvc"):
@@ -112,7 +118,7 @@ class _Builder:
         self.outs: list[DvcPath] = []
         self.references: list[DvcPath] = []
         self.problems: list[DvcProblem] = []
-        self.ignore: list[tuple[str, pathspec.PathSpec]] = []
+        self.ignore: list[tuple[str, tuple[str, ...]]] = []
 
     # --- .dvc files ----------------------------------------------------------------------------
 
