@@ -34,7 +34,7 @@ pytest: $(STAMP)
 # Regenerate the lock from pyproject.toml (needs the package index; torch comes from the local wheel).
 lock:
 	rm -rf /tmp/mlaudit-lock && $(PYTHON) -m venv /tmp/mlaudit-lock
-	/tmp/mlaudit-lock/bin/pip install --quiet hatchling -e '.[probe,dev]'
+	/tmp/mlaudit-lock/bin/pip install --quiet hatchling editables -e '.[probe,dev]'
 	/tmp/mlaudit-lock/bin/pip freeze --exclude-editable --exclude mlaudit | sed 's/+cpu$$//' > $(LOCK)
 
 bench: $(STAMP)

@@ -170,7 +170,12 @@ def run_check(args: argparse.Namespace) -> int:
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     if args.verbose:
-        print(f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        stages = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in run.timings.items())
+        print(
+            f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s ({stages}; "
+            f"{run.cache_hits} cached, {run.workers} worker{'s' if run.workers > 1 else ''})",
+            file=sys.stderr,
+        )
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
@@ -193,9 +198,8 @@ def run_rule(args: argparse.Namespace) -> int:
             print(f"{rule.code}  {rule.name:<36} {rule.level.value:<8} {rule.summary}")
         return EXIT_CLEAN
     code = args.code.upper()
-    rule = rule_by_code(code)
     doc = load_doc(code)
-    if rule is None or doc is None:
+    if rule_by_code(code) is None or doc is None:
         print(f"mlaudit: unknown rule {args.code!r}; `mlaudit rule --all` lists them", file=sys.stderr)
         return EXIT_ERROR
     print(doc.markdown.rstrip())

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlaudit.facts.sources import SourceError
 from mlaudit.facts.structured import parse_toml
-from mlaudit.rules import all_rules, known_code_or_prefix, rule_by_code
+from mlaudit.rules import Rule, all_rules, known_code_or_prefix, rule_by_code
 
 DEFAULT_MAX_FILE_MIB = 10
 
@@ -200,5 +200,5 @@ def _options(value: Any, where: str) -> dict[str, dict[str, Any]]:
     return options
 
 
-def enabled_rules(settings: Settings) -> list[type]:
+def enabled_rules(settings: Settings) -> list[type[Rule]]:
     return [r for r in all_rules() if settings.is_enabled(r.code)]

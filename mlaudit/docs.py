@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DOCS_URL = "https://github.com/mlaudit/mlaudit/blob/main/rules/{code}.md"
@@ -94,7 +94,7 @@ def parse_doc(code: str, text: str) -> RuleDoc:
     return RuleDoc(code=code, front=front, sections=sections, markdown=body)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_doc(code: str) -> RuleDoc | None:
     path = docs_dir() / f"{code}.md"
     try:

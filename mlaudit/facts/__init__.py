@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import importlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,9 @@ from mlaudit.facts.walk import LineMap, PyContext, module_level_names, walk
 from mlaudit.findings import Finding, Level
 from mlaudit.project import kinds
 from mlaudit.project.model import SourceFile, module_name
+from mlaudit.rules.base import FileRule, PythonRule
+
+RuleFactory = Callable[[], PythonRule]
 
 if TYPE_CHECKING:
     from mlaudit.project.manifests import DependencyFile
@@ -62,7 +65,9 @@ def needs_reading(file: SourceFile) -> bool:
     return file.format in (kinds.TEXT, kinds.JSON) and bool(file.kind.roles & _TEXT_ROLES)
 
 
-def analyse_file(file: SourceFile, python_rules: Sequence[type], file_rules: Sequence[Any], max_bytes: int) -> FileResult:
+def analyse_file(
+    file: SourceFile, python_rules: Sequence[RuleFactory], file_rules: Sequence[FileRule], max_bytes: int
+) -> FileResult:
     """Read, parse and check one file. Never raises for bad input."""
     if not needs_reading(file):
         return FileResult(FileFacts(file.path, file.format, ""))
@@ -79,7 +84,7 @@ def analyse_file(file: SourceFile, python_rules: Sequence[type], file_rules: Seq
     return result
 
 
-def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[type]) -> FileResult:
+def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory]) -> FileResult:
     if file.format == kinds.PYTHON:
         text = decode_python(raw)
         return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None))
@@ -122,7 +127,7 @@ def _python(
     digest: str,
     text: str,
     line_map: LineMap,
-    python_rules: Sequence[type],
+    python_rules: Sequence[RuleFactory],
     notebook: NotebookFacts | None,
 ) -> FileResult:
     module, is_package = module_name(file.path) if notebook is None else ("", False)
@@ -135,7 +140,7 @@ def _python(
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
-    rules = [cls() for cls in python_rules]
+    rules = [make() for make in python_rules]
     for rule in rules:
         rule.begin(ctx)
     walk(tree, ctx, [core, *extractors, *rules])
@@ -181,7 +186,7 @@ def _unparseable_finding(file: SourceFile, exc: SourceError) -> Finding:
     )
 
 
-def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[Any]) -> None:
+def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[FileRule]) -> None:
     data = result.facts.notebook if file.format == kinds.NOTEBOOK else result.facts.data
     for rule in file_rules:
         if rule.kinds and not (rule.kinds & ({file.format} | file.kind.roles)):

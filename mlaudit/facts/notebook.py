@@ -56,7 +56,7 @@ def parse_notebook(text: str) -> tuple[NotebookFacts, str, LineMap]:
         cells.append(CellFact(index, cell_type, source, count, start))
         if cell_type != "code":
             continue
-        for text_line, json_line in zip(_python_lines(source), json_lines or [start]):
+        for text_line, json_line in zip(_python_lines(source), json_lines or [start], strict=False):
             code_lines.append(text_line)
             file_lines.append(json_line)
             cell_numbers.append(index)

@@ -18,9 +18,22 @@ ALWAYS_EXCLUDED = (
 )
 
 
-def find_root(start: Path) -> Path:
-    """The git work-tree root above `start`, else the nearest folder with a pyproject.toml, else `start`."""
-    start = start if start.is_dir() else start.parent
+# A folder holding one of these is a project of its own when it is checked by name.
+PROJECT_MARKERS = (
+    "pyproject.toml", "mlaudit.toml", "setup.py", "setup.cfg", "requirements.txt", "environment.yml", "dvc.yaml",
+)
+
+
+def find_root(target: Path) -> Path:
+    """The project that `target` belongs to.
+
+    A folder named on the command line that holds a project marker (pyproject.toml,
+    requirements.txt, ...) is its own project, as one example in a repository of examples is.
+    Otherwise the git work tree; outside git, the nearest folder with a pyproject.toml.
+    """
+    start = target if target.is_dir() else target.parent
+    if target.is_dir() and any((target / marker).is_file() for marker in PROJECT_MARKERS):
+        return target
     git_root = find_git_root(start)
     if git_root is not None:
         return git_root
@@ -31,7 +44,7 @@ def find_root(start: Path) -> Path:
 
 
 def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *patterns])
+    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *patterns])
 
 
 def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec) -> list[str]:
@@ -61,4 +74,4 @@ def _gitignore_spec(root: Path) -> pathspec.PathSpec:
         lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         pass
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDED, *lines])
+    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *lines])

@@ -90,8 +90,7 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
 
 # Data and model artifacts, by extension. Rules read this through `is_artifact`.
 ARTIFACT_SUFFIXES = frozenset(
-    ".csv .tsv .parquet .feather .arrow .npy .npz .h5 .hdf5 .pt .pth .ckpt .safetensors .onnx"
-    " .pkl .pickle .joblib .tfrecord .zip .tar .gz .tgz .bin .pb .tflite .mat .jsonl".split()
+    [".csv", ".tsv", ".parquet", ".feather", ".arrow", ".npy", ".npz", ".h5", ".hdf5", ".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".pkl", ".pickle", ".joblib", ".tfrecord", ".zip", ".tar", ".gz", ".tgz", ".bin", ".pb", ".tflite", ".mat", ".jsonl"]
 )
 
 # Files that are lockfiles or DVC files by role but YAML-shaped configs must not be treated as

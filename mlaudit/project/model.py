@@ -53,7 +53,7 @@ class ProjectModel:
         """Build a project-wide analysis once per run and share it between rules."""
         if name not in self._analyses:
             self._analyses[name] = build(self)
-        return self._analyses[name]  # type: ignore[no-any-return]
+        return self._analyses[name]
 
     def python_modules(self) -> Iterator[tuple[SourceFile, ModuleFacts]]:
         """Python files and notebooks that parsed, with their module facts."""

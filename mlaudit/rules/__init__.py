@@ -7,7 +7,7 @@ shows its class; its doc is `rules/ML103.md`, its tests `tests/rules/test_<famil
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 from mlaudit.rules.base import FileRule, ProjectRule, PythonRule, Rule
 
@@ -24,7 +24,7 @@ FAMILY_MODULES = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_rules() -> tuple[type[Rule], ...]:
     """Every registered rule class, sorted by code."""
     found: dict[str, type[Rule]] = {}

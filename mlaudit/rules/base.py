@@ -17,10 +17,9 @@ need at least one finding of the rule.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlaudit.findings import Finding, Level
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from mlaudit.facts.walk import PyContext
     from mlaudit.project.model import ProjectModel, SourceFile
 
-Example = Union[str, Mapping[str, str]]
+Example = str | Mapping[str, str]
 
 
 class Scope(str, Enum):

@@ -44,7 +44,7 @@ class CudnnBenchmark(PythonRule):
 
     def begin(self, ctx: PyContext) -> None:
         self.pending: list[tuple[ast.AST, str]] = []  # assignments from a variable: args.benchmark
-        self.defaults: dict[str, Any] = {}  # argparse dest -> default
+        self.arg_defaults: dict[str, Any] = {}  # argparse dest -> default
 
     def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
         if not any(ctx.qualname(t) == CUDNN_BENCHMARK for t in node.targets):
@@ -59,7 +59,7 @@ class CudnnBenchmark(PythonRule):
         if isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
             dest, default = _argparse_default(node)
             if dest:
-                self.defaults[dest] = default
+                self.arg_defaults[dest] = default
             return
         if ctx.qualname(node.func) in LIGHTNING_TRAINERS:
             for keyword in node.keywords:
@@ -69,9 +69,9 @@ class CudnnBenchmark(PythonRule):
 
     def end(self, ctx: PyContext) -> None:
         for node, dest in self.pending:
-            if dest in self.defaults and self.defaults[dest]:
+            if self.arg_defaults.get(dest):
                 ctx.report(self, node, f"cudnn.benchmark is turned on by default here (option '{dest}' defaults to "
-                           f"{self.defaults[dest]!r}); default it to off so runs are reproducible.")
+                           f"{self.arg_defaults[dest]!r}); default it to off so runs are reproducible.")
 
 
 def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:

@@ -82,7 +82,7 @@ def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None
     extra = [k for k in node.keywords if k.arg != "Loader"]
     if extra:
         return None
-    line, col, end_line, end_col = ctx.span(func)
+    _, _, end_line, end_col = ctx.span(func)
     attr_col = end_col - len(func.attr)
     edits = [Edit(end_line, attr_col, end_line, end_col, safe_name)]
     first = node.args[0]
