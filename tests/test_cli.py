@@ -71,3 +71,11 @@ def test_pre_commit_environment_defaults_to_concise(tmp_path: Path) -> None:
         cwd=repo, capture_output=True, text=True, timeout=120, env={**__import__("os").environ, "PRE_COMMIT": "1"},
     )
     assert env_run.stdout.startswith("a.py:2:1: ML103 ")
+
+
+def test_readme_rule_table_matches_the_registry() -> None:
+    from mlaudit.cli import rule_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("<!-- rules:start -->")[1].split("<!-- rules:end -->")[0].strip()
+    assert table == rule_table(markdown=True), "README rule table is stale: paste `mlaudit rule --all --markdown`"

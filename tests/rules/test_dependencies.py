@@ -317,11 +317,12 @@ def test_index_answers_which_torch_a_file_may_run_with(tmp_path: Path) -> None:
         "examples/new/train.py": "import torch\n",
     }
     root = write(tmp_path / "repo", files)
-    from mlaudit.engine import analyse_files, build_settings, discover
+    from mlaudit.analyse import analyse_all
+    from mlaudit.engine import build_settings, discover
 
     settings = build_settings(root, CheckOptions(use_cache=False))
     found, git = discover(root, settings)
-    facts = {r.facts.path: r.facts for r in analyse_files(found.values(), settings)}
+    facts = {r.facts.path: r.facts for r in analyse_all(list(found.values()), settings, None)[0]}
     index = build_index(ProjectModel(root, found, facts, git, settings))
     assert index.allowed_versions("torch", "examples/old/train.py").exact == ("1.13.1",)
     assert index.allowed_versions("torch", "examples/new/train.py").exact == ("2.6.0",)
