@@ -486,10 +486,9 @@ def _extras_of(node: ast.expr, names: dict[str, ast.expr], path: str) -> list[Re
 def parse_conda_env(path: str, text: str) -> Manifest:
     """`dependencies:` conda match specs (`pytorch=2.1`, `numpy >=1.26`) and the `pip:` list."""
     root = compose_yaml(text)
-    if root is None:
-        return Manifest(path, "conda-env", tool="conda")
     if not isinstance(root, yaml.MappingNode):
-        raise ManifestError("environment file: expected a mapping at the top level", root.start_mark.line + 1)
+        # Not a conda environment (an `environment*.yaml` can be an RL config): nothing declared.
+        return Manifest(path, "conda-env", tool="conda")
     key, deps = _yaml_item(root, "dependencies")
     if key is None or not isinstance(deps, yaml.SequenceNode):
         return Manifest(path, "conda-env", tool="conda")
