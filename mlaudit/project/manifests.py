@@ -156,8 +156,9 @@ def _pyproject_tool(data: dict[str, Any]) -> str:
     for tool in _PYPROJECT_TOOLS:
         if isinstance(tools, dict) and tool in tools:
             return tool
-    backend = str(data.get("build-system", {}).get("build-backend", ""))
-    return backend.split(".", 1)[0].replace("_", "-").split("-", 1)[0] if backend else ""
+    backend = _get(data, ("build-system", "build-backend"))
+    # "poetry.core.masonry.api" -> poetry, "flit_core.buildapi" -> flit, "hatchling.build" -> hatchling
+    return backend.split(".", 1)[0].replace("_", "-").split("-", 1)[0] if isinstance(backend, str) else ""
 
 
 def _pyproject_anchor(lines: _TomlLines, first_requirement: int) -> int:
@@ -233,7 +234,7 @@ def _poetry_requirement(name: str, value: Any, line: int, path: str, group: str)
         specifier=poetry_specifier(version) if not url else "",
         line=line,
         source=path,
-        extras=tuple(sorted({normalize_name(str(e)) for e in table.get("extras", []) or []})),
+        extras=_extras(table.get("extras")),
         marker=_poetry_marker(table),
         group=group,
         url=url,
@@ -245,6 +246,10 @@ def _poetry_marker(table: Mapping[str, Any]) -> str:
     parts = [str(table.get("markers") or "")]
     parts += [f"{key} {table[key]}" for key in ("python", "platform") if table.get(key)]
     return " and ".join(p for p in parts if p)
+
+
+def _extras(value: Any) -> tuple[str, ...]:
+    return tuple(sorted({normalize_name(str(e)) for e in value})) if isinstance(value, list) else ()
 
 
 def _direct_reference(table: Mapping[str, Any]) -> str:
@@ -341,7 +346,7 @@ def _pipfile_requirement(name: str, value: Any, line: int, path: str, group: str
         specifier=_lenient_specifier(version),
         line=line,
         source=path,
-        extras=tuple(sorted({normalize_name(str(e)) for e in table.get("extras", []) or []})),
+        extras=_extras(table.get("extras")),
         marker=str(table.get("markers", "") or ""),
         group=group,
         url=_direct_reference(table),
