@@ -37,7 +37,7 @@ EXTRACTOR_MODULES: tuple[str, ...] = ("mlaudit.facts.paths", "mlaudit.facts.load
 
 # Which non-Python files are worth reading at all. Anything else is only stat'ed: a 2 GB
 # JSON dataset must never be loaded.
-_TEXT_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE, kinds.DVC, kinds.ENV_SCRIPT})
+_TEXT_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE, kinds.DVC, kinds.ENV_SCRIPT, kinds.VCS})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 # The spec caps pointer files at 1024 bytes; anything larger is real content.
 MAX_POINTER_BYTES = 1024
 # .gitattributes and .dvcignore files are small; a huge one is not worth reading.
-MAX_TEXT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -99,14 +98,10 @@ def read_head(path: Path, count: int) -> bytes:
 
 
 def file_text(model: ProjectModel, file: SourceFile) -> str:
-    """The text of a small VCS file (.gitattributes, .dvcignore): the engine's copy when it read it,
-    else one bounded read here (the engine reads only files whose roles it knows to need)."""
+    """The text of a small VCS file (.gitattributes, .dvcignore) as the engine read it; "" when it
+    could not be read (the engine reported that as ML001)."""
     data = model.data(file.path)
-    if isinstance(data, str):
-        return data
-    if file.size > MAX_TEXT_BYTES:
-        return ""
-    return read_head(file.abs_path, MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+    return data if isinstance(data, str) else ""
 
 
 def _matches(rule: LfsPattern, rel_path: str) -> bool:
