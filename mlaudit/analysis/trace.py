@@ -37,7 +37,12 @@ SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
 class Step:
     event: RandEvent
     path: str  # the file the event is written in
-    site: int  # the line in the entry point's own file through which the run reaches it
+    site: int  # the last line of the entry point's own file on the way to the event
+
+
+# A flattened event: where it is written, the event, and the call sites (path, line) that led
+# to it from the function being flattened.
+Item = tuple[str, RandEvent, tuple[tuple[str, int], ...]]
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Trace:
 class Tracer:
     model: ProjectModel
     calls: CallGraph
-    memo: dict[tuple[str, str, bool], list[tuple[str, RandEvent]]] = field(default_factory=dict)
+    memo: dict[tuple[str, str, bool], list[Item]] = field(default_factory=dict)
     reached_by: dict[tuple[str, str, bool], set[tuple[str, str]]] = field(default_factory=dict)
     active: set[tuple[str, str, bool]] = field(default_factory=set)
 
@@ -67,14 +72,14 @@ class Tracer:
         if entry.function:
             frames.append((entry.path, entry.function, False))
         for path, scope, guard in frames:
-            reached.add((path, scope))
-            for event in self._own(path, scope, guard):
-                for inner_path, inner in self._expand(path, event):
-                    steps.append(Step(inner, inner_path, event.line))
-                reached |= self._reached(path, event)
+            self.flatten(path, scope, guard)
+            reached |= self.reached_by.get((path, scope, guard), set())
+            for inner_path, event, chain in self.flatten(path, scope, guard):
+                sites = [line for p, line in chain if p == entry.path]
+                steps.append(Step(event, inner_path, sites[-1] if sites else event.line))
         return Trace(entry, steps[:MAX_STEPS], reached)
 
-    def flatten(self, path: str, scope: str, guard: bool = False) -> list[tuple[str, RandEvent]]:
+    def flatten(self, path: str, scope: str, guard: bool = False) -> list[Item]:
         """Events a function (or a module's top level) runs, calls inlined."""
         key = (path, scope, guard)
         if key in self.memo:
@@ -82,7 +87,7 @@ class Tracer:
         if key in self.active:
             return []  # recursion: the outer activation already accounts for these events
         self.active.add(key)
-        result: list[tuple[str, RandEvent]] = []
+        result: list[Item] = []
         reached: set[tuple[str, str]] = {(path, scope)}
         for event in self._own(path, scope, guard):
             result.extend(self._expand(path, event))
@@ -95,29 +100,30 @@ class Tracer:
         return self.memo[key]
 
     def seeds(self, path: str, scope: str) -> bool:
-        return any(e.kind == SEED for _, e in self.flatten(path, scope))
+        return any(e.kind == SEED for _, e, _ in self.flatten(path, scope))
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
         return [e for e in self.events(path) if e.scope == scope and (guard or not e.main_guard)]
 
-    def _expand(self, path: str, event: RandEvent) -> list[tuple[str, RandEvent]]:
+    def _expand(self, path: str, event: RandEvent) -> list[Item]:
+        here = ((path, event.line),)
         if event.kind == IMPORT:
             target = self._import_target(path, event)
-            return self.flatten(target, "") if target is not None else []
+            return [(p, e, here + c) for p, e, c in self.flatten(target, "")] if target is not None else []
         if event.kind != CALL:
-            return [(path, event)]
+            return [(path, event, here)]
         found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
         if found.status == RESOLVED and found.symbol is not None:
-            inner = self.flatten(found.symbol.path, found.symbol.name)
-            if any(e.kind == SEED for _, e in inner):
+            inner = [(p, e, here + c) for p, e, c in self.flatten(found.symbol.path, found.symbol.name)]
+            if any(e.kind == SEED for _, e, _ in inner):
                 marker = RandEvent(HELPER_SEED, _label(found.symbol.path, found.symbol.name), event.line,
                                    event.scope, event.main_guard, note=event.note, text=event.text)
-                return [(path, marker), *inner]
+                return [(path, marker, here), *inner]
             return inner
         if found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
             marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
                                event.main_guard, note=found.reason)
-            return [(path, marker)]
+            return [(path, marker, here)]
         return []
 
     def _reached(self, path: str, event: RandEvent) -> set[tuple[str, str]]:

@@ -168,7 +168,7 @@ class RandomnessExtractor:
         if callee and callee.startswith("builtins."):
             return
         note = self._seed_entropy(node, ctx)
-        self._add(CALL, callee or text, node, ctx, text=text, receiver=receiver, note=note)
+        self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
         name = ".".join([*ctx.scope, node.name])

@@ -149,7 +149,13 @@ def _where(trace: Trace, step: Step) -> str:
 
 
 def _line(trace: Trace, step: Step | None) -> int:
-    return step.site if step is not None and step.site > 0 else trace.entry.line
+    """The line of the entry point's file a finding points at: the random use itself when it is
+    written there, else the call in that file that leads to it, else the entry point's line."""
+    if step is None:
+        return trace.entry.line
+    if step.path == trace.entry.path:
+        return step.event.line
+    return step.site if step.site > 0 else trace.entry.line
 
 
 def _unresolved(steps: Iterable[Step]) -> Step | None:
