@@ -95,6 +95,7 @@ def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rule = sub.add_parser("rule", help="explain a rule", description="Print a rule's documentation, or list all rules.")
     rule.add_argument("code", nargs="?", help="a rule code such as ML101")
     rule.add_argument("--all", action="store_true", help="list every rule with its level and summary")
+    rule.add_argument("--markdown", action="store_true", help="with --all: a Markdown table linking the docs (the README's)")
 
 
 def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,7 +171,12 @@ def run_check(args: argparse.Namespace) -> int:
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     if args.verbose:
-        print(f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        stages = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in run.timings.items())
+        print(
+            f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s ({stages}; "
+            f"{run.cache_hits} cached, {run.workers} worker{'s' if run.workers > 1 else ''})",
+            file=sys.stderr,
+        )
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
@@ -189,8 +195,7 @@ def run_rule(args: argparse.Namespace) -> int:
     from mlaudit.rules import all_rules, rule_by_code
 
     if args.all or not args.code:
-        for rule in all_rules():
-            print(f"{rule.code}  {rule.name:<36} {rule.level.value:<8} {rule.summary}")
+        print(rule_table(markdown=args.markdown))
         return EXIT_CLEAN
     code = args.code.upper()
     doc = load_doc(code)
@@ -217,3 +222,14 @@ def run_clean(args: argparse.Namespace) -> int:
         shutil.rmtree(cache_dir)
         print(f"removed {cache_dir}")
     return EXIT_CLEAN
+
+
+def rule_table(markdown: bool = False) -> str:
+    from mlaudit.rules import all_rules
+
+    if not markdown:
+        return "\n".join(f"{r.code}  {r.name:<36} {r.level.value:<8} {r.summary}" for r in all_rules())
+    rows = ["| code | name | level | what it finds |", "|---|---|---|---|"]
+    for r in all_rules():
+        rows.append(f"| [{r.code}](rules/{r.code}.md) | {r.name} | {r.level.value} | {r.summary} |")
+    return "\n".join(rows)
