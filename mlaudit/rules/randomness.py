@@ -15,7 +15,9 @@ from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, tr
 from mlaudit.facts.randomness import ALGORITHMS, CUDA, DEFERRED, DET_ON, GENERATOR, SEED, SETS_CUBLAS, SOURCE, TRAIN
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
+from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel
+from mlaudit.project.versions import VersionInfo, all_at_least
 from mlaudit.rules import randomness_data as data
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -437,3 +439,87 @@ class NondeterministicSeedSource(ProjectRule):
     def _seeding_helper(tracer: Any, path: str, event: Any) -> bool:
         found = tracer.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
         return found.symbol is not None and tracer.seeds(found.symbol.path, found.symbol.name)
+
+
+class MissingCublasWorkspaceConfig(ProjectRule):
+    code = "ML108"
+    name = "missing-cublas-workspace-config"
+    summary = "Deterministic algorithms on CUDA without CUBLAS_WORKSPACE_CONFIG on a torch that needs it"
+    tags = ("reproducibility", "determinism")
+    # The first torch release without the CUBLAS_WORKSPACE_CONFIG check (pytorch PR #161749).
+    defaults = {"fixed-in": "2.10"}
+    valid = (
+        {
+            "train.py": "import os\nos.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'\nimport torch\n\n"
+            "if __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n    x = torch.ones(2).cuda()\n",
+        },
+        {
+            "requirements.txt": "torch==2.10.0\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+            "    x = torch.ones(2).cuda()\n",
+        },
+        {
+            "Dockerfile": "FROM python:3.12\nENV CUBLAS_WORKSPACE_CONFIG=:4096:8\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+            "    x = torch.ones(2).cuda()\n",
+        },
+        # CPU only: cuBLAS is never used.
+        "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n    x = torch.ones(2)\n",
+    )
+    invalid = (
+        {
+            "requirements.txt": "torch==2.4.1\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n"
+            "    torch.use_deterministic_algorithms(True)  # expect: ML108\n    x = torch.ones(2).cuda()\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        if _cublas_configured(model):
+            return
+        fixed_in = str(self.options.get("fixed-in", self.defaults["fixed-in"]))
+        index = dependency_index(model)
+        seen: set[tuple[str, int]] = set()
+        for trace in traces(model).traces:
+            kinds = {s.event.kind for s in trace.steps}
+            if CUDA not in kinds or any(SETS_CUBLAS in s.event.flags for s in trace.steps):
+                continue
+            for step in trace.steps:
+                if step.event.kind != DET_ON or ALGORITHMS not in step.event.flags:
+                    continue
+                if (step.path, step.event.line) in seen:
+                    continue
+                info = index.allowed_versions("torch", near=step.path)
+                if all_at_least(info, fixed_in):
+                    continue
+                seen.add((step.path, step.event.line))
+                yield Finding(self.code, self._message(info, fixed_in), step.path, step.event.line, level=self.level)
+
+    @staticmethod
+    def _message(info: VersionInfo, fixed_in: str) -> str:
+        if info.exact:
+            versions = ", ".join(info.exact)
+            which = f"torch {versions} (from {info.source})"
+        elif info.lower is not None:
+            which = f"torch >= {info.lower} (from {info.source})"
+        else:
+            which = "the torch version is not locked or pinned, and torch"
+        return (f"use_deterministic_algorithms(True) on CUDA raises a RuntimeError at the first cuBLAS call unless "
+                f"CUBLAS_WORKSPACE_CONFIG is set, and {which} before {fixed_in} checks it; set "
+                "CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment (Dockerfile, .env, CI) or in os.environ before "
+                "CUDA starts.")
+
+
+def _cublas_configured(model: ProjectModel) -> bool:
+    """Whether anything the repo controls sets CUBLAS_WORKSPACE_CONFIG: code, env files, Dockerfiles,
+    Makefiles, shell scripts, CI workflows and other YAML."""
+    for _, facts in model.python_modules():
+        if getattr(facts.extra.get("randomness"), "cublas_env_lines", ()):
+            return True
+    for path, file_facts in model.facts.items():
+        if file_facts.python is not None or file_facts.data is None:
+            continue
+        content = file_facts.data if isinstance(file_facts.data, str) else repr(getattr(file_facts.data, "documents", file_facts.data))
+        if data.CUBLAS_VAR in content:
+            return True
+    return False

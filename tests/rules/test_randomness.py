@@ -699,3 +699,61 @@ if __name__ == "__main__":
 """,
     }
     run(tmp_path, files)
+
+
+# --- ML108 ------------------------------------------------------------------------------------------
+
+DETERMINISTIC_CUDA = """import torch
+
+from helpers import enable
+
+
+def main():
+    enable()
+    model = torch.nn.Linear(2, 2).cuda()
+
+
+if __name__ == "__main__":
+    main()
+"""
+HELPERS = "import torch\n\n\ndef enable():\n    torch.use_deterministic_algorithms(True)  # expect: ML108\n"
+
+
+def test_cublas_config_missing_with_old_or_unknown_torch(tmp_path: Path) -> None:
+    files = {"train.py": DETERMINISTIC_CUDA, "helpers.py": HELPERS}
+    by_key = assert_exact(tmp_path / "unknown", files, ["ML108"])
+    assert "not locked or pinned" in by_key[("helpers.py", 5, "ML108")].message
+    files = {**files, "requirements.txt": "torch==2.3.1\nnumpy==1.26.4\n"}
+    by_key = assert_exact(tmp_path / "old", files, ["ML108"])
+    assert "torch 2.3.1 (from requirements.txt) before 2.10" in by_key[("helpers.py", 5, "ML108")].message
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"requirements.txt": "torch==2.10.0\n"},
+        {"pyproject.toml": '[project]\nname = "p"\nversion = "0"\ndependencies = ["torch>=2.11"]\n'},
+        {".github/workflows/ci.yml": "jobs:\n  test:\n    env:\n      CUBLAS_WORKSPACE_CONFIG: ':4096:8'\n"},
+        {"run.sh": "export CUBLAS_WORKSPACE_CONFIG=:16:8\npython train.py\n"},
+        {".env": "CUBLAS_WORKSPACE_CONFIG=:4096:8\n"},
+        {"env.py": "import os\nos.environ.update({'CUBLAS_WORKSPACE_CONFIG': ':4096:8'})\n"},
+    ],
+    ids=["pinned-new", "lower-bound-new", "ci-env", "shell", "dotenv", "os-environ-update"],
+)
+def test_cublas_config_not_needed(tmp_path: Path, extra: dict[str, str]) -> None:
+    files = {"train.py": DETERMINISTIC_CUDA, "helpers.py": HELPERS.replace("  # expect: ML108", ""), **extra}
+    assert_exact(tmp_path, files, ["ML108"])
+
+
+def test_cublas_rule_option_and_self_setting_switches(tmp_path: Path) -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "p"\nversion = "0"\ndependencies = ["torch==2.10.0"]\n\n'
+        '[tool.mlaudit.options.ML108]\nfixed-in = "2.11"\n',
+        "train.py": DETERMINISTIC_CUDA,
+        "helpers.py": HELPERS,
+        "warn.py": "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True, warn_only=True)\n"
+        "    x = torch.ones(1).cuda()\n",
+        "lit.py": "import torch\nimport lightning as L\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+        "    trainer = L.Trainer(deterministic=True, accelerator='cuda')\n    x = torch.ones(1).cuda()\n",
+    }
+    assert_exact(tmp_path, files, ["ML108"])
