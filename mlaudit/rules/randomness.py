@@ -175,6 +175,24 @@ def _family(step: Step) -> str:
     return data.FAMILY_LABELS[step.event.families[0]]
 
 
+def _seed_call(trace: Trace, seed: Step) -> str:
+    """`seed_everything at line 12` for a seed set by a repo helper, `manual_seed at line 9` otherwise."""
+    index = trace.steps.index(seed)
+    helper = next(
+        (s for s in reversed(trace.steps[:index]) if s.event.kind == HELPER_SEED and s.site == seed.site), None
+    )
+    if helper is not None:
+        return f"{helper.event.name} at line {helper.site}"
+    return f"{seed.event.name.rsplit('.', 1)[-1]} at {_where(trace, seed)}"
+
+
+def _families(families: Iterable[str]) -> str:
+    chosen = set(families)
+    if data.TORCH in chosen:
+        chosen.discard(data.CUDA)  # torch.manual_seed also seeds CUDA; naming both is noise
+    return ", ".join(data.FAMILY_LABELS[f] for f in sorted(chosen))
+
+
 def _dedupe(findings: Iterable[Finding | None]) -> Iterator[Finding]:
     seen: set[tuple[str, int, str]] = set()
     for finding in findings:
@@ -235,9 +253,8 @@ class MissingSeed(ProjectRule):
         entry = trace.entry.path
         use = f"{step.event.note} at {_where(trace, step)}"
         if later_seed is not None:
-            seed_call = later_seed.event.name.rsplit(".", 1)[-1]
-            message = (f"{entry} draws from {_family(step)} RNG ({use}) before its first seed ({seed_call} at "
-                       f"{_where(trace, later_seed)}); move the seeding call before the first random use.")
+            message = (f"{entry} draws from {_family(step)} RNG ({use}) before its first seed "
+                       f"({_seed_call(trace, later_seed)}); move the seeding call before the first random use.")
         else:
             message = f"{entry} draws from {_family(step)} RNG ({use}) but no seed is set on its path; "
             message += self._suggestion(trace, helpers)
@@ -311,9 +328,8 @@ class PartialSeed(ProjectRule):
             if family in seeded:
                 continue
             seed = seeds[0]
-            names = ", ".join(data.FAMILY_LABELS[f] for f in sorted(seed.event.families))
-            message = (f"{trace.entry.path} seeds {names} ({seed.event.name.rsplit('.', 1)[-1]} at "
-                       f"{_where(trace, seed)}) but {_family(step)} RNG, used by {step.event.note} at "
+            message = (f"{trace.entry.path} seeds {_families(seeded)} ({_seed_call(trace, seed)}) but "
+                       f"{_family(step)} RNG, used by {step.event.note} at "
                        f"{_where(trace, step)}, is never seeded; add {data.FAMILY_SEED_CALL[family]} next to the "
                        "other seeding call.")
             level = self.level
@@ -498,14 +514,13 @@ class MissingCublasWorkspaceConfig(ProjectRule):
     @staticmethod
     def _message(info: VersionInfo, fixed_in: str) -> str:
         if info.exact:
-            versions = ", ".join(info.exact)
-            which = f"torch {versions} (from {info.source})"
+            which = f"the project's torch {', '.join(info.exact)} ({info.source}) is older than {fixed_in}"
         elif info.lower is not None:
-            which = f"torch >= {info.lower} (from {info.source})"
+            which = f"the project allows torch {info.lower} ({info.source}), older than {fixed_in}"
         else:
-            which = "the torch version is not locked or pinned, and torch"
-        return (f"use_deterministic_algorithms(True) on CUDA raises a RuntimeError at the first cuBLAS call unless "
-                f"CUBLAS_WORKSPACE_CONFIG is set, and {which} before {fixed_in} checks it; set "
+            which = f"no lockfile or pin says the project's torch is {fixed_in} or newer"
+        return (f"use_deterministic_algorithms(True) on CUDA raises a RuntimeError at the first cuBLAS call on torch "
+                f"before {fixed_in} unless CUBLAS_WORKSPACE_CONFIG is set, and {which}; set "
                 "CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment (Dockerfile, .env, CI) or in os.environ before "
                 "CUDA starts.")
 

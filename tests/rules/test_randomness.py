@@ -6,6 +6,7 @@ Every case is a small repo written to tmp_path; lines that must be reported carr
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -722,10 +723,10 @@ HELPERS = "import torch\n\n\ndef enable():\n    torch.use_deterministic_algorith
 def test_cublas_config_missing_with_old_or_unknown_torch(tmp_path: Path) -> None:
     files = {"train.py": DETERMINISTIC_CUDA, "helpers.py": HELPERS}
     by_key = assert_exact(tmp_path / "unknown", files, ["ML108"])
-    assert "not locked or pinned" in by_key[("helpers.py", 5, "ML108")].message
+    assert "no lockfile or pin says the project's torch is 2.10 or newer" in by_key[("helpers.py", 5, "ML108")].message
     files = {**files, "requirements.txt": "torch==2.3.1\nnumpy==1.26.4\n"}
     by_key = assert_exact(tmp_path / "old", files, ["ML108"])
-    assert "torch 2.3.1 (from requirements.txt) before 2.10" in by_key[("helpers.py", 5, "ML108")].message
+    assert "torch 2.3.1 (requirements.txt) is older than 2.10" in by_key[("helpers.py", 5, "ML108")].message
 
 
 @pytest.mark.parametrize(
@@ -757,3 +758,20 @@ def test_cublas_rule_option_and_self_setting_switches(tmp_path: Path) -> None:
         "    trainer = L.Trainer(deterministic=True, accelerator='cuda')\n    x = torch.ones(1).cuda()\n",
     }
     assert_exact(tmp_path, files, ["ML108"])
+
+
+# --- the example repo ---------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "randomness"
+ALL_ML1 = ["ML101", "ML102", "ML103", "ML104", "ML105", "ML106", "ML107", "ML108"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_fixture_repo_gives_exactly_its_expected_findings(tmp_path: Path, name: str) -> None:
+    root = shutil.copytree(FIXTURES / name, tmp_path / name)
+    result = check(root, select=ALL_ML1)
+    assert result.notifications == []
+    found = sorted(f"{f.path}:{f.line}: {f.code}" for f in result.findings)
+    expected = [line for line in (root / "expected.txt").read_text(encoding="utf-8").splitlines() if line]
+    assert found == expected
+    assert {line.rsplit(" ", 1)[-1] for line in expected} == set(ALL_ML1)
