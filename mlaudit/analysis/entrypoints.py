@@ -127,9 +127,9 @@ def _project_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint
         if file.name != "pyproject.toml":
             continue
         for target in _script_targets(model.data(file.path)):
-            module, _, function = target.partition(":")
+            module, _, attribute = target.partition(":")
             path = graph.by_name.get(module.strip())
-            function = function.strip().split(".")[0] or None if function else None
+            function = attribute.strip().split(".")[0] or None
             if path is not None:
                 line = _def_line(graph, path, function)
                 entries.append(EntryPoint(path, "project-script", function, line))

@@ -126,9 +126,12 @@ class RandomnessExtractor:
                 self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
             if name == "sys.path":
                 self.sys_path = True
-            if isinstance(target, ast.Subscript) and ctx.qualname(target.value) == "os.environ":
-                if _const(target.slice) == data.CUBLAS_VAR:
-                    self.cublas.append(ctx.span(node)[0])
+            if (
+                isinstance(target, ast.Subscript)
+                and ctx.qualname(target.value) == "os.environ"
+                and _const(target.slice) == data.CUBLAS_VAR
+            ):
+                self.cublas.append(ctx.span(node)[0])
             written = ctx.dotted(target)
             if written is None:
                 continue
@@ -322,7 +325,7 @@ class RandomnessExtractor:
             if node.args and _const(node.args[0]) == data.CUBLAS_VAR:
                 self.cublas.append(ctx.span(node)[0])
         elif callee == "os.environ.update":
-            keys = [k.arg for k in node.keywords]
+            keys: list[object] = [k.arg for k in node.keywords]
             for arg in node.args:
                 if isinstance(arg, ast.Dict):
                     keys += [_const(k) for k in arg.keys if k is not None]

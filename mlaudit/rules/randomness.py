@@ -531,7 +531,7 @@ def _cublas_configured(model: ProjectModel) -> bool:
     for _, facts in model.python_modules():
         if getattr(facts.extra.get("randomness"), "cublas_env_lines", ()):
             return True
-    for path, file_facts in model.facts.items():
+    for file_facts in model.facts.values():
         if file_facts.python is not None or file_facts.data is None:
             continue
         content = file_facts.data if isinstance(file_facts.data, str) else repr(getattr(file_facts.data, "documents", file_facts.data))
