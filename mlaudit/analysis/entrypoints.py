@@ -4,7 +4,11 @@
 - a function decorated with `@hydra.main`, a click command/group, or a typer command;
 - a module that builds a LightningCLI at its top level;
 - a `[project.scripts]` / `[tool.poetry.scripts]` target (`pkg.cli:main`);
-- a script named in a `dvc.yaml` stage `cmd` (`python src/train.py`, `python -m pkg.train`).
+- a script named in a `dvc.yaml` stage `cmd` (`python src/train.py`, `python -m pkg.train`);
+- beyond the catalog's list, a plain top-level script (nanoGPT's `train.py`, pytorch/examples'
+  `dcgan/main.py`): no main guard, imported by no module of the repo, not a test/setup/docs file,
+  with calls at its top level after its last definition. Such a file only makes sense run as
+  `python file.py`.
 
 An entry point is either a module (`function is None`: its top level is the run) or a function
 (the module's top level outside the main guard runs first, then the function).
@@ -32,7 +36,7 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 @dataclass(frozen=True)
 class EntryPoint:
     path: str
-    kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc"
+    kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc", "script"
     function: str | None  # the function that runs, None when the module's top level is the run
     line: int  # main guard, def line, or 1
 
@@ -58,6 +62,8 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
                 add(entry)
         if facts.main_guard_line is None and _top_level_cli(facts):
             add(EntryPoint(file.path, "lightning-cli", None, 1))
+        elif facts.main_guard_line is None and _plain_script(file.path, facts, graph):
+            add(EntryPoint(file.path, "script", None, 1))
     for entry in _project_scripts(model, graph):
         add(entry)
     for entry in _dvc_scripts(model, graph):
@@ -119,6 +125,21 @@ def _called_at_top_level(facts: ModuleFacts, function: str) -> bool:
 
 def _top_level_cli(facts: ModuleFacts) -> bool:
     return any(c.scope == "" and c.callee in data.LIGHTNING_CLIS for c in facts.calls)
+
+
+_NOT_SCRIPTS = frozenset({"setup.py", "conftest.py", "noxfile.py", "__init__.py", "conf.py", "manage.py"})
+_NOT_SCRIPT_FOLDERS = frozenset({"tests", "test", "docs", "doc"})
+
+
+def _plain_script(path: str, facts: ModuleFacts, graph: ModuleGraph) -> bool:
+    pure = PurePosixPath(path)
+    if pure.name in _NOT_SCRIPTS or pure.name.startswith("test_") or pure.name.endswith("_test.py"):
+        return False
+    if _NOT_SCRIPT_FOLDERS & set(pure.parts[:-1]) or graph.importers_of(path):
+        return False
+    top_defs = [d for d in facts.defs if "." not in d.name]
+    last_def_end = max((d.end_line for d in top_defs), default=0)
+    return any(c.scope == "" and c.line > last_def_end for c in facts.calls)
 
 
 def _project_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint]:

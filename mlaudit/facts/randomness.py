@@ -27,6 +27,7 @@ IMPORT = "import"  # an import of `name` (a module, or a module's attribute)
 CLI = "cli"  # LightningCLI: the module is an entry point
 
 DEFERRED = "deferred"
+SEED_MATERIAL = "seed-material"  # the draw makes a seed (`seed = random.randint(...)`): ML107's business
 ALGORITHMS = "algorithms"
 SETS_CUBLAS = "sets-cublas"
 
@@ -70,6 +71,7 @@ class RandomnessExtractor:
         self.arg_entropy: dict[str, str] = {}  # argparse dest -> entropy reason of its default
         self.sys_path = False
         self.class_bases: dict[str, tuple[str, ...]] = {}
+        self.seed_material: set[int] = set()  # ids of calls whose result becomes a seed
         self.cublas: list[int] = []
 
     # --- helpers -----------------------------------------------------------------------------
@@ -135,6 +137,8 @@ class RandomnessExtractor:
             written = ctx.dotted(target)
             if written is None:
                 continue
+            if "seed" in written.rsplit(".", 1)[-1].lower():
+                self._mark_seed_material(value)
             if isinstance(value, ast.Call):
                 callee, _ = self._effective(value, ctx)
                 if callee:
@@ -213,6 +217,8 @@ class RandomnessExtractor:
         if families is None:
             return False
         note = self._seed_entropy(node, ctx)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            self._mark_seed_material(arg)
         for family in families:
             self.seeded_here.add((ctx.function, family))
         self._add(SEED, callee or "", node, ctx, families=tuple(sorted(families)), note=note)
@@ -256,9 +262,14 @@ class RandomnessExtractor:
         if found is None:
             return False
         family, description, deferred = found
-        self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description,
-                  flags=(DEFERRED,) if deferred else ())
+        flags = (DEFERRED,) if deferred else ()
+        if id(node) in self.seed_material:
+            flags += (SEED_MATERIAL,)
+        self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
         return True
+
+    def _mark_seed_material(self, expr: ast.expr) -> None:
+        self.seed_material.update(id(sub) for sub in ast.walk(expr) if isinstance(sub, ast.Call))
 
     def _local_generator(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if callee in data.LOCAL_GENERATORS or callee in data.GENERATOR_WRAPPERS:
@@ -370,8 +381,13 @@ class RandomnessExtractor:
                 for scope in _enclosing(ctx.scope):
                     if (scope, sub.id) in self.taint:
                         return self.taint[(scope, sub.id)]
-            elif isinstance(sub, ast.Attribute) and sub.attr in self.arg_entropy:
-                return f"the default of --{sub.attr.replace('_', '-')} ({self.arg_entropy[sub.attr]})"
+            elif isinstance(sub, ast.Attribute):
+                written = ctx.dotted(sub)
+                for scope in _enclosing(ctx.scope) if written else ():
+                    if (scope, written) in self.taint:
+                        return self.taint[(scope, written)]
+                if sub.attr in self.arg_entropy:
+                    return f"the default of --{sub.attr.replace('_', '-')} ({self.arg_entropy[sub.attr]})"
         return ""
 
     def facts(self, ctx: PyContext) -> RandomnessFacts:

@@ -12,7 +12,18 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, traces
-from mlaudit.facts.randomness import ALGORITHMS, CUDA, DEFERRED, DET_ON, GENERATOR, SEED, SETS_CUBLAS, SOURCE, TRAIN
+from mlaudit.facts.randomness import (
+    ALGORITHMS,
+    CUDA,
+    DEFERRED,
+    DET_ON,
+    GENERATOR,
+    SEED,
+    SEED_MATERIAL,
+    SETS_CUBLAS,
+    SOURCE,
+    TRAIN,
+)
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.project.dependencies import dependency_index
@@ -165,9 +176,17 @@ def _unresolved(steps: Iterable[Step]) -> Step | None:
 
 
 def _uses(trace: Trace) -> list[tuple[int, Step]]:
+    """Random draws that matter for ML101/ML102, in run order.
+
+    Draws that only make a seed are ML107's concern. In a program that never trains (no optimizer,
+    backward or trainer on its path) torch draws are left out: they are example inputs for tracing,
+    profiling or a demo, or initial weights that a checkpoint then replaces.
+    """
+    trains = any(s.event.kind == TRAIN for s in trace.steps)
     return [
         (i, s) for i, s in enumerate(trace.steps)
         if s.event.kind == SOURCE and s.event.families and s.event.families[0] in data.GLOBAL_FAMILIES
+        and SEED_MATERIAL not in s.event.flags and (trains or s.event.families[0] != data.TORCH)
     ]
 
 
@@ -219,10 +238,10 @@ class MissingSeed(ProjectRule):
         "import torch\n\ndef make():\n    return torch.nn.Linear(2, 2)\n",
     )
     invalid = (
-        "import torch\n\nif __name__ == '__main__':\n    x = torch.randn(3)  # expect: ML101\n",
+        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n",
         # Seeded only after the model drew its initial weights.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2)  # expect: ML101\n"
-        "    torch.manual_seed(0)\n",
+        "    torch.manual_seed(0)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -308,7 +327,7 @@ class PartialSeed(ProjectRule):
         "import numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
         "    noise = np.random.rand(3)  # expect: ML102\n",
         "import torch\n\nif __name__ == '__main__':\n    torch.cuda.manual_seed_all(0)\n"
-        "    w = torch.randn(3)  # expect: ML102\n",
+        "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    w.sum().backward()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -365,6 +384,9 @@ class DeterminismNotEnforced(ProjectRule):
     def _check(self, trace: Trace) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
         if TRAIN not in kinds or CUDA not in kinds or DET_ON in kinds:
+            return None
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
             return None
         cuda = next(s for s in trace.steps if s.event.kind == CUDA)
         message = (f"{trace.entry.path} trains on CUDA ({cuda.event.note} at {_where(trace, cuda)}) without turning on "

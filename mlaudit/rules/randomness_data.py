@@ -276,6 +276,8 @@ TRAINING_CONSTRUCTORS = frozenset(
     }
 )
 TRAINING_METHODS = frozenset({"backward"})
+# Scripts that measure speed: deterministic kernels would distort what they measure (ML105).
+BENCHMARK_NAME_PARTS = ("bench", "profil")
 OPTIMIZER_PREFIX = "torch.optim."
 
 # --- entry points ------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ from model import Net
 def main():
     net = Net()  # expect: ML101
     torch.manual_seed(0)
-    x = torch.randn(3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
 
 
 if __name__ == "__main__":
@@ -141,6 +141,7 @@ W = torch.randn(3)  # expect: ML101
 
 def main():
     torch.manual_seed(0)
+    W.sum().backward()
 
 
 if __name__ == "__main__":
@@ -268,7 +269,7 @@ def test_method_of_object_built_in_entry_point_reaches_random_use(tmp_path: Path
 
 class Runner:
     def fit(self):
-        return torch.randn(3)
+        return torch.randn(3, requires_grad=True).sum().backward()
 """,
         "main.py": """from runner import Runner
 
@@ -332,7 +333,7 @@ def test_project_script_target_without_seed(tmp_path: Path) -> None:
     files = {
         "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n\n[project.scripts]\nrun = "p.cli:main"\n',
         "src/p/__init__.py": "",
-        "src/p/cli.py": "import torch\n\n\ndef main():\n    return torch.randn(2)  # expect: ML101\n",
+        "src/p/cli.py": "import numpy as np\n\n\ndef main():\n    return np.random.rand(2)  # expect: ML101\n",
     }
     assert_exact(tmp_path, files)
 
@@ -341,14 +342,16 @@ def test_dvc_stage_script_is_an_entry_point(tmp_path: Path) -> None:
     files = {
         "dvc.yaml": "stages:\n  train:\n    cmd: python src/train.py --epochs 2\n    deps: [src/train.py]\n",
         "src/train.py": "import numpy as np\n\nX = np.random.randn(10, 2)  # expect: ML101\n",
-        "src/evaluate.py": "import numpy as np\n\nX = np.random.randn(10, 2)\n",
+        "src/evaluate.py": "import numpy as np\n\n\ndef load():\n    return np.random.randn(10, 2)\n",
     }
     assert_exact(tmp_path, files)
 
 
 def test_click_and_typer_commands(tmp_path: Path) -> None:
     files = {
-        "cli.py": """import click
+        "cli.py": """import random
+
+import click
 import torch
 
 
@@ -361,7 +364,7 @@ def train(seed):
 
 @click.command()
 def sample():
-    return torch.randn(2)  # expect: ML101
+    return random.random()  # expect: ML101
 """,
         "app.py": """import typer
 import numpy as np
@@ -487,12 +490,64 @@ from helpers import set_random_seed
 if __name__ == "__main__":
     set_random_seed(0)
     model = torch.nn.Linear(2, 2)  # expect: ML101
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 """,
     }
     by_key = assert_exact(tmp_path, files)
     finding = by_key[("scripts/train.py", 8, "ML101")]
     assert finding.level == Level.NOTE
     assert "unless `set_random_seed`" in finding.message
+
+
+def test_torch_draws_in_a_program_that_never_trains_are_not_reported(tmp_path: Path) -> None:
+    """Example inputs for tracing, and weights a checkpoint replaces, do not make results differ."""
+    files = {
+        "export.py": """import torch
+
+from model import Net
+
+if __name__ == "__main__":
+    net = Net()
+    net.load_state_dict(torch.load("net.pt", weights_only=True))
+    example = torch.rand(1, 3, 224, 224)
+    torch.jit.trace(net, example).save("net.ts")
+""",
+        "model.py": "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(3, 3)\n",
+        "prep.py": """import random
+
+if __name__ == "__main__":
+    files = ["a", "b", "c"]
+    random.shuffle(files)  # expect: ML101
+""",
+    }
+    assert_exact(tmp_path, files)
+
+
+def test_plain_top_level_script_is_an_entry_point(tmp_path: Path) -> None:
+    files = {
+        "model.py": "import torch.nn as nn\n\n\nclass GPT(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.head = nn.Linear(4, 4)\n",
+        "train.py": """import torch
+
+from model import GPT
+
+device = "cuda"  # expect: ML105
+model = GPT().to(device)  # expect: ML101
+optimizer = torch.optim.AdamW(model.parameters())
+torch.manual_seed(1337)
+""",
+        "bench.py": """import torch
+
+from model import GPT
+
+torch.manual_seed(0)
+model = GPT().to("cuda")
+optimizer = torch.optim.AdamW(model.parameters())
+""",
+        "tests/test_model.py": "import torch\n\nx = torch.randn(2)\nx.sum().backward()\n",
+    }
+    assert_exact(tmp_path, files)
 
 
 def test_library_module_without_entry_point_is_silent(tmp_path: Path) -> None:
