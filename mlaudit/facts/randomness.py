@@ -262,7 +262,7 @@ class RandomnessExtractor:
         if found is None:
             return False
         family, description, deferred = found
-        flags = (DEFERRED,) if deferred else ()
+        flags: tuple[str, ...] = (DEFERRED,) if deferred else ()
         if id(node) in self.seed_material:
             flags += (SEED_MATERIAL,)
         self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
@@ -382,8 +382,8 @@ class RandomnessExtractor:
                     if (scope, sub.id) in self.taint:
                         return self.taint[(scope, sub.id)]
             elif isinstance(sub, ast.Attribute):
-                written = ctx.dotted(sub)
-                for scope in _enclosing(ctx.scope) if written else ():
+                written = ctx.dotted(sub) or ""
+                for scope in _enclosing(ctx.scope):
                     if (scope, written) in self.taint:
                         return self.taint[(scope, written)]
                 if sub.attr in self.arg_entropy:
