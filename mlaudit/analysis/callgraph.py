@@ -90,6 +90,9 @@ class CallGraph:
         defs = self.graph.defs.get(path, {})
         parts = scope.split(".") if scope else []
         for cut in range(len(parts), -1, -1):
+            enclosing = defs.get(".".join(parts[:cut])) if cut else None
+            if enclosing is not None and enclosing.kind == "class":
+                continue  # a bare name inside a method never means a sibling method
             candidate = ".".join([*parts[:cut], name])
             fact = defs.get(candidate)
             if fact is not None:
