@@ -207,7 +207,7 @@ class RandomnessExtractor:
     # --- classification ----------------------------------------------------------------------
 
     def _seed(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
-        families = data.SEEDERS.get(callee or "")
+        families = data.SEEDERS.get(callee or "") or data.ENTROPY_SEEDERS.get(callee or "")
         if callee in data.SEEDING_CONSTRUCTORS:
             if callee in data.LIGHTNING_CLIS:
                 self._add(CLI, callee, node, ctx)
@@ -217,6 +217,10 @@ class RandomnessExtractor:
         if families is None:
             return False
         note = self._seed_entropy(node, ctx)
+        if callee in data.ENTROPY_SEEDERS:
+            note = "a nondeterministic seed that torch picks"
+        elif callee in data.SEED_FROM_ENTROPY_WITHOUT_ARGUMENT and not node.args and not node.keywords:
+            note = "nothing (no argument seeds from the OS entropy pool)"
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             self._mark_seed_material(arg)
         for family in families:

@@ -469,8 +469,12 @@ class NondeterministicSeedSource(ProjectRule):
                 if event.kind == "call" and not self._seeding_helper(found.tracer, file.path, event):
                     continue
                 name = event.name.rsplit(".", 1)[-1] if event.kind == SEED else event.text
-                message = (f"The seed passed to {name}() comes from {event.note}, so every run uses a different "
-                           "seed; take it from your config or a constant (and log it).")
+                if event.name in data.ENTROPY_SEEDERS or event.note.startswith("nothing"):
+                    problem = f"{name}() seeds from {event.note}"
+                else:
+                    problem = f"The seed passed to {name}() comes from {event.note}"
+                message = (f"{problem}, so every run uses a different seed; pass a seed from your config or a "
+                           "constant (and log it).")
                 yield Finding(self.code, message, file.path, event.line, level=self.level)
 
     @staticmethod

@@ -68,6 +68,16 @@ SEEDERS: dict[str, frozenset[str]] = {
     "detectron2.utils.env.seed_all_rng": _EVERYTHING,
 }
 
+# Seeding calls that pick a seed from the OS entropy pool when given no argument (ML107).
+SEED_FROM_ENTROPY_WITHOUT_ARGUMENT = frozenset({"random.seed", "numpy.random.seed"})
+# Calls that reseed with a nondeterministic seed of torch's choosing (ML107); they seed these families.
+ENTROPY_SEEDERS: dict[str, frozenset[str]] = {
+    "torch.seed": frozenset({TORCH, CUDA}),
+    "torch.random.seed": frozenset({TORCH, CUDA}),
+    "torch.cuda.seed": frozenset({CUDA}),
+    "torch.cuda.seed_all": frozenset({CUDA}),
+}
+
 # Constructors that seed as a side effect: HF Trainer.__init__ calls set_seed(args.seed);
 # LightningCLI calls seed_everything unless `seed_everything_default=False`.
 SEEDING_CONSTRUCTORS: dict[str, frozenset[str]] = {

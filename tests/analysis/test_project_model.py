@@ -34,6 +34,8 @@ FILES = {
     "src/app.py": "import click\n\n\n@click.command()\ndef cli():\n    pass\n",
     "dvc.yaml": "stages:\n  prep:\n    cmd: python scripts/prep.py --fast\n",
     "scripts/prep.py": "def prep():\n    pass\n",
+    "cli_main.py": "from lightning.pytorch.cli import LightningCLI\n\nLightningCLI(object)\n",
+    "tests/test_x.py": "import torch\n\ntorch.randn(2)\n",
 }
 
 
@@ -55,6 +57,7 @@ def test_entry_points_of_every_kind(tmp_path: Path) -> None:
         ("examples/mnist/main.py", "main-guard", None),
         ("src/app.py", "click", "cli"),
         ("scripts/prep.py", "dvc", None),
+        ("cli_main.py", "lightning-cli", None),
     }
 
 

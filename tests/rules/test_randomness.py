@@ -437,6 +437,30 @@ if __name__ == "__main__":
     assert_exact(tmp_path, files)
 
 
+def test_hf_trainer_construction_seeds(tmp_path: Path) -> None:
+    """transformers.Trainer.__init__ calls set_seed(args.seed): draws after it are seeded, draws before are not."""
+    files = {
+        "ft.py": """import random
+
+from transformers import Trainer, TrainingArguments
+
+if __name__ == "__main__":
+    early = random.random()  # expect: ML101
+    trainer = Trainer(args=TrainingArguments(output_dir="out"))
+""",
+        "ft_ok.py": """import random
+
+from transformers import Trainer, TrainingArguments
+
+if __name__ == "__main__":
+    trainer = Trainer(args=TrainingArguments(output_dir="out"))
+    late = random.random()
+    trainer.train()
+""",
+    }
+    assert_exact(tmp_path, files)
+
+
 def test_sklearn_with_random_state_everywhere(tmp_path: Path) -> None:
     files = {
         "fit.py": """from sklearn.ensemble import RandomForestClassifier
@@ -730,6 +754,9 @@ s = random.randint(0, 2**31)
 torch.cuda.manual_seed_all(s)  # expect: ML107
 transformers.set_seed(uuid.uuid4().int % 2**32)  # expect: ML107
 torch.manual_seed(1234)
+random.seed()  # expect: ML107
+torch.seed()  # expect: ML107
+np.random.seed(seed=None if False else 3)
 """,
     }
     by_key = assert_exact(tmp_path, files, ["ML107"])
