@@ -251,6 +251,9 @@ class RandomnessExtractor:
             self._determinism_keyword(node, callee, ctx)
             if callee in data.TRAINING_CONSTRUCTORS:
                 self._add(TRAIN, callee, node, ctx)
+                accelerator = _const(_kwarg(node, "accelerator"))
+                if accelerator in data.CUDA_ACCELERATORS:
+                    self._add(CUDA, callee, node, ctx, note=f'accelerator="{accelerator}"')
                 return True
         return False
 

@@ -286,6 +286,8 @@ TRAINING_CONSTRUCTORS = frozenset(
     }
 )
 TRAINING_METHODS = frozenset({"backward"})
+# Trainer(accelerator=...) values that mean CUDA.
+CUDA_ACCELERATORS = frozenset({"gpu", "cuda"})
 # Scripts that measure speed: deterministic kernels would distort what they measure (ML105).
 BENCHMARK_NAME_PARTS = ("bench", "profil")
 OPTIMIZER_PREFIX = "torch.optim."

@@ -687,6 +687,10 @@ if __name__ == "__main__":
 """,
         "setup_utils.py": "import torch\n\n\ndef make_deterministic():\n    torch.use_deterministic_algorithms(True)\n",
         "infer.py": "import torch\n\nif __name__ == '__main__':\n    model = torch.load('m.pt').cuda()\n",
+        "lit.py": "import lightning as L\n\nif __name__ == '__main__':\n"
+        "    trainer = L.Trainer(accelerator='gpu', devices=1)  # expect: ML105\n",
+        "lit_det.py": "import lightning as L\n\nif __name__ == '__main__':\n"
+        "    trainer = L.Trainer(accelerator='gpu', deterministic=True)\n",
     }
     assert_exact(tmp_path, files, ["ML105"])
 
