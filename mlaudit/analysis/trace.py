@@ -103,7 +103,9 @@ class Tracer:
         return any(e.kind == SEED for _, e, _ in self.flatten(path, scope))
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
-        return [e for e in self.events(path) if e.scope == scope and (guard or not e.main_guard)]
+        # The main guard's body runs only when the module is the program, not when it is
+        # imported; functions defined inside the guard are filtered by being called or not.
+        return [e for e in self.events(path) if e.scope == scope and (guard or scope or not e.main_guard)]
 
     def _expand(self, path: str, event: RandEvent) -> list[Item]:
         here = ((path, event.line),)

@@ -259,11 +259,27 @@ class MissingSeed(ProjectRule):
             unresolved = _unresolved(trace.steps)
             return self._finding(trace, step, None, helpers, unresolved)
         immediate = [(i, s) for i, s in uses if DEFERRED not in s.event.flags]
-        if not immediate or immediate[0][0] > seeds[0]:
+        early = self._early_use(trace, immediate, seeds)
+        if early is None:
             return None
-        index, step = immediate[0]
+        index, step, seed = early
         unresolved = _unresolved(trace.steps[:index])
-        return self._finding(trace, step, trace.steps[seeds[0]], helpers, unresolved)
+        return self._finding(trace, step, seed, helpers, unresolved)
+
+    @staticmethod
+    def _early_use(trace: Trace, immediate: list[tuple[int, Step]], seeds: list[int]) -> tuple[int, Step, Step] | None:
+        """The first draw that runs before every seed, or before the first seed of its own family."""
+        first_of: dict[str, int] = {}
+        for i in seeds:
+            for family in trace.steps[i].event.families:
+                first_of.setdefault(family, i)
+        for index, step in immediate:
+            family = step.event.families[0]
+            if index < seeds[0]:
+                return index, step, trace.steps[first_of.get(family, seeds[0])]
+            if family in first_of and index < first_of[family]:
+                return index, step, trace.steps[first_of[family]]
+        return None
 
     def _finding(
         self, trace: Trace, step: Step, later_seed: Step | None, helpers: list[tuple[str, str, int]],

@@ -115,6 +115,22 @@ class Net(nn.Module):
     assert "model.py:7" in message and "before its first seed" in message and "line 7" in message
 
 
+def test_family_seeded_only_after_its_first_use(tmp_path: Path) -> None:
+    files = {
+        "train.py": """import numpy as np
+import torch
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    model = torch.nn.Linear(2, 2)  # expect: ML101
+    torch.manual_seed(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+""",
+    }
+    by_key = assert_exact(tmp_path, files)
+    assert "manual_seed at line 7" in by_key[("train.py", 6, "ML101")].message
+
+
 def test_random_use_inside_function_called_before_seed(tmp_path: Path) -> None:
     files = {
         "run.py": """import numpy as np
@@ -576,6 +592,20 @@ optimizer = torch.optim.AdamW(model.parameters())
 
 def test_library_module_without_entry_point_is_silent(tmp_path: Path) -> None:
     files = {"lib.py": "import torch\n\n\ndef make():\n    return torch.nn.Linear(2, 2)\n"}
+    assert_exact(tmp_path, files)
+
+
+def test_function_defined_inside_the_main_guard(tmp_path: Path) -> None:
+    files = {
+        "run.py": """import numpy as np
+
+if __name__ == "__main__":
+    def go():
+        return np.random.rand()  # expect: ML101
+
+    go()
+""",
+    }
     assert_exact(tmp_path, files)
 
 
