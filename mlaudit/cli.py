@@ -83,6 +83,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces config)")
     check.add_argument("--extend-select", type=_codes, default=[], help="codes or prefixes to enable in addition")
     check.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
+    check.add_argument("--fix", action="store_true", help="apply the available fixes (e.g. yaml.safe_load), then report what is left")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (2 still means an error)")
     check.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     check.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
@@ -104,11 +105,9 @@ def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from mlaudit.probe import command
-    except ImportError:
-        return
-    command.add_parser(sub)
+    from mlaudit.probe import command as probe_command  # argparse only: torch is imported by the worker
+
+    probe_command.add_parser(sub)
 
 
 def _codes(text: str) -> list[str]:
@@ -126,9 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "clean":
             return run_clean(args)
         if args.command == "probe":
-            from mlaudit.probe import command
+            from mlaudit.probe import command as probe_command
 
-            return int(command.run(args))
+            return probe_command.run(args)
     except KeyboardInterrupt:
         print("mlaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR
@@ -156,6 +155,13 @@ def run_check(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
         )
         run = check_paths(args.paths or [Path(".")], options)
+        if args.fix:
+            from mlaudit.fix import apply_fixes
+
+            fixed = apply_fixes(run.root, run.findings)
+            if fixed:
+                print(f"mlaudit: applied {fixed} fix{'es' if fixed != 1 else ''}", file=sys.stderr)
+                run = check_paths(args.paths or [Path(".")], options)
     except ConfigError as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -192,7 +198,7 @@ def _write(text: str, output_file: Path | None) -> None:
 
 def run_rule(args: argparse.Namespace) -> int:
     from mlaudit.docs import load_doc
-    from mlaudit.rules import all_rules, rule_by_code
+    from mlaudit.rules import rule_by_code
 
     if args.all or not args.code:
         print(rule_table(markdown=args.markdown))

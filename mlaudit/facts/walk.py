@@ -230,7 +230,21 @@ class _ExitGuard:
 
 _EXIT_GUARD = _ExitGuard()
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_SKIPPED_FIELDS = frozenset({"ctx", "type_comment"})  # Load/Store singletons, strings
+# Fields that never hold child nodes (names, numbers, flags, and the Load/Store singletons).
+_SCALAR_FIELDS = frozenset(
+    {"ctx", "type_comment", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "conversion",
+     "is_async", "simple", "tag", "n", "s"}
+)
+
+
+def _child_fields(node_class: type) -> tuple[str, ...]:
+    fields = getattr(node_class, "_fields", ())
+    scalar_value = node_class in (ast.Constant, ast.MatchSingleton)
+    return tuple(f for f in reversed(fields) if f not in _SCALAR_FIELDS and not (f == "value" and scalar_value))
+
+
+# Node class -> its child-bearing fields, last first (so children pop in source order).
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
@@ -277,10 +291,11 @@ def _on_leave(node: ast.AST, ctx: PyContext, leave: dict[type, list[tuple[Any, H
 
 
 def _push_children(node: ast.AST, stack: list[Any]) -> None:
-    # Fields are pushed in reverse so they pop in source order.
-    for name in reversed(node._fields):
-        if name in _SKIPPED_FIELDS:
-            continue
+    kind = type(node)
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = _child_fields(kind)
+    for name in fields:
         value = getattr(node, name, None)
         if isinstance(value, list):
             for child in reversed(value):

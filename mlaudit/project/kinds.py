@@ -119,8 +119,9 @@ def classify(rel_path: str) -> Kind:
     roles = {role for pattern, role in ROLE_PATTERNS if fnmatch.fnmatchcase(name, pattern)}
     if path.parent.name == "requirements" and path.suffix in (".txt", ".in"):
         roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in
-    # A manifest or lockfile (environment-gpu.yml, gpu.conda-lock.yml) is never a Hydra config.
-    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path) or roles & {MANIFEST, LOCKFILE}):
+    # A lockfile (gpu.conda-lock.yml) is never a Hydra config. An `environment_atari.yaml` may be an
+    # RL config rather than a conda environment, so manifests keep the config role unless named above.
+    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path) or LOCKFILE in roles):
         roles.discard(CONFIG)
     if is_artifact(rel_path):
         roles.add(DATA)

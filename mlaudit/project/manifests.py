@@ -32,6 +32,7 @@ from mlaudit.project.requirements import (
     Requirement,
     conda_name,
     normalize_name,
+    normalize_specifier,
     parse_requirement,
     parse_requirements_text,
     read_requirement_line,
@@ -67,38 +68,42 @@ class Manifest:
 # key, then each string after it in order (two equal strings get successive lines).
 
 
-class _TomlLines:
+class _Lines:
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+
+    def find(self, pattern: re.Pattern[str], start: int) -> int:
+        """First line at or after `start` (1-based) that matches, or 0."""
+        for number in range(max(start, 1), len(self.lines) + 1):
+            if pattern.search(self.lines[number - 1]):
+                return number
+        return 0
+
+
+class _TomlLines(_Lines):
 
     def header(self, table: Sequence[str]) -> int:
         """Line of `[a.b.c]` (quoted parts and spaces allowed), or 0 when absent."""
         parts = r"\s*\.\s*".join(r"""["']?""" + re.escape(p) + r"""["']?""" for p in table)
-        return self._find(re.compile(r"^\s*\[\s*" + parts + r"\s*\]\s*(#.*)?$"), 1)
+        return self.find(re.compile(r"^\s*\[\s*" + parts + r"\s*\]\s*(#.*)?$"), 1)
 
     def key(self, table: Sequence[str], key: str) -> int:
         """Line of `key = ...` inside `[table]`, else of `[table.key]`, else of `[table]`, else 0."""
         start = self.header(table)
         if start:
-            found = self._find(re.compile(r"""^\s*["']?""" + re.escape(key) + r"""["']?\s*="""), start + 1)
+            found = self.find(re.compile(r"""^\s*["']?""" + re.escape(key) + r"""["']?\s*="""), start + 1)
             if found:
                 return found
         return self.header([*table, key]) or start or self._dotted_key([*table, key])
 
     def _dotted_key(self, parts: Sequence[str]) -> int:
         # Dotted keys at the top of the file: `project.dependencies = [...]`.
-        return self._find(re.compile(r"^\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*="), 1)
+        return self.find(re.compile(r"^\s*" + r"\s*\.\s*".join(map(re.escape, parts)) + r"\s*="), 1)
 
     def string(self, value: str, start: int) -> int:
         """Line of the quoted string `value` at or after line `start`, or 0."""
         escaped = re.escape(value)
-        return self._find(re.compile("\"" + escaped + "\"|'" + escaped + "'"), max(start, 1))
-
-    def _find(self, pattern: re.Pattern[str], start: int) -> int:
-        for number in range(start, len(self.lines) + 1):
-            if pattern.search(self.lines[number - 1]):
-                return number
-        return 0
+        return self.find(re.compile("\"" + escaped + "\"|'" + escaped + "'"), max(start, 1))
 
 
 # -- pyproject.toml -------------------------------------------------------------------------------
@@ -151,8 +156,9 @@ def _pyproject_tool(data: dict[str, Any]) -> str:
     for tool in _PYPROJECT_TOOLS:
         if isinstance(tools, dict) and tool in tools:
             return tool
-    backend = str(data.get("build-system", {}).get("build-backend", ""))
-    return backend.split(".", 1)[0].replace("_", "-").split("-", 1)[0] if backend else ""
+    backend = _get(data, ("build-system", "build-backend"))
+    # "poetry.core.masonry.api" -> poetry, "flit_core.buildapi" -> flit, "hatchling.build" -> hatchling
+    return backend.split(".", 1)[0].replace("_", "-").split("-", 1)[0] if isinstance(backend, str) else ""
 
 
 def _pyproject_anchor(lines: _TomlLines, first_requirement: int) -> int:
@@ -228,7 +234,7 @@ def _poetry_requirement(name: str, value: Any, line: int, path: str, group: str)
         specifier=poetry_specifier(version) if not url else "",
         line=line,
         source=path,
-        extras=tuple(sorted({normalize_name(str(e)) for e in table.get("extras", []) or []})),
+        extras=_extras(table.get("extras")),
         marker=_poetry_marker(table),
         group=group,
         url=url,
@@ -240,6 +246,10 @@ def _poetry_marker(table: Mapping[str, Any]) -> str:
     parts = [str(table.get("markers") or "")]
     parts += [f"{key} {table[key]}" for key in ("python", "platform") if table.get(key)]
     return " and ".join(p for p in parts if p)
+
+
+def _extras(value: Any) -> tuple[str, ...]:
+    return tuple(sorted({normalize_name(str(e)) for e in value})) if isinstance(value, list) else ()
 
 
 def _direct_reference(table: Mapping[str, Any]) -> str:
@@ -336,7 +346,7 @@ def _pipfile_requirement(name: str, value: Any, line: int, path: str, group: str
         specifier=_lenient_specifier(version),
         line=line,
         source=path,
-        extras=tuple(sorted({normalize_name(str(e)) for e in table.get("extras", []) or []})),
+        extras=_extras(table.get("extras")),
         marker=str(table.get("markers", "") or ""),
         group=group,
         url=_direct_reference(table),
@@ -344,9 +354,10 @@ def _pipfile_requirement(name: str, value: Any, line: int, path: str, group: str
 
 
 def _lenient_specifier(text: str) -> str:
-    # Pipfile and conda specs reach here already split from the name; keep odd ones as written.
+    # Pipfile and conda specs reach here already split from the name; keep odd ones as written
+    # (their bounds then read as unknown, the cautious answer).
     try:
-        return parse_requirement("x" + text).specifier if text else ""
+        return normalize_specifier(text)
     except ManifestError:
         return text.replace(" ", "")
 
@@ -361,7 +372,7 @@ def parse_setup_cfg(path: str, text: str) -> Manifest:
         parser.read_string(text)
     except configparser.Error as error:
         raise ManifestError(f"invalid setup.cfg: {error.message}", _config_error_line(error)) from None
-    lines = text.splitlines()
+    lines = _Lines(text)
     requirements: list[Requirement] = []
     if parser.has_option("options", "install_requires"):
         requirements += _cfg_requirements(parser["options"]["install_requires"], lines, "options", "install_requires", "", path)
@@ -381,7 +392,7 @@ def _config_error_line(error: configparser.Error) -> int:
 
 
 def _cfg_requirements(
-    value: str, lines: list[str], section: str, key: str, group: str, path: str
+    value: str, lines: _Lines, section: str, key: str, group: str, path: str
 ) -> list[Requirement]:
     if value.strip().startswith("file:"):
         return []  # setuptools reads the named requirements file, which mlaudit reads itself
@@ -392,26 +403,15 @@ def _cfg_requirements(
     for item in (i.strip() for i in items):
         if not item or item.startswith("#"):
             continue
-        cursor = _line_containing(lines, item, cursor) or cursor
+        cursor = lines.find(re.compile(re.escape(item)), cursor) or cursor
         out.append(parse_requirement(item, line=cursor, source=path, group=group))
     return out
 
 
-def _cfg_key_line(lines: list[str], section: str, key: str) -> int:
-    header = _line_matching(lines, re.compile(r"^\s*\[" + re.escape(section) + r"\]"), 1)
+def _cfg_key_line(lines: _Lines, section: str, key: str) -> int:
+    header = lines.find(re.compile(r"^\s*\[" + re.escape(section) + r"\]"), 1)
     pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*[=:]", re.IGNORECASE)
-    return _line_matching(lines, pattern, header + 1) if header else 0
-
-
-def _line_matching(lines: list[str], pattern: re.Pattern[str], start: int) -> int:
-    for number in range(max(start, 1), len(lines) + 1):
-        if pattern.search(lines[number - 1]):
-            return number
-    return 0
-
-
-def _line_containing(lines: list[str], needle: str, start: int) -> int:
-    return _line_matching(lines, re.compile(re.escape(needle)), start)
+    return lines.find(pattern, header + 1) if header else 0
 
 
 # -- setup.py (static: the file is parsed, never run) --------------------------------------------
@@ -491,10 +491,9 @@ def _extras_of(node: ast.expr, names: dict[str, ast.expr], path: str) -> list[Re
 def parse_conda_env(path: str, text: str) -> Manifest:
     """`dependencies:` conda match specs (`pytorch=2.1`, `numpy >=1.26`) and the `pip:` list."""
     root = compose_yaml(text)
-    if root is None:
-        return Manifest(path, "conda-env", tool="conda")
     if not isinstance(root, yaml.MappingNode):
-        raise ManifestError("environment file: expected a mapping at the top level", root.start_mark.line + 1)
+        # Not a conda environment (an `environment*.yaml` can be an RL config): nothing declared.
+        return Manifest(path, "conda-env", tool="conda")
     key, deps = _yaml_item(root, "dependencies")
     if key is None or not isinstance(deps, yaml.SequenceNode):
         return Manifest(path, "conda-env", tool="conda")

@@ -252,6 +252,8 @@ def read_requirement_line(
             includes.append(include)
         return
     requirement_text = _before_options(content)
+    if "${" in requirement_text:
+        return  # pip fills in ${VAR} at install time; what it stands for is unknown here
     if _is_path_or_url(requirement_text):
         egg = _EGG.search(requirement_text)
         if egg:

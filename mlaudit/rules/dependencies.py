@@ -140,7 +140,7 @@ class UnpinnedDependency(ProjectRule):
 
 def _serves_as_lock(manifest: Manifest) -> bool:
     """requirements*.txt (and requirements*.lock, requirements/*.txt), outside docs folders."""
-    if manifest.kind != "requirements-txt" or manifest.path.endswith(".in"):
+    if manifest.kind != "requirements-txt":
         return False
     folder = posixpath.dirname(manifest.path)
     name = posixpath.basename(manifest.path)

@@ -55,7 +55,7 @@ def test_json_format(repo: Path) -> None:
     found = [(f["code"], f["path"], f["location"]["line"], f["location"]["column"]) for f in document["findings"]]
     assert found == [("ML103", "train.py", 4, 1), ("ML602", "train.py", 7, 11)]
     yaml_fix = document["findings"][1]["fix"]
-    assert yaml_fix["edits"][0]["content"] == "safe_load"
+    assert yaml_fix["edits"][0]["content"] == "yaml.safe_load(f)"
 
 
 def test_github_format(repo: Path) -> None:

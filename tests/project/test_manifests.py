@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -297,7 +298,6 @@ def test_other_files_are_not_read() -> None:
         ("conda-lock.yml", "package:\n  - name: x\n   version: 1\n", 3),
         ("environment.yml", "dependencies:\n  - numpy\n  - pip:\n    - torch 2.0\n", 4),
         ("environment.yml", "dependencies: [numpy\n", 2),
-        ("environment.yml", "- a\n- b\n", 1),
         ("setup.py", "from setuptools import setup\nsetup(install_requires=[\n", 2),
         ("setup.py", "setup(install_requires=['torch 2.0'])\n", 1),
         ("setup.cfg", "install_requires = numpy\n", 1),
@@ -317,6 +317,8 @@ def test_malformed_files_raise_manifest_error_with_line(path: str, text: str, li
         ("pyproject.toml", '[tool.black]\nline-length = 100\n'),
         ("environment.yml", ""),
         ("environment.yml", "name: empty\n"),
+        ("environment_atari.yaml", "- a\n- b\n"),
+        ("environment.yml", "dependencies: none\n"),
         ("setup.cfg", "[flake8]\nmax-line-length = 100\n"),
         ("requirements.txt", "# nothing yet\n"),
     ],
@@ -330,3 +332,33 @@ def test_results_are_plain_hashable_data() -> None:
     for rel in ("uv/pyproject.toml", "uv/uv.lock", "poetry/pyproject.toml", "conda-env/environment.yml"):
         item = read(rel)
         assert hash(item) == hash(read(rel))
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("pyproject.toml", 'build-system = "x"\n\n[project]\ndependencies = "torch"\noptional-dependencies = "x"\n'),
+        ("pyproject.toml", 'tool = 3\nproject = 1\n'),
+        ("pyproject.toml", '[project]\nname = 3\ndependencies = [1, {a = 2}]\n\n[build-system]\nbuild-backend = 7\n'),
+        ("pyproject.toml", '[tool.poetry]\ngroup = "x"\n\n[tool.poetry.dependencies]\ntorch = {extras = "cuda", version = 2}\nx = 3\ny = [1]\n'),
+        ("pyproject.toml", '[tool.poetry.group.dev]\ndependencies = 3\n\n[dependency-groups]\ndev = "pytest"\n'),
+        ("Pipfile", "packages = 3\n"),
+        ("Pipfile", '[packages]\ntorch = {extras = "x", version = 2}\nnumpy = ["a"]\n'),
+        ("uv.lock", "package = 3\n"),
+        ("poetry.lock", "[[package]]\nname = 3\nversion = [1]\n"),
+        ("pdm.lock", 'metadata = 3\n'),
+        ("pdm.lock", '[metadata]\ngroups = "default"\n'),
+        ("Pipfile.lock", '{"default": {"torch": "==1", "numpy": {"version": 1}}, "develop": [1]}'),
+        ("pixi.lock", "packages: 3\n"),
+        ("pixi.lock", "packages:\n- 3\n- conda: 5\n- conda: https://x/noversion.conda\n- pypi: x\n  name: [1]\n"),
+        ("conda-lock.yml", "package:\n- name: [1]\n- 3\n- name: x\n  version: null\n"),
+        ("environment.yml", "dependencies:\n- pip: 3\n- {a: b}\n- [1]\n- ''\n"),
+        ("setup.cfg", "[options]\ninstall_requires =\n\n[options.extras_require]\n"),
+        ("setup.py", "setup(install_requires=x, extras_require={1: 2, 'a': 3, **more})\n"),
+        ("setup.py", "a = b\nb = a\nsetup(install_requires=a)\n"),
+        ("requirements.txt", "-r\n-c\n--requirement=\n-e\n\\\n"),
+    ],
+)
+def test_odd_but_valid_shapes_never_crash(path: str, text: str) -> None:
+    with contextlib.suppress(ManifestError):
+        read_dependency_file(path, text)

@@ -116,6 +116,11 @@ def test_hash_in_url_fragment_is_not_a_comment() -> None:
     assert requirements[0].name == "x"
 
 
+def test_environment_variables_are_left_to_pip() -> None:
+    requirements, _ = parse_requirements_text("r.txt", "torch==${TORCH_VERSION}\nnumpy\n")
+    assert [r.name for r in requirements] == ["numpy"]
+
+
 def test_bad_line_in_requirements_file_names_its_line() -> None:
     with pytest.raises(ManifestError) as caught:
         parse_requirements_text("r.txt", "numpy\n\ntorch 2.0\n")
