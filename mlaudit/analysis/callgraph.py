@@ -44,7 +44,7 @@ class CallGraph:
     def resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str = "") -> Resolution:
         """What a call written in `path` inside `scope` calls."""
         graph = self.graph
-        method = text.rsplit(".", 1)[-1] if text else ""
+        method = (text or callee or "").rsplit(".", 1)[-1]
         if receiver:
             owner = graph.resolve(path, receiver)
             if owner is not None and owner.kind == "class":

@@ -84,6 +84,8 @@ class RandomnessExtractor:
         """What the receiver of a method call was built from (`trainer.fit` after `trainer = Trainer()`)."""
         if not isinstance(func, ast.Attribute):
             return ""
+        if isinstance(func.value, ast.Call):  # `Runner(cfg).fit()`
+            return ctx.qualname(func.value.func) or ""
         base = ctx.dotted(func.value)
         if base is None:
             return ""
@@ -142,9 +144,9 @@ class RandomnessExtractor:
             if isinstance(value, ast.Call):
                 callee, _ = self._effective(value, ctx)
                 if callee:
-                    self.vars[(ctx.function, written)] = callee
-                    if not ctx.scope:
-                        self.vars[("", written)] = callee
+                    # `self.x = Foo()` in a method is visible to every method of the class.
+                    owner = ".".join(ctx.scope[:-1]) if written.startswith("self.") else ctx.function
+                    self.vars[(owner, written)] = callee
                 if callee in data.TORCH_GENERATORS and id(value) not in self.skip:
                     self.generators[(ctx.function, written)] = RandEvent(
                         GENERATOR, callee, ctx.span(node)[0], ctx.function, ctx.in_main_guard,

@@ -297,6 +297,35 @@ if __name__ == "__main__":
     assert_exact(tmp_path, files)
 
 
+def test_attribute_built_in_init_is_followed_in_other_methods(tmp_path: Path) -> None:
+    files = {
+        "app.py": """import torch
+
+from seeding import Seeder
+
+
+class App:
+    def __init__(self):
+        self.seeder = Seeder()
+
+    def run(self):
+        self.seeder.apply(0)
+        model = torch.nn.Linear(2, 2)
+        torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+if __name__ == "__main__":
+    App().run()
+""",
+        "seeding.py": "import torch\n\n\nclass Seeder:\n    def apply(self, s):\n        torch.manual_seed(s)\n",
+    }
+    assert_exact(tmp_path / "seeded", files)
+    files["app.py"] = files["app.py"].replace("        self.seeder.apply(0)\n", "").replace(
+        "        model = torch.nn.Linear(2, 2)\n", "        model = torch.nn.Linear(2, 2)  # expect: ML101\n"
+    )
+    assert_exact(tmp_path / "unseeded", files)
+
+
 def test_script_folder_sibling_import(tmp_path: Path) -> None:
     """`python examples/mnist/main.py` imports `utils` from examples/mnist/, not from the root."""
     files = {
