@@ -59,6 +59,7 @@ class Tracer:
     memo: dict[tuple[str, str, bool], list[Item]] = field(default_factory=dict)
     reached_by: dict[tuple[str, str, bool], set[tuple[str, str]]] = field(default_factory=dict)
     active: set[tuple[str, str, bool]] = field(default_factory=set)
+    by_scope: dict[str, dict[str, list[RandEvent]]] = field(default_factory=dict)  # path -> scope -> events
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
         facts = self.calls.graph.facts.get(path)
@@ -103,9 +104,15 @@ class Tracer:
         return any(e.kind == SEED for _, e, _ in self.flatten(path, scope))
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
+        if path not in self.by_scope:
+            index: dict[str, list[RandEvent]] = {}
+            for event in self.events(path):
+                index.setdefault(event.scope, []).append(event)
+            self.by_scope[path] = index
+        own = self.by_scope[path].get(scope, [])
         # The main guard's body runs only when the module is the program, not when it is
         # imported; functions defined inside the guard are filtered by being called or not.
-        return [e for e in self.events(path) if e.scope == scope and (guard or scope or not e.main_guard)]
+        return own if guard or scope else [e for e in own if not e.main_guard]
 
     def _expand(self, path: str, event: RandEvent) -> list[Item]:
         here = ((path, event.line),)

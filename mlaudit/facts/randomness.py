@@ -63,7 +63,7 @@ class RandomnessExtractor:
     def __init__(self) -> None:
         self.events: list[RandEvent] = []
         self.vars: dict[tuple[str, str], str] = {}  # (scope, name as written) -> callee of its constructor
-        self.taint: dict[tuple[str, str], str] = {}  # (scope, variable) -> entropy reason
+        self.assigned: dict[tuple[str, str], ast.expr] = {}  # (scope, variable) -> value last assigned
         self.seeded_here: set[tuple[str, str]] = set()  # (scope, family) seeded so far in walk order
         self.generators: dict[tuple[str, str], RandEvent] = {}  # unseeded torch.Generator vars
         self.seeded_generators: set[tuple[str, str]] = set()
@@ -153,9 +153,8 @@ class RandomnessExtractor:
                         note="torch.Generator() is never given manual_seed()",
                     )
                     self.skip.add(id(value))
-            reason = self._entropy(value, ctx)
-            if reason:
-                self.taint[(ctx.function, written)] = reason
+            # Remember the value; whether it is entropy is worked out only if a seeding call uses it.
+            self.assigned[(ctx.function, written)] = value
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         if id(node) in self.skip:
@@ -176,7 +175,8 @@ class RandomnessExtractor:
                 return
         if callee and callee.startswith("builtins."):
             return
-        note = self._seed_entropy(node, ctx)
+        # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
+        note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
         self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
@@ -376,8 +376,11 @@ class RandomnessExtractor:
                 return reason
         return ""
 
-    def _entropy(self, expr: ast.expr, ctx: PyContext) -> str:
-        """Why `expr` differs on every run (`time.time()`), or "" when it does not."""
+    def _entropy(self, expr: ast.expr, ctx: PyContext, depth: int = 0) -> str:
+        """Why `expr` differs on every run (`time.time()`), or "" when it does not. Variables are
+        followed to the value last assigned to them in this or an enclosing scope."""
+        if depth > 5:
+            return ""
         for sub in ast.walk(expr):
             if isinstance(sub, ast.Call):
                 name = ctx.qualname(sub.func) or ""
@@ -386,17 +389,19 @@ class RandomnessExtractor:
                 family = _global_family(name)
                 if family and (ctx.function, family) not in self.seeded_here:
                     return f"{name}() before any seed"
-            elif isinstance(sub, ast.Name):
-                for scope in _enclosing(ctx.scope):
-                    if (scope, sub.id) in self.taint:
-                        return self.taint[(scope, sub.id)]
-            elif isinstance(sub, ast.Attribute):
-                written = ctx.dotted(sub) or ""
-                for scope in _enclosing(ctx.scope):
-                    if (scope, written) in self.taint:
-                        return self.taint[(scope, written)]
-                if sub.attr in self.arg_entropy:
+            elif isinstance(sub, (ast.Name, ast.Attribute)):
+                reason = self._variable_entropy(ctx.dotted(sub) or "", ctx, depth)
+                if reason:
+                    return reason
+                if isinstance(sub, ast.Attribute) and sub.attr in self.arg_entropy:
                     return f"the default of --{sub.attr.replace('_', '-')} ({self.arg_entropy[sub.attr]})"
+        return ""
+
+    def _variable_entropy(self, written: str, ctx: PyContext, depth: int) -> str:
+        for scope in _enclosing(ctx.scope):
+            value = self.assigned.get((scope, written))
+            if value is not None:
+                return self._entropy(value, ctx, depth + 1)
         return ""
 
     def facts(self, ctx: PyContext) -> RandomnessFacts:
