@@ -64,7 +64,8 @@ class RandomnessExtractor:
         self.events: list[RandEvent] = []
         self.vars: dict[tuple[str, str], str] = {}  # (scope, name as written) -> callee of its constructor
         self.assigned: dict[tuple[str, str], ast.expr] = {}  # (scope, variable) -> value last assigned
-        self.seeded_here: set[tuple[str, str]] = set()  # (scope, family) seeded so far in walk order
+        # (scope, family) -> line of the first seeding call (source lines, as in the tree).
+        self.seeded_here: dict[tuple[str, str], int] = {}
         self.generators: dict[tuple[str, str], RandEvent] = {}  # unseeded torch.Generator vars
         self.seeded_generators: set[tuple[str, str]] = set()
         self.skip: set[int] = set()  # ids of calls already accounted for by their parent
@@ -226,7 +227,7 @@ class RandomnessExtractor:
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             self._mark_seed_material(arg)
         for family in families:
-            self.seeded_here.add((ctx.function, family))
+            self.seeded_here.setdefault((ctx.function, family), node.lineno)
         self._add(SEED, callee or "", node, ctx, families=tuple(sorted(families)), note=note)
         self._determinism_keyword(node, callee, ctx)
         if callee in data.TRAINING_CONSTRUCTORS:
@@ -387,7 +388,8 @@ class RandomnessExtractor:
                 if name in data.ENTROPY_CALLS or name.startswith(data.ENTROPY_PREFIXES):
                     return f"{name}()"
                 family = _global_family(name)
-                if family and (ctx.function, family) not in self.seeded_here:
+                seeded_at = self.seeded_here.get((ctx.function, family), 0)
+                if family and not 0 < seeded_at < sub.lineno:
                     return f"{name}() before any seed"
             elif isinstance(sub, (ast.Name, ast.Attribute)):
                 reason = self._variable_entropy(ctx.dotted(sub) or "", ctx, depth)

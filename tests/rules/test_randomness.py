@@ -826,6 +826,28 @@ np.random.seed(seed=None if False else 3)
     assert "time.time()" in by_key[("seeds.py", 14, "ML107")].message
 
 
+def test_seed_drawn_from_unseeded_random_then_reused(tmp_path: Path) -> None:
+    """dcgan's pattern: a default seed drawn from `random`, then used for random and torch."""
+    files = {
+        "main.py": """import argparse
+import random
+
+import torch
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--manualSeed", type=int)
+opt = parser.parse_args()
+if opt.manualSeed is None:
+    opt.manualSeed = random.randint(1, 10000)
+random.seed(opt.manualSeed)  # expect: ML107
+torch.manual_seed(opt.manualSeed)  # expect: ML107
+model = torch.nn.Linear(2, 2)
+torch.optim.Adam(model.parameters())
+""",
+    }
+    assert_exact(tmp_path, files, ["ML101", "ML107"])
+
+
 @pytest.mark.parametrize("path", ["train.py", "pkg/train.py"])
 def test_no_internal_errors_on_odd_code(tmp_path: Path, path: str) -> None:
     files = {
