@@ -417,13 +417,6 @@ class DeterminismNotEnforced(ProjectRule):
         return Finding(self.code, message, trace.entry.path, _line(trace, cuda), level=level)
 
 
-_GENERATOR_ADVICE = {
-    "torch.Generator": "call g.manual_seed(seed) on it before use",
-    "jax.random.PRNGKey": "build the key from a seed in your config",
-    "jax.random.key": "build the key from a seed in your config",
-}
-
-
 class UnseededGenerator(ProjectRule):
     code = "ML106"
     name = "unseeded-generator"
@@ -450,7 +443,7 @@ class UnseededGenerator(ProjectRule):
             extra = facts.extra.get("randomness")
             for event in getattr(extra, "events", ()):
                 if event.kind == GENERATOR and (file.path, event.scope) in reached:
-                    advice = _GENERATOR_ADVICE.get(event.name, "pass it a seed from your config or a constant")
+                    advice = data.GENERATOR_ADVICE.get(event.name, "pass it a seed from your config or a constant")
                     message = (f"{event.note}, so the global seed never reaches it and every run draws different "
                                f"numbers; {advice}.")
                     yield Finding(self.code, message, file.path, event.line, level=self.level)

@@ -226,6 +226,12 @@ GENERATOR_WRAPPERS = frozenset({"numpy.random.Generator"})
 TORCH_GENERATORS = frozenset({"torch.Generator", "torch._C.Generator"})
 TORCH_GENERATOR_SEEDING_METHODS = frozenset({"manual_seed", "seed", "set_state"})
 JAX_KEYS = frozenset({"jax.random.PRNGKey", "jax.random.key"})
+# What to do about an unseeded generator, when more specific than "pass it a seed".
+GENERATOR_ADVICE = {
+    "torch.Generator": "call g.manual_seed(seed) on it before use",
+    "jax.random.PRNGKey": "build the key from a seed in your config",
+    "jax.random.key": "build the key from a seed in your config",
+}
 
 # --- seed sources that differ on every run (ML107) ---------------------------------------------
 
