@@ -11,9 +11,10 @@ import ast
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, traces
+from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
 from mlaudit.facts.randomness import (
     ALGORITHMS,
+    CALL,
     CUDA,
     DEFERRED,
     DET_ON,
@@ -23,6 +24,7 @@ from mlaudit.facts.randomness import (
     SETS_CUBLAS,
     SOURCE,
     TRAIN,
+    RandEvent,
 )
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
@@ -473,9 +475,9 @@ class NondeterministicSeedSource(ProjectRule):
         for file, facts in model.python_modules():
             extra = facts.extra.get("randomness")
             for event in getattr(extra, "events", ()):
-                if not event.note or event.kind not in (SEED, "call"):
+                if not event.note or event.kind not in (SEED, CALL):
                     continue
-                if event.kind == "call" and not self._seeding_helper(found.tracer, file.path, event):
+                if event.kind == CALL and not self._seeding_helper(found.tracer, file.path, event):
                     continue
                 name = event.name.rsplit(".", 1)[-1] if event.kind == SEED else event.text
                 if event.name in data.ENTROPY_SEEDERS or event.note.startswith("nothing"):
@@ -487,7 +489,7 @@ class NondeterministicSeedSource(ProjectRule):
                 yield Finding(self.code, message, file.path, event.line, level=self.level)
 
     @staticmethod
-    def _seeding_helper(tracer: Any, path: str, event: Any) -> bool:
+    def _seeding_helper(tracer: Tracer, path: str, event: RandEvent) -> bool:
         found = tracer.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
         return found.symbol is not None and tracer.seeds(found.symbol.path, found.symbol.name)
 
