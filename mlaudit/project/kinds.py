@@ -42,6 +42,7 @@ FORMAT_BY_NAME = {
     "dvc.lock": YAML,
     "Makefile": TEXT,
     "Dockerfile": TEXT,
+    ".env": TEXT,  # a dotfile has no suffix, so the ".env" suffix entry never matches it
     ".gitattributes": TEXT,
     ".gitignore": TEXT,
     ".dvcignore": TEXT,

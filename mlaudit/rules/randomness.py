@@ -1,12 +1,38 @@
-"""ML1xx: randomness and determinism."""
+"""ML1xx: randomness and determinism.
+
+ML103 and ML104 are per-file rules over the syntax tree. The others are project rules: they
+follow each entry point's run through the repo's own modules (`mlaudit.analysis.trace`), using
+the per-file facts of `mlaudit.facts.randomness` and the knowledge in `randomness_data`.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
+from mlaudit.facts.randomness import (
+    ALGORITHMS,
+    CALL,
+    CUDA,
+    DEFERRED,
+    DET_ON,
+    GENERATOR,
+    SEED,
+    SEED_MATERIAL,
+    SETS_CUBLAS,
+    SOURCE,
+    TRAIN,
+    RandEvent,
+)
 from mlaudit.facts.walk import PyContext
-from mlaudit.rules.base import PythonRule
+from mlaudit.findings import Finding, Level
+from mlaudit.project.dependencies import dependency_index
+from mlaudit.project.model import ProjectModel
+from mlaudit.project.versions import VersionInfo, all_at_least
+from mlaudit.rules import randomness_data as data
+from mlaudit.rules.base import ProjectRule, PythonRule
 
 CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
 LIGHTNING_TRAINERS = frozenset(
@@ -88,3 +114,464 @@ def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:
         elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
             default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
     return dest, default
+
+
+class NondeterministicAlgorithms(PythonRule):
+    code = "ML104"
+    name = "nondeterministic-algorithms"
+    summary = "Deterministic algorithms explicitly switched off"
+    tags = ("reproducibility", "determinism")
+    valid = (
+        "import torch\ntorch.backends.cudnn.deterministic = True\ntorch.use_deterministic_algorithms(True)\n",
+        "import torch\ntorch.use_deterministic_algorithms(args.deterministic)\n",
+        "from torch.backends import cudnn\ncudnn.deterministic = cfg.deterministic\n",
+        # Not torch's flag.
+        "class C: pass\ncudnn = C()\ncudnn.deterministic = False\n",
+    )
+    invalid = (
+        "import torch\ntorch.backends.cudnn.deterministic = False  # expect: ML104\n",
+        "from torch.backends import cudnn as c\nc.deterministic = 0  # expect: ML104\n",
+        "import torch\ntorch.use_deterministic_algorithms(False)  # expect: ML104\n",
+        "from torch import use_deterministic_algorithms\nuse_deterministic_algorithms(mode=False)  # expect: ML104\n",
+    )
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        if any(ctx.qualname(t) == data.CUDNN_DETERMINISTIC for t in node.targets) and _falsy_constant(node.value):
+            ctx.report(self, node, "cudnn.deterministic = False lets cuDNN pick nondeterministic convolution "
+                       "algorithms; set it to True (or remove the line) for reproducible runs.")
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        if ctx.qualname(node.func) != data.USE_DETERMINISTIC:
+            return
+        mode = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        if mode is not None and _falsy_constant(mode):
+            ctx.report(self, node, "torch.use_deterministic_algorithms(False) explicitly allows nondeterministic "
+                       "kernels; pass True (warn_only=True to only warn) for reproducible runs.")
+
+
+def _falsy_constant(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and not node.value and node.value is not None
+
+
+# --- project rules over entry-point traces -------------------------------------------------------
+
+
+def _where(trace: Trace, step: Step) -> str:
+    """Where a step is, as seen from the entry point's file."""
+    if step.path == trace.entry.path:
+        return f"line {step.site}" if step.event.line == step.site else f"line {step.event.line}, reached from line {step.site}"
+    return f"{step.path}:{step.event.line}, reached from line {step.site}"
+
+
+def _line(trace: Trace, step: Step | None) -> int:
+    """The line of the entry point's file a finding points at: the random use itself when it is
+    written there, else the call in that file that leads to it, else the entry point's line."""
+    if step is None:
+        return trace.entry.line
+    if step.path == trace.entry.path:
+        return step.event.line
+    return step.site if step.site > 0 else trace.entry.line
+
+
+def _unresolved(steps: Iterable[Step]) -> Step | None:
+    return next((s for s in steps if s.event.kind == UNRESOLVED_STEP), None)
+
+
+def _uses(trace: Trace) -> list[tuple[int, Step]]:
+    """Random draws that matter for ML101/ML102, in run order.
+
+    Draws that only make a seed are ML107's concern. In a program that never trains (no optimizer,
+    backward or trainer on its path) torch draws are left out: they are example inputs for tracing,
+    profiling or a demo, or initial weights that a checkpoint then replaces.
+    """
+    trains = any(s.event.kind == TRAIN for s in trace.steps)
+    return [
+        (i, s) for i, s in enumerate(trace.steps)
+        if s.event.kind == SOURCE and s.event.families and s.event.families[0] in data.GLOBAL_FAMILIES
+        and SEED_MATERIAL not in s.event.flags and (trains or s.event.families[0] != data.TORCH)
+    ]
+
+
+def _family(step: Step) -> str:
+    return data.FAMILY_LABELS[step.event.families[0]]
+
+
+def _seed_call(trace: Trace, seed: Step) -> str:
+    """`seed_everything at line 12` for a seed set by a repo helper, `manual_seed at line 9` otherwise."""
+    index = trace.steps.index(seed)
+    helper = next(
+        (s for s in reversed(trace.steps[:index]) if s.event.kind == HELPER_SEED and s.site == seed.site), None
+    )
+    if helper is not None:
+        return f"{helper.event.name} at line {helper.site}"
+    return f"{seed.event.name.rsplit('.', 1)[-1]} at {_where(trace, seed)}"
+
+
+def _families(families: Iterable[str]) -> str:
+    chosen = set(families)
+    if data.TORCH in chosen:
+        chosen.discard(data.CUDA)  # torch.manual_seed also seeds CUDA; naming both is noise
+    return ", ".join(data.FAMILY_LABELS[f] for f in sorted(chosen))
+
+
+def _dedupe(findings: Iterable[Finding | None]) -> Iterator[Finding]:
+    seen: set[tuple[str, int, str]] = set()
+    for finding in findings:
+        if finding is not None and (finding.path, finding.line, finding.message) not in seen:
+            seen.add((finding.path, finding.line, finding.message))
+            yield finding
+
+
+class MissingSeed(ProjectRule):
+    code = "ML101"
+    name = "missing-seed"
+    summary = "An entry point draws random numbers before any seed is set"
+    tags = ("reproducibility", "randomness")
+    valid = (
+        "import torch\n\ndef main():\n    torch.manual_seed(0)\n    x = torch.randn(3)\n\n"
+        "if __name__ == '__main__':\n    main()\n",
+        {
+            "utils.py": "import random, numpy as np, torch\n\ndef seed_everything(seed):\n    random.seed(seed)\n"
+            "    np.random.seed(seed)\n    torch.manual_seed(seed)\n",
+            "train.py": "import torch\nfrom utils import seed_everything\n\nif __name__ == '__main__':\n"
+            "    seed_everything(1)\n    model = torch.nn.Linear(2, 2)\n",
+        },
+        # A library module without an entry point is not a run.
+        "import torch\n\ndef make():\n    return torch.nn.Linear(2, 2)\n",
+    )
+    invalid = (
+        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n",
+        # Seeded only after the model drew its initial weights.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2)  # expect: ML101\n"
+        "    torch.manual_seed(0)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        found = traces(model)
+        helpers = found.seeding_helpers()
+        return _dedupe(self._check(trace, helpers) for trace in found.traces)
+
+    def _check(self, trace: Trace, helpers: list[tuple[str, str, int]]) -> Finding | None:
+        uses = _uses(trace)
+        if not uses:
+            return None
+        seeds = [i for i, s in enumerate(trace.steps) if s.event.kind == SEED]
+        if not seeds:
+            index, step = uses[0]
+            unresolved = _unresolved(trace.steps)
+            return self._finding(trace, step, None, helpers, unresolved)
+        immediate = [(i, s) for i, s in uses if DEFERRED not in s.event.flags]
+        early = self._early_use(trace, immediate, seeds)
+        if early is None:
+            return None
+        index, step, seed = early
+        unresolved = _unresolved(trace.steps[:index])
+        return self._finding(trace, step, seed, helpers, unresolved)
+
+    @staticmethod
+    def _early_use(trace: Trace, immediate: list[tuple[int, Step]], seeds: list[int]) -> tuple[int, Step, Step] | None:
+        """The first draw that runs before every seed, or before the first seed of its own family."""
+        first_of: dict[str, int] = {}
+        for i in seeds:
+            for family in trace.steps[i].event.families:
+                first_of.setdefault(family, i)
+        for index, step in immediate:
+            family = step.event.families[0]
+            if index < seeds[0]:
+                return index, step, trace.steps[first_of.get(family, seeds[0])]
+            if family in first_of and index < first_of[family]:
+                return index, step, trace.steps[first_of[family]]
+        return None
+
+    def _finding(
+        self, trace: Trace, step: Step, later_seed: Step | None, helpers: list[tuple[str, str, int]],
+        unresolved: Step | None,
+    ) -> Finding:
+        entry = trace.entry.path
+        use = f"{step.event.note} at {_where(trace, step)}"
+        if later_seed is not None:
+            message = (f"{entry} draws from {_family(step)} RNG ({use}) before its first seed "
+                       f"({_seed_call(trace, later_seed)}); move the seeding call before the first random use.")
+        else:
+            message = f"{entry} draws from {_family(step)} RNG ({use}) but no seed is set on its path; "
+            message += self._suggestion(trace, helpers)
+        level = self.level
+        if unresolved is not None:
+            level = Level.NOTE
+            message = message[:-1] + (f", unless `{unresolved.event.name}` (line {unresolved.site}), which could not be "
+                                      "resolved, sets it.")
+        return Finding(self.code, message, entry, _line(trace, step), level=level)
+
+    def _suggestion(self, trace: Trace, helpers: list[tuple[str, str, int]]) -> str:
+        unused = [h for h in helpers if (h[0], h[1]) not in trace.reached and self._importable(trace, h[0])]
+        unused.sort(key=lambda h: ("seed" not in h[1].lower(), h[0].count("/"), h))
+        if unused:
+            path, name, line = unused[0]
+            module = path.rsplit("/", 1)[-1].removesuffix(".py")
+            return (f"`{module}.{name}` exists ({path}:{line}) but is never called from {trace.entry.path}; "
+                    "call it before the first random use.")
+        return self._plain_advice(trace)
+
+    @staticmethod
+    def _importable(trace: Trace, helper_path: str) -> bool:
+        """A helper the entry point could import: in its folder, a parent folder or a subfolder
+        (not in a sibling example's folder)."""
+        helper_dir = helper_path.rpartition("/")[0]
+        entry_dir = trace.entry.path.rpartition("/")[0]
+        return any(
+            inner == outer or not outer or inner.startswith(outer + "/")
+            for inner, outer in ((entry_dir, helper_dir), (helper_dir, entry_dir))
+        )
+
+    @staticmethod
+    def _plain_advice(trace: Trace) -> str:
+        families = sorted({s.event.families[0] for _, s in _uses(trace)}, key=data.GLOBAL_FAMILIES.index)
+        calls = ", ".join(data.FAMILY_SEED_CALL[f] for f in families)
+        return f"call {calls} at start-up, before the first random use."
+
+
+class PartialSeed(ProjectRule):
+    code = "ML102"
+    name = "partial-seed"
+    summary = "An entry point seeds some RNG families but uses another that is never seeded"
+    tags = ("reproducibility", "randomness")
+    valid = (
+        "import random, numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
+        "    np.random.seed(0)\n    x = torch.randn(2) + np.random.rand()\n",
+        "import numpy as np, lightning as L\n\nif __name__ == '__main__':\n    L.seed_everything(0, workers=True)\n"
+        "    x = np.random.rand()\n",
+    )
+    invalid = (
+        "import numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
+        "    noise = np.random.rand(3)  # expect: ML102\n",
+        "import torch\n\nif __name__ == '__main__':\n    torch.cuda.manual_seed_all(0)\n"
+        "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    w.sum().backward()\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        return _dedupe(f for trace in traces(model).traces for f in self._check(trace))
+
+    def _check(self, trace: Trace) -> list[Finding]:
+        seeds = [s for s in trace.steps if s.event.kind == SEED]
+        if not seeds:
+            return []  # nothing seeded at all: ML101's case
+        seeded = {f for s in seeds for f in s.event.families}
+        first: dict[str, Step] = {}
+        for _, step in _uses(trace):
+            first.setdefault(step.event.families[0], step)
+        unresolved = _unresolved(trace.steps)
+        findings = []
+        for family, step in first.items():
+            if family in seeded:
+                continue
+            seed = seeds[0]
+            message = (f"{trace.entry.path} seeds {_families(seeded)} ({_seed_call(trace, seed)}) but "
+                       f"{_family(step)} RNG, used by {step.event.note} at "
+                       f"{_where(trace, step)}, is never seeded; add {data.FAMILY_SEED_CALL[family]} next to the "
+                       "other seeding call.")
+            level = self.level
+            if unresolved is not None:
+                level = Level.NOTE
+                message = message[:-1] + (f", unless `{unresolved.event.name}` (line {unresolved.site}), which could "
+                                          "not be resolved, seeds it.")
+            findings.append(Finding(self.code, message, trace.entry.path, _line(trace, step), level=level))
+        return findings
+
+
+class DeterminismNotEnforced(ProjectRule):
+    code = "ML105"
+    name = "determinism-not-enforced"
+    summary = "A CUDA training entry point never enables deterministic algorithms"
+    tags = ("reproducibility", "determinism")
+    valid = (
+        "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+        "    model = torch.nn.Linear(2, 2).cuda()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        "import torch\nfrom torch.backends import cudnn\n\nif __name__ == '__main__':\n    cudnn.deterministic = True\n"
+        "    model = torch.nn.Linear(2, 2).to('cuda')\n    opt = torch.optim.Adam(model.parameters())\n",
+        # Inference only: no optimizer, no backward.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()\n",
+    )
+    invalid = (
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        return _dedupe(self._check(trace) for trace in traces(model).traces)
+
+    def _check(self, trace: Trace) -> Finding | None:
+        kinds = {s.event.kind for s in trace.steps}
+        if TRAIN not in kinds or CUDA not in kinds or DET_ON in kinds:
+            return None
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
+            return None
+        cuda = next(s for s in trace.steps if s.event.kind == CUDA)
+        message = (f"{trace.entry.path} trains on CUDA ({cuda.event.note} at {_where(trace, cuda)}) without turning on "
+                   "deterministic algorithms; call torch.use_deterministic_algorithms(True) (or set "
+                   "torch.backends.cudnn.deterministic = True) at start-up.")
+        unresolved = _unresolved(trace.steps)
+        level = self.level
+        if unresolved is not None:
+            level = Level.NOTE
+            message = message[:-1] + (f", unless `{unresolved.event.name}` (line {unresolved.site}), which could not be "
+                                      "resolved, does it.")
+        return Finding(self.code, message, trace.entry.path, _line(trace, cuda), level=level)
+
+
+class UnseededGenerator(ProjectRule):
+    code = "ML106"
+    name = "unseeded-generator"
+    summary = "A local RNG object is created without a seed, so global seeding never reaches it"
+    tags = ("reproducibility", "randomness")
+    valid = (
+        "import numpy as np\n\nif __name__ == '__main__':\n    rng = np.random.default_rng(cfg.seed)\n",
+        "import torch\n\nif __name__ == '__main__':\n    g = torch.Generator()\n    g.manual_seed(0)\n"
+        "    loader = torch.utils.data.DataLoader([1, 2], shuffle=True, generator=g)\n",
+        "import torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
+        "    loader = torch.utils.data.DataLoader([1, 2], shuffle=True)\n",
+        # Not reachable from any entry point.
+        "import numpy as np\n\ndef helper():\n    return np.random.default_rng()\n",
+    )
+    invalid = (
+        "import numpy as np\n\nif __name__ == '__main__':\n    rng = np.random.default_rng()  # expect: ML106\n",
+        "import random\n\ndef main():\n    r = random.Random()  # expect: ML106\n\nif __name__ == '__main__':\n    main()\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        found = traces(model)
+        reached = set().union(*(t.reached for t in found.traces)) if found.traces else set()
+        for file, facts in model.python_modules():
+            extra = facts.extra.get("randomness")
+            for event in getattr(extra, "events", ()):
+                if event.kind == GENERATOR and (file.path, event.scope) in reached:
+                    advice = data.GENERATOR_ADVICE.get(event.name, "pass it a seed from your config or a constant")
+                    message = (f"{event.note}, so the global seed never reaches it and every run draws different "
+                               f"numbers; {advice}.")
+                    yield Finding(self.code, message, file.path, event.line, level=self.level)
+
+
+class NondeterministicSeedSource(ProjectRule):
+    code = "ML107"
+    name = "nondeterministic-seed-source"
+    summary = "A seed derived from the clock, the OS entropy pool or an unseeded RNG"
+    tags = ("reproducibility", "randomness")
+    valid = (
+        "import torch\ntorch.manual_seed(42)\n",
+        "import torch\n\ndef main(cfg):\n    torch.manual_seed(cfg.seed)\n",
+        "import random, numpy as np\nrandom.seed(0)\nnp.random.seed(random.randint(0, 100))\n",
+    )
+    invalid = (
+        "import time, torch\ntorch.manual_seed(int(time.time()))  # expect: ML107\n",
+        "import os, numpy as np\nseed = int.from_bytes(os.urandom(4), 'little')\nnp.random.seed(seed)  # expect: ML107\n",
+        {
+            "utils.py": "import torch\n\ndef seed_all(seed):\n    torch.manual_seed(seed)\n",
+            "train.py": "import time\nfrom utils import seed_all\nseed_all(time.time_ns() % 2**32)  # expect: ML107\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        found = traces(model)
+        for file, facts in model.python_modules():
+            extra = facts.extra.get("randomness")
+            for event in getattr(extra, "events", ()):
+                if not event.note or event.kind not in (SEED, CALL):
+                    continue
+                if event.kind == CALL and not self._seeding_helper(found.tracer, file.path, event):
+                    continue
+                name = event.name.rsplit(".", 1)[-1] if event.kind == SEED else event.text
+                if event.name in data.ENTROPY_SEEDERS or event.note.startswith("nothing"):
+                    problem = f"{name}() seeds from {event.note}"
+                else:
+                    problem = f"The seed passed to {name}() comes from {event.note}"
+                message = (f"{problem}, so every run uses a different seed; pass a seed from your config or a "
+                           "constant (and log it).")
+                yield Finding(self.code, message, file.path, event.line, level=self.level)
+
+    @staticmethod
+    def _seeding_helper(tracer: Tracer, path: str, event: RandEvent) -> bool:
+        found = tracer.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
+        return found.symbol is not None and tracer.seeds(found.symbol.path, found.symbol.name)
+
+
+class MissingCublasWorkspaceConfig(ProjectRule):
+    code = "ML108"
+    name = "missing-cublas-workspace-config"
+    summary = "Deterministic algorithms on CUDA without CUBLAS_WORKSPACE_CONFIG on a torch that needs it"
+    tags = ("reproducibility", "determinism")
+    # The first torch release without the CUBLAS_WORKSPACE_CONFIG check (pytorch PR #161749).
+    defaults = {"fixed-in": "2.10"}
+    valid = (
+        {
+            "train.py": "import os\nos.environ['CUBLAS_WORKSPACE_CONFIG'] = ':4096:8'\nimport torch\n\n"
+            "if __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n    x = torch.ones(2).cuda()\n",
+        },
+        {
+            "requirements.txt": "torch==2.10.0\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+            "    x = torch.ones(2).cuda()\n",
+        },
+        {
+            "Dockerfile": "FROM python:3.12\nENV CUBLAS_WORKSPACE_CONFIG=:4096:8\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n"
+            "    x = torch.ones(2).cuda()\n",
+        },
+        # CPU only: cuBLAS is never used.
+        "import torch\n\nif __name__ == '__main__':\n    torch.use_deterministic_algorithms(True)\n    x = torch.ones(2)\n",
+    )
+    invalid = (
+        {
+            "requirements.txt": "torch==2.4.1\n",
+            "train.py": "import torch\n\nif __name__ == '__main__':\n"
+            "    torch.use_deterministic_algorithms(True)  # expect: ML108\n    x = torch.ones(2).cuda()\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        if _cublas_configured(model):
+            return
+        fixed_in = str(self.options.get("fixed-in", self.defaults["fixed-in"]))
+        index = dependency_index(model)
+        seen: set[tuple[str, int]] = set()
+        for trace in traces(model).traces:
+            kinds = {s.event.kind for s in trace.steps}
+            if CUDA not in kinds or any(SETS_CUBLAS in s.event.flags for s in trace.steps):
+                continue
+            for step in trace.steps:
+                if step.event.kind != DET_ON or ALGORITHMS not in step.event.flags:
+                    continue
+                if (step.path, step.event.line) in seen:
+                    continue
+                info = index.allowed_versions("torch", near=step.path)
+                if all_at_least(info, fixed_in):
+                    continue
+                seen.add((step.path, step.event.line))
+                yield Finding(self.code, self._message(info, fixed_in), step.path, step.event.line, level=self.level)
+
+    @staticmethod
+    def _message(info: VersionInfo, fixed_in: str) -> str:
+        if info.exact:
+            which = f"the project's torch {', '.join(info.exact)} ({info.source}) is older than {fixed_in}"
+        elif info.lower is not None:
+            which = f"the project allows torch {info.lower} ({info.source}), older than {fixed_in}"
+        else:
+            which = f"no lockfile or pin says the project's torch is {fixed_in} or newer"
+        return (f"use_deterministic_algorithms(True) on CUDA raises a RuntimeError at the first cuBLAS call on torch "
+                f"before {fixed_in} unless CUBLAS_WORKSPACE_CONFIG is set, and {which}; set "
+                "CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment (Dockerfile, .env, CI) or in os.environ before "
+                "CUDA starts.")
+
+
+def _cublas_configured(model: ProjectModel) -> bool:
+    """Whether anything the repo controls sets CUBLAS_WORKSPACE_CONFIG: code, env files, Dockerfiles,
+    Makefiles, shell scripts, CI workflows and other YAML."""
+    for _, facts in model.python_modules():
+        if getattr(facts.extra.get("randomness"), "cublas_env_lines", ()):
+            return True
+    for file_facts in model.facts.values():
+        if file_facts.python is not None or file_facts.data is None:
+            continue
+        content = file_facts.data if isinstance(file_facts.data, str) else repr(getattr(file_facts.data, "documents", file_facts.data))
+        if data.CUBLAS_VAR in content:
+            return True
+    return False

@@ -1,0 +1,234 @@
+"""Entry points: where a run of the project starts, as the catalog defines them.
+
+- a module with `if __name__ == "__main__":` (its whole top level runs, guard included);
+- a function decorated with `@hydra.main`, a click command/group, or a typer command;
+- a module that builds a LightningCLI at its top level;
+- a `[project.scripts]` / `[tool.poetry.scripts]` target (`pkg.cli:main`);
+- a script named in a `dvc.yaml` stage `cmd` (`python src/train.py`, `python -m pkg.train`);
+- beyond the catalog's list, a plain top-level script (nanoGPT's `train.py`, pytorch/examples'
+  `dcgan/main.py`): no main guard, imported by no module of the repo, not a test/setup/docs file,
+  with calls at its top level after its last definition. Such a file only makes sense run as
+  `python file.py`.
+
+An entry point is either a module (`function is None`: its top level is the run) or a function
+(the module's top level outside the main guard runs first, then the function).
+Build once per run with `model.analysis("entrypoints", build_entry_points)`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from mlaudit.analysis.modules import ModuleGraph, module_graph
+from mlaudit.facts.python import ModuleFacts
+from mlaudit.rules import randomness_data as data
+
+if TYPE_CHECKING:
+    from mlaudit.project.model import ProjectModel
+
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    path: str
+    kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc", "script"
+    function: str | None  # the function that runs, None when the module's top level is the run
+    line: int  # main guard, def line, or 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.function}()" if self.function else self.path
+
+
+def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
+    graph = module_graph(model)
+    found: dict[tuple[str, str | None], EntryPoint] = {}
+
+    def add(entry: EntryPoint) -> None:
+        found.setdefault((entry.path, entry.function), entry)
+
+    for file, facts in model.python_modules():
+        if file.format != "python":
+            continue
+        if facts.main_guard_line is not None:
+            add(EntryPoint(file.path, "main-guard", None, facts.main_guard_line))
+        for entry in _decorated(file.path, facts):
+            if facts.main_guard_line is None or not _called_at_top_level(facts, entry.function or ""):
+                add(entry)
+        if facts.main_guard_line is None and _top_level_cli(facts):
+            add(EntryPoint(file.path, "lightning-cli", None, 1))
+        elif facts.main_guard_line is None and _plain_script(file.path, facts, graph):
+            add(EntryPoint(file.path, "script", None, 1))
+    for entry in _project_scripts(model, graph):
+        add(entry)
+    for entry in _dvc_scripts(model, graph):
+        add(entry)
+    return sorted(found.values(), key=lambda e: (e.path, e.line, e.function or ""))
+
+
+def entry_points(model: ProjectModel) -> list[EntryPoint]:
+    return model.analysis("entrypoints", build_entry_points)
+
+
+def _decorated(path: str, facts: ModuleFacts) -> list[EntryPoint]:
+    apps = _cli_apps(facts)
+    entries = []
+    for fact in facts.defs:
+        if fact.kind != "function" or "." in fact.name:
+            continue
+        kind = _decorator_kind(fact.decorators, facts.module, apps)
+        if kind:
+            entries.append(EntryPoint(path, kind, fact.name, fact.line))
+    return entries
+
+
+def _decorator_kind(decorators: tuple[str, ...], module: str, apps: dict[str, str]) -> str:
+    for decorator in decorators:
+        if decorator in data.HYDRA_MAINS:
+            return "hydra"
+        if decorator in data.CLICK_COMMANDS:
+            return "click" if decorator.startswith("click") else "typer"
+        owner, _, attr = decorator.rpartition(".")
+        if attr in data.CLI_APP_DECORATORS:
+            local = owner[len(module) + 1:] if module and owner.startswith(module + ".") else owner
+            ctor = apps.get(local)
+            if ctor:
+                return "typer" if ctor.startswith("typer") else "click"
+            if owner.startswith("click.") or local.split(".")[0] in ("cli", "app", "main", "group"):
+                return "click"
+    return ""
+
+
+def _cli_apps(facts: ModuleFacts) -> dict[str, str]:
+    """Module-level variables holding a typer/click application, and groups made by `@click.group`."""
+    apps: dict[str, str] = {}
+    extra = facts.extra.get("randomness")
+    for name, ctor in getattr(extra, "module_vars", ()):
+        if ctor in data.CLI_APPS:
+            apps[name] = ctor
+    for fact in facts.defs:
+        if any(d in ("click.group", "click.command") for d in fact.decorators):
+            apps[fact.name] = "click.Group"
+    return apps
+
+
+def _called_at_top_level(facts: ModuleFacts, function: str) -> bool:
+    """Whether the module's own top level (main guard included) calls `function` by name."""
+    own = f"{facts.module}.{function}" if facts.module else function
+    return any(c.scope == "" and c.callee in (own, function) for c in facts.calls)
+
+
+def _top_level_cli(facts: ModuleFacts) -> bool:
+    return any(c.scope == "" and c.callee in data.LIGHTNING_CLIS for c in facts.calls)
+
+
+_NOT_SCRIPTS = frozenset({"setup.py", "conftest.py", "noxfile.py", "__init__.py", "conf.py", "manage.py"})
+_NOT_SCRIPT_FOLDERS = frozenset({"tests", "test", "docs", "doc"})
+
+
+def _plain_script(path: str, facts: ModuleFacts, graph: ModuleGraph) -> bool:
+    pure = PurePosixPath(path)
+    if pure.name in _NOT_SCRIPTS or pure.name.startswith("test_") or pure.name.endswith("_test.py"):
+        return False
+    if _NOT_SCRIPT_FOLDERS & set(pure.parts[:-1]) or graph.importers_of(path):
+        return False
+    top_defs = [d for d in facts.defs if "." not in d.name]
+    last_def_end = max((d.end_line for d in top_defs), default=0)
+    return any(c.scope == "" and c.line > last_def_end for c in facts.calls)
+
+
+def _project_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint]:
+    entries = []
+    for file in model.files.values():
+        if file.name != "pyproject.toml":
+            continue
+        for target in _script_targets(model.data(file.path)):
+            module, _, attribute = target.partition(":")
+            path = graph.by_name.get(module.strip())
+            function = attribute.strip().split(".")[0] or None
+            if path is not None:
+                line = _def_line(graph, path, function)
+                entries.append(EntryPoint(path, "project-script", function, line))
+    return entries
+
+
+def _script_targets(pyproject: Any) -> list[str]:
+    if not isinstance(pyproject, dict):
+        return []
+    tables = []
+    project = pyproject.get("project")
+    if isinstance(project, dict):
+        tables += [project.get("scripts"), project.get("gui-scripts")]
+    tool = pyproject.get("tool")
+    if isinstance(tool, dict) and isinstance(tool.get("poetry"), dict):
+        tables.append(tool["poetry"].get("scripts"))
+    targets = []
+    for table in tables:
+        if isinstance(table, dict):
+            targets += [v for v in table.values() if isinstance(v, str)]
+    return targets
+
+
+def _def_line(graph: ModuleGraph, path: str, function: str | None) -> int:
+    if function is None:
+        return 1
+    fact = graph.defs.get(path, {}).get(function)
+    return fact.line if fact is not None else 1
+
+
+def _dvc_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint]:
+    entries = []
+    for file in model.files.values():
+        if file.name != "dvc.yaml":
+            continue
+        yaml_facts = model.data(file.path)
+        document = getattr(yaml_facts, "data", None)
+        stages = document.get("stages") if isinstance(document, dict) else None
+        if not isinstance(stages, dict):
+            continue
+        base = PurePosixPath(file.path).parent
+        for stage in stages.values():
+            if not isinstance(stage, dict):
+                continue
+            wdir = base / str(stage.get("wdir", "."))
+            commands = stage.get("cmd")
+            for command in commands if isinstance(commands, list) else [commands]:
+                if isinstance(command, str):
+                    path = _script_of(command, wdir, model, graph)
+                    if path is not None:
+                        entries.append(EntryPoint(path, "dvc", None, 1))
+    return entries
+
+
+def _script_of(command: str, wdir: PurePosixPath, model: ProjectModel, graph: ModuleGraph) -> str | None:
+    """The repo script a shell command runs with python (`python src/train.py --x`, `python -m pkg.train`)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if not _PYTHON.match(PurePosixPath(word).name):
+            continue
+        rest = words[index + 1:]
+        if len(rest) >= 2 and rest[0] == "-m":
+            return graph.by_name.get(rest[1])
+        if rest and rest[0].endswith(".py"):
+            path = _normalise(wdir / rest[0])
+            return path if path in model.files else None
+    return None
+
+
+def _normalise(path: PurePosixPath) -> str:
+    parts: list[str] = []
+    for part in path.parts:
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts)

@@ -1,0 +1,232 @@
+"""The repo's module graph: which file an import names, and which definition a dotted name means.
+
+Resolution follows how Python would find the repo's own modules without running anything:
+- absolute names against the repo root, a `src/` layout, and package folders declared in
+  pyproject (`[tool.setuptools.packages.find] where`, `package-dir`, poetry `packages from`);
+- the folder of the importing file and its parent folders, because `python examples/mnist/main.py`
+  puts `examples/mnist` on sys.path and `import utils` there means `examples/mnist/utils.py`;
+- relative imports (already made absolute by the walk);
+- re-exports: `from .utils import seed_all` in a package `__init__` makes `pkg.seed_all` resolve.
+Imports that stay unresolved are third-party or computed (`sys.path` edits); they are recorded as
+unresolved, never guessed.
+
+Build it once per run with `model.analysis("modules", build_module_graph)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from mlaudit.facts.python import DefFact, ModuleFacts
+
+if TYPE_CHECKING:
+    from mlaudit.project.model import ProjectModel
+
+MAX_REEXPORT_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A definition in the repo: `name` is dotted within the module ("train", "Net.__init__");
+    "" means the module itself."""
+
+    path: str
+    name: str
+    kind: str  # "function", "class" or "module"
+
+
+@dataclass
+class ModuleGraph:
+    facts: dict[str, ModuleFacts]  # path -> facts
+    by_name: dict[str, str]  # dotted module name (every known spelling) -> path
+    defs: dict[str, dict[str, DefFact]] = field(default_factory=dict)  # path -> def name -> fact
+    imports: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> resolved module paths
+    unresolved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> import targets not in the repo
+
+    # --- modules -----------------------------------------------------------------------------
+
+    def module_path(self, importer: str, dotted: str) -> str | None:
+        """The repo file that `import <dotted>` written in `importer` loads, or None."""
+        if not dotted:
+            return None
+        for prefix in _search_prefixes(importer):
+            path = self.by_name.get(f"{prefix}{dotted}")
+            if path is not None:
+                return path
+        return None
+
+    def importers_of(self, path: str) -> list[str]:
+        return [p for p, targets in self.imports.items() if path in targets]
+
+    # --- symbols -----------------------------------------------------------------------------
+
+    def resolve(self, importer: str, qualname: str, depth: int = 0) -> Symbol | None:
+        """The repo definition a qualified name refers to from `importer`, or None when it is
+        not the repo's own (a library) or cannot be followed."""
+        if depth > MAX_REEXPORT_DEPTH or not qualname:
+            return None
+        parts = qualname.split(".")
+        for cut in range(len(parts), 0, -1):
+            path = self.module_path(importer, ".".join(parts[:cut]))
+            if path is not None:
+                return self._inside(path, parts[cut:], depth)
+        return None
+
+    def _inside(self, path: str, rest: list[str], depth: int) -> Symbol | None:
+        if not rest:
+            return Symbol(path, "", "module")
+        defs = self.defs.get(path, {})
+        # The longest dotted prefix that is a definition: `Net.__init__`, else `Net`.
+        for cut in range(len(rest), 0, -1):
+            name = ".".join(rest[:cut])
+            if name in defs:
+                return Symbol(path, name, defs[name].kind) if cut == len(rest) else self._member(path, name, rest[cut:])
+        facts = self.facts[path]
+        for fact in facts.imports:  # re-export: `from .utils import seed_all` in the package
+            if fact.local == rest[0] and not fact.star:
+                return self.resolve(path, ".".join([fact.target, *rest[1:]]), depth + 1)
+        for fact in facts.imports:
+            if fact.star:
+                found = self.resolve(path, ".".join([fact.target, *rest]), depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _member(self, path: str, cls: str, rest: list[str]) -> Symbol | None:
+        """`Class.method` inherited from a base class defined in the repo."""
+        if len(rest) != 1:
+            return None
+        return self.method(path, cls, rest[0])
+
+    def method(self, path: str, cls: str, name: str, depth: int = 0) -> Symbol | None:
+        """`cls.name` in `path`, looking through base classes that live in the repo."""
+        defs = self.defs.get(path, {})
+        if f"{cls}.{name}" in defs:
+            return Symbol(path, f"{cls}.{name}", "function")
+        if depth > MAX_REEXPORT_DEPTH or cls not in defs:
+            return None
+        for base in defs[cls].bases:
+            found = self.resolve(path, base, depth + 1)
+            if found is not None and found.kind == "class":
+                member = self.method(found.path, found.name, name, depth + 1)
+                if member is not None:
+                    return member
+        return None
+
+    def star_lookup(self, path: str, name: str) -> Symbol | None:
+        """A bare name that only a `from m import *` can have bound."""
+        for fact in self.facts[path].imports:
+            if fact.star:
+                found = self.resolve(path, f"{fact.target}.{name}")
+                if found is not None:
+                    return found
+        return None
+
+    def class_of(self, path: str, scope: str) -> str | None:
+        """The innermost class enclosing `scope` ("Net.forward" -> "Net")."""
+        defs = self.defs.get(path, {})
+        parts = scope.split(".")
+        for cut in range(len(parts), 0, -1):
+            name = ".".join(parts[:cut])
+            if defs.get(name) is not None and defs[name].kind == "class":
+                return name
+        return None
+
+
+def _search_prefixes(importer: str) -> list[str]:
+    """Module-name prefixes to try for an import written in `importer`: its own folder and each
+    parent (the script's folder is on sys.path when it is run), then the root."""
+    folder = PurePosixPath(importer).parent
+    prefixes = []
+    while folder.parts:
+        prefixes.append(".".join(folder.parts) + ".")
+        folder = folder.parent
+    prefixes.append("")
+    return prefixes
+
+
+def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool]:
+    """Every dotted name a file can be imported as: from the repo root, and from each package
+    root (`src/`, or a folder declared in pyproject) that contains it."""
+    pure = PurePosixPath(path).with_suffix("")
+    parts = list(pure.parts)
+    is_package = bool(parts) and parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    # The path spelling is kept even when a folder is not an identifier (`fast-style/`): it is
+    # only a lookup key, used for imports of siblings by a script run from that folder.
+    names = [".".join(parts)] if parts else []
+    for root in roots:
+        root_parts = PurePosixPath(root).parts
+        if root_parts and tuple(parts[: len(root_parts)]) == root_parts and len(parts) > len(root_parts):
+            rest = parts[len(root_parts):]
+            if all(p.isidentifier() for p in rest):
+                names.append(".".join(rest))
+    return names, is_package
+
+
+def package_roots(model: ProjectModel) -> tuple[str, ...]:
+    """Folders that hold top-level packages: `src`, plus those declared in pyproject files."""
+    roots = {"src"}
+    for file in model.files.values():
+        if file.name != "pyproject.toml":
+            continue
+        base = PurePosixPath(file.path).parent
+        for folder in _declared_roots(model.data(file.path)):
+            joined = (base / folder).as_posix()
+            if joined not in (".", ""):
+                roots.add(joined)
+    return tuple(sorted(roots))
+
+
+def _declared_roots(pyproject: Any) -> list[str]:
+    if not isinstance(pyproject, dict):
+        return []
+    tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    found: list[str] = []
+    setuptools = tool.get("setuptools", {}) if isinstance(tool.get("setuptools"), dict) else {}
+    packages = setuptools.get("packages")
+    if isinstance(packages, dict) and isinstance(packages.get("find"), dict):
+        where = packages["find"].get("where", [])
+        found += [w for w in (where if isinstance(where, list) else [where]) if isinstance(w, str)]
+    package_dir = setuptools.get("package-dir")
+    if isinstance(package_dir, dict) and isinstance(package_dir.get(""), str):
+        found.append(package_dir[""])
+    poetry = tool.get("poetry", {}) if isinstance(tool.get("poetry"), dict) else {}
+    for entry in poetry.get("packages", []) if isinstance(poetry.get("packages"), list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("from"), str):
+            found.append(entry["from"])
+    return [f.strip("/") for f in found if f.strip("/") not in ("", ".")]
+
+
+def build_module_graph(model: ProjectModel) -> ModuleGraph:
+    roots = package_roots(model)
+    facts: dict[str, ModuleFacts] = {}
+    by_name: dict[str, str] = {}
+    for file, module in model.python_modules():
+        facts[file.path] = module
+        if file.format != "python":
+            continue  # notebooks are never imported
+        names, _ = module_spellings(file.path, roots)
+        for name in names:
+            by_name.setdefault(name, file.path)
+    graph = ModuleGraph(facts, by_name)
+    for path, module in facts.items():
+        graph.defs[path] = {d.name: d for d in module.defs}
+    for path, module in facts.items():
+        resolved, missing = [], []
+        for fact in module.imports:
+            target = graph.module_path(path, fact.target) or graph.module_path(path, fact.target.rsplit(".", 1)[0])
+            if target is not None:
+                resolved.append(target)
+            else:
+                missing.append(fact.target)
+        graph.imports[path] = tuple(dict.fromkeys(resolved))
+        graph.unresolved[path] = tuple(dict.fromkeys(missing))
+    return graph
+
+
+def module_graph(model: ProjectModel) -> ModuleGraph:
+    return model.analysis("modules", build_module_graph)

@@ -1,0 +1,529 @@
+"""Per-file randomness facts: seeding calls, random sources, local generators, determinism
+switches, CUDA use, and the calls that may lead into the repo's own code, in execution order per
+function. The ML1xx project rules stitch these together along the call graph.
+
+Which API does what is data (`mlaudit.rules.randomness_data`); this module only classifies calls
+met during the single walk.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from mlaudit.facts.walk import PyContext, resolve_relative
+from mlaudit.rules import randomness_data as data
+
+# Event kinds.
+SEED = "seed"  # seeds `families`
+SOURCE = "source"  # draws from `families[0]`; flag "deferred" when the draw happens later (dropout, shuffle)
+GENERATOR = "generator"  # a local RNG created without a seed (ML106)
+DET_ON = "det-on"  # turns deterministic algorithms on; flag "algorithms" for use_deterministic_algorithms(True)
+CUDA = "cuda"  # uses a CUDA device
+TRAIN = "train"  # looks like training (optimizer, backward, Trainer)
+CALL = "call"  # any other call, maybe into the repo's own code
+IMPORT = "import"  # an import of `name` (a module, or a module's attribute)
+CLI = "cli"  # LightningCLI: the module is an entry point
+
+DEFERRED = "deferred"
+SEED_MATERIAL = "seed-material"  # the draw makes a seed (`seed = random.randint(...)`): ML107's business
+ALGORITHMS = "algorithms"
+SETS_CUBLAS = "sets-cublas"
+
+_CUDA_STRING = re.compile(r"cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class RandEvent:
+    kind: str
+    name: str  # the API's qualified name, or the callee as resolved/written for CALL
+    line: int
+    scope: str  # enclosing function ("" at module level), as in DefFact.name
+    main_guard: bool = False
+    families: tuple[str, ...] = ()
+    text: str = ""  # callee as written (`self.setup`), for resolving calls into the repo
+    receiver: str = ""  # what the receiver variable was built from, when known
+    note: str = ""  # description for messages, or why a seed is not reproducible (ML107)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RandomnessFacts:
+    events: tuple[RandEvent, ...] = ()
+    # Module-level variables built by a call: name -> callee (`app = typer.Typer()`).
+    module_vars: tuple[tuple[str, str], ...] = ()
+    sys_path_tricks: bool = False  # sys.path edited: unresolved imports may be local modules
+    cublas_env_lines: tuple[int, ...] = ()  # where CUBLAS_WORKSPACE_CONFIG is set
+
+
+class RandomnessExtractor:
+    family = "randomness"
+
+    def __init__(self) -> None:
+        self.events: list[RandEvent] = []
+        self.vars: dict[tuple[str, str], str] = {}  # (scope, name as written) -> callee of its constructor
+        self.assigned: dict[tuple[str, str], ast.expr] = {}  # (scope, variable) -> value last assigned
+        # (scope, family) -> line of the first seeding call (source lines, as in the tree).
+        self.seeded_here: dict[tuple[str, str], int] = {}
+        self.generators: dict[tuple[str, str], RandEvent] = {}  # unseeded torch.Generator vars
+        self.seeded_generators: set[tuple[str, str]] = set()
+        self.skip: set[int] = set()  # ids of calls already accounted for by their parent
+        self.arg_entropy: dict[str, str] = {}  # argparse dest -> entropy reason of its default
+        self.sys_path = False
+        self.class_bases: dict[str, tuple[str, ...]] = {}
+        self.seed_material: set[int] = set()  # ids of calls whose result becomes a seed
+        self.cublas: list[int] = []
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _add(self, kind: str, name: str, node: ast.AST, ctx: PyContext, **kw: object) -> None:
+        line = ctx.span(node)[0]
+        self.events.append(RandEvent(kind, name, line, ctx.function, ctx.in_main_guard, **kw))  # type: ignore[arg-type]
+
+    def _receiver(self, func: ast.expr, ctx: PyContext) -> str:
+        """What the receiver of a method call was built from (`trainer.fit` after `trainer = Trainer()`)."""
+        if not isinstance(func, ast.Attribute):
+            return ""
+        if isinstance(func.value, ast.Call):  # `Runner(cfg).fit()`
+            return ctx.qualname(func.value.func) or ""
+        base = ctx.dotted(func.value)
+        if base is None:
+            return ""
+        for scope in _enclosing(ctx.scope):
+            ctor = self.vars.get((scope, base))
+            if ctor:
+                return ctor
+        return ""
+
+    def _effective(self, node: ast.Call, ctx: PyContext) -> tuple[str | None, str]:
+        callee = ctx.qualname(node.func)
+        receiver = self._receiver(node.func, ctx)
+        if receiver and isinstance(node.func, ast.Attribute):
+            return f"{receiver}.{node.func.attr}", receiver
+        return callee, receiver
+
+    # --- visitors ----------------------------------------------------------------------------
+
+    def visit_Import(self, node: ast.Import, ctx: PyContext) -> None:
+        for alias in node.names:
+            self._add(IMPORT, alias.name, node, ctx)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom, ctx: PyContext) -> None:
+        base = node.module or ""
+        if node.level:
+            base = resolve_relative(ctx.module, ctx.is_package, node.level, node.module)
+        for alias in node.names:
+            name = base if alias.name == "*" else f"{base}.{alias.name}".lstrip(".")
+            self._add(IMPORT, name, node, ctx, note=base)
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        self._assignment(node.targets, node.value, node, ctx)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
+        if node.value is not None:
+            self._assignment([node.target], node.value, node, ctx)
+
+    def _assignment(self, targets: list[ast.expr], value: ast.expr, node: ast.AST, ctx: PyContext) -> None:
+        for target in targets:
+            name = ctx.qualname(target)
+            if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
+                self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
+            if name == "sys.path":
+                self.sys_path = True
+            if (
+                isinstance(target, ast.Subscript)
+                and ctx.qualname(target.value) == "os.environ"
+                and _const(target.slice) == data.CUBLAS_VAR
+            ):
+                self.cublas.append(ctx.span(node)[0])
+            written = ctx.dotted(target)
+            if written is None:
+                continue
+            if "seed" in written.rsplit(".", 1)[-1].lower():
+                self._mark_seed_material(value)
+            if isinstance(value, ast.Call):
+                callee, _ = self._effective(value, ctx)
+                if callee:
+                    # `self.x = Foo()` in a method is visible to every method of the class.
+                    owner = ".".join(ctx.scope[:-1]) if written.startswith("self.") else ctx.function
+                    self.vars[(owner, written)] = callee
+                if callee in data.TORCH_GENERATORS and id(value) not in self.skip:
+                    self.generators[(ctx.function, written)] = RandEvent(
+                        GENERATOR, callee, ctx.span(node)[0], ctx.function, ctx.in_main_guard,
+                        note="torch.Generator() is never given manual_seed()",
+                    )
+                    self.skip.add(id(value))
+            # Remember the value; whether it is entropy is worked out only if a seeding call uses it.
+            self.assigned[(ctx.function, written)] = value
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        if id(node) in self.skip:
+            return
+        callee, receiver = self._effective(node, ctx)
+        text = ctx.dotted(node.func) or ""
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        if method == "add_argument":
+            self._argparse(node, ctx)
+        if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
+            self.sys_path = True
+        self._environment(node, callee, ctx)
+        self._generator_seeding(node, ctx, method)
+        if self._random_super_init(node, ctx):
+            return
+        for classify in (self._seed, self._determinism, self._source, self._local_generator, self._cuda, self._training):
+            if classify(node, callee, method, ctx):
+                return
+        if callee and callee.startswith("builtins."):
+            return
+        # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
+        note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
+        self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
+
+    def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
+        name = ".".join([*ctx.scope, node.name])
+        self.class_bases[name] = tuple(ctx.qualname(b) or "" for b in node.bases)
+
+    def _random_super_init(self, node: ast.Call, ctx: PyContext) -> bool:
+        """`super().__init__(...)` in a subclass of a randomly initialised layer (`class L(nn.Linear)`)."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "__init__" and isinstance(func.value, ast.Call)):
+            return False
+        if ctx.qualname(func.value.func) != "builtins.super" or len(ctx.scope) < 2:
+            return False
+        bases = self.class_bases.get(".".join(ctx.scope[:-1]), ())
+        layer = next((b for b in bases if b in data.TORCH_RANDOM_LAYERS), None)
+        if layer is None:
+            return False
+        self._add(SOURCE, layer, node, ctx, families=(data.TORCH,), note=f"{_torch_short(layer)}() initialises weights randomly")
+        return True
+
+    def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
+        if isinstance(node.value, str) and _CUDA_STRING.fullmatch(node.value):
+            self._add(CUDA, node.value, node, ctx, note=f'"{node.value}" device')
+
+    def leave_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
+        self._flush_generators(ctx.function)
+
+    leave_AsyncFunctionDef = leave_FunctionDef
+
+    # --- classification ----------------------------------------------------------------------
+
+    def _seed(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        families = data.SEEDERS.get(callee or "") or data.ENTROPY_SEEDERS.get(callee or "")
+        if callee in data.SEEDING_CONSTRUCTORS:
+            if callee in data.LIGHTNING_CLIS:
+                self._add(CLI, callee, node, ctx)
+                if _kwarg_is(node, "seed_everything_default", False):
+                    return False
+            families = data.SEEDING_CONSTRUCTORS[callee]
+        if families is None:
+            return False
+        note = self._seed_entropy(node, ctx)
+        if callee in data.ENTROPY_SEEDERS:
+            note = "a nondeterministic seed that torch picks"
+        elif callee in data.SEED_FROM_ENTROPY_WITHOUT_ARGUMENT and not node.args and not node.keywords:
+            note = "nothing (no argument seeds from the OS entropy pool)"
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            self._mark_seed_material(arg)
+        for family in families:
+            self.seeded_here.setdefault((ctx.function, family), node.lineno)
+        self._add(SEED, callee or "", node, ctx, families=tuple(sorted(families)), note=note)
+        self._determinism_keyword(node, callee, ctx)
+        if callee in data.TRAINING_CONSTRUCTORS:
+            self._add(TRAIN, callee or "", node, ctx)
+        return True
+
+    def _determinism(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        if callee == data.USE_DETERMINISTIC:
+            mode = node.args[0] if node.args else _kwarg(node, "mode")
+            if mode is not None and not _falsy(mode):
+                warn_only = _kwarg(node, "warn_only")
+                flags = () if warn_only is not None and not _falsy(warn_only) else (ALGORITHMS,)
+                self._add(DET_ON, callee, node, ctx, note="torch.use_deterministic_algorithms(True)", flags=flags)
+            return True
+        if callee == data.DETERMINISTIC_DEBUG_MODE:
+            mode = node.args[0] if node.args else None
+            if mode is not None and _const(mode) not in (0, "default"):
+                self._add(DET_ON, callee, node, ctx, note="torch.set_deterministic_debug_mode")
+            return True
+        if callee in data.DETERMINISM_CALLS:
+            self._add(DET_ON, callee, node, ctx, note=callee, flags=(SETS_CUBLAS,))
+            return False  # enable_full_determinism also seeds: let _seed see it
+        if callee in data.DETERMINISM_KEYWORDS and callee not in data.SEEDERS:
+            self._determinism_keyword(node, callee, ctx)
+            if callee in data.TRAINING_CONSTRUCTORS:
+                self._add(TRAIN, callee, node, ctx)
+                accelerator = _const(_kwarg(node, "accelerator"))
+                if accelerator in data.CUDA_ACCELERATORS:
+                    self._add(CUDA, callee, node, ctx, note=f'accelerator="{accelerator}"')
+                return True
+        return False
+
+    def _determinism_keyword(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+        keyword = data.DETERMINISM_KEYWORDS.get(callee or "")
+        value = _kwarg(node, keyword) if keyword else None
+        if value is not None and not _falsy(value):
+            flags = (SETS_CUBLAS,) if callee in data.SETS_CUBLAS_ITSELF else ()
+            self._add(DET_ON, callee or "", node, ctx, note=f"{callee}({keyword}=...)", flags=flags)
+
+    def _source(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        found = _random_source(node, callee, method)
+        if found is None:
+            return False
+        family, description, deferred = found
+        flags: tuple[str, ...] = (DEFERRED,) if deferred else ()
+        if id(node) in self.seed_material:
+            flags += (SEED_MATERIAL,)
+        self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
+        return True
+
+    def _mark_seed_material(self, expr: ast.expr) -> None:
+        self.seed_material.update(id(sub) for sub in ast.walk(expr) if isinstance(sub, ast.Call))
+
+    def _local_generator(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        if callee in data.LOCAL_GENERATORS or callee in data.GENERATOR_WRAPPERS:
+            if callee in data.GENERATOR_WRAPPERS:
+                inner = node.args[0] if node.args else None
+                if isinstance(inner, ast.Call) and ctx.qualname(inner.func) in data.LOCAL_GENERATORS:
+                    self.skip.add(id(inner))
+                    if not _seed_argument(inner):
+                        self._add(GENERATOR, callee, node, ctx, note=f"{_short(callee)}({_short(ctx.qualname(inner.func))}()) has no seed")
+                return True
+            if not _seed_argument(node):
+                self._add(GENERATOR, callee or "", node, ctx, note=f"{_short(callee)}() has no seed")
+            return True
+        if callee in data.TORCH_GENERATORS:
+            self._add(GENERATOR, callee, node, ctx, note="torch.Generator() is never given manual_seed()")
+            return True
+        if callee in data.JAX_KEYS:
+            reason = self._entropy(node.args[0], ctx) if node.args else ""
+            if reason:
+                self._add(GENERATOR, callee, node, ctx, note=f"{_short(callee)}() is built from {reason}")
+            return True
+        return False
+
+    def _cuda(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        if method == "cuda" and not (callee or "").startswith("torch.cuda"):
+            self._add(CUDA, "cuda", node, ctx, note=".cuda()")
+            return True
+        if callee and callee.startswith("torch.cuda.") and callee not in data.SEEDERS:
+            self._add(CUDA, callee, node, ctx, note=f"{callee}()")
+            return True
+        return False
+
+    def _training(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        if method in data.TRAINING_METHODS or callee in data.TRAINING_CONSTRUCTORS:
+            self._add(TRAIN, callee or method, node, ctx)
+            return callee in data.TRAINING_CONSTRUCTORS
+        if callee and callee.startswith(data.OPTIMIZER_PREFIX) and callee.rsplit(".", 1)[-1][:1].isupper():
+            self._add(TRAIN, callee, node, ctx)
+            return True
+        return False
+
+    # --- torch.Generator seeding, environment, argparse --------------------------------------
+
+    def _generator_seeding(self, node: ast.Call, ctx: PyContext, method: str) -> None:
+        if method not in data.TORCH_GENERATOR_SEEDING_METHODS or not isinstance(node.func, ast.Attribute):
+            return
+        owner = node.func.value
+        if isinstance(owner, ast.Call) and ctx.qualname(owner.func) in data.TORCH_GENERATORS:
+            self.skip.add(id(owner))  # torch.Generator().manual_seed(0)
+            return
+        written = ctx.dotted(owner)
+        if written is not None:
+            self.seeded_generators.add((ctx.function, written))
+            self.seeded_generators.add(("*", written))
+
+    def _flush_generators(self, scope: str) -> None:
+        for key in [k for k in self.generators if k[0] == scope]:
+            event = self.generators.pop(key)
+            if key not in self.seeded_generators and ("*", key[1]) not in self.seeded_generators:
+                self.events.append(event)
+
+    def _environment(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+        if callee in ("os.environ.setdefault", "os.putenv", "os.environ.__setitem__"):
+            if node.args and _const(node.args[0]) == data.CUBLAS_VAR:
+                self.cublas.append(ctx.span(node)[0])
+        elif callee == "os.environ.update":
+            keys: list[object] = [k.arg for k in node.keywords]
+            for arg in node.args:
+                if isinstance(arg, ast.Dict):
+                    keys += [_const(k) for k in arg.keys if k is not None]
+            if data.CUBLAS_VAR in keys:
+                self.cublas.append(ctx.span(node)[0])
+
+    def _argparse(self, node: ast.Call, ctx: PyContext) -> None:
+        default = _kwarg(node, "default")
+        if default is None:
+            return
+        reason = self._entropy(default, ctx)
+        if not reason:
+            return
+        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        long_names = [n for n in names if n.startswith("--")] or names
+        dest = _const(_kwarg(node, "dest")) if _kwarg(node, "dest") is not None else None
+        if dest is None and long_names:
+            dest = long_names[0].lstrip("-").replace("-", "_")
+        if isinstance(dest, str):
+            self.arg_entropy[dest] = reason
+
+    # --- entropy (ML107) ---------------------------------------------------------------------
+
+    def _seed_entropy(self, node: ast.Call, ctx: PyContext) -> str:
+        for arg in [*node.args, *(k.value for k in node.keywords if k.arg in (None, "seed"))]:
+            reason = self._entropy(arg, ctx)
+            if reason:
+                return reason
+        return ""
+
+    def _entropy(self, expr: ast.expr, ctx: PyContext, depth: int = 0) -> str:
+        """Why `expr` differs on every run (`time.time()`), or "" when it does not. Variables are
+        followed to the value last assigned to them in this or an enclosing scope."""
+        if depth > 5:
+            return ""
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.Call):
+                name = ctx.qualname(sub.func) or ""
+                if name in data.ENTROPY_CALLS or name.startswith(data.ENTROPY_PREFIXES):
+                    return f"{name}()"
+                family = _global_family(name)
+                seeded_at = self.seeded_here.get((ctx.function, family), 0)
+                if family and not 0 < seeded_at < sub.lineno:
+                    return f"{name}() before any seed"
+            elif isinstance(sub, (ast.Name, ast.Attribute)):
+                reason = self._variable_entropy(ctx.dotted(sub) or "", ctx, depth)
+                if reason:
+                    return reason
+                if isinstance(sub, ast.Attribute) and sub.attr in self.arg_entropy:
+                    return f"the default of --{sub.attr.replace('_', '-')} ({self.arg_entropy[sub.attr]})"
+        return ""
+
+    def _variable_entropy(self, written: str, ctx: PyContext, depth: int) -> str:
+        for scope in _enclosing(ctx.scope):
+            value = self.assigned.get((scope, written))
+            if value is not None:
+                return self._entropy(value, ctx, depth + 1)
+        return ""
+
+    def facts(self, ctx: PyContext) -> RandomnessFacts:
+        self._flush_generators("")
+        for key in list(self.generators):
+            self._flush_generators(key[0])
+        module_vars = tuple(sorted((name, ctor) for (scope, name), ctor in self.vars.items() if scope == ""))
+        return RandomnessFacts(tuple(self.events), module_vars, self.sys_path, tuple(self.cublas))
+
+
+def _enclosing(scope: list[str]) -> list[str]:
+    """Dotted names of the current scope and each enclosing one, innermost first."""
+    return [".".join(scope[:i]) for i in range(len(scope), -1, -1)]
+
+
+def _random_source(node: ast.Call, callee: str | None, method: str) -> tuple[str, str, bool] | None:
+    """(family, description, deferred) when the call draws from a global RNG."""
+    name = callee or ""
+    if name in data.TORCH_RANDOM_FUNCTIONS or name in data.TORCH_INIT_RANDOM:
+        return data.TORCH, f"{_torch_short(name)}()", False
+    if name in data.TORCH_RANDOM_LAYERS:
+        return data.TORCH, f"{_torch_short(name)}() initialises weights randomly", False
+    if name in data.TORCH_TRAINING_RANDOM:
+        return data.TORCH, f"{_torch_short(name)}", True
+    if name in data.TORCH_DATA_RANDOM and _kwarg(node, "generator") is None:
+        return data.TORCH, f"{_short(name)}() without generator=", True
+    if name in data.DATALOADERS:
+        shuffle = _kwarg(node, "shuffle")
+        if shuffle is not None and _const(shuffle) is True and _kwarg(node, "generator") is None:
+            return data.TORCH, "DataLoader(shuffle=True)", True
+        return None
+    if name.startswith(data.MODEL_ZOO_PREFIXES) and name.count(".") == 2 and name[-1:].islower():
+        if not any(not _falsy(v) for k in data.PRETRAINED_KWARGS if (v := _kwarg(node, k)) is not None):
+            return data.TORCH, f"{_short(name)}() without pretrained weights", False
+        return None
+    if name.startswith(data.TORCHVISION_TRANSFORM_PREFIXES):
+        last = name.rsplit(".", 1)[-1]
+        if last.startswith("Random") or last in data.TORCHVISION_RANDOM_TRANSFORMS:
+            return data.TORCH, f"transforms.{last}", True
+        return None
+    if name in data.NUMPY_GLOBAL_FUNCTIONS:
+        return data.NUMPY, f"np.random.{name.rsplit('.', 1)[-1]}()", False
+    if name in data.PYRANDOM_FUNCTIONS:
+        return data.PYRANDOM, f"{name}()", False
+    if name in data.TF_RANDOM_FUNCTIONS:
+        return data.TF, f"tf.random.{name.rsplit('.', 1)[-1]}()", False
+    if name.startswith(data.KERAS_LAYER_PREFIXES) and name.rsplit(".", 1)[-1] in data.KERAS_RANDOM_LAYERS:
+        return data.TF, f"keras {name.rsplit('.', 1)[-1]} layer", False
+    sklearn = _sklearn_source(node, name)
+    if sklearn:
+        return data.NUMPY, sklearn, False
+    if callee is None and method in data.TORCH_RANDOM_METHODS:
+        return data.TORCH, f".{method}()", False
+    return None
+
+
+def _sklearn_source(node: ast.Call, name: str) -> str:
+    if not name.startswith("sklearn."):
+        return ""
+    parts = name.split(".")
+    short = f"{parts[1]}.{parts[-1]}" if len(parts) >= 3 else ""
+    random_state = _kwarg(node, "random_state")
+    if random_state is not None and _const(random_state) is not None:
+        return ""
+    if random_state is not None and not (isinstance(random_state, ast.Constant) and random_state.value is None):
+        return ""
+    if short in data.SKLEARN_RANDOM:
+        if short in data.SKLEARN_SHUFFLE_DEFAULT_ON and _kwarg_is(node, "shuffle", False):
+            return ""
+        return f"{parts[-1]}() without random_state"
+    if short in data.SKLEARN_SHUFFLE_OPTIONAL and _kwarg_is(node, "shuffle", True):
+        return f"{parts[-1]}(shuffle=True) without random_state"
+    return ""
+
+
+def _global_family(name: str) -> str:
+    if name in data.NUMPY_GLOBAL_FUNCTIONS:
+        return data.NUMPY
+    if name in data.PYRANDOM_FUNCTIONS:
+        return data.PYRANDOM
+    if name in data.TORCH_RANDOM_FUNCTIONS:
+        return data.TORCH
+    return ""
+
+
+def _seed_argument(node: ast.Call) -> bool:
+    """Whether a generator constructor got a seed (anything but nothing or a literal None)."""
+    values = [*node.args, *(k.value for k in node.keywords if k.arg in ("seed", "x", "entropy", None))]
+    return any(not (isinstance(v, ast.Constant) and v.value is None) for v in values)
+
+
+def _kwarg(node: ast.Call, name: str | None) -> ast.expr | None:
+    for keyword in node.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def _kwarg_is(node: ast.Call, name: str, value: object) -> bool:
+    found = _kwarg(node, name)
+    return found is not None and _const(found) is value
+
+
+def _const(node: ast.AST | None) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def _falsy(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and not node.value
+
+
+def _short(name: str | None) -> str:
+    return (name or "").rsplit(".", 1)[-1]
+
+
+def _torch_short(name: str) -> str:
+    for prefix, short in (("torch.nn.functional.", "F."), ("torch.nn.init.", "nn.init."), ("torch.nn.", "nn.")):
+        if name.startswith(prefix):
+            return short + name[len(prefix):]
+    return name
+
+
+EXTRACTORS = [RandomnessExtractor]

@@ -1,0 +1,307 @@
+"""What mlaudit knows about randomness in ML libraries, as data.
+
+Names are fully qualified, resolved through imports (`import numpy as np; np.random.seed` is
+"numpy.random.seed"). Adding a library is adding a line here; the extractor in
+`mlaudit.facts.randomness` and the ML1xx rules read only these tables.
+
+RNG families: "torch" (torch's default CPU generator, which `torch.manual_seed` also applies to
+CUDA), "cuda" (the per-device CUDA generators only), "numpy" (numpy's legacy global RandomState),
+"random" (Python's `random` module), "tensorflow" (TF's global seed).
+"""
+
+from __future__ import annotations
+
+TORCH, CUDA, NUMPY, PYRANDOM, TF = "torch", "cuda", "numpy", "random", "tensorflow"
+GLOBAL_FAMILIES = (TORCH, NUMPY, PYRANDOM, TF)
+FAMILY_LABELS = {
+    TORCH: "torch",
+    CUDA: "torch CUDA",
+    NUMPY: "numpy's global",
+    PYRANDOM: "Python's random",
+    TF: "TensorFlow",
+}
+# The call that seeds each family, suggested in messages.
+FAMILY_SEED_CALL = {
+    TORCH: "torch.manual_seed(seed)",
+    CUDA: "torch.manual_seed(seed)",
+    NUMPY: "np.random.seed(seed)",
+    PYRANDOM: "random.seed(seed)",
+    TF: "tf.random.set_seed(seed)",
+}
+
+_EVERYTHING = frozenset({TORCH, CUDA, NUMPY, PYRANDOM})
+_LIGHTNING_SEED = _EVERYTHING
+_HF_SEED = _EVERYTHING | {TF}
+_KERAS_SEED = frozenset({PYRANDOM, NUMPY, TF})
+
+# Seeding APIs -> the families each seeds.
+SEEDERS: dict[str, frozenset[str]] = {
+    "torch.manual_seed": frozenset({TORCH, CUDA}),
+    "torch.random.manual_seed": frozenset({TORCH, CUDA}),
+    "torch.cuda.manual_seed": frozenset({CUDA}),
+    "torch.cuda.manual_seed_all": frozenset({CUDA}),
+    "numpy.random.seed": frozenset({NUMPY}),
+    "random.seed": frozenset({PYRANDOM}),
+    "tensorflow.random.set_seed": frozenset({TF}),
+    "tensorflow.set_random_seed": frozenset({TF}),
+    "tensorflow.compat.v1.set_random_seed": frozenset({TF}),
+    "tensorflow.keras.utils.set_random_seed": _KERAS_SEED,
+    "keras.utils.set_random_seed": _KERAS_SEED,
+    "lightning.seed_everything": _LIGHTNING_SEED,
+    "lightning.pytorch.seed_everything": _LIGHTNING_SEED,
+    "lightning.fabric.seed_everything": _LIGHTNING_SEED,
+    "lightning.fabric.utilities.seed.seed_everything": _LIGHTNING_SEED,
+    "lightning.pytorch.utilities.seed.seed_everything": _LIGHTNING_SEED,
+    "lightning_fabric.seed_everything": _LIGHTNING_SEED,
+    "lightning_fabric.utilities.seed.seed_everything": _LIGHTNING_SEED,
+    "pytorch_lightning.seed_everything": _LIGHTNING_SEED,
+    "pytorch_lightning.utilities.seed.seed_everything": _LIGHTNING_SEED,
+    "lightning.Fabric.seed_everything": _LIGHTNING_SEED,
+    "lightning.fabric.Fabric.seed_everything": _LIGHTNING_SEED,
+    "transformers.set_seed": _HF_SEED,
+    "transformers.trainer_utils.set_seed": _HF_SEED,
+    "transformers.enable_full_determinism": _HF_SEED,
+    "transformers.trainer_utils.enable_full_determinism": _HF_SEED,
+    "accelerate.utils.set_seed": _EVERYTHING,
+    "accelerate.utils.random.set_seed": _EVERYTHING,
+    "ray.train.torch.enable_reproducibility": _EVERYTHING,
+    "detectron2.utils.env.seed_all_rng": _EVERYTHING,
+}
+
+# Seeding calls that pick a seed from the OS entropy pool when given no argument (ML107).
+SEED_FROM_ENTROPY_WITHOUT_ARGUMENT = frozenset({"random.seed", "numpy.random.seed"})
+# Calls that reseed with a nondeterministic seed of torch's choosing (ML107); they seed these families.
+ENTROPY_SEEDERS: dict[str, frozenset[str]] = {
+    "torch.seed": frozenset({TORCH, CUDA}),
+    "torch.random.seed": frozenset({TORCH, CUDA}),
+    "torch.cuda.seed": frozenset({CUDA}),
+    "torch.cuda.seed_all": frozenset({CUDA}),
+}
+
+# Constructors that seed as a side effect: HF Trainer.__init__ calls set_seed(args.seed);
+# LightningCLI calls seed_everything unless `seed_everything_default=False`.
+SEEDING_CONSTRUCTORS: dict[str, frozenset[str]] = {
+    "transformers.Trainer": _EVERYTHING,
+    "transformers.Seq2SeqTrainer": _EVERYTHING,
+    "transformers.trainer.Trainer": _EVERYTHING,
+    "trl.SFTTrainer": _EVERYTHING,
+    "lightning.pytorch.cli.LightningCLI": _LIGHTNING_SEED,
+    "pytorch_lightning.cli.LightningCLI": _LIGHTNING_SEED,
+    "pytorch_lightning.utilities.cli.LightningCLI": _LIGHTNING_SEED,
+    "lightning.pytorch.LightningCLI": _LIGHTNING_SEED,
+}
+LIGHTNING_CLIS = frozenset(n for n in SEEDING_CONSTRUCTORS if n.endswith("LightningCLI"))
+
+# --- random sources ----------------------------------------------------------------------------
+
+TORCH_RANDOM_FUNCTIONS = frozenset(
+    f"torch.{n}"
+    for n in (
+        "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm", "normal",
+        "bernoulli", "multinomial", "poisson",
+    )
+)
+# torch.nn.init functions that draw random numbers (constant_, zeros_, ones_, eye_, dirac_ do not).
+TORCH_INIT_RANDOM = frozenset(
+    f"torch.nn.init.{n}"
+    for n in (
+        "uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+        "kaiming_normal_", "orthogonal_", "sparse_",
+    )
+)
+# Layers whose constructor draws their initial weights from torch's RNG.
+TORCH_RANDOM_LAYERS = frozenset(
+    f"torch.nn.{n}"
+    for n in (
+        "Linear", "Bilinear", "LazyLinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+        "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "Embedding", "EmbeddingBag", "RNN", "LSTM",
+        "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention", "Transformer", "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+    )
+)
+# Layers and functions that draw random numbers while training (not at construction).
+TORCH_TRAINING_RANDOM = frozenset(
+    [f"torch.nn.{n}" for n in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")]
+    + [f"torch.nn.functional.{n}" for n in ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "gumbel_softmax")]
+)
+# In-place tensor methods that fill from torch's RNG; matched on the method name.
+TORCH_RANDOM_METHODS = frozenset(
+    {"normal_", "uniform_", "bernoulli_", "random_", "exponential_", "cauchy_", "log_normal_", "geometric_"}
+)
+# Data utilities that draw from torch's global RNG unless given `generator=`.
+TORCH_DATA_RANDOM = frozenset(
+    {
+        "torch.utils.data.random_split",
+        "torch.utils.data.RandomSampler",
+        "torch.utils.data.SubsetRandomSampler",
+        "torch.utils.data.WeightedRandomSampler",
+        "torch.utils.data.sampler.RandomSampler",
+        "torch.utils.data.dataset.random_split",
+    }
+)
+DATALOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+# Model constructors of other libraries that initialise weights randomly unless pretrained.
+MODEL_ZOO_PREFIXES = ("torchvision.models.",)
+PRETRAINED_KWARGS = ("weights", "pretrained", "weights_backbone")
+TORCHVISION_TRANSFORM_PREFIXES = ("torchvision.transforms.", "torchvision.transforms.v2.")
+TORCHVISION_RANDOM_TRANSFORMS = frozenset(
+    {"ColorJitter", "RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix", "GaussianBlur", "ElasticTransform"}
+)
+
+# numpy's legacy global RandomState functions (the ones `np.random.seed` seeds).
+NUMPY_GLOBAL_FUNCTIONS = frozenset(
+    f"numpy.random.{n}"
+    for n in (
+        "rand", "randn", "randint", "random", "random_sample", "ranf", "sample", "choice", "shuffle", "permutation",
+        "normal", "uniform", "binomial", "poisson", "beta", "gamma", "exponential", "multivariate_normal",
+        "standard_normal", "laplace", "lognormal", "multinomial", "dirichlet", "geometric", "bytes", "random_integers",
+        "triangular", "logistic", "gumbel", "chisquare", "f", "weibull", "pareto", "power", "rayleigh", "vonmises",
+        "wald", "zipf", "hypergeometric", "negative_binomial", "standard_cauchy", "standard_exponential",
+        "standard_gamma", "standard_t", "logseries",
+    )
+)
+PYRANDOM_FUNCTIONS = frozenset(
+    f"random.{n}"
+    for n in (
+        "random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform", "gauss",
+        "normalvariate", "lognormvariate", "expovariate", "betavariate", "gammavariate", "triangular",
+        "vonmisesvariate", "paretovariate", "weibullvariate", "getrandbits", "randbytes", "binomialvariate",
+    )
+)
+TF_RANDOM_FUNCTIONS = frozenset(
+    f"tensorflow.random.{n}"
+    for n in ("normal", "uniform", "truncated_normal", "shuffle", "categorical", "gamma", "poisson")
+)
+# Keras layers whose constructor sets up random initialisers or dropout.
+KERAS_LAYER_PREFIXES = ("tensorflow.keras.layers.", "keras.layers.")
+KERAS_RANDOM_LAYERS = frozenset(
+    {"Dense", "Conv1D", "Conv2D", "Conv3D", "Embedding", "LSTM", "GRU", "SimpleRNN", "Dropout", "MultiHeadAttention"}
+)
+
+# scikit-learn: estimators and helpers that draw from numpy's global RNG when random_state is
+# missing or None. Splitters listed in SKLEARN_SHUFFLE_OPTIONAL are random only with shuffle=True.
+SKLEARN_RANDOM = frozenset(
+    {
+        "ensemble.RandomForestClassifier", "ensemble.RandomForestRegressor", "ensemble.ExtraTreesClassifier",
+        "ensemble.ExtraTreesRegressor", "ensemble.GradientBoostingClassifier", "ensemble.GradientBoostingRegressor",
+        "ensemble.IsolationForest", "ensemble.BaggingClassifier", "ensemble.BaggingRegressor",
+        "ensemble.AdaBoostClassifier", "ensemble.AdaBoostRegressor", "ensemble.RandomTreesEmbedding",
+        "tree.DecisionTreeClassifier", "tree.DecisionTreeRegressor", "tree.ExtraTreeClassifier",
+        "tree.ExtraTreeRegressor", "cluster.KMeans", "cluster.MiniBatchKMeans", "cluster.BisectingKMeans",
+        "linear_model.SGDClassifier", "linear_model.SGDRegressor", "linear_model.Perceptron",
+        "linear_model.PassiveAggressiveClassifier", "neural_network.MLPClassifier", "neural_network.MLPRegressor",
+        "manifold.TSNE", "mixture.GaussianMixture", "mixture.BayesianGaussianMixture", "decomposition.NMF",
+        "decomposition.LatentDirichletAllocation", "decomposition.FastICA", "decomposition.TruncatedSVD",
+        "model_selection.train_test_split", "model_selection.ShuffleSplit", "model_selection.StratifiedShuffleSplit",
+        "model_selection.GroupShuffleSplit", "model_selection.RandomizedSearchCV", "utils.shuffle", "utils.resample",
+        "datasets.make_classification", "datasets.make_regression", "datasets.make_blobs", "datasets.make_moons",
+        "datasets.make_circles",
+    }
+)
+SKLEARN_SHUFFLE_OPTIONAL = frozenset(
+    {"model_selection.KFold", "model_selection.StratifiedKFold", "model_selection.RepeatedKFold"}
+)
+# Functions whose `shuffle` defaults to True (so shuffle=False makes them deterministic).
+SKLEARN_SHUFFLE_DEFAULT_ON = frozenset({"model_selection.train_test_split", "utils.shuffle"})
+
+# --- local generators (ML106) ------------------------------------------------------------------
+
+# Constructors of RNG objects independent of the global seed; unseeded when called without a
+# seed argument (or with None).
+LOCAL_GENERATORS = frozenset(
+    {
+        "numpy.random.default_rng",
+        "numpy.random.RandomState",
+        "numpy.random.PCG64",
+        "numpy.random.PCG64DXSM",
+        "numpy.random.MT19937",
+        "numpy.random.Philox",
+        "numpy.random.SFC64",
+        "numpy.random.SeedSequence",
+        "random.Random",
+    }
+)
+# Wrappers that take a bit generator; unseeded when the bit generator inside is.
+GENERATOR_WRAPPERS = frozenset({"numpy.random.Generator"})
+TORCH_GENERATORS = frozenset({"torch.Generator", "torch._C.Generator"})
+TORCH_GENERATOR_SEEDING_METHODS = frozenset({"manual_seed", "seed", "set_state"})
+JAX_KEYS = frozenset({"jax.random.PRNGKey", "jax.random.key"})
+# What to do about an unseeded generator, when more specific than "pass it a seed".
+GENERATOR_ADVICE = {
+    "torch.Generator": "call g.manual_seed(seed) on it before use",
+    "jax.random.PRNGKey": "build the key from a seed in your config",
+    "jax.random.key": "build the key from a seed in your config",
+}
+
+# --- seed sources that differ on every run (ML107) ---------------------------------------------
+
+ENTROPY_CALLS = frozenset(
+    {
+        "time.time", "time.time_ns", "time.perf_counter", "time.perf_counter_ns", "time.monotonic",
+        "time.monotonic_ns", "time.process_time", "datetime.datetime.now", "datetime.datetime.utcnow",
+        "datetime.datetime.today", "datetime.date.today", "os.urandom", "os.getpid", "uuid.uuid1", "uuid.uuid4",
+        "random.SystemRandom", "torch.seed", "torch.random.seed", "numpy.random.SeedSequence",
+    }
+)
+ENTROPY_PREFIXES = ("secrets.",)
+
+# --- determinism switches ----------------------------------------------------------------------
+
+USE_DETERMINISTIC = "torch.use_deterministic_algorithms"
+DETERMINISTIC_DEBUG_MODE = "torch.set_deterministic_debug_mode"
+CUDNN_DETERMINISTIC = "torch.backends.cudnn.deterministic"
+# Calls that turn deterministic algorithms on unconditionally.
+DETERMINISM_CALLS = frozenset(
+    {
+        "transformers.enable_full_determinism",
+        "transformers.trainer_utils.enable_full_determinism",
+        "tensorflow.config.experimental.enable_op_determinism",
+    }
+)
+# Calls that turn determinism on when a keyword is truthy: name -> keyword.
+DETERMINISM_KEYWORDS = {
+    "lightning.Trainer": "deterministic",
+    "lightning.pytorch.Trainer": "deterministic",
+    "pytorch_lightning.Trainer": "deterministic",
+    "transformers.TrainingArguments": "full_determinism",
+    "transformers.Seq2SeqTrainingArguments": "full_determinism",
+    "transformers.set_seed": "deterministic",
+    "transformers.trainer_utils.set_seed": "deterministic",
+    "accelerate.utils.set_seed": "deterministic",
+}
+# Determinism switches that also set CUBLAS_WORKSPACE_CONFIG themselves (ML108 negatives).
+SETS_CUBLAS_ITSELF = frozenset(
+    {
+        "transformers.enable_full_determinism",
+        "transformers.trainer_utils.enable_full_determinism",
+        "transformers.TrainingArguments",
+        "transformers.Seq2SeqTrainingArguments",
+        "lightning.Trainer",
+        "lightning.pytorch.Trainer",
+        "pytorch_lightning.Trainer",
+    }
+)
+CUBLAS_VAR = "CUBLAS_WORKSPACE_CONFIG"
+
+# --- what a training program looks like (ML105) ------------------------------------------------
+
+TRAINING_CONSTRUCTORS = frozenset(
+    {
+        "lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer", "transformers.Trainer",
+        "transformers.Seq2SeqTrainer", "trl.SFTTrainer", "accelerate.Accelerator",
+    }
+)
+TRAINING_METHODS = frozenset({"backward"})
+# Trainer(accelerator=...) values that mean CUDA.
+CUDA_ACCELERATORS = frozenset({"gpu", "cuda"})
+# Scripts that measure speed: deterministic kernels would distort what they measure (ML105).
+BENCHMARK_NAME_PARTS = ("bench", "profil")
+OPTIMIZER_PREFIX = "torch.optim."
+
+# --- entry points ------------------------------------------------------------------------------
+
+HYDRA_MAINS = frozenset({"hydra.main"})
+CLICK_COMMANDS = frozenset({"click.command", "click.group", "typer.main.command"})
+# Objects whose `.command()` / `.callback()` decorator makes a CLI command.
+CLI_APPS = frozenset({"typer.Typer", "click.Group", "click.group"})
+CLI_APP_DECORATORS = frozenset({"command", "callback"})
