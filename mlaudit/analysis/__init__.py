@@ -1,0 +1,1 @@
+"""Project-wide analyses built from per-file facts (config index, module graph, ...)."""
