@@ -171,7 +171,7 @@ def build(model: ProjectModel) -> ConfigIndex:
                 ns = _file_namespace(model, index, resolved)
                 _link(root_to_ns, f"file:{literal}@{file.path}", ns.name)
     _params_namespaces(model, index)
-    for file, facts in model.python_modules():
+    for file, _ in model.python_modules():
         config = index.facts.get(file.path)
         if config is None:
             continue

@@ -428,7 +428,7 @@ class ConfigFacts:
             if read is not None:
                 self.writes.append(read)
 
-    def _bind(self, name: str, value: ast.AST, node: ast.AST, ctx: PyContext) -> None:
+    def _bind(self, name: str, value: ast.AST, node: ast.Assign | ast.AnnAssign, ctx: PyContext) -> None:
         """Track what a simple assignment binds: a config root, an alias into a config, a literal."""
         roots = self._roots(ctx)
         roots.pop(name, None)
@@ -631,7 +631,7 @@ class ConfigFacts:
         if read is None:
             return
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            self.reads.append(_replace(read, chain=read.chain + (key.value,), optional=optional))
+            self.reads.append(_replace(read, chain=(*read.chain, key.value), optional=optional))
         else:
             self.reads.append(_replace(read, dynamic=True))
 
@@ -708,9 +708,9 @@ def sink_spec(
         return table[callee]
     best: str | None = None
     for key in table:
-        if key.endswith(".") and callee.startswith(key) and "." not in callee[len(key):]:
-            if best is None or len(key) > len(best):
-                best = key
+        fits = key.endswith(".") and callee.startswith(key) and "." not in callee[len(key):]
+        if fits and (best is None or len(key) > len(best)):
+            best = key
     return table[best] if best is not None else None
 
 

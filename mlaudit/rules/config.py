@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index
-from mlaudit.facts.config import HYPERPARAMETER_SINKS, SinkTracker
+from mlaudit.facts.config import HYPERPARAMETER_SINKS, ModuleConfigFacts, SinkTracker
 from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
@@ -278,9 +278,8 @@ class UnusedConfigKey(ProjectRule):
             if any(chain[: len(d)] == d for d in done):
                 continue
             defs = [d for d in ns.keys[chain] if d.file == path]
-            if _never_unused(ns, chain) or any(isinstance(d.value, dict) and "_target_" in d.value for d in defs):
-                done.append(chain)
-            elif index.consumed(ns, chain):
+            instantiated = any(isinstance(d.value, dict) and "_target_" in d.value for d in defs)
+            if _never_unused(ns, chain) or instantiated or index.consumed(ns, chain):
                 done.append(chain)
             elif not index.touched_below(ns, chain):
                 done.append(chain)
@@ -375,7 +374,7 @@ def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]], model: ProjectMo
                 if name:
                     found[name] = True
         config = facts.extra.get("config")
-        if config is not None and getattr(config, "tracker_config_stores", 0):
+        if isinstance(config, ModuleConfigFacts) and config.tracker_config_stores:
             found["wandb-store"] = True
             found["neptune-store"] = True
     return found

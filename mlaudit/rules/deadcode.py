@@ -248,7 +248,7 @@ class RuffUnavailable(RuntimeError):
 
 def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, Any]]:
     try:
-        from ruff.__main__ import find_ruff_bin
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
         binary = find_ruff_bin()
     except (ImportError, FileNotFoundError) as exc:
         raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
