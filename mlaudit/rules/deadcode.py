@@ -198,6 +198,9 @@ class CommentedOutCode(ProjectRule):
     valid = (
         "# Compute the loss over the batch.\nx = 1\n",
         "# TODO: tune this later\nx = 1\n",
+        # A formula and a pasted REPL session are prose.
+        "# KL term:\n# 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)\nx = 1\n",
+        "# >>> ds\n# DatasetDict({\n#     train: Dataset({\n#         num_rows: 8009762\n#     })\n# })\nx = 1\n",
     )
     invalid = (
         "x = 1\n# y = x + 1  # expect: ML303\n# print(y)\n",
@@ -216,13 +219,48 @@ class CommentedOutCode(ProjectRule):
             if rel in model.files and item.get("code") == "ERA001" and isinstance(location.get("row"), int):
                 by_file.setdefault(rel, []).append(location["row"])
         for path in sorted(by_file):
-            for start, end in _blocks(sorted(set(by_file[path]))):
-                lines = "line" if start == end else f"lines {start}-{end}"
+            lines = _source_lines(model.files[path].abs_path)
+            rows = [row for row in sorted(set(by_file[path])) if _looks_like_code(lines, row)]
+            for start, end in _blocks(rows):
+                lines = f"line {start}" if start == end else f"lines {start}-{end}"
                 yield Finding(
                     code=self.code, path=path, line=start, col=1, end_line=end, end_col=1, level=self.level,
                     message=f"Commented-out code ({lines}); delete it (version control keeps the history) or "
                             "turn it into a real option.",
                 )
+
+
+def _source_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _looks_like_code(lines: list[str], row: int) -> bool:
+    """Drop two kinds of ERA001 hits that are prose: a formula written as a bare expression
+    (`# 0.5 * sum(1 + log(sigma^2))`) and lines of a pasted REPL session (`# >>> x` and its output)."""
+    if not 0 < row <= len(lines):
+        return True
+    text = lines[row - 1].strip().lstrip("#").strip()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        if not isinstance(tree.body[0].value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
+            return False
+    return not any(">>>" in line for line in _comment_block(lines, row))
+
+
+def _comment_block(lines: list[str], row: int) -> list[str]:
+    """The run of full-line comments around `row`."""
+    start = end = row - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("#"):
+        end += 1
+    return lines[start : end + 1]
 
 
 def _blocks(rows: list[int]) -> list[tuple[int, int]]:
