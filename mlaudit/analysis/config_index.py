@@ -94,9 +94,9 @@ class ConfigIndex:
             if chain[: len(ref)] == ref:
                 return True
         for _, read in ns.reads:
-            if read.alias or (for_flag and read.condition):
-                continue
-            if chain[: len(read.chain)] == read.chain and (read.chain or not for_flag):
+            if read.alias or not read.chain or (for_flag and read.condition):
+                continue  # whole reads count through `consumed_whole` (calls we cannot follow)
+            if chain[: len(read.chain)] == read.chain:
                 return True
         for _, read in self.ambiguous:
             if read.alias or not read.chain or (for_flag and read.condition):
