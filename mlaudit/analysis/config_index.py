@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.config import ConfigRead, ModuleConfigFacts
+from mlaudit.facts.config import ConfigRead, ModuleConfigFacts, OptionDef
 from mlaudit.facts.structured import YamlFacts
 from mlaudit.project.model import ProjectModel
 
@@ -78,42 +78,36 @@ class ConfigIndex:
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     ambiguous: list[tuple[str, ConfigRead]] = field(default_factory=list)
     writes: list[tuple[str, ConfigRead]] = field(default_factory=list)
+    # Keys defined in code: argparse/click/typer options and dataclass fields, with their defaults.
+    options: list[tuple[str, OptionDef]] = field(default_factory=list)
     # Whole reads of an ambiguous config name outside the repo's own functions (print, to_container,
     # wandb.config.update): any namespace may be read whole.
     ambiguous_whole: list[tuple[str, ConfigRead]] = field(default_factory=list)
     uses_config_store: bool = False
     facts: dict[str, ModuleConfigFacts] = field(default_factory=dict)
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # --- questions rules ask ----------------------------------------------------------------
 
     def consumed(self, ns: Namespace, chain: Chain, *, for_flag: bool = False) -> bool:
-        """Is the node at `chain` (or an ancestor) read as a whole somewhere?"""
+        """Is the node at `chain` (or an ancestor) read as a whole somewhere?
+
+        With `for_flag`, reads inside conditions do not count (testing a flag is not using its
+        value elsewhere) and neither do whole-config reads (printing or logging the config)."""
         if not for_flag and (ns.consumed_whole or self.ambiguous_whole):
             return True
-        for ref in ns.references:
-            if chain[: len(ref)] == ref:
-                return True
-        for _, read in ns.reads:
-            if read.alias or not read.chain or (for_flag and read.condition):
-                continue  # whole reads count through `consumed_whole` (calls we cannot follow)
-            if chain[: len(read.chain)] == read.chain:
-                return True
-        for _, read in self.ambiguous:
-            if read.alias or not read.chain or (for_flag and read.condition):
-                continue
-            if _contains_run(chain, read.chain):
-                return True
-        return False
+        exact = self._exact(ns, for_flag)
+        if any(chain[:i] in exact for i in range(1, len(chain) + 1)):
+            return True
+        runs = self._ambiguous_by_first(for_flag)
+        return any(_contains_run(chain, run) for seg in set(chain) for run in runs.get(seg, ()))
 
     def touched_below(self, ns: Namespace, chain: Chain) -> bool:
         """Is something strictly below `chain` read (so the node is at least partly used)?"""
-        for ref in ns.references:
-            if len(ref) > len(chain) and ref[: len(chain)] == chain:
-                return True
-        for _, read in ns.reads:
-            if len(read.chain) > len(chain) and read.chain[: len(chain)] == chain:
-                return True
-        return any(_overlaps_below(chain, read.chain) for _, read in self.ambiguous if read.chain)
+        if any(len(c) > len(chain) and c[: len(chain)] == chain for c in self._exact_all(ns)):
+            return True
+        runs = self._ambiguous_by_first(False, include_conditions=True)
+        return any(_overlaps_below(chain, run) for seg in set(chain) for run in runs.get(seg, ()))
 
     def reads_of(self, ns: Namespace, chain: Chain) -> list[tuple[str, ConfigRead]]:
         """Reads that may be of exactly this key (exact on the namespace, or an ambiguous suffix)."""
@@ -122,8 +116,42 @@ class ConfigIndex:
         return found
 
     def written(self, chain: Chain) -> bool:
-        """Does any code assign this key (by its last segments)?"""
-        return any(w.chain and chain[-len(w.chain):] == w.chain[-len(chain):] for _, w in self.writes)
+        """Does any code assign this key (one of the two paths is a suffix of the other)?"""
+        if "written" not in self._cache:
+            writes = {w.chain for _, w in self.writes if w.chain}
+            self._cache["written"] = (writes, {w[i:] for w in writes for i in range(len(w))})
+        writes, suffixes = self._cache["written"]
+        return chain in suffixes or any(chain[i:] in writes for i in range(len(chain)))
+
+    # --- lookup tables, built on first use ----------------------------------------------------
+
+    def _exact(self, ns: Namespace, for_flag: bool) -> set[Chain]:
+        key = ("exact", ns.name, for_flag)
+        if key not in self._cache:
+            refs = set(ns.references)
+            reads = {r.chain for _, r in ns.reads if r.chain and not r.alias and not (for_flag and r.condition)}
+            self._cache[key] = refs | reads
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def _exact_all(self, ns: Namespace) -> set[Chain]:
+        key = ("all", ns.name)
+        if key not in self._cache:
+            self._cache[key] = set(ns.references) | {r.chain for _, r in ns.reads if r.chain}
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def _ambiguous_by_first(self, for_flag: bool, include_conditions: bool = False) -> dict[str, set[Chain]]:
+        """Ambiguous read chains by first segment: a run can only match where that segment occurs."""
+        key = ("ambiguous", for_flag, include_conditions)
+        if key not in self._cache:
+            table: dict[str, set[Chain]] = {}
+            for _, read in self.ambiguous:
+                if not read.chain or (read.alias and not include_conditions):
+                    continue
+                if for_flag and read.condition and not include_conditions:
+                    continue
+                table.setdefault(read.chain[0], set()).add(read.chain)
+            self._cache[key] = table
+        return self._cache[key]  # type: ignore[no-any-return]
 
 
 def _contains_run(chain: Chain, run: Chain) -> bool:
@@ -178,6 +206,7 @@ def build(model: ProjectModel) -> ConfigIndex:
         for read in config.reads:
             _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs[file.path])
         index.writes.extend((file.path, w) for w in config.writes)
+        index.options.extend((file.path, o) for o in config.options)
     for ns in index.namespaces.values():
         _collect_interpolations(model, ns)
     return index

@@ -172,7 +172,7 @@ class BoolConstant:
 
 @dataclass(frozen=True)
 class OptionDef:
-    kind: str  # "argparse", "click", "dataclass"
+    kind: str  # "argparse", "click", "typer", "dataclass"
     name: str
     default: Any
     line: int
@@ -216,6 +216,14 @@ def _number(node: ast.AST) -> Any:
         if all(isinstance(v, (int, float)) for v in values):
             return tuple(values)
     return None
+
+
+def _literal(node: ast.AST) -> Any:
+    """The value of a literal expression (numbers, strings, tuples, ...), else None."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _trivial(value: Any) -> bool:
@@ -322,9 +330,12 @@ class ConfigFacts:
         all_args = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         self.params[scope] = {a.arg for a in all_args}
         roots = self.roots.setdefault(scope, {})
+        self._typer_options(node, ctx)
         for decorator in node.decorator_list:
             call = decorator if isinstance(decorator, ast.Call) else None
             target = call.func if call else decorator
+            if call is not None and ctx.qualname(target) in CLICK_OPTIONS:
+                self._click_option(call)
             if ctx.qualname(target) == HYDRA_MAIN:
                 path = _str_arg(call, 0, "config_path") if call else None
                 name = _str_arg(call, 1, "config_name") if call else None
@@ -336,18 +347,43 @@ class ConfigFacts:
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
+    def _click_option(self, call: ast.Call) -> None:
+        """`@click.option("--lr", "-l", default=0.1)` / `@click.option("--amp", is_flag=True)`."""
+        names = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        plain = [n for n in names if not n.startswith("-")]
+        long_names = [n for n in names if n.startswith("--")] or names
+        if not (plain or long_names):
+            return
+        dest = plain[0] if plain else long_names[0].lstrip("-").replace("-", "_")
+        default: Any = None
+        for keyword in call.keywords:
+            if keyword.arg == "default":
+                default = _literal(keyword.value)
+            elif keyword.arg == "is_flag" and _literal(keyword.value) is True and default is None:
+                default = False
+        self.options.append(OptionDef("click", dest, default, call.lineno))
+
+    def _typer_options(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
+        """`def main(lr: float = typer.Option(0.1))`: the parameter is a command-line option."""
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        for arg, default in pairs:
+            if isinstance(default, ast.Call) and ctx.qualname(default.func) in CLICK_OPTIONS:
+                value = _literal(default.args[0]) if default.args else None
+                for keyword in default.keywords:
+                    if keyword.arg == "default":
+                        value = _literal(keyword.value)
+                self.options.append(OptionDef("typer", arg.arg, value, default.lineno))
+
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
         decorators = {ctx.qualname(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
         if not decorators & DATACLASS_DECORATORS:
             return
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                default = None
-                if stmt.value is not None:
-                    try:
-                        default = ast.literal_eval(stmt.value)
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        default = None
+                default = _literal(stmt.value) if stmt.value is not None else None
                 self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, node.name))
 
     # --- conditions --------------------------------------------------------------------------
@@ -646,10 +682,7 @@ class ConfigFacts:
             if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant):
                 dest = str(keyword.value.value)
             elif keyword.arg == "default":
-                try:
-                    default = ast.literal_eval(keyword.value)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    default = None
+                default = _literal(keyword.value)
             elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
                 default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
         self.options.append(OptionDef("argparse", dest, default, node.lineno))

@@ -261,3 +261,31 @@ def test_plain_yaml_not_loaded_by_code_is_not_checked(tmp_path: Path) -> None:
 )
 def test_untracked_run_config(tmp_path: Path, source: str, fires: bool) -> None:
     assert bool(run(tmp_path, {"train.py": source}, "ML204")) is fires
+
+
+def test_index_lists_options_defined_in_code(tmp_path: Path) -> None:
+    index = _index(tmp_path, {
+        "cli.py": "import argparse, click, typer\nfrom dataclasses import dataclass\n"
+                  "p = argparse.ArgumentParser()\np.add_argument('--batch-size', type=int, default=64)\n"
+                  "p.add_argument('--amp', action='store_true')\n"
+                  "@click.command()\n@click.option('--lr', default=0.1)\n@click.option('--fast', is_flag=True)\n"
+                  "def c(lr, fast):\n    pass\n"
+                  "def t(epochs: int = typer.Option(10)):\n    pass\n"
+                  "@dataclass\nclass Cfg:\n    dropout: float = 0.1\n",
+    })
+    found = {(o.kind, o.name, o.default) for _, o in index.options}
+    assert found == {("argparse", "batch_size", 64), ("argparse", "amp", False), ("click", "lr", 0.1),
+                     ("click", "fast", False), ("typer", "epochs", 10), ("dataclass", "dropout", 0.1)}
+
+
+def test_lightning_hparams_reads_count_for_unused_keys(tmp_path: Path) -> None:
+    files = {
+        "conf/config.yaml": "defaults:\n  - model: net\n  - _self_\nseed: 1\n",
+        "conf/model/net.yaml": "lr: 0.1\nwidth: 8\n",
+        "train.py": HYDRA_MAIN + "    print(cfg.seed)\n    m = Model(**cfg.model)\n",
+        "model.py": "import lightning as L\nclass Model(L.LightningModule):\n"
+                    "    def __init__(self, lr, width):\n        super().__init__()\n        self.save_hyperparameters()\n"
+                    "    def f(self):\n        return self.hparams.lr * self.hparams.width\n",
+    }
+    assert run(tmp_path, files, "ML203") == set()
+    assert run(tmp_path, files, "ML202") == set()
