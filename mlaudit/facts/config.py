@@ -367,8 +367,8 @@ class ConfigFacts:
         """`def main(lr: float = typer.Option(0.1))`: the parameter is a command-line option."""
         args = node.args
         positional = [*args.posonlyargs, *args.args]
-        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=True))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
         for arg, default in pairs:
             if isinstance(default, ast.Call) and ctx.qualname(default.func) in CLICK_OPTIONS:
                 value = _literal(default.args[0]) if default.args else None

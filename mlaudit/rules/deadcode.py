@@ -222,10 +222,10 @@ class CommentedOutCode(ProjectRule):
             lines = _source_lines(model.files[path].abs_path)
             rows = [row for row in sorted(set(by_file[path])) if _looks_like_code(lines, row)]
             for start, end in _blocks(rows):
-                lines = f"line {start}" if start == end else f"lines {start}-{end}"
+                span = f"line {start}" if start == end else f"lines {start}-{end}"
                 yield Finding(
                     code=self.code, path=path, line=start, col=1, end_line=end, end_col=1, level=self.level,
-                    message=f"Commented-out code ({lines}); delete it (version control keeps the history) or "
+                    message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
                             "turn it into a real option.",
                 )
 
@@ -247,9 +247,10 @@ def _looks_like_code(lines: list[str], row: int) -> bool:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         tree = None
-    if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
-        if not isinstance(tree.body[0].value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
-            return False
+    effects = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
+    body = tree.body if tree is not None else []
+    if len(body) == 1 and isinstance(body[0], ast.Expr) and not isinstance(body[0].value, effects):
+        return False
     return not any(">>>" in line for line in _comment_block(lines, row))
 
 
