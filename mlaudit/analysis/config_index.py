@@ -330,24 +330,65 @@ def _hydra_namespace(model: ProjectModel, index: ConfigIndex, directory: str) ->
     ns = Namespace(name, "hydra")
     index.namespaces[name] = ns
     prefix = f"{directory}/" if directory else ""
+    files: list[tuple[str, Chain, YamlFacts]] = []
     for path in _yaml_files(model):
         if not path.startswith(prefix):
             continue
         group = PurePosixPath(path[len(prefix):]).parent.parts
-        if group and group[0] == HYDRA_OWN_GROUP:
-            continue
         facts = _yaml_facts(model, path)
-        if facts is None:
+        if facts is None or (group and group[0] == HYDRA_OWN_GROUP):
             continue
+        files.append((path, tuple(group), facts))
         for depth in range(1, len(group) + 1):
             ns.groups.add(tuple(group[:depth]))
-        package = _package(facts, tuple(group))
-        _add_keys(ns, path, facts, package)
+    moved = _defaults_packages(files)
+    for path, group, facts in files:
+        header = _package_header(facts, group)
+        packages = [header] if header is not None else sorted(moved.get(group, {group}))
+        for package in packages:
+            if package:
+                ns.groups.add(package)
+            _add_keys(ns, path, facts, package)
     return ns
 
 
-def _package(facts: YamlFacts, group: Chain) -> Chain:
-    """Where a Hydra config file's keys land: its group path unless `# @package` says otherwise."""
+def _defaults_packages(files: list[tuple[str, Chain, YamlFacts]]) -> dict[Chain, set[Chain]]:
+    """Groups that a defaults list places elsewhere: `- model@net: small` puts model/*.yaml under
+    `net`. A group also listed without `@` keeps its own package too."""
+    moved: dict[Chain, set[Chain]] = {}
+    plain: set[Chain] = set()
+    for _, group, facts in files:
+        own = _package_header(facts, group)
+        own = group if own is None else own
+        defaults = facts.data.get("defaults") if isinstance(facts.data, dict) else None
+        for entry in defaults if isinstance(defaults, list) else []:
+            for key in entry if isinstance(entry, dict) else []:
+                words = str(key).split()
+                target = words[-1] if words else ""
+                name, _, package = target.partition("@")
+                where = tuple(p for p in name.split("/") if p)
+                where = where if name.startswith("/") else group + where
+                if not package:
+                    plain.add(where)
+                    continue
+                moved.setdefault(where, set()).add(_placed(package, own))
+    for group in plain & set(moved):
+        moved[group].add(group)
+    return moved
+
+
+def _placed(package: str, own: Chain) -> Chain:
+    if package == "_global_":
+        return ()
+    if package.startswith("_global_."):
+        return tuple(p for p in package[len("_global_."):].split(".") if p)
+    if package == "_here_":
+        return own
+    return own + tuple(p for p in package.split(".") if p)
+
+
+def _package_header(facts: YamlFacts, group: Chain) -> Chain | None:
+    """The package a `# @package` header gives a Hydra config file, or None without a header."""
     for _, text in facts.comments[:5]:
         match = PACKAGE_HEADER.match(text)
         if match:
@@ -356,7 +397,7 @@ def _package(facts: YamlFacts, group: Chain) -> Chain:
                 return ()
             spec = spec.replace("_group_", ".".join(group)).replace("_global_.", "")
             return tuple(p for p in spec.split(".") if p)
-    return group
+    return None
 
 
 def _file_namespace(model: ProjectModel, index: ConfigIndex, path: str, kind: str = "yaml") -> Namespace:

@@ -289,3 +289,13 @@ def test_lightning_hparams_reads_count_for_unused_keys(tmp_path: Path) -> None:
     }
     assert run(tmp_path, files, "ML203") == set()
     assert run(tmp_path, files, "ML202") == set()
+
+
+def test_defaults_list_package_override(tmp_path: Path) -> None:
+    files = {
+        "conf/config.yaml": "defaults:\n  - model@net: small\n  - _self_\n",
+        "conf/model/small.yaml": "width: 64\nunused_depth: 2  # expect: ML203\n",
+        "train.py": HYDRA_MAIN + "    print(cfg.net.width)\n    print(cfg.net.heads)  # expect: ML202\n",
+    }
+    assert_markers(tmp_path, files, "ML202")
+    assert_markers(tmp_path, files, "ML203")
