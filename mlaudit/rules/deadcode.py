@@ -83,9 +83,9 @@ class DeadFeatureFlag(ProjectRule):
             yield Finding(
                 code=self.code, path=path, line=test.line, col=test.col, end_line=test.end_line,
                 end_col=test.end_col, level=self.level,
-                message=f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so the "
-                        f"{'else' if value else 'if'} branch is dead; remove the flag and the dead branch, or make it "
-                        "a real config option.",
+                message=f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so this "
+                        "test always gives the same answer and the code it switches off never runs; remove the flag "
+                        "and the dead code, or make it a real config option.",
             )
 
     def _config_flags(self, index: ConfigIndex, ns: Namespace) -> Iterator[Finding]:
@@ -108,8 +108,8 @@ class DeadFeatureFlag(ProjectRule):
                     code=self.code, path=path, line=read.line, col=read.col, end_line=read.end_line,
                     end_col=read.end_col, level=self.level, related_paths=tuple(sorted({d.file for d in defs})),
                     message=f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
-                            f"the {'else' if value else 'if'} branch never runs; remove the flag and the dead "
-                            "branch, or set it in an experiment config.",
+                            "this test always gives the same answer and the code it switches off never runs; remove "
+                            "the flag and the dead code, or set it the other way in an experiment config.",
                 )
 
 
