@@ -61,7 +61,10 @@ _SCHEDULER_KW = (
 )
 HYPERPARAMETER_SINKS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
     "torch.optim.": _OPTIMIZER,
-    "torch.optim.lr_scheduler.": (_SCHEDULER_KW, {1: "step_size"}),
+    "torch.optim.lr_scheduler.": (_SCHEDULER_KW, {}),
+    "torch.optim.lr_scheduler.CyclicLR": (_SCHEDULER_KW, {1: "base_lr", 2: "max_lr"}),
+    "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts": (_SCHEDULER_KW, {1: "T_0"}),
+    "torch.optim.lr_scheduler.PolynomialLR": (_SCHEDULER_KW, {1: "total_iters", 2: "power"}),
     "torch.optim.lr_scheduler.ExponentialLR": (_SCHEDULER_KW, {1: "gamma"}),
     "torch.optim.lr_scheduler.CosineAnnealingLR": (_SCHEDULER_KW, {1: "T_max"}),
     "torch.optim.lr_scheduler.MultiStepLR": (_SCHEDULER_KW, {1: "milestones", 2: "gamma"}),

@@ -306,15 +306,17 @@ def _never_unused(ns: Namespace, chain: Chain) -> bool:
 TRACKER_STARTS: dict[str, tuple[str | None, frozenset[str]]] = {
     "wandb.init": ("config", frozenset({"wandb.config.update", "wandb.config.setdefaults", ".config.update",
                                         ".config.setdefaults"})),
+    # An mlflow run may log its config file as a dict, text or artifact instead of params.
     "mlflow.start_run": (None, frozenset({"mlflow.log_params", "mlflow.log_param", ".autolog", ".log_params",
-                                          ".log_param"})),
+                                          ".log_param", ".log_dict", ".log_text", ".log_artifact",
+                                          ".log_artifacts"})),
     "comet_ml.Experiment": (None, frozenset({".log_parameters", ".log_parameter"})),
     "comet_ml.OfflineExperiment": (None, frozenset({".log_parameters", ".log_parameter"})),
     "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter"})),
     "neptune.init_run": (None, frozenset()),
     "neptune.init": (None, frozenset()),
-    "torch.utils.tensorboard.SummaryWriter": (None, frozenset({".add_hparams"})),
-    "tensorboardX.SummaryWriter": (None, frozenset({".add_hparams"})),
+    "torch.utils.tensorboard.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
+    "tensorboardX.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
 }
 TRACKER_NAMES = {
     "wandb.init": "wandb.init()", "mlflow.start_run": "mlflow.start_run()",
@@ -335,6 +337,7 @@ class UntrackedRunConfig(ProjectRule):
         "import mlflow\nwith mlflow.start_run():\n    mlflow.log_params({'lr': 0.1})\n",
         "import mlflow\nmlflow.pytorch.autolog()\nwith mlflow.start_run():\n    pass\n",
         "import neptune\nrun = neptune.init_run()\nrun['parameters'] = {'lr': 0.1}\n",
+        "import wandb\nkw = {'project': 'p', 'config': {'lr': 0.1}}\nwandb.init(**kw)\n",
     )
     invalid = (
         "import wandb\nrun = wandb.init(project='p')  # expect: ML204\n",
@@ -353,8 +356,8 @@ class UntrackedRunConfig(ProjectRule):
                 if call.callee not in TRACKER_STARTS:
                     continue
                 keyword, later = TRACKER_STARTS[call.callee]
-                if keyword is not None and call.kwarg(keyword) is not None:
-                    continue
+                if call.kwarg("**") is not None or (keyword is not None and call.kwarg(keyword) is not None):
+                    continue  # `wandb.init(**run_kwargs)` may well carry the config
                 if any(_matches(c, later) for c in logged) or (call.callee.startswith("neptune") and logged.get("neptune-store")):
                     continue
                 if call.callee.startswith("wandb") and logged.get("wandb-store"):
