@@ -195,20 +195,38 @@ class UndeclaredConfigKey(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
+        # A read may reach several namespaces (two Hydra apps in one file): it is undeclared only
+        # when none of them defines the key.
+        places: dict[tuple[str, int, int, Chain], list[tuple[Namespace, Any]]] = {}
         for ns in index.namespaces.values():
-            if ns.kind == "hydra" and index.uses_config_store:
-                continue  # structured configs in code define keys we do not index
             for path, read in ns.reads:
-                missing = _undeclared(index, ns, read.chain) if _checkable(read) else None
-                if missing is None:
-                    continue
-                key = ".".join(read.chain)
-                yield _finding(
-                    self, path, read.line, read.col,
-                    f"`{read.text}` reads config key `{key}`, but no file in {_ns_label(ns)} defines "
-                    f"`{'.'.join(missing)}`; add it to the config or fix the key name.",
-                    end_line=read.end_line, end_col=read.end_col, related=tuple(ns.files[:1]),
-                )
+                places.setdefault((path, read.line, read.col, read.chain), []).append((ns, read))
+        for (path, _, _, _), candidates in places.items():
+            found = _missing_everywhere(index, candidates)
+            if found is None:
+                continue
+            ns, read, missing = found
+            yield _finding(
+                self, path, read.line, read.col,
+                f"`{read.text}` reads config key `{'.'.join(read.chain)}`, but no file in {_ns_label(ns)} "
+                f"defines `{'.'.join(missing)}`; add it to the config or fix the key name.",
+                end_line=read.end_line, end_col=read.end_col, related=tuple(ns.files[:1]),
+            )
+
+
+def _missing_everywhere(
+    index: ConfigIndex, candidates: list[tuple[Namespace, Any]]
+) -> tuple[Namespace, Any, Chain] | None:
+    """(namespace, read, missing prefix) when no namespace the read may reach defines the key."""
+    first: tuple[Namespace, Any, Chain] | None = None
+    for ns, read in candidates:
+        if ns.kind == "hydra" and index.uses_config_store:
+            return None  # structured configs in code define keys we do not index
+        missing = _undeclared(index, ns, read.chain) if _checkable(read) else None
+        if missing is None:
+            return None
+        first = first or (ns, read, missing)
+    return first
 
 
 def _checkable(read: Any) -> bool:

@@ -299,3 +299,15 @@ def test_defaults_list_package_override(tmp_path: Path) -> None:
     }
     assert_markers(tmp_path, files, "ML202")
     assert_markers(tmp_path, files, "ML203")
+
+
+def test_undeclared_only_when_no_reachable_config_defines_it(tmp_path: Path) -> None:
+    files = {
+        "a/config.yaml": "only_a: 1\n",
+        "b/config.yaml": "only_b: 2\n",
+        "run.py": "from hydra import compose, initialize\n"
+                  "with initialize(config_path='a', version_base=None):\n    pass\n"
+                  "with initialize(config_path='b', version_base=None):\n    cfg = compose(config_name='config')\n"
+                  "print(cfg.only_a, cfg.only_b)\nprint(cfg.neither)  # expect: ML202\n",
+    }
+    assert_markers(tmp_path, files, "ML202")
