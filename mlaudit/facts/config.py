@@ -179,7 +179,7 @@ class OptionDef:
     name: str
     default: Any
     line: int
-    owner: str = ""  # dataclass name
+    owner: str = ""  # qualified name of the dataclass
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,10 @@ class ModuleConfigFacts:
     hydra_apps: tuple[HydraApp, ...] = ()
     loaded_files: tuple[tuple[str, int], ...] = ()  # YAML paths literally loaded (as written)
     flag_tests: tuple[FlagTest, ...] = ()
+    attribute_tests: tuple[FlagTest, ...] = ()  # `if x.use_amp:` atoms, by attribute name
+    attribute_uses: tuple[str, ...] = ()  # attribute names loaded anywhere but a condition
+    call_keywords: tuple[str, ...] = ()  # every keyword name passed in a call
+    calls_with_arguments: tuple[str, ...] = ()  # callees given positional or ** arguments
     bool_constants: tuple[BoolConstant, ...] = ()
     # Qualified names of module-level names used anywhere other than a condition or their own
     # definition (so they are not pure flags), plus names assigned more than once.
@@ -298,6 +302,11 @@ class ConfigFacts:
         self.apps: list[HydraApp] = []
         self.loaded: list[tuple[str, int]] = []
         self.flag_tests: list[FlagTest] = []
+        self.attribute_tests: list[FlagTest] = []
+        self.attribute_uses: set[str] = set()
+        self.call_keywords: set[str] = set()
+        self.calls_with_arguments: set[str] = set()
+        self.not_values: set[int] = set()  # Names used as callee, annotation or base: not a value use
         self.bool_constants: list[BoolConstant] = []
         self.non_flag: set[str] = set()
         self.attr_stores: set[str] = set()
@@ -332,6 +341,8 @@ class ConfigFacts:
         args = node.args
         all_args = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         self.params[scope] = {a.arg for a in all_args}
+        for annotation in (*(a.annotation for a in all_args), node.returns):
+            self._not_values(annotation)
         roots = self.roots.setdefault(scope, {})
         self._typer_options(node, ctx)
         for decorator in node.decorator_list:
@@ -380,14 +391,22 @@ class ConfigFacts:
                         value = _literal(keyword.value)
                 self.options.append(OptionDef("typer", arg.arg, value, default.lineno))
 
+    def _not_values(self, annotation: ast.AST | None) -> None:
+        """Names in an annotation or a class's bases are not uses of the value."""
+        if annotation is not None:
+            self.not_values.update(id(n) for n in ast.walk(annotation) if isinstance(n, ast.Name))
+
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
+        for base in node.bases:
+            self._not_values(base)
         decorators = {ctx.qualname(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
         if not decorators & DATACLASS_DECORATORS:
             return
+        owner = ".".join(p for p in (ctx.module, *ctx.scope, node.name) if p)
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 default = _literal(stmt.value) if stmt.value is not None else None
-                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, node.name))
+                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner))
 
     # --- conditions --------------------------------------------------------------------------
 
@@ -403,6 +422,9 @@ class ConfigFacts:
     def _condition(self, test: ast.AST, ctx: PyContext) -> None:
         for atom in _condition_atoms(test):
             self.conditions.add(id(atom))
+            if isinstance(atom, ast.Attribute) and isinstance(atom.ctx, ast.Load):
+                line, col, end_line, end_col = ctx.span(atom)
+                self.attribute_tests.append(FlagTest(atom.attr, line, col, end_line, end_col))
             if isinstance(atom, ast.Name) and isinstance(atom.ctx, ast.Load):
                 qual = ctx.qualname(atom)
                 if qual and atom.id not in self.params.get(ctx.function, set()):
@@ -417,7 +439,7 @@ class ConfigFacts:
             return
         if isinstance(node.ctx, ast.Load):
             qual = ctx.qualname(node)
-            if qual and not qual.startswith("builtins."):
+            if qual and not qual.startswith("builtins.") and id(node) not in self.not_values:
                 self.non_flag.add(qual)
             self._read_root_whole(node, ctx)
 
@@ -432,6 +454,7 @@ class ConfigFacts:
             self._bind(node.targets[0].id, node.value, node, ctx)
 
     def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
+        self._not_values(node.annotation)
         if node.value is not None and isinstance(node.target, ast.Name):
             self._store_target(node.target, node.value, ctx)
             self._bind(node.target.id, node.value, node, ctx)
@@ -511,6 +534,8 @@ class ConfigFacts:
     # --- reads -------------------------------------------------------------------------------
 
     def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
+        if isinstance(node.ctx, ast.Load) and id(node) not in self.conditions:
+            self.attribute_uses.add(node.attr)
         if id(node) in self.seen:
             return
         if isinstance(node.ctx, ast.Load):
@@ -615,6 +640,11 @@ class ConfigFacts:
         label = callee or ctx.dotted(node.func) or "?"
         for arg in (*node.args, *(k.value for k in node.keywords if k.arg is not None)):
             self.arguments[id(arg)] = label
+        if isinstance(node.func, ast.Name):
+            self.not_values.add(id(node.func))
+        self.call_keywords.update(k.arg for k in node.keywords if k.arg)
+        if node.args or any(k.arg is None for k in node.keywords):
+            self.calls_with_arguments.add(label)
         if callee in HYDRA_INITIALIZE:
             path = _str_arg(node, 0, "config_path" if callee != "hydra.initialize_config_module" else "config_module")
             self.apps.append(HydraApp(path, None, ctx.function, node.lineno, callee == "hydra.initialize_config_module"))
@@ -705,6 +735,10 @@ class ConfigFacts:
             hydra_apps=tuple(self.apps),
             loaded_files=tuple(self.loaded),
             flag_tests=tuple(self.flag_tests),
+            attribute_tests=tuple(self.attribute_tests),
+            attribute_uses=tuple(sorted(self.attribute_uses)),
+            call_keywords=tuple(sorted(self.call_keywords)),
+            calls_with_arguments=tuple(sorted(self.calls_with_arguments)),
             bool_constants=tuple(self.bool_constants),
             non_flag_uses=tuple(sorted(non_flag)),
             attribute_stores=tuple(sorted(self.attr_stores)),

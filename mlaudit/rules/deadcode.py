@@ -57,6 +57,7 @@ class DeadFeatureFlag(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
         yield from self._constants(index)
+        yield from self._dataclass_fields(index)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
@@ -87,6 +88,41 @@ class DeadFeatureFlag(ProjectRule):
                         "test always gives the same answer and the code it switches off never runs; remove the flag "
                         "and the dead code, or make it a real config option.",
             )
+
+    def _dataclass_fields(self, index: ConfigIndex) -> Iterator[Finding]:
+        """A bool field of a dataclass config that nothing can set another way, tested by name."""
+        fields: dict[str, list[tuple[str, Any]]] = {}
+        for path, option in index.options:
+            fields.setdefault(option.name, []).append((path, option))
+        facts = list(index.facts.values())
+        # By last name: imports through re-exports or script folders do not resolve to the class's
+        # own qualified name, and a miss here would be a false alarm.
+        escaped = {q.rsplit(".", 1)[-1] for f in facts for q in f.non_flag_uses}
+        keywords = {k for f in facts for k in f.call_keywords}
+        constructed = {c for f in facts for c in f.calls_with_arguments}
+        used = {a for f in facts for a in f.attribute_uses}
+        yaml_names = {chain[-1] for ns in index.namespaces.values() for chain in ns.keys}
+        for name, defs in fields.items():
+            if len(defs) != 1 or defs[0][1].kind != "dataclass":
+                continue  # also an argparse/click option, or several classes: not constant
+            path, option = defs[0]
+            if not isinstance(option.default, bool) or not is_training_path(path):
+                continue
+            owner = option.owner.rsplit(".", 1)[-1]
+            built = any(c.rsplit(".", 1)[-1] == owner for c in constructed)
+            if (owner in escaped or built or name in keywords or name in used
+                    or name in yaml_names or index.written((name,))):
+                continue
+            for test_path, test in ((p, t) for p, f in index.facts.items() for t in f.attribute_tests):
+                if test.name != name:
+                    continue
+                yield Finding(
+                    code=self.code, path=test_path, line=test.line, col=test.col, end_line=test.end_line,
+                    end_col=test.end_col, level=self.level,
+                    message=f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
+                            f"({path}:{option.line}) and nothing ever sets it, so this test always gives the same "
+                            "answer and the code it switches off never runs; remove the field and the dead code.",
+                )
 
     def _config_flags(self, index: ConfigIndex, ns: Namespace) -> Iterator[Finding]:
         for chain, defs in ns.keys.items():

@@ -111,3 +111,39 @@ def test_ruff_missing_is_a_clear_notification(tmp_path: Path, monkeypatch: pytes
 
 def test_blocks() -> None:
     assert deadcode._blocks([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+
+
+DATACLASS = (
+    "from dataclasses import dataclass\n@dataclass\nclass TrainConfig:\n    lr: float = 0.1\n"
+    "    use_old_attention: bool = False\n"
+)
+
+
+def test_dataclass_flag_never_set(tmp_path: Path) -> None:
+    files = {
+        "config.py": DATACLASS,
+        "train.py": "from config import TrainConfig\ndef main(cfg: TrainConfig) -> None:\n"
+                    "    if cfg.use_old_attention:  # expect: ML301\n        print('old')\n"
+                    "main(TrainConfig())\n",
+    }
+    assert_markers(tmp_path, files, "ML301")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "cfg = TrainConfig(use_old_attention=True)\n",  # set by a caller
+        "from transformers import HfArgumentParser\np = HfArgumentParser(TrainConfig)\n",  # a CLI parser
+        "import tyro\ncfg = tyro.cli(TrainConfig)\n",
+        "cfg = TrainConfig(**{'lr': 0.2})\n",  # built from a mapping we cannot see
+        "def f(cfg):\n    cfg.use_old_attention = True\n",  # assigned
+        "def g(cfg):\n    return cfg.use_old_attention\n",  # the value flows out
+    ],
+)
+def test_dataclass_flag_settable_is_silent(tmp_path: Path, extra: str) -> None:
+    files = {
+        "config.py": DATACLASS,
+        "train.py": "from config import TrainConfig\ndef main(cfg: TrainConfig) -> None:\n"
+                    "    if cfg.use_old_attention:\n        print('old')\n" + extra,
+    }
+    assert run(tmp_path, files, "ML301") == set()
