@@ -190,7 +190,7 @@ class ModuleConfigFacts:
     loaded_files: tuple[tuple[str, int], ...] = ()  # YAML paths literally loaded (as written)
     flag_tests: tuple[FlagTest, ...] = ()
     attribute_tests: tuple[FlagTest, ...] = ()  # `if x.use_amp:` atoms, by attribute name
-    attribute_uses: tuple[str, ...] = ()  # attribute names loaded anywhere but a condition
+    attribute_uses: tuple[str, ...] = ()  # attribute names assigned, or loaded anywhere but a condition
     call_keywords: tuple[str, ...] = ()  # every keyword name passed in a call
     calls_with_arguments: tuple[str, ...] = ()  # callees given positional or ** arguments
     bool_constants: tuple[BoolConstant, ...] = ()
@@ -534,8 +534,8 @@ class ConfigFacts:
     # --- reads -------------------------------------------------------------------------------
 
     def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
-        if isinstance(node.ctx, ast.Load) and id(node) not in self.conditions:
-            self.attribute_uses.add(node.attr)
+        if not isinstance(node.ctx, ast.Load) or id(node) not in self.conditions:
+            self.attribute_uses.add(node.attr)  # assigned, or used as a value
         if id(node) in self.seen:
             return
         if isinstance(node.ctx, ast.Load):

@@ -147,3 +147,13 @@ def test_dataclass_flag_settable_is_silent(tmp_path: Path, extra: str) -> None:
                     "    if cfg.use_old_attention:\n        print('old')\n" + extra,
     }
     assert run(tmp_path, files, "ML301") == set()
+
+
+def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> None:
+    files = {
+        "config.py": DATACLASS,
+        "model.py": "class Net:\n    def __init__(self, use_old_attention):\n"
+                    "        self.use_old_attention = use_old_attention\n"
+                    "    def forward(self, x):\n        if self.use_old_attention:\n            return x\n        return x\n",
+    }
+    assert run(tmp_path, files, "ML301") == set()
