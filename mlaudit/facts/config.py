@@ -344,6 +344,10 @@ class ConfigFacts:
         for annotation in (*(a.annotation for a in all_args), node.returns):
             self._not_values(annotation)
         roots = self.roots.setdefault(scope, {})
+        for arg in all_args:  # `def fit(trainer: DictConfig)`: a config subtree whatever its name
+            if _annotation_name(arg.annotation) in CONFIG_ANNOTATIONS:
+                roots[arg.arg] = ("", ())
+                self.params[scope].discard(arg.arg)
         self._typer_options(node, ctx)
         for decorator in node.decorator_list:
             call = decorator if isinstance(decorator, ast.Call) else None

@@ -311,3 +311,13 @@ def test_undeclared_only_when_no_reachable_config_defines_it(tmp_path: Path) -> 
                   "print(cfg.only_a, cfg.only_b)\nprint(cfg.neither)  # expect: ML202\n",
     }
     assert_markers(tmp_path, files, "ML202")
+
+
+def test_parameter_annotated_dictconfig_reads_count(tmp_path: Path) -> None:
+    files = {
+        "conf/config.yaml": "trainer:\n  epochs: 3\n  clip: 1.0\n",
+        "train.py": "from omegaconf import DictConfig\nfrom util import fit\n" + HYDRA_MAIN + "    fit(cfg.trainer)\n",
+        "util.py": "from omegaconf import DictConfig\ndef fit(t: DictConfig):\n    print(t.epochs, t.clip)\n",
+    }
+    index = _index(tmp_path, files)
+    assert {r.chain for _, r in index.ambiguous} == {("epochs",), ("clip",)}
