@@ -246,15 +246,24 @@ def _consumes(path: str, read: ConfigRead, repo_modules: set[str], local_defs: s
 
     Tests hand their composed config to the same functions the entry point does, so their whole
     reads add nothing; calls into the repo's own functions are followed through their reads."""
-    if not _is_training(path) or read.passed_to in NON_READING_CALLS:
+    if not is_training_path(path) or read.passed_to in NON_READING_CALLS:
         return False
     return not _in_repo(read.passed_to, repo_modules, local_defs)
 
 
-def _is_training(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    name = parts[-1] if parts else ""
-    return not (name.startswith("test_") or name == "conftest.py" or any(p in ("tests", "test") for p in parts[:-1]))
+# Files that are not training code: a literal there is a test value or an example in prose.
+# (Switch to "reachable from an entry point" once the module graph and call graph are in.)
+NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "docs", "doc"})
+NON_TRAINING_NAMES = frozenset({"setup.py", "conftest.py", "noxfile.py"})
+
+
+def is_training_path(path: str) -> bool:
+    """Tests, docs, setup scripts and conftest files are not training code."""
+    pure = PurePosixPath(path)
+    name = pure.name
+    if name in NON_TRAINING_NAMES or name.startswith("test_") or name.endswith("_test.py"):
+        return False
+    return not any(part in NON_TRAINING_DIRS for part in pure.parts[:-1])
 
 
 def _namespaces_of_root(root: str, path: str, root_to_ns: dict[str, list[str]], index: ConfigIndex) -> list[str]:

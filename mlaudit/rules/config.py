@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index
+from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.config import HYPERPARAMETER_SINKS, ModuleConfigFacts, SinkTracker
 from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.walk import PyContext
@@ -20,20 +19,6 @@ from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
 SinkTable = dict[str, tuple[tuple[str, ...], dict[int, str]]]
-
-# Files that are not training code: a literal there is a test value or an example in prose.
-NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "docs", "doc"})
-NON_TRAINING_NAMES = frozenset({"setup.py", "conftest.py", "noxfile.py", "__init__.py"})
-
-
-def is_training_path(path: str) -> bool:
-    """Tests, docs, setup scripts and conftest files are not training code."""
-    pure = PurePosixPath(path)
-    name = pure.name
-    if name in NON_TRAINING_NAMES or name.startswith("test_") or name.endswith("_test.py"):
-        return False
-    return not any(part in NON_TRAINING_DIRS for part in pure.parts[:-1])
-
 
 def _extend_sinks(table: SinkTable, extra: Any) -> SinkTable:
     """`extend-sinks = {"mylib.Opt" = ["lr", "eps"]}` or `{"mylib.Opt" = {keywords=[...], positional={"1"="lr"}}}`."""

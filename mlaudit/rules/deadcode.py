@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index
+from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
-from mlaudit.rules.config import is_training_path
 
 # Names that look constant but are meant to be: type-checking imports, interpreter flags.
 CONSTANT_NAMES = frozenset({"TYPE_CHECKING", "__debug__"})
