@@ -795,7 +795,7 @@ class SinkTracker:
 
     def __init__(self, table: dict[str, tuple[tuple[str, ...], dict[int, str]]]) -> None:
         self.table = table
-        self.sinks: list[SinkLiteral] = []
+        self.sinks: list[tuple[SinkLiteral, ast.AST]] = []  # with the node, for reporting
         self.params: dict[str, set[str]] = {}
         self.literals: dict[str, dict[str, tuple[Any, int, int]]] = {}  # scope -> name -> (value, line, count)
         self.rebound: set[str] = set()  # module names rebound through `global`
@@ -872,7 +872,7 @@ class SinkTracker:
             return
         line, col, end_line, end_col = ctx.span(arg)
         text = ast.get_source_segment(ctx.source, arg) or repr(value)
-        self.sinks.append(SinkLiteral(sink, param, text, line, col, end_line, end_col, via, via_line))
+        self.sinks.append((SinkLiteral(sink, param, text, line, col, end_line, end_col, via, via_line), arg))
 
     def _literal_name(self, name: str, ctx: PyContext) -> tuple[Any, int | None]:
         """A name bound exactly once to a numeric literal, in this function or at module level.
@@ -888,15 +888,15 @@ class SinkTracker:
             return module[0], module[1]
         return None, None
 
-    def findings(self) -> list[SinkLiteral]:
+    def findings(self) -> list[tuple[SinkLiteral, ast.AST]]:
         """Sinks whose constant was never rebound later in the file (a loop or branch may change it)."""
         kept = []
-        for sink in self.sinks:
+        for sink, node in self.sinks:
             if sink.via is not None:
                 counts = [scope[sink.via][2] for scope in self.literals.values() if sink.via in scope]
                 if any(c > 1 for c in counts) or sink.via in self.rebound:
                     continue
-            kept.append(sink)
+            kept.append((sink, node))
         return kept
 
 

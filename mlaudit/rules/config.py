@@ -103,24 +103,14 @@ class HardcodedHyperparameter(PythonRule):
     def end(self, ctx: PyContext) -> None:
         if not self.active or self.tracker.execs_config:
             return
-        for sink in self.tracker.findings():
+        for sink, node in self.tracker.findings():
             target = "range()" if sink.sink == "range" else f"{sink.sink.rsplit('.', 1)[-1]}({sink.param}=...)"
             what = f"the {sink.param}" if sink.sink == "range" else target
             source = f"`{sink.value}`"
             if sink.via is not None:
                 source = f"constant `{sink.via}` (line {sink.via_line})"
-            message = (f"Hyperparameter {source} is hardcoded in {what}; move it into the run's config "
+            ctx.report(self, node, f"Hyperparameter {source} is hardcoded in {what}; move it into the run's config "
                        "(YAML, argparse option or dataclass field) and read it from there.")
-            node = ast.Constant(value=None)
-            node.lineno, node.col_offset = sink.line, _byte_col(ctx, sink.line, sink.col)
-            node.end_lineno, node.end_col_offset = sink.end_line, _byte_col(ctx, sink.end_line, sink.end_col)
-            ctx.report(self, node, message)
-
-
-def _byte_col(ctx: PyContext, line: int, col: int) -> int:
-    """Back from a 1-based character column to ast's 0-based byte offset (for ctx.report)."""
-    text = ctx.lines[line - 1] if 0 < line <= len(ctx.lines) else ""
-    return len(text[: col - 1].encode("utf-8"))
 
 
 # --- ML202 / ML203 -----------------------------------------------------------------------------

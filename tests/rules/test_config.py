@@ -321,3 +321,14 @@ def test_parameter_annotated_dictconfig_reads_count(tmp_path: Path) -> None:
     }
     index = _index(tmp_path, files)
     assert {r.chain for _, r in index.ambiguous} == {("epochs",), ("clip",)}
+
+
+def test_hardcoded_hyperparameter_in_a_notebook_points_at_its_line(tmp_path: Path) -> None:
+    import json
+
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": ["import torch\n", "opt = torch.optim.SGD([], lr=0.1)\n"]}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(notebook, indent=1)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "lr=0.1" in t)
+    assert run(tmp_path, {"train.ipynb": text}, "ML201") == {("train.ipynb", line, "ML201")}
