@@ -316,6 +316,9 @@ def _relative(root: Path, filename: str) -> str:
         return filename
 
 
+MAX_ARGUMENT_CHARS = 100_000
+
+
 class RuffUnavailable(RuntimeError):
     """ruff could not be found or run; the message says what to do."""
 
@@ -327,8 +330,11 @@ def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, An
     except (ImportError, FileNotFoundError) as exc:
         raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
                               "ignore ML303 or install ruff") from None
+    # One process for the whole run. A very long file list could overflow the command line; then
+    # ruff walks the root itself and the caller keeps only the files mlaudit analyses.
+    targets = paths if sum(len(p) + 1 for p in paths) < MAX_ARGUMENT_CHARS else ["."]
     command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
-               "--exit-zero", "--force-exclude", "--", *paths]
+               "--exit-zero", "--force-exclude", "--", *targets]
     try:
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

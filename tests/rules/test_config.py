@@ -332,3 +332,12 @@ def test_hardcoded_hyperparameter_in_a_notebook_points_at_its_line(tmp_path: Pat
     text = json.dumps(notebook, indent=1)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "lr=0.1" in t)
     assert run(tmp_path, {"train.ipynb": text}, "ML201") == {("train.ipynb", line, "ML201")}
+
+
+def test_unused_key_in_omegaconf_loaded_yaml(tmp_path: Path) -> None:
+    files = {
+        "configs/exp.yaml": "model:\n  width: 64\n  dropout: 0.1  # expect: ML203\ndata:\n  path: x\n",
+        "train.py": "from omegaconf import OmegaConf\ncfg = OmegaConf.load('configs/exp.yaml')\n"
+                    "print(cfg.model.width)\nload(**cfg.data)\n",
+    }
+    assert_markers(tmp_path, files, "ML203")

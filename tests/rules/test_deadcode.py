@@ -157,3 +157,9 @@ def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> No
                     "    def forward(self, x):\n        if self.use_old_attention:\n            return x\n        return x\n",
     }
     assert run(tmp_path, files, "ML301") == set()
+
+
+def test_ruff_walks_the_root_when_the_file_list_is_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deadcode, "MAX_ARGUMENT_CHARS", 1)
+    files = {"a.py": "x = 1\n# y = x + 1\n", "build/gen.py": "# z = 2\n", ".gitignore": "build/\n"}
+    assert run(tmp_path, files, "ML303") == {("a.py", 2, "ML303")}
