@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
-from mlaudit.facts.config import HYPERPARAMETER_SINKS, ModuleConfigFacts, SinkTracker
+from mlaudit.facts.config import HYPERPARAMETER_SINKS, ConfigRead, ModuleConfigFacts, SinkTracker
 from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
@@ -19,6 +19,7 @@ from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
 SinkTable = dict[str, tuple[tuple[str, ...], dict[int, str]]]
+
 
 def _extend_sinks(table: SinkTable, extra: Any) -> SinkTable:
     """`extend-sinks = {"mylib.Opt" = ["lr", "eps"]}` or `{"mylib.Opt" = {keywords=[...], positional={"1"="lr"}}}`."""
@@ -204,7 +205,7 @@ def _missing_everywhere(
     return first
 
 
-def _checkable(read: Any) -> bool:
+def _checkable(read: ConfigRead) -> bool:
     return bool(read.chain) and not (read.optional or read.dynamic or read.chain[0] == "hydra")
 
 
@@ -340,8 +341,8 @@ class UntrackedRunConfig(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        modules = [(f, m) for f, m in model.python_modules()]
-        logged = _logged_callees(modules, model)
+        modules = list(model.python_modules())
+        logged = _logged_callees(modules)
         for file, facts in modules:
             if not is_training_path(file.path):
                 continue
@@ -362,7 +363,9 @@ class UntrackedRunConfig(ProjectRule):
                 )
 
 
-def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]], model: ProjectModel) -> dict[str, bool]:
+def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> dict[str, bool]:
+    """Every callee called anywhere (qualified and as written), plus whether tracker configs are
+    assigned anywhere (`wandb.config.lr = ...`, neptune's `run["parameters"] = ...`)."""
     found: dict[str, bool] = {}
     for _, facts in modules:
         for call in facts.calls:
