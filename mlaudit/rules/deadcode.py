@@ -72,9 +72,14 @@ class DeadFeatureFlag(ProjectRule):
             blocked.update(facts.non_flag_uses)
             blocked.update(facts.attribute_stores)
             tests.extend((path, t) for t in facts.flag_tests)
+        # Also by module basename + name: `import a; a.DEBUG = True` in a script folder names the
+        # module `a`, while the file's own module name may be `examples.a`.
+        blocked_tails = {_tail(q) for q in blocked}
         for path, test in tests:
             defs = definitions.get(test.name)
-            if not defs or test.name in blocked or test.name.rsplit(".", 1)[-1] in CONSTANT_NAMES:
+            if not defs or test.name in blocked or _tail(test.name) in blocked_tails:
+                continue
+            if test.name.rsplit(".", 1)[-1] in CONSTANT_NAMES:
                 continue
             if len(defs) != 1 or not is_training_path(path):
                 continue
@@ -146,6 +151,10 @@ class DeadFeatureFlag(ProjectRule):
                             "this test always gives the same answer and the code it switches off never runs; remove "
                             "the flag and the dead code, or set it the other way in an experiment config.",
                 )
+
+
+def _tail(qualname: str) -> str:
+    return ".".join(qualname.split(".")[-2:])
 
 
 def _consumed_elsewhere(index: ConfigIndex, ns: Namespace, chain: Chain) -> bool:

@@ -163,3 +163,11 @@ def test_ruff_walks_the_root_when_the_file_list_is_too_long(tmp_path: Path, monk
     monkeypatch.setattr(deadcode, "MAX_ARGUMENT_CHARS", 1)
     files = {"a.py": "x = 1\n# y = x + 1\n", "build/gen.py": "# z = 2\n", ".gitignore": "build/\n"}
     assert run(tmp_path, files, "ML303") == {("a.py", 2, "ML303")}
+
+
+def test_constant_set_from_a_script_sibling_is_silent(tmp_path: Path) -> None:
+    files = {
+        "examples/flags.py": "DEBUG = False\ndef run():\n    if DEBUG:\n        print('debug')\n",
+        "examples/main.py": "import flags\nflags.DEBUG = True\nflags.run()\n",
+    }
+    assert run(tmp_path, files, "ML301") == set()
