@@ -22,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlaudit tests
+	$(BIN)/ruff check mlaudit tests bench
 	$(BIN)/mlaudit check . --no-cache --output-format concise
 
 typecheck: $(STAMP)

@@ -83,6 +83,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces config)")
     check.add_argument("--extend-select", type=_codes, default=[], help="codes or prefixes to enable in addition")
     check.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
+    check.add_argument("--fix", action="store_true", help="apply the available fixes (e.g. yaml.safe_load), then report what is left")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (2 still means an error)")
     check.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     check.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
@@ -95,6 +96,7 @@ def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rule = sub.add_parser("rule", help="explain a rule", description="Print a rule's documentation, or list all rules.")
     rule.add_argument("code", nargs="?", help="a rule code such as ML101")
     rule.add_argument("--all", action="store_true", help="list every rule with its level and summary")
+    rule.add_argument("--markdown", action="store_true", help="with --all: a Markdown table linking the docs (the README's)")
 
 
 def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,11 +105,9 @@ def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from mlaudit.probe import command
-    except ImportError:
-        return
-    command.add_parser(sub)
+    from mlaudit.probe import command as probe_command  # argparse only: torch is imported by the worker
+
+    probe_command.add_parser(sub)
 
 
 def _codes(text: str) -> list[str]:
@@ -125,9 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "clean":
             return run_clean(args)
         if args.command == "probe":
-            from mlaudit.probe import command
+            from mlaudit.probe import command as probe_command
 
-            return int(command.run(args))
+            return probe_command.run(args)
     except KeyboardInterrupt:
         print("mlaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR
@@ -155,6 +155,13 @@ def run_check(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
         )
         run = check_paths(args.paths or [Path(".")], options)
+        if args.fix:
+            from mlaudit.fix import apply_fixes
+
+            fixed = apply_fixes(run.root, run.findings)
+            if fixed:
+                print(f"mlaudit: applied {fixed} fix{'es' if fixed != 1 else ''}", file=sys.stderr)
+                run = check_paths(args.paths or [Path(".")], options)
     except ConfigError as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -170,7 +177,12 @@ def run_check(args: argparse.Namespace) -> int:
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     if args.verbose:
-        print(f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+        stages = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in run.timings.items())
+        print(
+            f"mlaudit: checked {run.files_checked} files in {time.perf_counter() - started:.2f} s ({stages}; "
+            f"{run.cache_hits} cached, {run.workers} worker{'s' if run.workers > 1 else ''})",
+            file=sys.stderr,
+        )
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
@@ -186,11 +198,10 @@ def _write(text: str, output_file: Path | None) -> None:
 
 def run_rule(args: argparse.Namespace) -> int:
     from mlaudit.docs import load_doc
-    from mlaudit.rules import all_rules, rule_by_code
+    from mlaudit.rules import rule_by_code
 
     if args.all or not args.code:
-        for rule in all_rules():
-            print(f"{rule.code}  {rule.name:<36} {rule.level.value:<8} {rule.summary}")
+        print(rule_table(markdown=args.markdown))
         return EXIT_CLEAN
     code = args.code.upper()
     doc = load_doc(code)
@@ -217,3 +228,14 @@ def run_clean(args: argparse.Namespace) -> int:
         shutil.rmtree(cache_dir)
         print(f"removed {cache_dir}")
     return EXIT_CLEAN
+
+
+def rule_table(markdown: bool = False) -> str:
+    from mlaudit.rules import all_rules
+
+    if not markdown:
+        return "\n".join(f"{r.code}  {r.name:<36} {r.level.value:<8} {r.summary}" for r in all_rules())
+    rows = ["| code | name | level | what it finds |", "|---|---|---|---|"]
+    for r in all_rules():
+        rows.append(f"| [{r.code}](rules/{r.code}.md) | {r.name} | {r.level.value} | {r.summary} |")
+    return "\n".join(rows)

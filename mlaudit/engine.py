@@ -3,21 +3,23 @@ apply suppressions. No printing here; the CLI hands the result to a reporter."""
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlaudit.analyse import analyse_all
+from mlaudit.cache import Cache
 from mlaudit.config import Settings, enabled_rules, load_settings
-from mlaudit.facts import FileFacts, FileResult, analyse_file
+from mlaudit.facts import FileFacts
 from mlaudit.findings import Finding
 from mlaudit.project.discover import exclude_spec, find_root, list_files
 from mlaudit.project.git import GitState, read_git_state
 from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
-from mlaudit.rules import FileRule, ProjectRule, PythonRule, all_rules
+from mlaudit.rules import ProjectRule
 from mlaudit.suppress import apply_suppressions
 
 
@@ -28,6 +30,7 @@ class CheckOptions:
     extend_select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     use_cache: bool = True
+    jobs: int | None = None  # worker processes; None chooses from the machine and the work
 
 
 def build_settings(root: Path, options: CheckOptions) -> Settings:
@@ -59,16 +62,6 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link)
 
 
-def analyse_files(files: Iterable[SourceFile], settings: Settings) -> list[FileResult]:
-    python_rules = [
-        functools.partial(rule, settings.rule_options(rule.code))
-        for rule in all_rules()
-        if issubclass(rule, PythonRule)
-    ]
-    file_rules = [rule(settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, FileRule)]
-    return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files]
-
-
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = []
     errors: list[str] = []
@@ -86,22 +79,30 @@ def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
 def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> RunResult:
     """Audit the project containing `paths`; report only findings located in them."""
     options = options or CheckOptions()
+    clock = _Clock()
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
     root = find_root(targets[0])
     settings = build_settings(root, options)
     files, git = discover(root, settings)
-    results = analyse_files(files.values(), settings)
+    clock.lap("discover")
+    cache = Cache(root, settings.cache_dir) if options.use_cache else None
+    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs)
+    if cache is not None and cache.written:
+        cache.prune()
+    clock.lap("analyse")
     facts: dict[str, FileFacts] = {r.facts.path: r.facts for r in results}
     model = ProjectModel(root, files, facts, git, settings)
     findings = [f for r in results for f in r.findings]
     errors = [e for r in results for e in r.errors]
     project_findings, project_errors = run_project_rules(model)
+    clock.lap("project")
     findings += project_findings
     errors += project_errors
     findings = [f for f in findings if settings.is_enabled(f.code)]
     findings = _in_scope(findings, _scope(root, targets))
     kept, suppressed = apply_suppressions(findings, root, settings)
     kept.sort(key=Finding.sort_key)
+    clock.lap("suppress")
     return RunResult(
         root=root,
         findings=kept,
@@ -111,7 +112,22 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
         notifications=errors,
         suppressed=suppressed,
         files_checked=len(files),
+        source_root=git.top if git is not None else None,
+        timings=clock.laps,
+        cache_hits=stats.hits,
+        workers=stats.workers,
     )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
 
 
 def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:

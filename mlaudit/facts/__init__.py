@@ -7,12 +7,13 @@ result (`FileResult`) is plain data: facts for the project rules and the file's 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlaudit.facts.notebook import NotebookFacts, parse_notebook
 from mlaudit.facts.python import CoreFacts, ModuleFacts
@@ -25,6 +26,9 @@ from mlaudit.project.model import SourceFile, module_name
 from mlaudit.rules.base import FileRule, PythonRule
 
 RuleFactory = Callable[[], PythonRule]
+
+if TYPE_CHECKING:
+    from mlaudit.project.manifests import DependencyFile
 
 # Family fact extractors: modules that define `EXTRACTORS`, a list of listener classes whose
 # instances join the single walk and expose `facts(ctx) -> plain data` stored under
@@ -45,6 +49,7 @@ class FileFacts:
     python: ModuleFacts | None = None
     notebook: NotebookFacts | None = None
     data: Any = None  # YamlFacts, TOML dict, JSON value, or text, depending on the format
+    dependencies: DependencyFile | None = None  # a manifest's or lockfile's parsed content
 
 
 @dataclass
@@ -82,14 +87,39 @@ def analyse_file(
 def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory]) -> FileResult:
     if file.format == kinds.PYTHON:
         text = decode_python(raw)
-        return _python(file, digest, text, LineMap(), python_rules, None)
+        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None))
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
         notebook, code, line_map = parse_notebook(text)
         return _python(file, digest, code, line_map, python_rules, notebook)
     parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
-    data = parsers[file.format](text) if file.format in parsers else text
-    return FileResult(FileFacts(file.path, file.format, digest, data=data))
+    # Lockfiles are read by the dependency reader alone: nothing needs their generic tree, and a
+    # big pixi.lock would be slow to compose and could hit the YAML node cap.
+    only_lock = file.kind.roles & _DEPENDENCY_ROLES == {kinds.LOCKFILE} and file.format in parsers
+    data = parsers[file.format](text) if file.format in parsers and not only_lock else text
+    result = FileResult(FileFacts(file.path, file.format, digest, data=None if only_lock else data))
+    return _with_dependencies(file, text, result)
+
+
+_DEPENDENCY_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE})
+
+
+def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileResult:
+    """Read a manifest or lockfile with the dependency reader; its failure is an ML001 finding,
+    while the file's other facts and findings (a setup.py's Python rules) stay."""
+    if not file.kind.roles & _DEPENDENCY_ROLES:
+        return result
+    # Imported here: the dependency reader uses mlaudit.facts.structured, so a module-level
+    # import would be circular.
+    from mlaudit.project.manifests import ManifestError, read_dependency_file
+
+    try:
+        dependencies = read_dependency_file(file.path, text)
+    except ManifestError as exc:
+        result.findings.append(_unparseable_finding(file, SourceError(exc.message, line=exc.line)))
+        return result
+    result.facts = dataclasses.replace(result.facts, dependencies=dependencies)
+    return result
 
 
 def _python(
@@ -142,7 +172,11 @@ def _syntax_error(exc: Exception, line_map: LineMap) -> SourceError:
 
 
 def _unparseable(file: SourceFile, digest: str, exc: SourceError) -> FileResult:
-    finding = Finding(
+    return FileResult(FileFacts(file.path, file.format, digest, error=exc.message), [_unparseable_finding(file, exc)])
+
+
+def _unparseable_finding(file: SourceFile, exc: SourceError) -> Finding:
+    return Finding(
         code="ML001",
         message=f"Cannot parse {file.name}: {exc.message}.",
         path=file.path,
@@ -150,7 +184,6 @@ def _unparseable(file: SourceFile, digest: str, exc: SourceError) -> FileResult:
         col=max(exc.col, 1) if exc.line else 1,
         level=Level.ERROR,
     )
-    return FileResult(FileFacts(file.path, file.format, digest, error=exc.message), [finding])
 
 
 def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[FileRule]) -> None:

@@ -76,15 +76,18 @@ def describe(node: ast.AST | None, ctx: PyContext) -> Value:
     """Summarise an expression as a `Value`."""
     if node is None:
         return ("other", None)
-    try:
-        return ("const", ast.literal_eval(node))
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
+    if isinstance(node, ast.Constant):
+        return ("const", node.value)
     if isinstance(node, (ast.Name, ast.Attribute)):
         return ("name", ctx.qualname(node) or ctx.dotted(node))
     if isinstance(node, ast.Call):
         return ("call", ctx.qualname(node.func) or ctx.dotted(node.func))
-    return ("other", None)
+    if not isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp)):
+        return ("other", None)
+    try:
+        return ("const", ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ("other", None)
 
 
 class CoreFacts:

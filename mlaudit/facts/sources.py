@@ -47,6 +47,8 @@ def decode_python(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        # Usually non-UTF-8 bytes in the first two lines; decoding as UTF-8 says exactly where.
+        _decode(data, "utf-8")
         raise SourceError(f"cannot decode: {exc.msg}") from None
     return _decode(data, encoding)
 

@@ -202,63 +202,116 @@ def is_main_guard(node: ast.AST) -> bool:
 
 
 class _Dispatch:
-    """Handler tables for a set of listeners, built once per walk."""
+    """Handler tables for a set of listeners, keyed by node class, built once per walk."""
 
     def __init__(self, listeners: Sequence[Any]) -> None:
-        self.visit: dict[str, list[tuple[Any, Handler]]] = {}
-        self.leave: dict[str, list[tuple[Any, Handler]]] = {}
+        self.visit: dict[type, list[tuple[Any, Handler]]] = {}
+        self.leave: dict[type, list[tuple[Any, Handler]]] = {}
         for listener in listeners:
             for attr in dir(type(listener)):
-                if attr.startswith("visit_"):
-                    self.visit.setdefault(attr[6:], []).append((listener, getattr(listener, attr)))
-                elif attr.startswith("leave_"):
-                    self.leave.setdefault(attr[6:], []).append((listener, getattr(listener, attr)))
+                for prefix, table in (("visit_", self.visit), ("leave_", self.leave)):
+                    node_class = getattr(ast, attr[len(prefix) :], None) if attr.startswith(prefix) else None
+                    if isinstance(node_class, type):
+                        table.setdefault(node_class, []).append((listener, getattr(listener, attr)))
 
 
-_LEAVE, _EXIT_GUARD = 1, 2
+class _Leave:
+    """Stack marker: run leave handlers (and pop the scope) once a node's children are done."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: ast.AST) -> None:
+        self.node = node
+
+
+class _ExitGuard:
+    """Stack marker: the body of `if __name__ == "__main__":` ends here."""
+
+
+_EXIT_GUARD = _ExitGuard()
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# Fields that never hold child nodes (names, numbers, flags, and the Load/Store singletons).
+_SCALAR_FIELDS = frozenset(
+    {"ctx", "type_comment", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "conversion",
+     "is_async", "simple", "tag", "n", "s"}
+)
+
+
+def _child_fields(node_class: type) -> tuple[str, ...]:
+    fields = getattr(node_class, "_fields", ())
+    scalar_value = node_class in (ast.Constant, ast.MatchSingleton)
+    return tuple(f for f in reversed(fields) if f not in _SCALAR_FIELDS and not (f == "value" and scalar_value))
+
+
+# Node class -> its child-bearing fields, last first (so children pop in source order).
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
-    """Visit every node once, calling each listener's handlers; a failing listener is dropped."""
+    """Visit every node once, in source order, calling each listener's handlers.
+
+    Hot loop: this runs for every node of every file, so it avoids per-node allocations where
+    it can (leave markers only for scopes and nodes someone listens to on the way out).
+    """
     table = _Dispatch(listeners)
+    visit, leave = table.visit, table.leave
     broken: set[int] = set()
-    stack: list[tuple[int, ast.AST]] = [(0, tree)]
+    stack: list[Any] = [tree]
     while stack:
-        action, node = stack.pop()
-        name = type(node).__name__
-        if action == _EXIT_GUARD:
+        item = stack.pop()
+        kind = type(item)
+        if kind is _Leave:
+            _on_leave(item.node, ctx, leave, broken)
+            continue
+        if kind is _ExitGuard:
             ctx.in_main_guard = False
             continue
-        if action == _LEAVE:
-            _call(table.leave.get(name, ()), node, ctx, broken)
-            if isinstance(node, _SCOPES):
-                ctx.scope.pop()
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            _bind_imports(node, ctx)
-        _call(table.visit.get(name, ()), node, ctx, broken)
-        stack.append((_LEAVE, node))
-        _push_children(node, ctx, stack)
-        if isinstance(node, _SCOPES):
-            ctx.scope.append(node.name)
+        if kind is ast.Import or kind is ast.ImportFrom:
+            _bind_imports(item, ctx)
+        handlers = visit.get(kind)
+        if handlers:
+            _call(handlers, item, ctx, broken)
+        is_scope = kind in _SCOPES
+        if is_scope or kind in leave:
+            stack.append(_Leave(item))
+        if kind is ast.If and not ctx.scope and not ctx.in_main_guard and is_main_guard(item):
+            _push_guard(item, ctx, stack)
+        else:
+            _push_children(item, stack)
+        if is_scope:
+            ctx.scope.append(item.name)
 
 
-def _push_children(node: ast.AST, ctx: PyContext, stack: list[tuple[int, ast.AST]]) -> None:
-    if is_main_guard(node) and not ctx.scope and not ctx.in_main_guard:
-        assert isinstance(node, ast.If)
-        # Children are popped in reverse: orelse, then the guard's exit, then the body, then the test.
-        for child in reversed(node.orelse):
-            stack.append((0, child))
-        stack.append((_EXIT_GUARD, node))
-        for child in reversed(node.body):
-            stack.append((0, child))
-        stack.append((0, node.test))
-        ctx.in_main_guard = True  # the test is harmless to visit inside the guard
-        return
-    children = list(ast.iter_child_nodes(node))
-    for child_node in reversed(children):
-        stack.append((0, child_node))
+def _on_leave(node: ast.AST, ctx: PyContext, leave: dict[type, list[tuple[Any, Handler]]], broken: set[int]) -> None:
+    handlers = leave.get(type(node))
+    if handlers:
+        _call(handlers, node, ctx, broken)
+    if isinstance(node, _SCOPES):
+        ctx.scope.pop()
+
+
+def _push_children(node: ast.AST, stack: list[Any]) -> None:
+    kind = type(node)
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = _child_fields(kind)
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for child in reversed(value):
+                if isinstance(child, ast.AST):
+                    stack.append(child)
+        elif isinstance(value, ast.AST):
+            stack.append(value)
+
+
+def _push_guard(node: ast.If, ctx: PyContext, stack: list[Any]) -> None:
+    # Popped in reverse: the test, the body inside the guard, the marker, then the else branch.
+    stack.extend(reversed(node.orelse))
+    stack.append(_EXIT_GUARD)
+    stack.extend(reversed(node.body))
+    stack.append(node.test)
+    ctx.in_main_guard = True
 
 
 def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext, broken: set[int]) -> None:

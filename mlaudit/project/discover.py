@@ -18,9 +18,22 @@ ALWAYS_EXCLUDED = (
 )
 
 
-def find_root(start: Path) -> Path:
-    """The git work-tree root above `start`, else the nearest folder with a pyproject.toml, else `start`."""
-    start = start if start.is_dir() else start.parent
+# A folder holding one of these is a project of its own when it is checked by name.
+PROJECT_MARKERS = (
+    "pyproject.toml", "mlaudit.toml", "setup.py", "setup.cfg", "requirements.txt", "environment.yml", "dvc.yaml",
+)
+
+
+def find_root(target: Path) -> Path:
+    """The project that `target` belongs to.
+
+    A folder named on the command line that holds a project marker (pyproject.toml,
+    requirements.txt, ...) is its own project, as one example in a repository of examples is.
+    Otherwise the git work tree; outside git, the nearest folder with a pyproject.toml.
+    """
+    start = target if target.is_dir() else target.parent
+    if target.is_dir() and any((target / marker).is_file() for marker in PROJECT_MARKERS):
+        return target
     git_root = find_git_root(start)
     if git_root is not None:
         return git_root

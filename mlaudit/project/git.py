@@ -14,6 +14,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class GitState:
     root: Path
+    top: Path  # the work tree's top; differs from root for a project inside a larger repository
     tracked: frozenset[str]  # repo-relative POSIX paths in the index
     untracked: frozenset[str]  # present, not tracked, not ignored
 
@@ -30,21 +31,33 @@ def find_git_root(start: Path) -> Path | None:
 
 
 def read_git_state(root: Path) -> GitState | None:
-    """List tracked and untracked-not-ignored files with two `git ls-files` calls."""
+    """List tracked and untracked-not-ignored files below `root` with two `git ls-files` calls.
+
+    `root` may be a folder inside a larger work tree; paths are then relative to `root`."""
     try:
         import git  # gitpython; imported here so a run outside git never pays for it
     except ImportError:
         return None
     try:
-        repo = git.Repo(root)
-        tracked = _split(repo.git.ls_files("-z", "--cached"))
-        untracked = _split(repo.git.ls_files("-z", "--others", "--exclude-standard"))
+        repo = git.Repo(root, search_parent_directories=True)
+        top = Path(repo.working_tree_dir or root).resolve()
+        prefix = root.resolve().relative_to(top).as_posix()
+        scope = ["--", prefix] if prefix != "." else []
+        tracked = _strip(_split(repo.git.ls_files("-z", "--cached", *scope)), prefix)
+        untracked = _strip(_split(repo.git.ls_files("-z", "--others", "--exclude-standard", *scope)), prefix)
     except (git.exc.GitError, OSError, ValueError):
         return None
     # Deleted-but-still-indexed files are not in the work tree; keep only what exists.
     tracked = frozenset(p for p in tracked if os.path.lexists(root / p))
-    return GitState(root=root, tracked=tracked, untracked=frozenset(untracked))
+    return GitState(root=root, top=top, tracked=tracked, untracked=frozenset(untracked))
 
 
 def _split(output: str) -> frozenset[str]:
     return frozenset(p for p in output.split("\0") if p)
+
+
+def _strip(paths: frozenset[str], prefix: str) -> frozenset[str]:
+    """Paths relative to a project root that sits below the git top (a project inside a monorepo)."""
+    if prefix == ".":
+        return paths
+    return frozenset(p[len(prefix) + 1 :] for p in paths if p.startswith(prefix + "/"))

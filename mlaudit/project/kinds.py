@@ -59,8 +59,10 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("requirements*.in", MANIFEST),
     ("requirements*.txt", MANIFEST),
     ("requirements*.txt", LOCKFILE),  # only counts as a lock when fully pinned; rules decide
-    ("environment.yml", MANIFEST),
-    ("environment.yaml", MANIFEST),
+    ("requirements*.lock", LOCKFILE),  # `pip freeze > requirements.lock`: a pinned requirements file
+    ("constraints*.txt", MANIFEST),
+    ("environment*.yml", MANIFEST),
+    ("environment*.yaml", MANIFEST),
     ("Pipfile", MANIFEST),
     ("uv.lock", LOCKFILE),
     ("poetry.lock", LOCKFILE),
@@ -68,7 +70,11 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("Pipfile.lock", LOCKFILE),
     ("pixi.lock", LOCKFILE),
     ("conda-lock.yml", LOCKFILE),
+    ("conda-lock.yaml", LOCKFILE),
     ("*.conda-lock.yml", LOCKFILE),
+    ("*.conda-lock.yaml", LOCKFILE),
+    ("pylock.toml", LOCKFILE),
+    ("pylock.*.toml", LOCKFILE),
     ("*.dvc", DVC),
     ("dvc.yaml", DVC),
     ("dvc.lock", DVC),
@@ -107,10 +113,14 @@ def classify(rel_path: str) -> Kind:
     path = PurePosixPath(rel_path)
     name = path.name
     fmt = FORMAT_BY_NAME.get(name) or FORMAT_BY_SUFFIX.get(path.suffix.lower(), OTHER)
-    if name.endswith(".conda-lock.yml") or name == "conda-lock.yml":
+    if name.endswith((".conda-lock.yml", ".conda-lock.yaml")) or name in ("conda-lock.yml", "conda-lock.yaml"):
         fmt = YAML
     roles = {role for pattern, role in ROLE_PATTERNS if fnmatch.fnmatchcase(name, pattern)}
-    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path)):
+    if path.parent.name == "requirements" and path.suffix in (".txt", ".in"):
+        roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in
+    # A lockfile (gpu.conda-lock.yml) is never a Hydra config. An `environment_atari.yaml` may be an
+    # RL config rather than a conda environment, so manifests keep the config role unless named above.
+    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path) or LOCKFILE in roles):
         roles.discard(CONFIG)
     if is_artifact(rel_path):
         roles.add(DATA)

@@ -28,6 +28,13 @@ class RunResult:
     suppressed: int = 0  # findings silenced by noqa / per-file-ignores
     files_checked: int = 0
     tool_name: str = "mlaudit"
+    # The git work tree's top when the project is a folder inside it: SARIF locations are
+    # relative to the checkout, which is what GitHub resolves them against.
+    source_root: Path | None = None
+    # Seconds per stage (discover, analyse, project, ...) and cache use, for -v and the benchmark.
+    timings: dict[str, float] = field(default_factory=dict)
+    cache_hits: int = 0
+    workers: int = 1
 
 
 def render(fmt: str, run: RunResult, color: bool = False) -> str:

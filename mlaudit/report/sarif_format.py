@@ -62,14 +62,14 @@ def sarif_log(run: RunResult) -> Json:
 
 def sarif_run(run: RunResult) -> Json:
     catalog = Catalog.build(run)
-    sources = SourceCache(run.root)
+    sources = SourceCache(run.root, uri_prefix(run))
     return {
         "tool": {"driver": driver(catalog)},
         # The category; a run with its own tool_name (e.g. the probe) gets its own, so both
         # logs can be uploaded from one job without replacing each other's alerts.
         "automationDetails": {"id": f"{run.tool_name}/"},
         "invocations": [invocation(run)],
-        "originalUriBaseIds": {SRCROOT: {"uri": root_uri(run.root)}},
+        "originalUriBaseIds": {SRCROOT: {"uri": root_uri(run.source_root or run.root)}},
         "columnKind": "unicodeCodePoints",
         "results": [result(f, catalog, sources) for f in run.findings],
     }
@@ -253,8 +253,9 @@ class SourceText:
 class SourceCache:
     """Reads each reported file at most once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prefix: str = "") -> None:
         self.root = root
+        self.prefix = prefix  # the project's folder below %SRCROOT%, "" or ending in "/"
         self.texts: dict[str, SourceText | None] = {}
 
     def get(self, path: str) -> SourceText | None:
@@ -287,7 +288,7 @@ def result(finding: Finding, catalog: Catalog, sources: SourceCache) -> Json:
         "level": finding.level.value,
         "message": {"text": message_text(finding, catalog)},
         "locations": [
-            {"physicalLocation": {"artifactLocation": artifact(rel), "region": reg}}
+            {"physicalLocation": {"artifactLocation": artifact(sources.prefix + rel), "region": reg}}
         ],
     }
     # A missing key is recomputed by upload-sarif; a wrong one would break alert tracking.
@@ -297,7 +298,7 @@ def result(finding: Finding, catalog: Catalog, sources: SourceCache) -> Json:
         }
     # SARIF requires at least one replacement per change, so a fix without edits is left out.
     if finding.fix is not None and finding.fix.edits:
-        res["fixes"] = [sarif_fix(finding.fix, rel)]
+        res["fixes"] = [sarif_fix(finding.fix, sources.prefix + rel)]
     return res
 
 
@@ -305,6 +306,17 @@ def message_text(finding: Finding, catalog: Catalog) -> str:
     # GitHub does not accept an empty message; the rule's summary is the next best title.
     summary = catalog.rules[catalog.index[finding.code]].summary
     return finding.message or summary or finding.code
+
+
+def uri_prefix(run: RunResult) -> str:
+    """Where the project sits below the checkout: "examples/mnist/" or ""."""
+    if run.source_root is None:
+        return ""
+    try:
+        prefix = run.root.resolve().relative_to(run.source_root.resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if prefix == "." else prefix + "/"
 
 
 def relative_path(path: str, root: Path) -> str:

@@ -12,9 +12,9 @@ def summary_lines(run: RunResult) -> list[str]:
     count = len(run.findings)
     if count:
         noun = "finding" if count == 1 else "findings"
-        lines.append(f"Found {count} {noun} in {run.files_checked} files{_suppressed(run)}.")
+        lines.append(f"Found {count} {noun} in {_files(run.files_checked)}{_suppressed(run)}.")
     else:
-        lines.append(f"All checks passed ({run.files_checked} files{_suppressed(run, prefix=', ')}).")
+        lines.append(f"All checks passed ({_files(run.files_checked)}{_suppressed(run, prefix=', ')}).")
     return lines
 
 
@@ -30,3 +30,7 @@ def statistics_lines(run: RunResult) -> list[str]:
     names = {r.code: r.name for r in run.rules}
     counts = Counter(f.code for f in run.findings)
     return [f"{n:>5}  {code}  {names.get(code, '')}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"

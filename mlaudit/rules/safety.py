@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Edit, Fix, Level
+from mlaudit.findings import Fix, Level
+from mlaudit.fix import call_fix, chain, drop_argument, rename_callee
 from mlaudit.rules.base import PythonRule
 
 # yaml functions that construct arbitrary Python objects without asking.
@@ -75,21 +76,11 @@ def _loader_argument(node: ast.Call) -> ast.expr | None:
 
 def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None:
     """`yaml.load(f, Loader=X)` -> `yaml.safe_load(f)`, only when the call is written `module.func(...)`
-    (a bare `load` imported by name would need an import change too) and has one positional argument."""
-    func = node.func
-    if not isinstance(func, ast.Attribute) or len(node.args) > 2 or not node.args:
+    (a bare `load` imported by name would need an import change too) and passes nothing but the
+    stream and the loader."""
+    if not isinstance(node.func, ast.Attribute) or not node.args or len(node.args) > 2:
         return None
-    extra = [k for k in node.keywords if k.arg != "Loader"]
-    if extra:
+    if any(k.arg != "Loader" for k in node.keywords):
         return None
-    _, _, end_line, end_col = ctx.span(func)
-    attr_col = end_col - len(func.attr)
-    edits = [Edit(end_line, attr_col, end_line, end_col, safe_name)]
-    first = node.args[0]
-    loader = _loader_argument(node)
-    if loader is not None:
-        _, _, arg_end_line, arg_end_col = ctx.span(first)
-        _, _, call_end_line, call_end_col = ctx.span(node)
-        # Delete from the end of the stream argument up to (not including) the closing parenthesis.
-        edits.append(Edit(arg_end_line, arg_end_col, call_end_line, call_end_col - 1, ""))
-    return Fix(f"Use {safe_name}()", tuple(edits))
+    transform = chain(rename_callee(safe_name), drop_argument("Loader", position=1))
+    return call_fix(ctx, node, f"Use {safe_name}()", transform)

@@ -1,0 +1,161 @@
+"""Benchmark `mlaudit check` against ruff and pylint+dslinter on real repositories.
+
+Usage: python bench/run.py --repos DIR [--runs 5] [--pylint PATH] [--out docs/benchmarks.md]
+
+DIR holds clones of the repositories below (not part of this repository; clone them yourself).
+Each case runs as a fresh process under /usr/bin/time for wall time and peak memory; the table
+reports the median of --runs runs. mlaudit's per-stage seconds come from its `-v` output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOS = ("nanoGPT", "examples", "pytorch-image-models", "pytorch-lightning")
+BIN = Path(sys.executable).parent
+STAGES = re.compile(r"\(discover ([\d.]+) s, analyse ([\d.]+) s, project ([\d.]+) s, suppress ([\d.]+) s")
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_mib: float
+    stderr: str = ""
+    timed_out: bool = False
+
+
+def measure(command: Sequence[str], cwd: Path, timeout: float) -> Sample:
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = time.perf_counter()
+        try:
+            result = subprocess.run(
+                ["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+                cwd=cwd, capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return Sample(timeout, 0.0, timed_out=True)
+        elapsed = time.perf_counter() - started
+        peak_kib = int((report.read().strip().splitlines() or ["0"])[-1] or 0)
+    return Sample(elapsed, peak_kib / 1024, result.stderr)
+
+
+def median(samples: list[Sample]) -> Sample:
+    seconds = statistics.median(s.seconds for s in samples)
+    peak = max(s.peak_mib for s in samples)
+    return Sample(seconds, peak, samples[-1].stderr, any(s.timed_out for s in samples))
+
+
+def python_files(repo: Path) -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "*.py"], cwd=repo, capture_output=True, text=True).stdout.split()
+    return [repo / p for p in listed]
+
+
+def line_count(files: list[Path]) -> int:
+    return sum(len(f.read_bytes().splitlines()) for f in files if f.is_file())
+
+
+def bench_repo(repo: Path, runs: int, pylint: Path | None, pylint_timeout: float) -> dict[str, Sample]:
+    mlaudit = [str(BIN / "mlaudit"), "check", ".", "--output-format", "concise", "-v"]
+    results: dict[str, Sample] = {}
+    results["mlaudit cold"] = median([measure([*mlaudit, "--no-cache"], repo, 600) for _ in range(runs)])
+    measure(mlaudit, repo, 600)  # prime the cache
+    results["mlaudit warm"] = median([measure(mlaudit, repo, 600) for _ in range(runs)])
+    files = python_files(repo)
+    results["mlaudit one file touched"] = median([_touched(repo, files[len(files) // 2], mlaudit) for _ in range(runs)])
+    five = [str(f.relative_to(repo)) for f in files[:5]]
+    results["mlaudit 5 files (pre-commit)"] = median([measure([*mlaudit[:2], *five, "-v"], repo, 600) for _ in range(runs)])
+    ruff = [str(BIN / "ruff"), "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."]
+    results["ruff --select ALL --no-cache"] = median([measure(ruff, repo, 600) for _ in range(runs)])
+    if pylint is not None:
+        command = [str(pylint), "--load-plugins=dslinter", "--exit-zero", *[str(f.relative_to(repo)) for f in files]]
+        results["pylint + dslinter"] = measure(command, repo, pylint_timeout)
+    return results
+
+
+def _touched(repo: Path, file: Path, command: list[str]) -> Sample:
+    original = file.read_bytes()
+    try:
+        file.write_bytes(original + b"\n# touched by the benchmark\n")
+        return measure(command, repo, 600)
+    finally:
+        file.write_bytes(original)
+        measure(command, repo, 600)  # back to a warm cache for the next sample
+
+
+def stages(sample: Sample) -> tuple[float, ...] | None:
+    match = STAGES.search(sample.stderr)
+    return tuple(float(x) for x in match.groups()) if match else None
+
+
+def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]], runs: int) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `python bench/run.py` on {os.cpu_count()} cores ({sys.platform}), Python {sys.version.split()[0]}; "
+        f"median of {runs} runs per mlaudit/ruff case, one pylint run; peak memory of the largest process.",
+        "",
+        "| repo | .py files | lines | case | seconds | peak MiB | vs ruff |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for repo, results in table.items():
+        files, lines_ = sizes[repo]
+        ruff = results["ruff --select ALL --no-cache"].seconds
+        for case, sample in results.items():
+            seconds = f"over {sample.seconds:.0f}" if sample.timed_out else f"{sample.seconds:.2f}"
+            ratio = f"{sample.seconds / ruff:.1f}x"
+            lines.append(f"| {repo} | {files} | {lines_:,} | {case} | {seconds} | {sample.peak_mib:.0f} | {ratio} |")
+    lines += ["", "## mlaudit stages, cold run (seconds; lines/s of the analyse stage)", "",
+              "| repo | discover | analyse (read, parse, facts, per-file rules) | project rules | suppress | analyse lines/s |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for repo, results in table.items():
+        parts = stages(results["mlaudit cold"])
+        if parts:
+            rate = sizes[repo][1] / parts[1] if parts[1] else 0
+            lines.append(f"| {repo} | {parts[0]:.3f} | {parts[1]:.3f} | {parts[2]:.3f} | {parts[3]:.3f} | {rate:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", type=Path, required=True, help="folder with clones of " + ", ".join(REPOS))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pylint", type=Path, help="pylint executable of an environment with dslinter installed")
+    parser.add_argument("--pylint-timeout", type=float, default=300)
+    parser.add_argument("--only", nargs="*", default=list(REPOS))
+    parser.add_argument("--out", type=Path, help="write the Markdown table here (default: print it)")
+    args = parser.parse_args()
+    if not shutil.which("/usr/bin/time"):
+        print("bench: /usr/bin/time is needed for peak memory", file=sys.stderr)
+        return 2
+    table: dict[str, dict[str, Sample]] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    for name in args.only:
+        repo = args.repos / name
+        if not (repo / ".git").exists():
+            print(f"bench: skipping {name}: no clone at {repo}", file=sys.stderr)
+            continue
+        files = python_files(repo)
+        sizes[name] = (len(files), line_count(files))
+        print(f"bench: {name} ({len(files)} files)", file=sys.stderr)
+        table[name] = bench_repo(repo, args.runs, args.pylint, args.pylint_timeout)
+    text = render(table, sizes, args.runs)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

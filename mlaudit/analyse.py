@@ -1,0 +1,123 @@
+"""Per-file analysis for a whole run: cache look-ups first, then the misses, in parallel when that pays.
+
+Results are identical whichever path a file takes (cache hit, serial, or a worker process): a
+test runs the fixtures every way and compares.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+from mlaudit.cache import Cache
+from mlaudit.config import Settings
+from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
+from mlaudit.facts.sources import SourceError, read_bytes
+from mlaudit.project.model import SourceFile
+from mlaudit.rules import FileRule, PythonRule, all_rules
+
+# Below this many files to analyse, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 48
+
+
+@dataclass
+class AnalysisStats:
+    hits: int = 0
+    misses: int = 0
+    workers: int = 1
+
+
+def options_fingerprint(settings: Settings) -> str:
+    """What, besides a file's own bytes and path, can change its per-file result."""
+    data = {"options": settings.options, "max_bytes": settings.max_bytes, "rules": [r.code for r in all_rules()]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:
+    python_rules: list[RuleFactory] = [
+        functools.partial(rule, settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, PythonRule)
+    ]
+    file_rules = [rule(settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, FileRule)]
+    return python_rules, file_rules
+
+
+def analyse_all(
+    files: Sequence[SourceFile], settings: Settings, cache: Cache | None, jobs: int | None = None
+) -> tuple[list[FileResult], AnalysisStats]:
+    stats = AnalysisStats()
+    options = options_fingerprint(settings)
+    results: dict[str, FileResult] = {}
+    keys: dict[str, str] = {}
+    todo: list[SourceFile] = []
+    for file in files:
+        if not needs_reading(file):  # data files and the like: stat only, nothing to parse
+            results[file.path] = FileResult(FileFacts(file.path, file.format, ""))
+            continue
+        key = _cache_key(file, settings, options) if cache is not None else None
+        cached = cache.load(key) if cache is not None and key is not None else None
+        if isinstance(cached, FileResult) and cached.facts.path == file.path:
+            results[file.path] = cached
+            stats.hits += 1
+            continue
+        if key is not None:
+            keys[file.path] = key
+        todo.append(file)
+    stats.misses = len(todo)
+    fresh, stats.workers = _analyse(todo, settings, jobs)
+    for result in fresh:
+        results[result.facts.path] = result
+        key = keys.get(result.facts.path)
+        if cache is not None and key is not None and not result.errors:
+            cache.store(key, result)
+    return [results[f.path] for f in files], stats
+
+
+def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None:
+    """Key from the file's content hash; None when it cannot be read (analysis reports why)."""
+    try:
+        digest = hashlib.sha256(read_bytes(file.abs_path, settings.max_bytes)).hexdigest()
+    except SourceError:
+        return None
+    kind = f"{file.kind.format}:{','.join(sorted(file.kind.roles))}"
+    return Cache.file_key(file.path, kind, digest, options)
+
+
+def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> tuple[list[FileResult], int]:
+    python_rules, file_rules = rule_factories(settings)
+    workers = _worker_count(len(files), jobs)
+    if workers <= 1:
+        return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files], 1
+    chunk = max(1, len(files) // (workers * 4))
+    context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(python_rules, file_rules, settings.max_bytes)
+    ) as pool:
+        return list(pool.map(_work, files, chunksize=chunk)), workers
+
+
+def _worker_count(count: int, jobs: int | None) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    if count < PARALLEL_MIN_FILES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, count // (PARALLEL_MIN_FILES // 2)))
+
+
+_WORKER: tuple[list[RuleFactory], list[FileRule], int] | None = None
+
+
+def _init_worker(python_rules: list[RuleFactory], file_rules: list[FileRule], max_bytes: int) -> None:
+    global _WORKER
+    _WORKER = (python_rules, file_rules, max_bytes)
+
+
+def _work(file: SourceFile) -> FileResult:
+    assert _WORKER is not None, "worker used before initialisation"
+    python_rules, file_rules, max_bytes = _WORKER
+    return analyse_file(file, python_rules, file_rules, max_bytes)

@@ -1,0 +1,214 @@
+"""The `mlaudit probe` subcommand: argument parsing, report writing, exit codes.
+
+The lead's cli.py calls `add_parser(subparsers)` and dispatches to `run(args)`;
+`python -m mlaudit.probe.command ...` runs it alone through `main(argv)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mlaudit.findings import Finding
+from mlaudit.probe.session import ProbeOptions, ProbeReport, run_probe
+from mlaudit.report import FORMATS, RunResult, render
+from mlaudit.rules.probe import PROBE_RULES
+
+DESCRIPTION = """\
+Prove that one training step is bitwise reproducible, and that its seed matters.
+
+The target is a function `step(seed: int)` named in pyproject.toml:
+
+    [tool.mlaudit.probe]
+    target = "mypkg.train:step"
+
+It runs one training step and returns what the step produced: an nn.Module, an optimizer,
+a tensor, or a dict/list/tuple of those. If it accepts a `device` argument it gets the device;
+otherwise new tensors default to that device. Imports resolve from the repo root and from src/.
+
+Each run is a fresh Python process (PYTHONHASHSEED not pinned, so hash-order bugs show) that
+fingerprints every returned tensor (path, dtype, shape, device, sha256 of its bytes).
+  ML901  runs with the same seed differ: the message names the first differing tensor
+  ML902  a run with another seed (seed + 1) is identical: the seed never reaches the step
+
+Exit status: 0 reproducible and seed-sensitive, 1 ML901 or ML902, 2 the target could not run
+(import error, exception, timeout, crash, torch missing; its traceback is printed to stderr)."""
+
+EPILOG = """\
+examples:
+  mlaudit probe                         probe the target of ./pyproject.toml
+  mlaudit probe path/to/repo --runs 3   three same-seed runs instead of two
+  mlaudit probe --target mypkg.train:step --device cpu --timeout 60
+  mlaudit probe --explain               on ML901, find the module, op or hash order to blame
+  mlaudit probe --output-format sarif --output-file probe.sarif"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "probe",
+        help="run one training step several times and check it is bitwise reproducible (ML901, ML902)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="repository root holding pyproject.toml (default: the current directory)",
+    )
+    parser.add_argument(
+        "--target", metavar="MODULE:FUNCTION", help="the step function, overriding [tool.mlaudit.probe] target"
+    )
+    parser.add_argument(
+        "--runs",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="number of same-seed runs to compare (default: 2); one more run uses seed + 1",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the seed passed to the step (default: 0)")
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the step runs; auto picks CUDA when torch sees a GPU (default: auto)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="kill a run (with all its child processes) after this long (default: 300)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="on ML901, rerun with module hooks, deterministic mode and a fixed "
+        "PYTHONHASHSEED to name the cause, and list related static findings",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="run every step under torch.use_deterministic_algorithms(True), to check that it fixes ML901",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
+    )
+    parser.add_argument("--output-format", choices=FORMATS, default="full", help="report format (default: full)")
+    parser.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
+    return value
+
+
+def options_from(args: argparse.Namespace) -> ProbeOptions:
+    options = ProbeOptions(
+        target=args.target,
+        runs=args.runs,
+        seed=args.seed,
+        device=args.device,
+        timeout=args.timeout,
+        explain=args.explain,
+        deterministic=getattr(args, "deterministic", False),
+    )
+    if getattr(args, "jobs", None):
+        options.jobs = args.jobs
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    report = run_probe(Path(args.path), options_from(args))
+    result = to_run_result(report)
+    text = render_report(args.output_format, result)
+    if args.output_file:
+        Path(args.output_file).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    sys.stderr.write(summary(report))
+    return report.exit_code
+
+
+def to_run_result(report: ProbeReport) -> RunResult:
+    findings = []
+    rule = next((r for r in PROBE_RULES if r.code == report.verdict), None)
+    if rule is not None:
+        message = "\n".join([report.message, *report.explanation])
+        findings.append(Finding(rule.code, message, report.location.path, report.location.line, level=rule.level))
+    notifications = [report.message] if rule is None else []
+    if report.error.get("traceback"):
+        notifications.append(report.error["traceback"])
+    notifications += [f"{o.spec.label}: {o.seconds:.1f} s" for o in report.outcomes if o.spec.label]
+    files = report.outcomes[0].result.get("repo_files", []) if report.outcomes else []
+    return RunResult(
+        root=report.root,
+        findings=findings,
+        rules=sorted(PROBE_RULES, key=lambda r: r.code),
+        exit_code=report.exit_code,
+        execution_successful=report.verdict != "error",
+        notifications=notifications,
+        files_checked=len(files),
+    )
+
+
+def render_report(fmt: str, result: RunResult) -> str:
+    try:
+        return render(fmt, result)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"mlaudit.report.{fmt}_format":
+            raise
+    # This install has no reporter for `fmt` (they ship separately): list findings plainly.
+    lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in result.findings]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def summary(report: ProbeReport) -> str:
+    """What a person reads on stderr, whatever --output-format says."""
+    if report.verdict == "pass":
+        return f"mlaudit probe: pass: {report.message}\n"
+    if report.verdict != "error":
+        return f"mlaudit probe: {report.verdict} at {report.location.path}:{report.location.line}\n"
+    parts = [f"mlaudit probe: error: {report.message}\n"]
+    if report.error.get("traceback"):
+        parts.append(report.error["traceback"].rstrip("\n") + "\n")
+    elif report.error.get("output", "").strip():
+        tail = report.error["output"].rstrip("\n").splitlines()[-40:]
+        parts.append("last output of the step:\n" + "\n".join(f"  {line}" for line in tail) + "\n")
+    return "".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mlaudit probe",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

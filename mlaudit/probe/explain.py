@@ -1,0 +1,168 @@
+"""`mlaudit probe --explain`: after same-seed runs differed, find out why.
+
+Three pairs of extra same-seed runs, all at once:
+- with a forward hook on every module, to name the first module whose output diverges and say
+  whether its input, its weights or its own kernels are to blame;
+- under `torch.use_deterministic_algorithms(True, warn_only=True)`, to collect the ops that have
+  no deterministic implementation (their message, at the user's line) and to see whether
+  deterministic mode alone makes the runs identical;
+- with `PYTHONHASHSEED=0`, to see whether hash randomization (set/dict iteration order of
+  strings) is the cause.
+Then `mlaudit check` runs on the repo files the step imported, and its randomness and determinism
+findings (ML1xx) are listed as likely causes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from typing import Any
+
+from mlaudit.probe.compare import first_difference
+from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
+
+MAX_RELATED = 10
+
+
+def explain(runner: Runner, base: RunSpec, first: RunOutcome) -> tuple[list[str], list[Any]]:
+    """Lines of explanation, and the related static findings."""
+    plain = replace(base, save=False, deterministic=False)
+    specs = [
+        replace(plain, hooks=True, label="explain: hooks"),
+        replace(plain, hooks=True, label="explain: hooks"),
+        replace(plain, deterministic_warn=True, label="explain: deterministic mode"),
+        replace(plain, deterministic_warn=True, label="explain: deterministic mode"),
+        replace(plain, hash_seed=0, label="explain: PYTHONHASHSEED=0"),
+        replace(plain, hash_seed=0, label="explain: PYTHONHASHSEED=0"),
+    ]
+    hooks_a, hooks_b, det_a, det_b, hash_a, hash_b = runner.run_all(specs)
+    lines = [
+        explain_hooks(hooks_a, hooks_b),
+        *explain_deterministic(det_a, det_b),
+        explain_hash_seed(hash_a, hash_b),
+    ]
+    files = sorted(set(first.result.get("repo_files", [])) | set(hooks_a.result.get("repo_files", [])))
+    related, note = static_findings(base, files)
+    lines.append(note)
+    return lines, related
+
+
+def pair_failed(a: RunOutcome, b: RunOutcome) -> str:
+    failed = a if not a.ok else b if not b.ok else None
+    if failed is None:
+        return ""
+    return failed.error.get("message", "the run failed")
+
+
+def identical(a: RunOutcome, b: RunOutcome) -> bool:
+    return first_difference(a.result["tensors"], b.result["tensors"]) is None
+
+
+def explain_hooks(a: RunOutcome, b: RunOutcome) -> str:
+    failure = pair_failed(a, b)
+    if failure:
+        return f"Module trace: could not run with forward hooks: {failure}."
+    calls_a, calls_b = a.result.get("hooks", []), b.result.get("hooks", [])
+    if not calls_a:
+        return "Module trace: no nn.Module forward ran during the step, so there is nothing to trace."
+    for x, y in zip(calls_a, calls_b, strict=False):  # lengths compared below
+        if (x["module"], x["type"]) != (y["module"], y["type"]):
+            return (
+                f"Module trace: the two runs call different modules at forward call {x['index'] + 1} "
+                f"({module_label(x)} vs {module_label(y)}): control flow depends on something unseeded."
+            )
+        if x["out"] != y["out"]:
+            return f"Module trace: the first module whose output diverges is {module_label(x)}; {blame(x, y)}."
+    if len(calls_a) != len(calls_b):
+        return f"Module trace: the runs make a different number of module calls ({len(calls_a)} vs {len(calls_b)})."
+    if identical(a, b):
+        return "Module trace: these two runs happened to agree; the nondeterminism is intermittent."
+    return (
+        "Module trace: every module's forward output is identical in both runs, so the divergence "
+        "comes later: in the backward pass (e.g. index_add_/scatter_add_ gradients on CUDA), the "
+        "optimizer step, or code outside modules."
+    )
+
+
+def module_label(call: dict[str, Any]) -> str:
+    name = (
+        f"`{call['module']}` ({call['type']}"
+        if call["module"]
+        else f"an unnamed {call['type']} (not among the returned modules"
+    )
+    where = f", defined at {call['file']}:{call['line']}" if call.get("file") else ""
+    return f"{name}{where}, forward call {call['index'] + 1})"
+
+
+def blame(x: dict[str, Any], y: dict[str, Any]) -> str:
+    if x["in"] != y["in"]:
+        return (
+            "its input already differs, so the divergence starts before any module computes: in data "
+            "loading, sampling, preprocessing or a vocabulary/ordering step"
+        )
+    if x["params"] != y["params"]:
+        return "its weights already differ before the forward: initialization or an earlier update is unseeded"
+    return "its input and weights are identical, so an op inside it is nondeterministic"
+
+
+def explain_deterministic(a: RunOutcome, b: RunOutcome) -> list[str]:
+    failure = pair_failed(a, b)
+    if failure:
+        return [f"Deterministic mode: the step fails under torch.use_deterministic_algorithms(True): {failure}."]
+    ops: dict[tuple[str, str, int], None] = {}
+    for run in (a, b):
+        for op in run.result.get("nondeterministic_ops", []):
+            ops[(first_line(op["message"]), op["file"], op["line"])] = None
+    lines = [f"Nondeterministic op at {file}:{line}: {text}" for text, file, line in ops]
+    if identical(a, b):
+        lines.append(
+            "Deterministic mode: under torch.use_deterministic_algorithms(True) the runs are identical; "
+            "call it (and set torch.backends.cudnn.benchmark = False) before training."
+        )
+    else:
+        lines.append(
+            "Deterministic mode: the runs still differ under torch.use_deterministic_algorithms(True), "
+            "so the cause is not (only) a nondeterministic kernel."
+        )
+    return lines
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def explain_hash_seed(a: RunOutcome, b: RunOutcome) -> str:
+    failure = pair_failed(a, b)
+    if failure:
+        return f"Hash seed: could not run with PYTHONHASHSEED=0: {failure}."
+    if identical(a, b):
+        return (
+            "Hash seed: with PYTHONHASHSEED fixed the runs are identical, so hash randomization is the "
+            "cause: the step iterates a set (or a dict built from one) of strings whose order changes "
+            "between processes; iterate sorted(...) instead."
+        )
+    return "Hash seed: fixing PYTHONHASHSEED does not make the runs identical, so hash randomization is not the cause."
+
+
+def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
+    """Randomness/determinism findings of `mlaudit check` in the files the step imported."""
+    if not files:
+        return [], "Static check: the step imported no Python files from the repo."
+    try:
+        # The static engine is optional here: the probe works (and says so) without it.
+        check_paths = importlib.import_module("mlaudit.engine").check_paths
+    except (ImportError, AttributeError):
+        return [], (
+            "Static check: `mlaudit check` is not available in this install (mlaudit.engine missing); "
+            f"run it on {', '.join(files)} to look for unseeded randomness."
+        )
+    try:
+        outcome = check_paths(base.root, [base.root / f for f in files])
+    except Exception as exc:  # noqa: BLE001 - a crash in the static side must not hide the verdict
+        return [], f"Static check failed on {', '.join(files)}: {type(exc).__name__}: {exc}."
+    findings = getattr(outcome, "findings", outcome)
+    likely = [f for f in findings if str(getattr(f, "code", "")).startswith("ML1")][:MAX_RELATED]
+    if not likely:
+        return [], f"Static check: no randomness or determinism findings in {', '.join(files)}."
+    listed = "; ".join(f"{f.code} at {f.path}:{f.line}: {f.message}" for f in likely)
+    return likely, f"Static findings that likely explain it: {listed}"

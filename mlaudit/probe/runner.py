@@ -1,0 +1,260 @@
+"""Start probe workers as fresh subprocesses and always get them back, whatever the target does.
+
+Each worker is `python -m mlaudit.probe.worker` of the current interpreter, in the repo root, in
+its own session (`start_new_session=True`) so that at its timeout, or when it exits leaving
+children behind, `os.killpg` ends the whole process group: no orphans. Output goes through a pipe
+of which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlaudit
+
+OUTPUT_TAIL_BYTES = 16 * 1024
+_READ_CHUNK = 64 * 1024
+STACK_DUMP_WAIT = 0.5  # seconds a hung worker gets to print its stack
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One worker run. `hash_seed` None leaves PYTHONHASHSEED unset (random per process)."""
+
+    root: Path
+    target: str
+    seed: int
+    device: str = "auto"
+    timeout: float = 300.0
+    save: bool = False
+    deterministic: bool = False
+    deterministic_warn: bool = False
+    hooks: bool = False
+    hash_seed: int | None = None
+    label: str = ""
+
+
+@dataclass
+class RunOutcome:
+    spec: RunSpec
+    result: dict[str, Any]  # the worker's JSON, or an error dict made here
+    returncode: int | None
+    seconds: float
+    output_tail: str = ""
+    saved_path: Path | None = None  # tensors for diffing, when the worker saved them
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.result.get("status") == "ok"
+
+    @property
+    def error(self) -> dict[str, str]:
+        return self.result.get("error", {})
+
+
+@dataclass
+class Runner:
+    """Runs specs, at most `jobs` at a time; files live in `workdir` until `close()`."""
+
+    jobs: int = 4
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlaudit-probe-")))
+    _live: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run_all(self, specs: list[RunSpec], stop_on_failure: bool = False) -> list[RunOutcome]:
+        """Run `specs`; with `stop_on_failure`, the first failure cancels the others (a hang would
+        otherwise cost one timeout per run)."""
+        self._stop.clear()
+
+        def one(spec: RunSpec) -> RunOutcome:
+            outcome = self.run_one(spec)
+            if stop_on_failure and not outcome.ok and not self._stop.is_set():
+                self._stop.set()
+                self.kill_all()
+            return outcome
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+                return list(pool.map(one, specs))
+        except BaseException:
+            # Ctrl-C or any failure here: take every worker group down with us.
+            self._stop.set()
+            self.kill_all()
+            raise
+
+    def run_one(self, spec: RunSpec) -> RunOutcome:
+        if self._stop.is_set():
+            return RunOutcome(spec, cancelled(), None, 0.0)
+        with self._lock:
+            self._count += 1
+            stem = self.workdir / f"run{self._count}"
+        result_path = stem.with_suffix(".json")
+        save_path = stem.with_suffix(".pt")
+        command = worker_command(spec, result_path, save_path)
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            command,
+            cwd=spec.root,
+            env=worker_env(spec),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._live.add(proc.pid)
+            if self._stop.is_set():  # another run failed while this one was starting
+                kill_group(proc.pid)
+        tail: deque[bytes] = deque()
+        reader = threading.Thread(target=keep_tail, args=(proc.stdout, tail), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=spec.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            dump_stack(proc)
+        finally:
+            # Also after a normal exit: the target may have left children in its group.
+            kill_group(proc.pid)
+            proc.wait()
+            with self._lock:
+                self._live.discard(proc.pid)
+        reader.join(timeout=5)
+        seconds = time.perf_counter() - started
+        output = b"".join(tail).decode("utf-8", "replace")
+        if self._stop.is_set() and not timed_out and not result_path.is_file():
+            return RunOutcome(spec, cancelled(), proc.returncode, seconds)
+        result = read_result(result_path, proc.returncode, timed_out, spec.timeout)
+        saved = save_path if result.get("saved") and save_path.is_file() else None
+        return RunOutcome(spec, result, proc.returncode, seconds, output, saved, timed_out)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            live = list(self._live)
+        for pid in live:
+            kill_group(pid)
+
+    def close(self) -> None:
+        for path in sorted(self.workdir.glob("*"), reverse=True):
+            path.unlink(missing_ok=True)
+        self.workdir.rmdir()
+
+
+def cancelled() -> dict[str, Any]:
+    return {
+        "status": "error",
+        "error": {"kind": "cancelled", "message": "stopped after another run failed", "traceback": ""},
+    }
+
+
+def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "mlaudit.probe.worker",
+        "--root",
+        str(spec.root),
+        "--target",
+        spec.target,
+        "--seed",
+        str(spec.seed),
+        "--device",
+        spec.device,
+        "--result",
+        str(result_path),
+    ]
+    if spec.save:
+        command += ["--save", str(save_path)]
+    if spec.deterministic:
+        command.append("--deterministic")
+    if spec.deterministic_warn:
+        command.append("--deterministic-warn")
+    if spec.hooks:
+        command.append("--hooks")
+    return command
+
+
+def worker_env(spec: RunSpec) -> dict[str, str]:
+    """The user's environment, minus a pinned PYTHONHASHSEED, plus where mlaudit lives."""
+    env = dict(os.environ)
+    env.pop("PYTHONHASHSEED", None)  # a fixed hash seed would hide set/dict-order bugs
+    if spec.hash_seed is not None:
+        env["PYTHONHASHSEED"] = str(spec.hash_seed)
+    if spec.deterministic or spec.deterministic_warn:
+        # Needed by cuBLAS under deterministic mode on torch releases before 2.10; harmless after.
+        env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    package_parent = str(Path(mlaudit.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
+    return env
+
+
+def keep_tail(stream: Any, tail: deque[bytes]) -> None:
+    """Read `stream` to its end, keeping only the last OUTPUT_TAIL_BYTES."""
+    size = 0
+    while chunk := stream.read1(_READ_CHUNK):
+        tail.append(chunk)
+        size += len(chunk)
+        while size - len(tail[0]) >= OUTPUT_TAIL_BYTES:
+            size -= len(tail.popleft())
+    stream.close()
+    if size > OUTPUT_TAIL_BYTES and tail:
+        tail[0] = tail[0][size - OUTPUT_TAIL_BYTES :]
+
+
+def dump_stack(proc: subprocess.Popen[bytes]) -> None:
+    """Ask a hung worker for its Python stack (faulthandler on SIGUSR1) before it is killed."""
+    try:
+        os.kill(proc.pid, signal.SIGUSR1)
+        proc.wait(timeout=STACK_DUMP_WAIT)  # it will not exit; this just gives it time to write
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: float) -> dict[str, Any]:
+    if timed_out:
+        return {
+            "status": "error",
+            "error": {
+                "kind": "timeout",
+                "message": f"the step did not finish within {timeout:g} s and was killed",
+                "traceback": "",
+            },
+        }
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+    except (OSError, ValueError):
+        pass
+    return {"status": "error", "error": {"kind": "crash", "message": describe_exit(returncode), "traceback": ""}}
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+        hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
+        return f"the worker process was killed by {name}{hint} before it reported a result"
+    return f"the worker process exited with status {returncode} before it reported a result"

@@ -1,0 +1,135 @@
+"""One probe from start to verdict: read the target, run the workers, compare, explain.
+
+Verdicts: same-seed runs identical and the other-seed run different -> pass (exit 0); same-seed
+runs differ -> ML901 (exit 1); other-seed run identical -> ML902 (exit 1); the target cannot run
+(import error, exception, timeout, crash, no torch) -> error (exit 2).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlaudit.probe import explain as explain_mod
+from mlaudit.probe.compare import TensorDiff, first_difference, measure
+from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
+from mlaudit.probe.target import Location, Target, TargetError, locate, read_target
+
+TORCH_EXTRA_HINT = "install it with `pip install 'mlaudit[probe]'` (or `pip install torch`) in this environment"
+
+
+@dataclass
+class ProbeOptions:
+    target: str | None = None  # overrides [tool.mlaudit.probe] target
+    runs: int = 2  # same-seed runs; one more run uses seed + 1
+    seed: int = 0
+    device: str = "auto"
+    timeout: float = 300.0  # per run, in seconds
+    explain: bool = False
+    deterministic: bool = False  # every run under torch.use_deterministic_algorithms(True)
+    jobs: int = 4  # runs at a time
+
+
+@dataclass
+class ProbeReport:
+    root: Path
+    verdict: str  # "pass", "ML901", "ML902" or "error"
+    message: str  # the finding's message, the error, or what passed
+    location: Location
+    target: Target | None = None
+    diff: TensorDiff | None = None
+    error: dict[str, str] = field(default_factory=dict)  # kind, message, traceback, output
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+    related: list[Any] = field(default_factory=list)  # static Findings from `mlaudit check`
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "ML901": 1, "ML902": 1}.get(self.verdict, 2)
+
+
+def run_probe(root: Path, options: ProbeOptions) -> ProbeReport:
+    root = root.resolve()
+    try:
+        target = read_target(root, options.target)
+    except TargetError as exc:
+        return ProbeReport(root, "error", str(exc), Location("pyproject.toml", 1), error={"kind": "target"})
+    location = locate(root, target)
+    if importlib.util.find_spec("torch") is None:
+        message = f"torch is not installed for {sys.executable}; {TORCH_EXTRA_HINT}"
+        return ProbeReport(root, "error", message, location, target, error={"kind": "no_torch"})
+    runner = Runner(jobs=options.jobs)
+    try:
+        return probe_with(runner, root, target, location, options)
+    finally:
+        runner.close()
+
+
+def probe_with(runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions) -> ProbeReport:
+    base = RunSpec(
+        root=root,
+        target=target.spec,
+        seed=options.seed,
+        device=options.device,
+        timeout=options.timeout,
+        deterministic=options.deterministic,
+    )
+    specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
+    specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
+    outcomes = runner.run_all(specs, stop_on_failure=True)
+    failed = next((o for o in outcomes if not o.ok and o.error.get("kind") != "cancelled"), None)
+    if failed is not None:
+        return failure_report(root, target, location, failed, outcomes)
+    report = verdict(root, target, location, options, outcomes)
+    if report.verdict == "ML901" and options.explain:
+        report.explanation, report.related = explain_mod.explain(runner, base, outcomes[0])
+    return report
+
+
+def verdict(
+    root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
+) -> ProbeReport:
+    same, other = outcomes[:-1], outcomes[-1]
+    first = same[0]
+    device = first.result.get("device", options.device)
+    count = len(first.result["tensors"])
+    for index, run in enumerate(same[1:], start=2):
+        diff = first_difference(first.result["tensors"], run.result["tensors"])
+        if diff is not None:
+            diff = measure(diff, first.saved_path, run.saved_path)
+            message = (
+                f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
+                f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
+                + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
+            )
+            return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes)
+    if first_difference(first.result["tensors"], other.result["tensors"]) is None:
+        message = (
+            f"Runs of `{target.spec}` with seeds {options.seed} and {options.seed + 1} on {device} return "
+            f"bitwise identical tensors ({count}): the seed argument never reaches the computation; seed "
+            "torch, random and numpy from it (e.g. torch.manual_seed(seed)) instead of a constant"
+        )
+        return ProbeReport(root, "ML902", message, location, target, outcomes=outcomes)
+    other_diff = first_difference(first.result["tensors"], other.result["tensors"])
+    assert other_diff is not None
+    message = (
+        f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
+        f"({count} tensors), and seed {options.seed + 1} changes them (first `{other_diff.path}`)"
+    )
+    return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
+
+
+def failure_report(
+    root: Path, target: Target, location: Location, failed: RunOutcome, outcomes: list[RunOutcome]
+) -> ProbeReport:
+    error = dict(failed.error)
+    message = error.get("message", "the step failed")
+    if error.get("kind") == "no_torch":
+        message = f"{message}; {TORCH_EXTRA_HINT}"
+    if failed.spec.label:
+        message = f"{message} ({failed.spec.label})"
+    error["output"] = failed.output_tail
+    return ProbeReport(root, "error", message, location, target, error=error, outcomes=outcomes)

@@ -1,0 +1,484 @@
+"""The probe's subprocess: import the target, run it once, fingerprint every tensor it returned.
+
+Run as `python -m mlaudit.probe.worker --root R --target pkg.mod:func --seed S --result OUT.json`.
+This is the only mlaudit module that imports torch, and it imports nothing else from mlaudit, so
+a worker starts as fast as `import torch` allows. Whatever happens inside the target, the worker
+writes one JSON result; if the process dies without writing it, the parent reports a crash.
+
+Result fields: status ("ok" | "error"), error {kind, message, traceback}, device, torch_version,
+tensors [{path, dtype, shape, device, sha256, nbytes}], saved (tensors written with torch.save),
+hooks (per forward call, with --hooks), nondeterministic_ops (with --deterministic-warn),
+repo_files (the repo's modules the step imported), seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import faulthandler
+import hashlib
+import importlib
+import inspect
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+# Scalars in returns and optimizer hyperparameters are fingerprinted like 0-d tensors.
+_SCALARS = (bool, int, float)
+_MAX_DEPTH = 64
+
+
+class BadReturn(Exception):
+    """The target returned something the probe cannot fingerprint."""
+
+
+def import_paths(root: Path) -> list[Path]:
+    """Where the target's imports resolve: the repo root, and `src/` for a src layout."""
+    paths = [root]
+    if (root / "src").is_dir():
+        paths.append(root / "src")
+    return paths
+
+
+def tensor_bytes_hash(tensor: Any) -> str:
+    """sha256 of the exact bytes of `tensor`'s elements in row-major order (device-independent)."""
+    import torch
+
+    t = tensor.detach()
+    if t.is_sparse:
+        t = t.to_dense()
+    if t.is_quantized:
+        t = t.int_repr()
+    t = t.resolve_conj().resolve_neg().to("cpu").contiguous().reshape(-1)
+    if t.numel() == 0:
+        return hashlib.sha256(b"").hexdigest()
+    # view(uint8) reinterprets the bits; clone() gives a storage holding exactly these bytes.
+    raw = t.view(torch.uint8).clone()
+    storage = raw.untyped_storage()
+    buffer = (ctypes.c_ubyte * storage.nbytes()).from_address(storage.data_ptr())
+    return hashlib.sha256(buffer).hexdigest()
+
+
+def as_tensor(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, bool):
+        return torch.tensor(value, dtype=torch.bool)
+    if isinstance(value, int):
+        return torch.tensor(value, dtype=torch.int64)
+    return torch.tensor(value, dtype=torch.float64)
+
+
+def param_names(value: Any, prefix: str = "", depth: int = 0) -> dict[int, str]:
+    """id(parameter) -> name path, for every module in the return, so optimizer state gets names."""
+    import torch
+
+    names: dict[int, str] = {}
+    if depth > _MAX_DEPTH:
+        return names
+    if isinstance(value, torch.nn.Module):
+        for name, param in value.named_parameters():
+            names.setdefault(id(param), join(prefix, name))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            for k, v in param_names(item, join(prefix, str(key)), depth + 1).items():
+                names.setdefault(k, v)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            for k, v in param_names(item, join(prefix, str(index)), depth + 1).items():
+                names.setdefault(k, v)
+    return names
+
+
+def join(prefix: str, name: str) -> str:
+    if not name:
+        return prefix
+    return f"{prefix}.{name}" if prefix else name
+
+
+def flatten(
+    value: Any, prefix: str, names: dict[int, str], strict: bool = True, depth: int = 0
+) -> Iterator[tuple[str, Any]]:
+    """Yield (path, tensor) for every tensor in `value`, in a stable order.
+
+    `strict` is for what the user returned: an unknown type there is an error that names its path.
+    Inside a `state_dict()` (schedulers, scalers) unknown entries are skipped.
+    """
+    import torch
+
+    if depth > _MAX_DEPTH:
+        raise BadReturn(f"`{prefix}` nests deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, _SCALARS):
+        yield prefix, as_tensor(value)
+    elif isinstance(value, torch.nn.Module):
+        yield from flatten_module(value, prefix)
+    elif isinstance(value, torch.optim.Optimizer):
+        yield from flatten_optimizer(value, prefix, names)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from flatten(item, join(prefix, str(key)), names, strict, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from flatten(item, join(prefix, str(index)), names, strict, depth + 1)
+    elif value is None or isinstance(value, (str, bytes)):
+        return
+    elif callable(getattr(value, "state_dict", None)):
+        # LR schedulers, GradScaler and friends: their state is what the step changed.
+        yield from flatten(value.state_dict(), prefix, names, False, depth + 1)
+    elif strict:
+        where = f"`{prefix}`" if prefix else "the return value"
+        raise BadReturn(
+            f"{where} is a {type(value).__module__}.{type(value).__qualname__}; return tensors, "
+            "modules, optimizers, numbers, or dicts/lists/tuples of them"
+        )
+
+
+def flatten_module(module: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    # state_dict holds parameters and buffers (running stats); gradients are not in it but are
+    # the first place a nondeterministic backward kernel shows.
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        yield join(prefix, name), tensor
+    for name, param in module.named_parameters():
+        if param.grad is not None:
+            yield join(prefix, f"{name}.grad"), param.grad
+
+
+def flatten_optimizer(optimizer: Any, prefix: str, names: dict[int, str]) -> Iterator[tuple[str, Any]]:
+    for g, group in enumerate(optimizer.param_groups):
+        for i, param in enumerate(group["params"]):
+            label = names.get(id(param), f"param_groups.{g}.params.{i}")
+            for key, item in optimizer.state.get(param, {}).items():
+                if isinstance(item, _SCALARS) or hasattr(item, "dtype"):
+                    yield f"{join(prefix, 'state')}[{label}].{key}", as_tensor(item)
+        for key, item in group.items():
+            if key == "params":
+                continue
+            path = join(prefix, f"param_groups.{g}.{key}")
+            if isinstance(item, _SCALARS):
+                yield path, as_tensor(item)
+            elif isinstance(item, (list, tuple)) and all(isinstance(x, _SCALARS) for x in item):
+                for j, x in enumerate(item):
+                    yield f"{path}.{j}", as_tensor(x)
+
+
+def fingerprint(path: str, tensor: Any) -> dict[str, Any]:
+    return {
+        "path": path,
+        "dtype": str(tensor.dtype).removeprefix("torch."),
+        "shape": list(tensor.shape),
+        "device": str(tensor.device),
+        "sha256": tensor_bytes_hash(tensor),
+        "nbytes": tensor.numel() * tensor.element_size(),
+    }
+
+
+def value_hash(value: Any, depth: int = 0) -> str:
+    """Hash of a module's input or output (nested tensors, numbers, strings) for the hook trace."""
+    import torch
+
+    h = hashlib.sha256()
+    if depth > _MAX_DEPTH:
+        return "deep"
+    if isinstance(value, torch.Tensor):
+        h.update(f"T{value.dtype}{tuple(value.shape)}".encode())
+        h.update(tensor_bytes_hash(value).encode())
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            h.update(f"K{key!r}".encode())
+            h.update(value_hash(item, depth + 1).encode())
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            h.update(value_hash(item, depth + 1).encode())
+    elif value is None or isinstance(value, (str, bytes, bool, int, float)):
+        h.update(repr(value).encode())
+    else:
+        # Other objects' reprs carry memory addresses; their type is all that is stable.
+        h.update(type(value).__qualname__.encode())
+    return h.hexdigest()[:16]
+
+
+class HookTrace:
+    """Records, for every module forward call, hashes of its inputs, own parameters and outputs.
+
+    Inputs are hashed in the pre-hook because in-place modules (ReLU(inplace=True)) overwrite them.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.modules: list[Any] = []  # strong refs: keeps id() values unique for the whole run
+        self.stack: list[dict[str, Any]] = []
+        self.handles: list[Any] = []
+
+    def install(self) -> None:
+        from torch.nn.modules import module as nn_module
+
+        self.handles.append(nn_module.register_module_forward_pre_hook(self.pre))
+        self.handles.append(nn_module.register_module_forward_hook(self.post))
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def pre(self, module: Any, args: Any) -> None:
+        params = [value_hash(p) for p in module.parameters(recurse=False)]
+        self.modules.append(module)
+        self.stack.append(
+            {
+                "id": id(module),
+                "type": type(module).__qualname__,
+                "in": value_hash(args),
+                "params": hashlib.sha256("".join(params).encode()).hexdigest()[:16],
+            }
+        )
+
+    def post(self, module: Any, args: Any, output: Any) -> None:
+        if not self.stack:
+            return
+        call = self.stack.pop()
+        call["out"] = value_hash(output)
+        call["index"] = len(self.calls)
+        self.calls.append(call)
+
+    def named(self, returned: Any, root: Path) -> list[dict[str, Any]]:
+        """Replace module ids by their names in the returned modules; describe where classes live."""
+        names = module_names(returned)
+        for call in self.calls:
+            module_id = call.pop("id")
+            call["module"] = names.get(module_id, "")
+        types = {type(m).__qualname__: type(m) for m in self.modules}
+        for call in self.calls:
+            file, line = class_location(types[call["type"]], root)
+            call["file"], call["line"] = file, line
+        # Calls are in completion order, inner modules first, so the first call that diverges is
+        # the innermost, earliest computation that did.
+        return self.calls
+
+
+def module_names(value: Any, prefix: str = "", depth: int = 0) -> dict[int, str]:
+    import torch
+
+    names: dict[int, str] = {}
+    if depth > _MAX_DEPTH:
+        return names
+    if isinstance(value, torch.nn.Module):
+        for name, module in value.named_modules():
+            names.setdefault(id(module), join(prefix, name) or "<returned module>")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            for k, v in module_names(item, join(prefix, str(key)), depth + 1).items():
+                names.setdefault(k, v)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            for k, v in module_names(item, join(prefix, str(index)), depth + 1).items():
+                names.setdefault(k, v)
+    return names
+
+
+def class_location(cls: type, root: Path) -> tuple[str, int]:
+    """Repo-relative file and line of a class defined inside the repo, else ("", 0)."""
+    try:
+        file = inspect.getsourcefile(cls)
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return "", 0
+    if not file:
+        return "", 0
+    relative = relative_to_root(Path(file), root)
+    return (relative, line) if relative else ("", 0)
+
+
+def relative_to_root(file: Path, root: Path) -> str:
+    try:
+        return file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
+def repo_files(root: Path) -> list[str]:
+    """The repo's own Python files the step imported (what `--explain` checks statically)."""
+    files = set()
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        # Some extension-made modules carry a bare relative name (torch's "_classes.py").
+        if isinstance(file, str) and file.endswith(".py") and os.path.isabs(file):
+            relative = relative_to_root(Path(file), root)
+            if relative and not relative.startswith(("mlaudit/", ".venv/", "venv/")):
+                files.add(relative)
+    return sorted(files)
+
+
+def target_traceback(exc: BaseException) -> str:
+    """The traceback from the target's first frame on: the worker's own frames are noise."""
+    tb: TracebackType | None = exc.__traceback__
+    here = os.path.abspath(__file__)
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == here:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def call_target(func: Any, seed: int, device: str) -> Any:
+    """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors."""
+    import torch
+
+    try:
+        takes_device = "device" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        takes_device = False
+    if takes_device:
+        return func(seed=seed, device=device)
+    if device != "cpu":
+        torch.set_default_device(device)
+    return func(seed=seed)
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch.cuda.is_available() is False here")
+    return requested
+
+
+def error(kind: str, message: str, tb: str = "") -> dict[str, Any]:
+    return {"status": "error", "error": {"kind": kind, "message": message, "traceback": tb}}
+
+
+def save_tensors(pairs: list[tuple[str, Any]], path: Path, limit: int) -> bool:
+    """torch.save the returned tensors (on CPU) for diffing, unless together they exceed `limit` bytes."""
+    import torch
+
+    total = sum(t.numel() * t.element_size() for _, t in pairs)
+    if total > limit:
+        return False
+    tensors = {}
+    for name, tensor in pairs:
+        t = tensor.detach()
+        if t.is_sparse:
+            t = t.to_dense()
+        if t.is_quantized:
+            t = t.int_repr()
+        tensors[name] = t.resolve_conj().resolve_neg().to("cpu").clone()
+    torch.save(tensors, path)
+    return True
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.root).resolve()
+    for path in reversed(import_paths(root)):
+        sys.path.insert(0, str(path))
+    # torch warns at import when numpy is missing; that is noise in the target's output.
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+    try:
+        import torch
+    except ImportError as exc:
+        return error("no_torch", f"torch cannot be imported: {exc}")
+    started = time.perf_counter()
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as exc:
+        return error("device", str(exc))
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True)
+    elif args.deterministic_warn:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    module_name, _, func_name = args.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        func = getattr(module, func_name)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the target's import errors, shown to the user
+        return error("import", f"cannot import `{args.target}`: {type(exc).__name__}: {exc}", target_traceback(exc))
+
+    trace = HookTrace()
+    if args.hooks:
+        trace.install()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            returned = call_target(func, args.seed, device)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
+            return error("exception", f"`{args.target}` raised {type(exc).__name__}: {exc}", target_traceback(exc))
+        finally:
+            trace.remove()
+    if torch.cuda.is_available() and device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+    names = param_names(returned)
+    try:
+        pairs = list(flatten(returned, "", names))
+    except BadReturn as exc:
+        return error("bad_return", str(exc))
+    if not pairs:
+        return error("bad_return", f"`{args.target}` returned no tensors (got {type(returned).__name__})")
+    result: dict[str, Any] = {
+        "status": "ok",
+        "device": device,
+        "torch_version": torch.__version__,
+        "tensors": [fingerprint(path, tensor) for path, tensor in pairs],
+        "seconds": round(time.perf_counter() - started, 3),
+        "saved": bool(args.save) and save_tensors(pairs, Path(args.save), args.save_limit),
+        "repo_files": repo_files(root),
+        "nondeterministic_ops": nondeterministic_ops(caught, root),
+    }
+    if args.hooks:
+        result["hooks"] = trace.named(returned, root)
+    return result
+
+
+def nondeterministic_ops(caught: list[warnings.WarningMessage], root: Path) -> list[dict[str, Any]]:
+    """The deterministic-mode warnings ("... does not have a deterministic implementation ...")."""
+    ops: list[dict[str, Any]] = []
+    seen = set()
+    for warning in caught:
+        text = str(warning.message)
+        if "deterministic" not in text:
+            continue
+        file = relative_to_root(Path(warning.filename), root) or warning.filename
+        key = (text, file, warning.lineno)
+        if key not in seen:
+            seen.add(key)
+            ops.append({"message": text, "file": file, "line": warning.lineno})
+    return ops
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mlaudit.probe.worker")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--result", required=True, help="where to write the JSON result")
+    parser.add_argument("--save", default="", help="torch.save the returned tensors here")
+    parser.add_argument("--save-limit", type=int, default=512 * 2**20)
+    parser.add_argument("--deterministic", action="store_true", help="use_deterministic_algorithms(True)")
+    parser.add_argument("--deterministic-warn", action="store_true", help="the same with warn_only=True")
+    parser.add_argument("--hooks", action="store_true", help="trace every module's forward")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # At a timeout the parent sends SIGUSR1 first: the stack dump shows where the step hung.
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    result = run(args)
+    Path(args.result).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

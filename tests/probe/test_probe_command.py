@@ -1,0 +1,135 @@
+"""The `probe` subcommand: options, exit codes, what reaches stdout and stderr, report formats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlaudit.findings import Level
+from mlaudit.probe import command, session
+from mlaudit.probe.command import add_parser, main, to_run_result
+from tests.probe.conftest import FIXTURES, REPO, ProbeCache
+
+
+def test_cli_reports_ml902_and_exits_1() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlaudit.probe.command",
+            str(FIXTURES / "ignores_seed"),
+            "--runs",
+            "1",
+            "--output-format",
+            "concise",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ML902" in done.stdout and "fixedseed/train.py" in done.stdout
+    assert "mlaudit probe: ML902 at fixedseed/train.py:7" in done.stderr
+
+
+def test_missing_target_exits_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert main([str(tmp_path)]) == 2
+    assert "[tool.mlaudit.probe]" in capsys.readouterr().err
+
+
+def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "train.py").write_text(
+        "import torch\nimport not_installed_anywhere\n\ndef step(seed):\n    pass\n"
+    )
+    code = main([str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot import `pkg.train:step`" in err
+    assert 'pkg/train.py", line 2, in <module>' in err
+    assert "ModuleNotFoundError: No module named 'not_installed_anywhere'" in err
+
+
+def test_torch_missing_in_the_worker_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "torch.py").write_text("raise ImportError('No module named torch')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "train.py").write_text("def step(seed):\n    pass\n")
+    report = session.run_probe(tmp_path, session.ProbeOptions(target="pkg.train:step", runs=1))
+    assert report.exit_code == 2
+    assert report.error["kind"] == "no_torch"
+    assert "pip install 'mlaudit[probe]'" in report.message
+
+
+def test_torch_missing_in_mlaudits_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = session.importlib.util.find_spec
+    monkeypatch.setattr(session.importlib.util, "find_spec", lambda name: None if name == "torch" else real(name))
+    report = session.run_probe(FIXTURES / "deterministic", session.ProbeOptions())
+    assert report.exit_code == 2
+    assert "torch is not installed" in report.message and "mlaudit[probe]" in report.message
+
+
+def test_probe_and_its_rules_never_import_torch_in_mlaudits_process() -> None:
+    code = (
+        "import sys, mlaudit.probe.command, mlaudit.probe.session, mlaudit.rules.probe\nprint('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_add_parser_wires_the_subcommand() -> None:
+    parser = argparse.ArgumentParser(prog="mlaudit")
+    probe_parser = add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["probe", "repo", "--runs", "3", "--explain", "--device", "cpu", "--output-format", "json"]
+    )
+    assert (args.path, args.runs, args.explain, args.device, args.output_format) == ("repo", 3, True, "cpu", "json")
+    help_text = probe_parser.format_help()
+    assert "[tool.mlaudit.probe]" in help_text and "mlaudit probe --explain" in help_text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["probe", "--runs", "0"])
+
+
+def test_findings_carry_rule_level_location_and_explanation(probes: ProbeCache) -> None:
+    report = probes.get("set_vocab").report
+    result = to_run_result(report)
+    [finding] = result.findings
+    assert (finding.code, finding.path, finding.line, finding.level) == ("ML901", "vocab/train.py", 19, Level.ERROR)
+    assert "Hash seed: with PYTHONHASHSEED fixed the runs are identical" in finding.message
+    assert result.exit_code == 1 and result.execution_successful
+    assert [r.code for r in result.rules] == ["ML901", "ML902"]
+
+
+def test_failed_target_is_an_unsuccessful_execution(probes: ProbeCache) -> None:
+    result = to_run_result(probes.get("crash").report)
+    assert result.findings == [] and not result.execution_successful and result.exit_code == 2
+    assert any("ValueError: batch has 3 columns" in n for n in result.notifications)
+
+
+def test_json_report(probes: ProbeCache) -> None:
+    pytest.importorskip("mlaudit.report.json_format")
+    text = command.render_report("json", to_run_result(probes.get("unseeded_random").report))
+    assert "ML901" in json.dumps(json.loads(text))
+
+
+def test_sarif_report_validates_against_the_official_schema(probes: ProbeCache) -> None:
+    pytest.importorskip("mlaudit.report.sarif_format")
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(Path("/work/shared/schemas/sarif-schema-2.1.0.json").read_text())
+    for name in ("unseeded_random", "ignores_seed", "deterministic", "crash"):
+        sarif = json.loads(command.render_report("sarif", to_run_result(probes.get(name).report)))
+        jsonschema.Draft4Validator(schema).validate(sarif)
+        results = sarif["runs"][0]["results"]
+        assert [r["ruleId"] for r in results] == ([probes.get(name).report.verdict] if results else [])

@@ -1,0 +1,121 @@
+"""Each branch of --explain's reasoning, on made-up run outcomes (no subprocesses)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from mlaudit.probe import explain
+from mlaudit.probe.runner import RunOutcome, RunSpec
+
+SPEC = RunSpec(root=Path("/repo"), target="pkg.train:step", seed=0)
+
+
+def outcome(
+    tensors: str = "a",
+    hooks: list[dict[str, Any]] | None = None,
+    ops: list[dict[str, Any]] | None = None,
+    error: str = "",
+) -> RunOutcome:
+    if error:
+        return RunOutcome(SPEC, {"status": "error", "error": {"kind": "exception", "message": error}}, 0, 1.0)
+    result = {
+        "status": "ok",
+        "tensors": [{"path": "w", "dtype": "float32", "shape": [1], "device": "cpu", "sha256": tensors, "nbytes": 4}],
+        "hooks": hooks or [],
+        "nondeterministic_ops": ops or [],
+    }
+    return RunOutcome(SPEC, result, 0, 1.0)
+
+
+def call(
+    index: int, module: str, inp: str = "i", params: str = "p", out: str = "o", kind: str = "Linear"
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "module": module,
+        "type": kind,
+        "in": inp,
+        "params": params,
+        "out": out,
+        "file": "",
+        "line": 0,
+    }
+
+
+def test_hooks_blame_a_kernel_when_input_and_weights_match() -> None:
+    a = outcome("a", [call(0, "model.enc"), call(1, "model.pool", out="x", kind="BucketPool")])
+    b = outcome("b", [call(0, "model.enc"), call(1, "model.pool", out="y", kind="BucketPool")])
+    text = explain.explain_hooks(a, b)
+    assert "`model.pool` (BucketPool, forward call 2)" in text and "an op inside it is nondeterministic" in text
+
+
+def test_hooks_blame_inputs_weights_or_later_steps() -> None:
+    assert "its input already differs" in explain.explain_hooks(
+        outcome("a", [call(0, "m", inp="1", out="1")]), outcome("b", [call(0, "m", inp="2", out="2")])
+    )
+    assert "its weights already differ" in explain.explain_hooks(
+        outcome("a", [call(0, "m", params="1", out="1")]), outcome("b", [call(0, "m", params="2", out="2")])
+    )
+    assert "comes later: in the backward pass" in explain.explain_hooks(
+        outcome("a", [call(0, "m")]), outcome("b", [call(0, "m")])
+    )
+    assert "control flow depends" in explain.explain_hooks(outcome("a", [call(0, "m")]), outcome("b", [call(0, "n")]))
+    assert "happened to agree" in explain.explain_hooks(outcome("a", [call(0, "m")]), outcome("a", [call(0, "m")]))
+    assert "an unnamed Dropout (not among the returned modules" in explain.explain_hooks(
+        outcome("a", [call(0, "", out="1", kind="Dropout")]), outcome("b", [call(0, "", out="2", kind="Dropout")])
+    )
+
+
+def test_deterministic_mode_lists_ops_and_says_whether_it_helps() -> None:
+    op = {
+        "message": "scatter_add_cuda_kernel does not have a deterministic implementation, but ...\nmore",
+        "file": "pkg/train.py",
+        "line": 12,
+    }
+    lines = explain.explain_deterministic(outcome("a", ops=[op]), outcome("a", ops=[op]))
+    assert lines[0] == (
+        "Nondeterministic op at pkg/train.py:12: scatter_add_cuda_kernel does not have a "
+        "deterministic implementation, but ..."
+    )
+    assert "the runs are identical" in lines[1]
+    assert "still differ" in explain.explain_deterministic(outcome("a"), outcome("b"))[0]
+    failed = explain.explain_deterministic(
+        outcome(error="RuntimeError: histc_cuda does not have a deterministic"), outcome("a")
+    )
+    assert "fails under torch.use_deterministic_algorithms(True): RuntimeError: histc_cuda" in failed[0]
+
+
+def test_hash_seed_verdicts() -> None:
+    assert "hash randomization is the cause" in explain.explain_hash_seed(outcome("a"), outcome("a"))
+    assert "is not the cause" in explain.explain_hash_seed(outcome("a"), outcome("b"))
+
+
+def test_static_findings_fall_back_when_the_engine_is_missing() -> None:
+    related, note = explain.static_findings(SPEC, ["pkg/train.py"])
+    if importlib.util.find_spec("mlaudit.engine") is None:
+        assert related == [] and "mlaudit check` is not available" in note and "pkg/train.py" in note
+    else:
+        assert note.startswith("Static")
+
+
+def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
+    import types
+
+    from mlaudit.findings import Finding
+
+    seen: list[Any] = []
+
+    def check_paths(root: Path, paths: list[Path]) -> list[Finding]:
+        seen.append((root, paths))
+        return [
+            Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
+            Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),
+        ]
+
+    monkeypatch.setitem(__import__("sys").modules, "mlaudit.engine", types.SimpleNamespace(check_paths=check_paths))
+    related, note = explain.static_findings(SPEC, ["pkg/train.py"])
+    assert seen == [(Path("/repo"), [Path("/repo/pkg/train.py")])]
+    assert [f.code for f in related] == ["ML103"]
+    assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"

@@ -1,0 +1,130 @@
+"""The cache: hits, invalidation, corruption, tampering, concurrency, size bound; and identical
+findings with or without it, serial or parallel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mlaudit.cache import Cache
+from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.report import RunResult
+from tests.helpers import make_repo
+
+BENCH = "import torch\ntorch.backends.cudnn.benchmark = True\n"
+YAML_LOAD = "import yaml\nyaml.load(open('c.yaml'))\n"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _private_key_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def run(root: Path, **options: object) -> RunResult:
+    return check_paths([root], CheckOptions(**options))  # type: ignore[arg-type]
+
+
+def summary(result: RunResult) -> list[tuple[str, int, int, str, str]]:
+    return [(f.path, f.line, f.col, f.code, f.message) for f in result.findings]
+
+
+def test_second_run_hits_the_cache_with_the_same_findings(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "b.py": YAML_LOAD})
+    cold = run(repo)
+    warm = run(repo)
+    assert cold.cache_hits == 0 and warm.cache_hits == 2
+    assert summary(cold) == summary(warm) != []
+    assert (repo / ".mlaudit_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_an_edited_file_is_analysed_again(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "b.py": YAML_LOAD})
+    run(repo)
+    (repo / "a.py").write_text("import torch\n\ntorch.backends.cudnn.benchmark = True\n")
+    result = run(repo)
+    assert result.cache_hits == 1
+    assert ("a.py", 3, "ML103") in {(f.path, f.line, f.code) for f in result.findings}
+
+
+def test_changing_rule_options_invalidates(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    run(repo)
+    (repo / "pyproject.toml").write_text("[tool.mlaudit]\nmax-file-mib = 5\n")
+    assert run(repo).cache_hits == 0
+
+
+def test_no_cache_neither_reads_nor_writes(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    result = run(repo, use_cache=False)
+    assert result.cache_hits == 0 and not (repo / ".mlaudit_cache").exists()
+
+
+def _entries(repo: Path) -> list[Path]:
+    return [p for p in (repo / ".mlaudit_cache").rglob("*") if p.is_file() and p.parent.parent.name == "files"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
+def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(tmp_path: Path, damage: str) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    expected = summary(run(repo))
+    for entry in _entries(repo):
+        data = entry.read_bytes()
+        entry.write_bytes({"truncate": data[:10], "garbage": b"\x80\x04junk", "flip": data[:-1] + bytes([data[-1] ^ 1])}[damage])
+    again = run(repo)
+    assert again.cache_hits == 0 and summary(again) == expected
+    assert run(repo).cache_hits == 1  # rewritten
+
+
+def test_an_entry_signed_with_another_key_is_never_unpickled(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    run(repo)
+    entry = _entries(repo)[0]
+    evil = Cache(repo, ".mlaudit_cache", key=b"attacker key")
+    evil.store(entry.name, {"payload": "would run on load"})
+    assert Cache(repo, ".mlaudit_cache").load(entry.name) is None
+    assert summary(run(repo)) != []
+
+
+def test_concurrent_runs_agree(tmp_path: Path) -> None:
+    files = {f"m{i}.py": BENCH for i in range(30)}
+    repo = make_repo(tmp_path / "r", files)
+    script = "import sys, json; from pathlib import Path; from mlaudit.engine import check_paths; " \
+             "print(len(check_paths([Path(sys.argv[1])]).findings))"
+    def one(_: int) -> str:
+        return subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(one, range(4)))
+    assert outputs == ["30"] * 4
+    assert run(repo).cache_hits == 30
+
+
+def test_prune_keeps_the_cache_bounded(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, ".c", key=b"k")
+    for i in range(12):
+        cache.store(f"{i:02x}" + "0" * 62, i)
+    assert cache.prune(max_entries=5) == 7
+    assert len([p for p in (tmp_path / ".c").rglob("*") if p.is_file() and p.parent.parent.name == "files"]) == 5
+
+
+def _fixture_repos() -> list[Path]:
+    return sorted(p.parent for p in FIXTURES.rglob("expected.txt")) if FIXTURES.is_dir() else []
+
+
+@pytest.mark.parametrize("fixture", _fixture_repos() or [None], ids=lambda p: p.name if p else "none")
+def test_same_findings_cached_or_not_serial_or_parallel(tmp_path: Path, fixture: Path | None) -> None:
+    if fixture is None:
+        pytest.skip("no fixture repositories yet")
+    repo = tmp_path / "copy"
+    shutil.copytree(fixture, repo)
+    baseline = summary(run(repo, use_cache=False, jobs=1))
+    assert summary(run(repo, use_cache=False, jobs=2)) == baseline
+    assert summary(run(repo, jobs=2)) == baseline  # cold, writes the cache
+    warm = run(repo, jobs=1)
+    assert summary(warm) == baseline
