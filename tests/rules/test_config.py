@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mlaudit.analyse import analyse_all
 from mlaudit.analysis.config_index import build
-from mlaudit.engine import CheckOptions, analyse_files, build_settings, discover
+from mlaudit.engine import CheckOptions, build_settings, discover
 from mlaudit.project.model import ProjectModel
 from tests.helpers import check, expected_markers, located, make_repo
 
@@ -48,7 +49,7 @@ def _index(tmp_path: Path, files: Mapping[str, str]):  # type: ignore[no-untyped
     root = make_repo(tmp_path / "idx", files)
     settings = build_settings(root, CheckOptions(use_cache=False))
     found, git = discover(root, settings)
-    results = analyse_files(found.values(), settings)
+    results, _ = analyse_all(list(found.values()), settings, None, 1)
     return build(ProjectModel(root, found, {r.facts.path: r.facts for r in results}, git, settings))
 
 
