@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.config import ConfigRead, ModuleConfigFacts, OptionDef
+from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
 from mlaudit.facts.structured import YamlFacts
 from mlaudit.project.model import ProjectModel
 
@@ -83,6 +83,9 @@ class ConfigIndex:
     # Whole reads of an ambiguous config name outside the repo's own functions (print, to_container,
     # wandb.config.update): any namespace may be read whole.
     ambiguous_whole: list[tuple[str, ConfigRead]] = field(default_factory=list)
+    # Whole reads of config-like names that are not config roots (`params`, `d_cfg`), with whether
+    # they go somewhere we cannot follow; used to follow a root handed to a repo function.
+    handoff_reads: list[tuple[str, ConfigRead, bool]] = field(default_factory=list)
     uses_config_store: bool = False
     facts: dict[str, ModuleConfigFacts] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -209,7 +212,46 @@ def build(model: ProjectModel) -> ConfigIndex:
         index.options.extend((file.path, o) for o in config.options)
     for ns in index.namespaces.values():
         _collect_interpolations(model, ns)
+    _follow_handoffs(index, repo_modules)
     return index
+
+
+def _follow_handoffs(index: ConfigIndex, repo_modules: set[str]) -> None:
+    """A config root handed whole to one of the repo's functions (`build(cfg)`) is consumed when that
+    function hands it on to something we cannot follow (`Model(**params)`, `print(params)`), or when
+    we see no config reads in it at all (its parameter has a name we do not recognise)."""
+    handed: dict[str, set[str]] = {}
+    for ns in index.namespaces.values():
+        for _, read in ns.reads:
+            if not read.chain and not read.alias and read.passed_to and not ns.consumed_whole:
+                handed.setdefault(_last(read.passed_to), set()).add(ns.name)
+    reads_by_function: dict[str, list[tuple[ConfigRead, bool]]] = {}
+    for _, read in index.ambiguous:
+        reads_by_function.setdefault(_last(read.scope), []).append((read, False))
+    for _, read, consumes in index.handoff_reads:
+        reads_by_function.setdefault(_last(read.scope), []).append((read, consumes))
+    queue = list(handed)
+    for _ in range(10_000):  # a fixpoint over a small graph; the bound only guards against cycles
+        if not queue:
+            break
+        function = queue.pop()
+        names = handed.get(function, set())
+        reads = reads_by_function.get(function, [])
+        whole = [(r, c) for r, c in reads if not r.chain]
+        if not reads or any(c for _, c in whole):
+            for name in names:
+                index.namespaces[name].consumed_whole = True
+            continue
+        for read, _ in whole:
+            if read.passed_to and read.passed_to != SPLAT:
+                target = _last(read.passed_to)
+                if not names <= handed.get(target, set()):
+                    handed.setdefault(target, set()).update(names)
+                    queue.append(target)
+
+
+def _last(dotted: str) -> str:
+    return dotted.rsplit(".", 1)[-1]
 
 
 def _link(root_to_ns: dict[str, list[str]], root: str, name: str) -> None:
@@ -234,6 +276,8 @@ def _place_read(
             index.ambiguous_whole.append((path, read))
         elif read.chain:
             index.ambiguous.append((path, read))
+        elif not read.alias:
+            index.handoff_reads.append((path, read, whole))
         return
     for name in names:
         ns = index.namespaces[name]
@@ -246,6 +290,8 @@ def _consumes(path: str, read: ConfigRead, repo_modules: set[str], local_defs: s
 
     Tests hand their composed config to the same functions the entry point does, so their whole
     reads add nothing; calls into the repo's own functions are followed through their reads."""
+    if read.passed_to == SPLAT:
+        return True  # `Model(**cfg.model)`: every key becomes a keyword argument
     if not is_training_path(path) or read.passed_to in NON_READING_CALLS:
         return False
     return not _in_repo(read.passed_to, repo_modules, local_defs)

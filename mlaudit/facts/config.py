@@ -49,6 +49,7 @@ MAPPING_METHODS = frozenset(
 )
 OPTIONAL_GETTERS = frozenset({"get", "pop", "setdefault"})
 EXEC_CALLS = frozenset({"builtins.exec"})
+SPLAT = "**"  # `passed_to` of a read splatted into a call: every key becomes a keyword argument
 
 # Hyperparameter sinks: callee -> (keyword names, positional index -> keyword name).
 # Prefix entries end with "."; the longest matching prefix wins. Rules extend this table with the
@@ -132,7 +133,8 @@ class ConfigRead:
     condition: bool  # the read is tested in an if/while/ternary condition and nowhere else
     dynamic: bool  # a computed key followed the chain: the subtree is consumed
     text: str  # the expression as written, for messages
-    passed_to: str | None = None  # callee (qualified) when the read is a direct call argument
+    passed_to: str | None = None  # callee (qualified) when the read is a direct call argument; "**" for a splat
+    scope: str = ""  # enclosing function, dotted
 
 
 @dataclass(frozen=True)
@@ -505,6 +507,7 @@ class ConfigFacts:
         root = self._root_of_call(value, ctx)
         if root is not None:
             roots[name] = (root, ())
+            self.seen.add(id(value))  # bound to a name: reads go through the name
             return
         read = self._chain_read(value, ctx, alias=True)
         if read is not None and not read.dynamic:
@@ -617,6 +620,7 @@ class ConfigFacts:
             dynamic=dynamic,
             text=ctx.dotted(outer) or (ast.get_source_segment(ctx.source, outer) or "")[:80],
             passed_to=self.arguments.get(id(outer)),
+            scope=ctx.function,
         )
 
     def _receiver(
@@ -644,6 +648,9 @@ class ConfigFacts:
         label = callee or ctx.dotted(node.func) or "?"
         for arg in (*node.args, *(k.value for k in node.keywords if k.arg is not None)):
             self.arguments[id(arg)] = label
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                self.arguments[id(keyword.value)] = SPLAT
         if isinstance(node.func, ast.Name):
             self.not_values.add(id(node.func))
         self.call_keywords.update(k.arg for k in node.keywords if k.arg)
@@ -662,8 +669,10 @@ class ConfigFacts:
             self._select(node, ctx)
         elif callee in ("builtins.getattr", "builtins.hasattr") and len(node.args) >= 2:
             self._getattr(node, ctx, optional=callee == "builtins.hasattr" or len(node.args) > 2)
-        if callee in YAML_LOADERS and node.args:
-            self._root_of_call(node, ctx)
+        if (callee in YAML_LOADERS or callee in HYDRA_COMPOSE or callee in DVC_PARAMS) and id(node) not in self.seen:
+            read = self._chain_read(node, ctx)  # a loaded config used whole: `build(yaml.safe_load(f))`
+            if read is not None:
+                self.reads.append(read)
         if isinstance(node.func, ast.Attribute):
             self._method_call(node, ctx)
             if node.func.attr == ARGPARSE_ADD:

@@ -342,3 +342,31 @@ def test_unused_key_in_omegaconf_loaded_yaml(tmp_path: Path) -> None:
                     "print(cfg.model.width)\nload(**cfg.data)\n",
     }
     assert_markers(tmp_path, files, "ML203")
+
+
+@pytest.mark.parametrize(
+    "helper",
+    [
+        "def build(params):\n    return Model(**params)\n",  # splatted in the helper
+        "def build(d):\n    return Model(d)\n",  # a parameter name we do not recognise
+        "def build(params):\n    return inner(params)\ndef inner(cfg_x):\n    return dict(cfg_x)\n",  # handed on
+    ],
+)
+def test_root_handed_to_a_helper_that_consumes_it(tmp_path: Path, helper: str) -> None:
+    files = {
+        "params.yaml": "a: 1\nb: 2\n",
+        "dvc.yaml": "stages:\n  s:\n    cmd: python train.py\n",
+        "helpers.py": "from model import Model\n" + helper,
+        "train.py": "import yaml\nfrom helpers import build\nbuild(yaml.safe_load(open('params.yaml')))\n",
+    }
+    assert run(tmp_path, files, "ML203") == set()
+
+
+def test_root_handed_to_a_helper_that_reads_keys(tmp_path: Path) -> None:
+    files = {
+        "params.yaml": "a: 1\nb: 2  # expect: ML203\n",
+        "dvc.yaml": "stages:\n  s:\n    cmd: python train.py\n",
+        "helpers.py": "def build(params):\n    return params['a']\n",
+        "train.py": "import yaml\nfrom helpers import build\nbuild(yaml.safe_load(open('params.yaml')))\n",
+    }
+    assert_markers(tmp_path, files, "ML203")
