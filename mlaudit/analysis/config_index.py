@@ -195,7 +195,8 @@ def build(model: ProjectModel) -> ConfigIndex:
             directory = _hydra_dir(file.path, app.config_path, app.module_dir)
             if directory is not None and _has_yaml_under(model, directory):
                 ns = _hydra_namespace(model, index, directory)
-                _link(root_to_ns, f"hydra:{file.path}", ns.name)
+                root = f"hydra:{file.path}:{app.function}" if app.decorator else f"hydra:{file.path}"
+                _link(root_to_ns, root, ns.name)
         for literal, _ in config.loaded_files:
             resolved = _resolve_yaml(model, file.path, literal)
             if resolved is not None:

@@ -122,7 +122,8 @@ CLICK_OPTIONS = frozenset({"click.option", "click.argument", "typer.Option", "ty
 
 @dataclass(frozen=True)
 class ConfigRead:
-    root: str  # "hydra:<file>:<function>", "file:<path literal>", "dvc", or "" when ambiguous
+    root: str  # "hydra:<file>:<function>" (@hydra.main), "hydra:<file>" (compose), "file:<path literal>",
+    # "dvc", or "" when ambiguous
     chain: tuple[str, ...]
     line: int
     col: int
@@ -144,6 +145,7 @@ class HydraApp:
     function: str
     line: int
     module_dir: bool = False  # initialize_config_module: config_path is a dotted module
+    decorator: bool = False  # @hydra.main: its config belongs to that function's `cfg` only
 
 
 @dataclass(frozen=True)
@@ -359,10 +361,10 @@ class ConfigFacts:
             if ctx.qualname(target) == HYDRA_MAIN:
                 path = _str_arg(call, 0, "config_path") if call else None
                 name = _str_arg(call, 1, "config_name") if call else None
-                self.apps.append(HydraApp(path, name, scope, node.lineno))
+                self.apps.append(HydraApp(path, name, scope, node.lineno, decorator=True))
                 positional = [a for a in all_args if a.arg not in ("self", "cls")]
                 if positional:
-                    roots[positional[0].arg] = (f"hydra:{ctx.path}", ())
+                    roots[positional[0].arg] = (f"hydra:{ctx.path}:{scope}", ())
                     self.params[scope].discard(positional[0].arg)
 
     visit_AsyncFunctionDef = visit_FunctionDef

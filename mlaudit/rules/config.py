@@ -206,7 +206,10 @@ def _missing_everywhere(
 
 
 def _checkable(read: ConfigRead) -> bool:
-    return bool(read.chain) and not (read.optional or read.dynamic or read.chain[0] == "hydra")
+    """Optional, computed and Hydra-internal reads, and keys with a dot in them, are not checked."""
+    if not read.chain or read.optional or read.dynamic or read.chain[0] == "hydra":
+        return False
+    return not any("." in part for part in read.chain)
 
 
 def _undeclared(index: ConfigIndex, ns: Namespace, chain: Chain) -> Chain | None:
