@@ -370,3 +370,25 @@ def test_root_handed_to_a_helper_that_reads_keys(tmp_path: Path) -> None:
         "train.py": "import yaml\nfrom helpers import build\nbuild(yaml.safe_load(open('params.yaml')))\n",
     }
     assert_markers(tmp_path, files, "ML203")
+
+
+def test_odd_inputs_never_break_the_index(tmp_path: Path) -> None:
+    files = {
+        "conf/empty.yaml": "",
+        "conf/list.yaml": "- a\n- b\n",
+        "conf/g/odd.yaml": "1: x\nnull: y\n'a.b': 3\n",
+        "conf/g/pk.yaml": "# @package _group_\nx: ${oc.env:HOME}\ny: ${..x}\nz: ${.x}\n",
+        "conf/config.yaml": "defaults:\n  - g: odd\n  - /g@: pk\n  - optional g@a.b: pk\n  - 3\n  - {}\nkey: ${}\n",
+        "dvc.yaml": "stages: [1, 2]\n",
+        "t.py": "import hydra, yaml\nfrom hydra import compose, initialize\nfrom omegaconf import OmegaConf\n"
+                "@hydra.main()\ndef a(cfg):\n    print(cfg.x[0].y, cfg[0], cfg[None], cfg[1:2])\n"
+                "@hydra.main(config_path='/abs', config_name=None)\ndef b(cfg):\n"
+                "    print(cfg.get(), getattr(cfg), OmegaConf.select(cfg))\n"
+                "@hydra.main(config_path='conf')\ndef c(cfg, *args, **kw):\n    cfg.a.b = 1\n    del cfg.x\n"
+                "    cfg.k += 1\n    print(cfg['a.b'])\nwith initialize():\n    d = compose()\n"
+                "p = OmegaConf.load(path)\nq = yaml.safe_load()\nr = yaml.safe_load(open())\n"
+                "f = lambda cfg: cfg.a\n",
+    }
+    result = check(make_repo(tmp_path / "repo", files), select=CODES)
+    assert result.notifications == []
+    assert located(result, "ML202") == set()
