@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
@@ -34,9 +35,28 @@ class AnalysisStats:
 
 
 def options_fingerprint(settings: Settings) -> str:
-    """What, besides a file's own bytes and path, can change its per-file result."""
-    data = {"options": settings.options, "max_bytes": settings.max_bytes, "rules": [r.code for r in all_rules()]}
+    """What, besides a file's own bytes and path, can change its per-file result: the options, and
+    mlaudit's own code (a development checkout changes without a new version number)."""
+    data = {
+        "options": settings.options,
+        "max_bytes": settings.max_bytes,
+        "rules": [r.code for r in all_rules()],
+        "code": _code_fingerprint(),
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _code_fingerprint() -> list[tuple[str, int, int]]:
+    package = Path(__file__).resolve().parent
+    stamps = []
+    for path in sorted(package.rglob("*.py")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamps.append((path.relative_to(package).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return stamps
 
 
 def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:

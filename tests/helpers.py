@@ -35,14 +35,22 @@ def git(root: Path, *args: str) -> str:
     return result.stdout
 
 
+UNTRACKED = "untracked:"
+
+
 def make_repo(root: Path, files: Mapping[str, str | bytes], *, commit: bool = True) -> Path:
-    """A git repository holding `files`, committed unless `commit` is False."""
+    """A git repository holding `files`, committed unless `commit` is False.
+
+    A path written `untracked:data/x.csv` is created after the commit, so it stays untracked (rule
+    examples and rule docs use this to show files that exist only in the working tree).
+    """
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q")
-    write_tree(root, files)
+    write_tree(root, {p: c for p, c in files.items() if not p.startswith(UNTRACKED)})
     if commit:
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", "init", "--allow-empty")
+    write_tree(root, {p[len(UNTRACKED) :]: c for p, c in files.items() if p.startswith(UNTRACKED)})
     return root
 
 
@@ -63,6 +71,7 @@ def expected_markers(files: Mapping[str, str]) -> set[tuple[str, int, str]]:
     """(path, line, code) for every `# expect: CODE` comment in the files."""
     found = set()
     for path, text in files.items():
+        path = path.removeprefix(UNTRACKED)
         for number, line in enumerate(text.splitlines(), 1):
             match = EXPECT.search(line)
             if match:

@@ -71,16 +71,11 @@ class PyContext:
         "torch.backends.cudnn.benchmark"; a name defined at module level gives
         "<module>.<name>"; builtins give "builtins.<name>"; anything else gives None.
         """
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        chain = _name_chain(node)
+        if chain is None:
             return None
-        base = self.resolve_name(node.id)
-        if base is None:
-            return None
-        return ".".join([base, *reversed(parts)])
+        base = self.resolve_name(chain[0])
+        return ".".join([base, *chain[1:]]) if base is not None else None
 
     def resolve_name(self, name: str) -> str | None:
         if name in self.imports:
@@ -94,13 +89,8 @@ class PyContext:
     @staticmethod
     def dotted(node: ast.AST) -> str | None:
         """The expression as written when it is a plain dotted name (`cfg.optim.lr`), else None."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
-            return None
-        return ".".join([node.id, *reversed(parts)])
+        chain = _name_chain(node)
+        return ".".join(chain) if chain is not None else None
 
     @property
     def function(self) -> str:
@@ -161,6 +151,19 @@ class PyContext:
                 fix=fix,
             )
         )
+
+
+def _name_chain(node: ast.AST) -> list[str] | None:
+    """["cfg", "optim", "lr"] for `cfg.optim.lr`; None unless the expression is a dotted name."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    return parts
 
 
 def resolve_relative(module: str, is_package: bool, level: int, target: str | None) -> str:

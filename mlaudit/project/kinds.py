@@ -48,8 +48,8 @@ FORMAT_BY_NAME = {
 }
 
 # Roles: (glob on the file name, role). A file can match several.
-MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT = (
-    "manifest", "lockfile", "dvc", "data", "config", "env-script",
+MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT, VCS = (
+    "manifest", "lockfile", "dvc", "data", "config", "env-script", "vcs",
 )
 
 ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -86,6 +86,10 @@ ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("*.Dockerfile", ENV_SCRIPT),
     ("*.sh", ENV_SCRIPT),
     (".env", ENV_SCRIPT),
+    # Which files git, LFS and DVC track or ignore (LFS filters live in .gitattributes).
+    (".gitattributes", VCS),
+    (".gitignore", VCS),
+    (".dvcignore", VCS),
 )
 
 # Data and model artifacts, by extension. Rules read this through `is_artifact`.
@@ -98,7 +102,9 @@ ARTIFACT_SUFFIXES = frozenset(
 NOT_CONFIG_NAMES = frozenset(
     {"dvc.yaml", "dvc.lock", "pixi.lock", "conda-lock.yml", "environment.yml", "environment.yaml",
      ".pre-commit-config.yaml", ".pre-commit-hooks.yaml", "mkdocs.yml", "codecov.yml",
-     ".readthedocs.yaml", ".readthedocs.yml", "docker-compose.yml", "docker-compose.yaml"}
+     ".readthedocs.yaml", ".readthedocs.yml", "docker-compose.yml", "docker-compose.yaml",
+     ".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml", "appveyor.yml",
+     ".codecov.yml", "codecov.yaml"}
 )
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
+from mlaudit.facts.loading import FALSE, MISSING, TorchLoadCall
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Fix, Level
+from mlaudit.findings import Finding, Fix, Level
 from mlaudit.fix import call_fix, chain, drop_argument, rename_callee
-from mlaudit.rules.base import PythonRule
+from mlaudit.project import kinds
+from mlaudit.project.dependencies import dependency_index
+from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.versions import VersionInfo, all_at_least
+from mlaudit.rules.base import ProjectRule, PythonRule
 
 # yaml functions that construct arbitrary Python objects without asking.
 YAML_UNSAFE_CALLS = {
@@ -84,3 +90,86 @@ def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None
         return None
     transform = chain(rename_callee(safe_name), drop_argument("Loader", position=1))
     return call_fix(ctx, node, f"Use {safe_name}()", transform)
+
+
+# torch 2.6 made `weights_only=True` the default of torch.load (pytorch PR #137602).
+TORCH_SAFE_LOAD_SINCE = "2.6"
+
+
+class UnsafeTorchLoad(ProjectRule):
+    """A project rule, not a visitor: whether a bare `torch.load(f)` is safe depends on the torch
+    versions the project allows, which only the dependency index knows. The walk records the calls
+    and the edit that fixes each (mlaudit.facts.loading)."""
+
+    code = "ML601"
+    name = "unsafe-torch-load"
+    summary = "torch.load can run arbitrary code from the file unless weights_only=True"
+    level = Level.ERROR
+    tags = ("security", "external/cwe/cwe-502")
+    cwe = 502
+    security_severity = "8.1"
+    valid = (
+        "import torch\nstate = torch.load('model.pt', weights_only=True)\n",
+        {"requirements.txt": "torch==2.6.0\n", "train.py": "import torch\nstate = torch.load('model.pt')\n"},
+        {"pyproject.toml": "[project]\nname = 'p'\nversion = '1'\ndependencies = ['torch>=2.6']\n",
+         "train.py": "import torch\nstate = torch.load('model.pt', map_location='cpu')\n"},
+        # Not torch.load, or a value we cannot see: stay quiet.
+        "import torch\nmodel = torch.jit.load('model.pt')\n",
+        "import torch\ndef load(path, safe):\n    return torch.load(path, weights_only=safe)\n",
+        "import torch\ndef load(path, **kw):\n    return torch.load(path, **kw)\n",
+    )
+    invalid = (
+        "import torch\nstate = torch.load('model.pt', weights_only=False)  # expect: ML601\n",
+        {"requirements.txt": "torch==2.7.1\n",
+         "train.py": "import torch\nstate = torch.load('m.pt', weights_only=False)  # expect: ML601\n"},
+        {"requirements.txt": "torch==2.4.1\n", "train.py": "import torch as T\nstate = T.load('model.pt')  # expect: ML601\n"},
+        {"requirements.txt": "torch>=2.0\n", "train.py": "from torch import load\nstate = load('model.pt')  # expect: ML601\n"},
+        "import torch\nstate = torch.load('model.pt')  # expect: ML601\n",  # no torch version known
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        index = dependency_index(model)
+        for file, facts in model.python_modules():
+            calls: tuple[TorchLoadCall, ...] = facts.extra.get("loading", ())
+            versions: VersionInfo | None = None
+            for call in calls:
+                if call.weights_only == FALSE:
+                    yield self._finding(file, call, "torch.load(..., weights_only=False) unpickles the file, which can "
+                                        "run arbitrary code", Level.ERROR)
+                elif call.weights_only == MISSING:
+                    versions = versions or index.allowed_versions("torch", near=file.path)
+                    if all_at_least(versions, TORCH_SAFE_LOAD_SINCE):
+                        continue
+                    problem, level = _bare_load_problem(versions)
+                    yield self._finding(file, call, problem, level)
+
+    def _finding(self, file: SourceFile, call: TorchLoadCall, problem: str, level: Level) -> Finding:
+        # Notebook positions are JSON lines, not code: no fix there.
+        fix = call.fix if file.format == kinds.PYTHON else None
+        return Finding(
+            self.code,
+            f"{problem}; pass weights_only=True (allow-list your own classes with "
+            "torch.serialization.add_safe_globals) and load only files you trust otherwise.",
+            file.path,
+            call.line,
+            call.col,
+            call.end_line,
+            call.end_col,
+            level=level,
+            fix=fix,
+        )
+
+
+def _bare_load_problem(versions: VersionInfo) -> tuple[str, Level]:
+    if not versions.known:
+        return (
+            "torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and no "
+            "lockfile, pin or lower bound says which torch this project installs",
+            Level.NOTE,
+        )
+    allowed = ", ".join(versions.exact) if versions.exact else f">={versions.lower}"
+    return (
+        f"torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and "
+        f"{versions.source} allows torch {allowed}",
+        Level.ERROR,
+    )
