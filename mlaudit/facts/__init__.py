@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 # Family fact extractors: modules that define `EXTRACTORS`, a list of listener classes whose
 # instances join the single walk and expose `facts(ctx) -> plain data` stored under
 # ModuleFacts.extra[<family>].
-EXTRACTOR_MODULES: tuple[str, ...] = ("mlaudit.facts.paths", "mlaudit.facts.loading", "mlaudit.facts.randomness")
+EXTRACTOR_MODULES: tuple[str, ...] = (
+    "mlaudit.facts.paths",
+    "mlaudit.facts.loading",
+    "mlaudit.facts.randomness",
+    "mlaudit.facts.config",
+)
 
 # Which non-Python files are worth reading at all. Anything else is only stat'ed: a 2 GB
 # JSON dataset must never be loaded.

@@ -1,0 +1,386 @@
+"""ML2xx: configuration and hyperparameters.
+
+ML201 runs during the walk of each file (so its sink table can be extended through options);
+ML202-ML204 are project rules over the config index (`mlaudit.analysis.config_index`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
+from mlaudit.facts.config import HYPERPARAMETER_SINKS, ConfigRead, ModuleConfigFacts, SinkTracker
+from mlaudit.facts.python import ModuleFacts
+from mlaudit.facts.walk import PyContext
+from mlaudit.findings import Finding, Level
+from mlaudit.project.model import ProjectModel
+from mlaudit.rules.base import ProjectRule, PythonRule
+
+SinkTable = dict[str, tuple[tuple[str, ...], dict[int, str]]]
+
+
+def _extend_sinks(table: SinkTable, extra: Any) -> SinkTable:
+    """`extend-sinks = {"mylib.Opt" = ["lr", "eps"]}` or `{"mylib.Opt" = {keywords=[...], positional={"1"="lr"}}}`."""
+    merged = dict(table)
+    if not isinstance(extra, Mapping):
+        return merged
+    for callee, spec in extra.items():
+        if isinstance(spec, Mapping):
+            keywords = tuple(str(k) for k in spec.get("keywords", ()))
+            positional = {int(i): str(n) for i, n in dict(spec.get("positional", {})).items()}
+        else:
+            keywords, positional = tuple(str(k) for k in spec or ()), {}
+        merged[str(callee)] = (keywords, positional)
+    return merged
+
+
+class HardcodedHyperparameter(PythonRule):
+    code = "ML201"
+    name = "hardcoded-hyperparameter"
+    summary = "A hyperparameter is a literal in training code instead of coming from the config"
+    tags = ("reproducibility", "configuration")
+    precision = "medium"
+    defaults = {"extend-sinks": {}}
+    valid = (
+        # From argparse.
+        "import argparse, torch\np = argparse.ArgumentParser()\np.add_argument('--lr', type=float, default=0.01)\n"
+        "args = p.parse_args()\nopt = torch.optim.SGD([], lr=args.lr)\n",
+        # From a Hydra config.
+        "import hydra, torch\n@hydra.main(config_path='conf', config_name='c')\ndef main(cfg):\n"
+        "    opt = torch.optim.Adam([], lr=cfg.optim.lr, weight_decay=cfg.optim.wd)\n",
+        # A function parameter default is a config default.
+        "import torch\ndef make(params, lr=1e-3):\n    return torch.optim.Adam(params, lr=lr)\n",
+        # A dataclass config field default.
+        "import torch\nfrom dataclasses import dataclass\n@dataclass\nclass Cfg:\n    lr: float = 3e-4\n"
+        "def make(params, cfg: Cfg):\n    return torch.optim.AdamW(params, lr=cfg.lr)\n",
+        # Structural 0/1 values, and loops that are not epoch/step loops.
+        "import torch\nopt = torch.optim.SGD([], lr=0.1 * 0 + 0, momentum=0)\nfor i in range(10):\n    pass\n",
+        # Tests may hardcode anything.
+        {"tests/test_train.py": "import torch\nopt = torch.optim.SGD([], lr=0.1)\n"},
+        # nanoGPT style: module globals overridden by an exec'd configurator are config.
+        "import torch\nlearning_rate = 6e-4\nexec(open('configurator.py').read())\n"
+        "opt = torch.optim.AdamW([], lr=learning_rate)\n",
+    )
+    invalid = (
+        "import torch\nopt = torch.optim.Adam([], lr=1e-3)  # expect: ML201\n",
+        "from torch import optim\nopt = optim.SGD([], 0.1, momentum=0.9)  # expect: ML201\n",
+        "import torch\nLR = 3e-4\nopt = torch.optim.AdamW([], lr=LR)  # expect: ML201\n",
+        "from torch.utils.data import DataLoader\nloader = DataLoader([], batch_size=64)  # expect: ML201\n",
+        "for epoch in range(100):  # expect: ML201\n    pass\n",
+        "import torch.nn as nn\ndrop = nn.Dropout(0.5)  # expect: ML201\n",
+        "import torch\ndef train(model):\n    clip = 1.0\n"
+        "    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)  # expect: ML201\n",
+    )
+
+    def begin(self, ctx: PyContext) -> None:
+        self.active = is_training_path(ctx.path)
+        self.tracker = SinkTracker(_extend_sinks(HYPERPARAMETER_SINKS, self.options.get("extend-sinks")))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
+        self.tracker.visit_FunctionDef(node, ctx)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Global(self, node: ast.Global, ctx: PyContext) -> None:
+        self.tracker.visit_Global(node, ctx)
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        self.tracker.visit_Assign(node, ctx)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
+        self.tracker.visit_AnnAssign(node, ctx)
+
+    def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
+        self.tracker.visit_AugAssign(node, ctx)
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        self.tracker.visit_Call(node, ctx)
+
+    def visit_For(self, node: ast.For, ctx: PyContext) -> None:
+        self.tracker.visit_For(node, ctx)
+
+    def end(self, ctx: PyContext) -> None:
+        if not self.active or self.tracker.execs_config:
+            return
+        for sink, node in self.tracker.findings():
+            target = "range()" if sink.sink == "range" else f"{sink.sink.rsplit('.', 1)[-1]}({sink.param}=...)"
+            what = f"the {sink.param}" if sink.sink == "range" else target
+            source = f"`{sink.value}`"
+            if sink.via is not None:
+                source = f"constant `{sink.via}` (line {sink.via_line})"
+            ctx.report(self, node, f"Hyperparameter {source} is hardcoded in {what}; move it into the run's config "
+                       "(YAML, argparse option or dataclass field) and read it from there.")
+
+
+# --- ML202 / ML203 -----------------------------------------------------------------------------
+
+
+def _finding(rule: ProjectRule, path: str, line: int, col: int, message: str, *,
+             end_line: int | None = None, end_col: int | None = None, level: Level | None = None,
+             related: tuple[str, ...] = ()) -> Finding:
+    return Finding(
+        code=rule.code, message=message, path=path, line=line, col=col,
+        end_line=end_line or line, end_col=end_col or col + 1, level=level or rule.level,
+        related_paths=related,
+    )
+
+
+def _ns_label(ns: Namespace) -> str:
+    if ns.kind == "hydra":
+        directory = ns.name.split(":", 1)[1]
+        return f"the Hydra configs in {directory or '.'}/"
+    return ns.name.split(":", 1)[1]
+
+
+class UndeclaredConfigKey(ProjectRule):
+    code = "ML202"
+    name = "undeclared-config-key"
+    summary = "Code reads a config key that no config file defines"
+    tags = ("reproducibility", "configuration")
+    valid = (
+        {
+            "conf/config.yaml": "defaults:\n  - model: small\nseed: 1\n",
+            "conf/model/small.yaml": "width: 64\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    print(cfg.seed, cfg.model.width, cfg.get('extra'))\n",
+        },
+        # A key the code sets itself, and a node that is null in the config.
+        {
+            "conf/config.yaml": "logger: null\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    cfg.tags = []\n    print(cfg.tags, cfg.logger.name)\n",
+        },
+        # argparse namespaces are not YAML configs.
+        "import argparse\np = argparse.ArgumentParser()\nargs = p.parse_args()\nprint(args.undeclared)\n",
+    )
+    invalid = (
+        {
+            "conf/config.yaml": "defaults:\n  - model: small\nseed: 1\n",
+            "conf/model/small.yaml": "width: 64\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    print(cfg.model.depth)  # expect: ML202\n",
+        },
+        {
+            "params.yaml": "train:\n  lr: 0.1\n",
+            "train.py": "import yaml\nparams = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "print(params['epochs'])  # expect: ML202\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        index = config_index(model)
+        # A read may reach several namespaces (two Hydra apps in one file): it is undeclared only
+        # when none of them defines the key.
+        places: dict[tuple[str, int, int, Chain], list[tuple[Namespace, Any]]] = {}
+        for ns in index.namespaces.values():
+            for path, read in ns.reads:
+                places.setdefault((path, read.line, read.col, read.chain), []).append((ns, read))
+        for (path, _, _, _), candidates in places.items():
+            found = _missing_everywhere(index, candidates)
+            if found is None:
+                continue
+            ns, read, missing = found
+            yield _finding(
+                self, path, read.line, read.col,
+                f"`{read.text}` reads config key `{'.'.join(read.chain)}`, but no file in {_ns_label(ns)} "
+                f"defines `{'.'.join(missing)}`; add it to the config or fix the key name.",
+                end_line=read.end_line, end_col=read.end_col, related=tuple(ns.files[:1]),
+            )
+
+
+def _missing_everywhere(
+    index: ConfigIndex, candidates: list[tuple[Namespace, Any]]
+) -> tuple[Namespace, Any, Chain] | None:
+    """(namespace, read, missing prefix) when no namespace the read may reach defines the key."""
+    first: tuple[Namespace, Any, Chain] | None = None
+    for ns, read in candidates:
+        if ns.kind == "hydra" and index.uses_config_store:
+            return None  # structured configs in code define keys we do not index
+        missing = _undeclared(index, ns, read.chain) if _checkable(read) else None
+        if missing is None:
+            return None
+        first = first or (ns, read, missing)
+    return first
+
+
+def _checkable(read: ConfigRead) -> bool:
+    """Optional, computed and Hydra-internal reads, and keys with a dot in them, are not checked."""
+    if not read.chain or read.optional or read.dynamic or read.chain[0] == "hydra":
+        return False
+    return not any("." in part for part in read.chain)
+
+
+def _undeclared(index: ConfigIndex, ns: Namespace, chain: Chain) -> Chain | None:
+    """The shortest missing prefix of `chain`, or None when defined or undecidable."""
+    if index.written(chain):
+        return None
+    depth = len(chain)
+    while depth > 0 and chain[:depth] not in ns.keys and chain[:depth] not in ns.groups:
+        depth -= 1
+    if depth == len(chain):
+        return None
+    parent = chain[:depth]
+    if depth and any(not isinstance(k.value, dict) for k in ns.keys.get(parent, [])):
+        return None  # null, ???, an interpolation or a scalar: anything may be put there
+    if chain[depth].isdigit():
+        return None
+    rest = chain[depth:]
+    if any(key[-len(rest):] == rest for key in ns.keys):
+        return None  # defined somewhere else in the tree: our package resolution may be off
+    return chain[: depth + 1]
+
+
+class UnusedConfigKey(ProjectRule):
+    code = "ML203"
+    name = "unused-config-key"
+    summary = "A config key is never read by code, another config, or instantiation"
+    tags = ("configuration",)
+    valid = (
+        {
+            "conf/config.yaml": "defaults:\n  - model: small\n  - _self_\nseed: 1\nname: ${model.width}\n"
+                                "hydra:\n  run:\n    dir: out\n",
+            "conf/model/small.yaml": "_target_: pkg.Net\nwidth: 64\ndepth: 2\n",
+            "train.py": "import hydra\nfrom hydra.utils import instantiate\n"
+                        "@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    print(cfg.seed, cfg.name)\n    net = instantiate(cfg.model)\n",
+        },
+        {
+            "params.yaml": "train:\n  lr: 0.1\n  epochs: 3\n",
+            "dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    params:\n      - train.epochs\n",
+            "train.py": "import yaml\nparams = yaml.safe_load(open('params.yaml'))['train']\nprint(params['lr'])\n",
+        },
+    )
+    invalid = (
+        {
+            "conf/config.yaml": "seed: 1\nold_lr: 0.1  # expect: ML203\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    print(cfg.seed)\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        index = config_index(model)
+        for ns in index.namespaces.values():
+            if index.consumed(ns, ()):
+                continue
+            for path in ns.files:
+                yield from self._unused_in_file(index, ns, path)
+
+    def _unused_in_file(self, index: ConfigIndex, ns: Namespace, path: str) -> Iterator[Finding]:
+        keys = sorted((k for k, defs in ns.keys.items() if any(d.file == path for d in defs)), key=len)
+        done: list[Chain] = []
+        for chain in keys:
+            if any(chain[: len(d)] == d for d in done):
+                continue
+            defs = [d for d in ns.keys[chain] if d.file == path]
+            instantiated = any(isinstance(d.value, dict) and "_target_" in d.value for d in defs)
+            if _never_unused(ns, chain) or instantiated or index.consumed(ns, chain):
+                done.append(chain)
+            elif not index.touched_below(ns, chain):
+                done.append(chain)
+                key = ".".join(chain)
+                yield _finding(
+                    self, path, defs[0].line, 1,
+                    f"Config key `{key}` is never read by code, interpolated by another config, "
+                    "instantiated or named in dvc.yaml; remove it, or use it where it was meant to be used.",
+                )
+
+
+def _never_unused(ns: Namespace, chain: Chain) -> bool:
+    last = chain[-1]
+    if last.startswith("_") and last.endswith("_"):
+        return True  # _target_, _partial_, _recursive_, _convert_, _args_
+    if "defaults" in chain:
+        return True
+    return ns.kind == "hydra" and chain[0] == "hydra"
+
+
+# --- ML204 -------------------------------------------------------------------------------------
+
+# Tracker run starts: callee -> (keyword that logs the config at start, calls that log it later).
+TRACKER_STARTS: dict[str, tuple[str | None, frozenset[str]]] = {
+    "wandb.init": ("config", frozenset({"wandb.config.update", "wandb.config.setdefaults", ".config.update",
+                                        ".config.setdefaults"})),
+    # An mlflow run may log its config file as a dict, text or artifact instead of params.
+    "mlflow.start_run": (None, frozenset({"mlflow.log_params", "mlflow.log_param", ".autolog", ".log_params",
+                                          ".log_param", ".log_dict", ".log_text", ".log_artifact",
+                                          ".log_artifacts"})),
+    "comet_ml.Experiment": (None, frozenset({".log_parameters", ".log_parameter"})),
+    "comet_ml.OfflineExperiment": (None, frozenset({".log_parameters", ".log_parameter"})),
+    "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter"})),
+    "neptune.init_run": (None, frozenset()),
+    "neptune.init": (None, frozenset()),
+    "torch.utils.tensorboard.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
+    "tensorboardX.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
+}
+TRACKER_NAMES = {
+    "wandb.init": "wandb.init()", "mlflow.start_run": "mlflow.start_run()",
+    "comet_ml.Experiment": "comet_ml.Experiment()", "comet_ml.OfflineExperiment": "comet_ml.OfflineExperiment()",
+    "comet_ml.start": "comet_ml.start()", "neptune.init_run": "neptune.init_run()", "neptune.init": "neptune.init()",
+    "torch.utils.tensorboard.SummaryWriter": "SummaryWriter()", "tensorboardX.SummaryWriter": "SummaryWriter()",
+}
+
+
+class UntrackedRunConfig(ProjectRule):
+    code = "ML204"
+    name = "untracked-run-config"
+    summary = "An experiment-tracker run is started but the run's config/hyperparameters are never logged"
+    tags = ("reproducibility", "tracking")
+    valid = (
+        "import wandb\nrun = wandb.init(project='p', config={'lr': 0.1})\n",
+        "import wandb\nwandb.init(project='p')\nwandb.config.update({'lr': 0.1})\n",
+        "import mlflow\nwith mlflow.start_run():\n    mlflow.log_params({'lr': 0.1})\n",
+        "import mlflow\nmlflow.pytorch.autolog()\nwith mlflow.start_run():\n    pass\n",
+        "import neptune\nrun = neptune.init_run()\nrun['parameters'] = {'lr': 0.1}\n",
+        "import wandb\nkw = {'project': 'p', 'config': {'lr': 0.1}}\nwandb.init(**kw)\n",
+    )
+    invalid = (
+        "import wandb\nrun = wandb.init(project='p')  # expect: ML204\n",
+        "import mlflow\nwith mlflow.start_run():  # expect: ML204\n    mlflow.log_metric('loss', 0.1)\n",
+        "from torch.utils.tensorboard import SummaryWriter\nwriter = SummaryWriter()  # expect: ML204\n"
+        "writer.add_scalar('loss', 0.1)\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        modules = list(model.python_modules())
+        logged = _logged_callees(modules)
+        for file, facts in modules:
+            if not is_training_path(file.path):
+                continue
+            for call in facts.calls:
+                if call.callee not in TRACKER_STARTS:
+                    continue
+                keyword, later = TRACKER_STARTS[call.callee]
+                if call.kwarg("**") is not None or (keyword is not None and call.kwarg(keyword) is not None):
+                    continue  # `wandb.init(**run_kwargs)` may well carry the config
+                if any(_matches(c, later) for c in logged) or (call.callee.startswith("neptune") and logged.get("neptune-store")):
+                    continue
+                if call.callee.startswith("wandb") and logged.get("wandb-store"):
+                    continue
+                yield _finding(
+                    self, file.path, call.line, call.col,
+                    f"{TRACKER_NAMES[call.callee]} starts a tracked run but the run's hyperparameters are never "
+                    "logged; pass the config (e.g. config=cfg) or log it (log_params / config.update / add_hparams).",
+                )
+
+
+def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> dict[str, bool]:
+    """Every callee called anywhere (qualified and as written), plus whether tracker configs are
+    assigned anywhere (`wandb.config.lr = ...`, neptune's `run["parameters"] = ...`)."""
+    found: dict[str, bool] = {}
+    for _, facts in modules:
+        for call in facts.calls:
+            for name in (call.callee, call.text):
+                if name:
+                    found[name] = True
+        config = facts.extra.get("config")
+        if isinstance(config, ModuleConfigFacts) and config.tracker_config_stores:
+            found["wandb-store"] = True
+            found["neptune-store"] = True
+    return found
+
+
+def _matches(callee: str, patterns: frozenset[str]) -> bool:
+    return any(callee == p or (p.startswith(".") and callee.endswith(p)) for p in patterns)

@@ -1,0 +1,358 @@
+"""ML3xx: dead code and feature flags."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
+from mlaudit.facts.walk import PyContext
+from mlaudit.findings import Finding, Level
+from mlaudit.project.model import ProjectModel
+from mlaudit.rules.base import ProjectRule, PythonRule
+
+# Names that look constant but are meant to be: type-checking imports, interpreter flags.
+CONSTANT_NAMES = frozenset({"TYPE_CHECKING", "__debug__"})
+# A config comment that documents the key as a switch to flip ("set False to skip training",
+# "override from the command line"): the other value is a supported use, not dead code.
+DOCUMENTED_SWITCH = re.compile(r"\b(set (it )?(to )?(true|false)|command[- ]line|override|overwrite|enable|disable)\b", re.IGNORECASE)
+
+
+class DeadFeatureFlag(ProjectRule):
+    code = "ML301"
+    name = "dead-feature-flag"
+    summary = "A boolean flag has the same value everywhere, so one branch of each test can never run"
+    tags = ("maintainability", "configuration")
+    valid = (
+        # An experiment override turns the flag on.
+        {
+            "conf/config.yaml": "defaults:\n  - _self_\nuse_amp: false\n",
+            "conf/experiment/fast.yaml": "# @package _global_\nuse_amp: true\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    if cfg.use_amp:\n        print('amp')\n",
+        },
+        # The flag's value flows somewhere else than a condition.
+        "USE_CUDA = False\ndef device():\n    return 'cuda' if USE_CUDA else 'cpu'\nprint(USE_CUDA)\n",
+        # Rebound at runtime.
+        "DEBUG = False\ndef main(argv):\n    global DEBUG\n    DEBUG = '-d' in argv\n    if DEBUG:\n        print(argv)\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n",
+    )
+    invalid = (
+        "USE_OLD_ATTENTION = False\ndef forward(x):\n    if USE_OLD_ATTENTION:  # expect: ML301\n        return x * 2\n"
+        "    return x\n",
+        {
+            "conf/config.yaml": "defaults:\n  - _self_\nuse_old_attention_v2: false\n",
+            "conf/experiment/big.yaml": "# @package _global_\nuse_old_attention_v2: false\n",
+            "train.py": "import hydra\n@hydra.main(config_path='conf', config_name='config')\n"
+                        "def main(cfg):\n    if cfg.use_old_attention_v2:  # expect: ML301\n        print('old')\n",
+        },
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        index = config_index(model)
+        yield from self._constants(index)
+        yield from self._dataclass_fields(index)
+        for ns in index.namespaces.values():
+            yield from self._config_flags(index, ns)
+
+    def _constants(self, index: ConfigIndex) -> Iterator[Finding]:
+        definitions: dict[str, list[tuple[str, bool, int]]] = {}
+        blocked: set[str] = set()
+        tests: list[tuple[str, Any]] = []
+        for path, facts in index.facts.items():
+            if facts.execs_config:
+                blocked.update(c.name for c in facts.bool_constants)
+            for constant in facts.bool_constants:
+                definitions.setdefault(constant.name, []).append((path, constant.value, constant.line))
+            blocked.update(facts.non_flag_uses)
+            blocked.update(facts.attribute_stores)
+            tests.extend((path, t) for t in facts.flag_tests)
+        # Also by module basename + name: `import a; a.DEBUG = True` in a script folder names the
+        # module `a`, while the file's own module name may be `examples.a`.
+        blocked_tails = {_tail(q) for q in blocked}
+        for path, test in tests:
+            defs = definitions.get(test.name)
+            if not defs or test.name in blocked or _tail(test.name) in blocked_tails:
+                continue
+            if test.name.rsplit(".", 1)[-1] in CONSTANT_NAMES:
+                continue
+            if len(defs) != 1 or not is_training_path(path):
+                continue
+            def_path, value, line = defs[0]
+            short = test.name.rsplit(".", 1)[-1]
+            yield Finding(
+                code=self.code, path=path, line=test.line, col=test.col, end_line=test.end_line,
+                end_col=test.end_col, level=self.level,
+                message=f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so this "
+                        "test always gives the same answer and the code it switches off never runs; remove the flag "
+                        "and the dead code, or make it a real config option.",
+            )
+
+    def _dataclass_fields(self, index: ConfigIndex) -> Iterator[Finding]:
+        """A bool field of a dataclass config that nothing can set another way, tested by name."""
+        fields: dict[str, list[tuple[str, Any]]] = {}
+        for path, option in index.options:
+            fields.setdefault(option.name, []).append((path, option))
+        facts = list(index.facts.values())
+        # By last name: imports through re-exports or script folders do not resolve to the class's
+        # own qualified name, and a miss here would be a false alarm.
+        escaped = {q.rsplit(".", 1)[-1] for f in facts for q in f.non_flag_uses}
+        keywords = {k for f in facts for k in f.call_keywords}
+        constructed = {c for f in facts for c in f.calls_with_arguments}
+        used = {a for f in facts for a in f.attribute_uses}
+        yaml_names = {chain[-1] for ns in index.namespaces.values() for chain in ns.keys}
+        for name, defs in fields.items():
+            if len(defs) != 1 or defs[0][1].kind != "dataclass":
+                continue  # also an argparse/click option, or several classes: not constant
+            path, option = defs[0]
+            if not isinstance(option.default, bool) or not is_training_path(path):
+                continue
+            owner = option.owner.rsplit(".", 1)[-1]
+            built = any(c.rsplit(".", 1)[-1] == owner for c in constructed)
+            if (owner in escaped or built or name in keywords or name in used
+                    or name in yaml_names or index.written((name,))):
+                continue
+            for test_path, test in ((p, t) for p, f in index.facts.items() for t in f.attribute_tests):
+                if test.name != name:
+                    continue
+                yield Finding(
+                    code=self.code, path=test_path, line=test.line, col=test.col, end_line=test.end_line,
+                    end_col=test.end_col, level=self.level,
+                    message=f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
+                            f"({path}:{option.line}) and nothing ever sets it, so this test always gives the same "
+                            "answer and the code it switches off never runs; remove the field and the dead code.",
+                )
+
+    def _config_flags(self, index: ConfigIndex, ns: Namespace) -> Iterator[Finding]:
+        for chain, defs in ns.keys.items():
+            values = {d.value for d in defs if isinstance(d.value, bool)}
+            if len(values) != 1 or len(values) != len({repr(d.value) for d in defs}):
+                continue
+            if index.written(chain) or _consumed_elsewhere(index, ns, chain):
+                continue
+            if any(DOCUMENTED_SWITCH.search(d.comment) for d in defs):
+                continue
+            reads = index.reads_of(ns, chain)
+            if not reads or not all(r.condition for _, r in reads):
+                continue
+            value = values.pop()
+            where = ", ".join(sorted({f"{d.file}:{d.line}" for d in defs}))
+            key = ".".join(chain)
+            for path, read in reads:
+                yield Finding(
+                    code=self.code, path=path, line=read.line, col=read.col, end_line=read.end_line,
+                    end_col=read.end_col, level=self.level, related_paths=tuple(sorted({d.file for d in defs})),
+                    message=f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
+                            "this test always gives the same answer and the code it switches off never runs; remove "
+                            "the flag and the dead code, or set it the other way in an experiment config.",
+                )
+
+
+def _tail(qualname: str) -> str:
+    return ".".join(qualname.split(".")[-2:])
+
+
+def _consumed_elsewhere(index: ConfigIndex, ns: Namespace, chain: Chain) -> bool:
+    """Does the flag's value (or a section holding it) flow anywhere but a condition?"""
+    return index.consumed(ns, chain, for_flag=True)
+
+
+# --- ML302 -----------------------------------------------------------------------------------
+
+
+def _constant(node: ast.AST) -> tuple[bool, Any] | None:
+    """(truthiness, value) when `node` is a literal True/False/0/1/None/"" (also `not <literal>`)."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (bool, int, float, str))):
+        return bool(node.value), node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _constant(node.operand)
+        return (not inner[0], inner[1]) if inner else None
+    return None
+
+
+class ConstantCondition(PythonRule):
+    code = "ML302"
+    name = "constant-condition"
+    summary = "A condition is a constant, so one branch never runs"
+    tags = ("maintainability",)
+    valid = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n",
+        "if __debug__:\n    print('debug')\n",
+        "while True:\n    break\n",
+        "import sys\nif sys.argv:\n    print(1)\n",
+        "x = 1 if len([]) else 2\n",
+    )
+    invalid = (
+        "if False:  # expect: ML302\n    print('never')\n",
+        "if 0:  # expect: ML302\n    print('never')\n",
+        "import sys\nif sys.argv and False:  # expect: ML302\n    print('never')\n",
+        "while False:  # expect: ML302\n    pass\n",
+        "import sys\nif True and sys.argv:  # expect: ML302\n    pass\n",
+    )
+
+    def visit_If(self, node: ast.If, ctx: PyContext) -> None:
+        self._check(node.test, "if", ctx)
+
+    def visit_While(self, node: ast.While, ctx: PyContext) -> None:
+        constant = _constant(node.test)
+        if constant is not None and not constant[0]:
+            ctx.report(self, node.test, f"`while {ast.unparse(node.test)}` never runs its body; delete the loop "
+                       "or restore the real condition.")
+
+    def visit_IfExp(self, node: ast.IfExp, ctx: PyContext) -> None:
+        self._check(node.test, "conditional expression", ctx)
+
+    def _check(self, test: ast.expr, kind: str, ctx: PyContext) -> None:
+        constant = _constant(test)
+        text = ast.unparse(test)
+        if constant is not None:
+            dead = "else branch" if constant[0] else "body"
+            ctx.report(self, test, f"The {kind} condition `{text}` is always {constant[0]}, so its {dead} never "
+                       "runs; delete the dead branch or restore the real condition.")
+            return
+        if isinstance(test, ast.BoolOp):
+            for value in test.values:
+                part = _constant(value)
+                if part is None:
+                    continue
+                decides = part[0] == isinstance(test.op, ast.Or)
+                effect = f"always {part[0]}" if decides else f"the same as without `{ast.unparse(value)}`"
+                ctx.report(self, test, f"The {kind} condition `{text}` contains the constant "
+                           f"`{ast.unparse(value)}`, so it is {effect}; remove the leftover toggle.")
+                return
+
+
+# --- ML303 -----------------------------------------------------------------------------------
+
+
+class CommentedOutCode(ProjectRule):
+    """Delegates detection to ruff's ERA001 (eradicate): one ruff subprocess per run."""
+
+    code = "ML303"
+    name = "commented-out-code"
+    summary = "A block of commented-out code"
+    level = Level.NOTE
+    tags = ("maintainability",)
+    defaults = {"timeout": 60}
+    valid = (
+        "# Compute the loss over the batch.\nx = 1\n",
+        "# TODO: tune this later\nx = 1\n",
+        # A formula and a pasted REPL session are prose.
+        "# KL term:\n# 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)\nx = 1\n",
+        "# >>> ds\n# DatasetDict({\n#     train: Dataset({\n#         num_rows: 8009762\n#     })\n# })\nx = 1\n",
+    )
+    invalid = (
+        "x = 1\n# y = x + 1  # expect: ML303\n# print(y)\n",
+    )
+
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        paths = sorted(p for p, f in model.files.items() if f.format == "python" and p in model.facts
+                       and model.facts[p].python is not None)
+        if not paths:
+            return
+        results = _run_ruff(model.root, paths, float(self.options.get("timeout", 60)))
+        by_file: dict[str, list[int]] = {}
+        for item in results:
+            rel = _relative(model.root, str(item.get("filename", "")))
+            location = item.get("location") or {}
+            if rel in model.files and item.get("code") == "ERA001" and isinstance(location.get("row"), int):
+                by_file.setdefault(rel, []).append(location["row"])
+        for path in sorted(by_file):
+            lines = _source_lines(model.files[path].abs_path)
+            rows = [row for row in sorted(set(by_file[path])) if _looks_like_code(lines, row)]
+            for start, end in _blocks(rows):
+                span = f"line {start}" if start == end else f"lines {start}-{end}"
+                yield Finding(
+                    code=self.code, path=path, line=start, col=1, end_line=end, end_col=1, level=self.level,
+                    message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
+                            "turn it into a real option.",
+                )
+
+
+def _source_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _looks_like_code(lines: list[str], row: int) -> bool:
+    """Drop two kinds of ERA001 hits that are prose: a formula written as a bare expression
+    (`# 0.5 * sum(1 + log(sigma^2))`) and lines of a pasted REPL session (`# >>> x` and its output)."""
+    if not 0 < row <= len(lines):
+        return True
+    text = lines[row - 1].strip().lstrip("#").strip()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    effects = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
+    body = tree.body if tree is not None else []
+    if len(body) == 1 and isinstance(body[0], ast.Expr) and not isinstance(body[0].value, effects):
+        return False
+    return not any(">>>" in line for line in _comment_block(lines, row))
+
+
+def _comment_block(lines: list[str], row: int) -> list[str]:
+    """The run of full-line comments around `row`."""
+    start = end = row - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("#"):
+        end += 1
+    return lines[start : end + 1]
+
+
+def _blocks(rows: list[int]) -> list[tuple[int, int]]:
+    blocks: list[tuple[int, int]] = []
+    for row in rows:
+        if blocks and row == blocks[-1][1] + 1:
+            blocks[-1] = (blocks[-1][0], row)
+        else:
+            blocks.append((row, row))
+    return blocks
+
+
+def _relative(root: Path, filename: str) -> str:
+    try:
+        return Path(filename).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return filename
+
+
+MAX_ARGUMENT_CHARS = 100_000
+
+
+class RuffUnavailable(RuntimeError):
+    """ruff could not be found or run; the message says what to do."""
+
+
+def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, Any]]:
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+        binary = find_ruff_bin()
+    except (ImportError, FileNotFoundError) as exc:
+        raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
+                              "ignore ML303 or install ruff") from None
+    # One process for the whole run. A very long file list could overflow the command line; then
+    # ruff walks the root itself and the caller keeps only the files mlaudit analyses.
+    targets = paths if sum(len(p) + 1 for p in paths) < MAX_ARGUMENT_CHARS else ["."]
+    command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
+               "--exit-zero", "--force-exclude", "--", *targets]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuffUnavailable(f"ML303 could not run ruff ({type(exc).__name__}: {exc}); ignore ML303 or fix ruff") from None
+    if done.returncode != 0:
+        raise RuffUnavailable(f"ML303: ruff exited with {done.returncode}: {done.stderr.strip()[:300]}")
+    try:
+        data = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        raise RuffUnavailable("ML303: ruff printed output that is not JSON; ignore ML303 or upgrade ruff") from None
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
