@@ -20,6 +20,7 @@ torch.backends.cudnn.benchmark = True
 
 with open("config.yaml") as f:
     cfg = yaml.load(f)
+print(cfg["lr"])
 """
 
 
