@@ -12,13 +12,14 @@ import json
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
 from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
+from mlaudit.facts.external import COMMENTED_CODE, RuffUnavailable, commented_code_rows
 from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
@@ -32,6 +33,7 @@ class AnalysisStats:
     hits: int = 0
     misses: int = 0
     workers: int = 1
+    warnings: list[str] = field(default_factory=list)  # degraded but correct: reported, exit code unchanged
 
 
 def options_fingerprint(settings: Settings) -> str:
@@ -68,7 +70,7 @@ def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule
 
 
 def analyse_all(
-    files: Sequence[SourceFile], settings: Settings, cache: Cache | None, jobs: int | None = None
+    files: Sequence[SourceFile], settings: Settings, cache: Cache | None, jobs: int | None = None, root: Path | None = None
 ) -> tuple[list[FileResult], AnalysisStats]:
     stats = AnalysisStats()
     options = options_fingerprint(settings)
@@ -90,12 +92,28 @@ def analyse_all(
         todo.append(file)
     stats.misses = len(todo)
     fresh, stats.workers = _analyse(todo, settings, jobs)
+    complete = root is None or _add_external_facts(root, fresh, stats)
     for result in fresh:
         results[result.facts.path] = result
         key = keys.get(result.facts.path)
-        if cache is not None and key is not None and not result.errors:
+        incomplete = not complete and result.facts.python is not None
+        if cache is not None and key is not None and not result.errors and not incomplete:
             cache.store(key, result)
     return [results[f.path] for f in files], stats
+
+
+def _add_external_facts(root: Path, fresh: list[FileResult], stats: AnalysisStats) -> bool:
+    """Run the external tools once over the fresh Python files; False when they could not run."""
+    python = [r for r in fresh if r.facts.python is not None and r.facts.format == "python"]
+    try:
+        rows = commented_code_rows(root, [r.facts.path for r in python])
+    except RuffUnavailable as exc:
+        stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
+        return False
+    for result in python:
+        assert result.facts.python is not None
+        result.facts.python.extra[COMMENTED_CODE] = rows.get(result.facts.path, ())
+    return True
 
 
 def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None:

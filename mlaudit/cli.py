@@ -174,6 +174,8 @@ def run_check(args: argparse.Namespace) -> int:
         if args.quiet and fmt in ("full", "concise"):
             text = "".join(line for line in text.splitlines(keepends=True) if ": ML" in line or line.startswith(" "))
     _write(text, args.output_file)
+    for warning in run.warnings:
+        print(f"mlaudit: warning: {warning}", file=sys.stderr)
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     if args.verbose:

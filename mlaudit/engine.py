@@ -86,7 +86,7 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
     files, git = discover(root, settings)
     clock.lap("discover")
     cache = Cache(root, settings.cache_dir) if options.use_cache else None
-    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs)
+    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, root)
     if cache is not None and cache.written:
         cache.prune()
     clock.lap("analyse")
@@ -110,6 +110,7 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
         exit_code=2 if errors else (1 if kept else 0),
         execution_successful=not errors,
         notifications=errors,
+        warnings=stats.warnings,
         suppressed=suppressed,
         files_checked=len(files),
         source_root=git.top if git is not None else None,

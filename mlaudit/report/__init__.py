@@ -25,6 +25,7 @@ class RunResult:
     exit_code: int = 0
     execution_successful: bool = True  # False only when mlaudit itself failed
     notifications: list[str] = field(default_factory=list)  # messages about the run (skipped files, rule crashes)
+    warnings: list[str] = field(default_factory=list)  # degraded parts of the run; do not change the exit code
     suppressed: int = 0  # findings silenced by noqa / per-file-ignores
     files_checked: int = 0
     tool_name: str = "mlaudit"

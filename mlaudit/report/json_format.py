@@ -5,7 +5,7 @@ Schema (version 1):
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
                  "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null}],
-   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str]}
+   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str]}
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
 """
 
@@ -37,6 +37,7 @@ def render(run: RunResult) -> str:
             "by_code": dict(sorted(Counter(f.code for f in run.findings).items())),
         },
         "errors": list(run.notifications),
+        "warnings": list(run.warnings),
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 

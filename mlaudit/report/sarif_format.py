@@ -90,11 +90,10 @@ def invocation(run: RunResult) -> Json:
         "executionSuccessful": run.execution_successful,
         "exitCode": run.exit_code,
     }
-    if run.notifications:
-        inv["toolExecutionNotifications"] = [
-            {"level": "warning", "message": {"text": text}}
-            for text in run.notifications
-        ]
+    # Internal errors (which made the run fail) are errors; degraded parts of a run are warnings.
+    notes = [("error", text) for text in run.notifications] + [("warning", text) for text in run.warnings]
+    if notes:
+        inv["toolExecutionNotifications"] = [{"level": level, "message": {"text": text}} for level, text in notes]
     return inv
 
 

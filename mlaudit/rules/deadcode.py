@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
+from mlaudit.facts.external import COMMENTED_CODE
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.project.model import ProjectModel
@@ -231,14 +229,14 @@ class ConstantCondition(PythonRule):
 
 
 class CommentedOutCode(ProjectRule):
-    """Delegates detection to ruff's ERA001 (eradicate): one ruff subprocess per run."""
+    """Detection is ruff's ERA001 (eradicate), run once per run on the files the cache lacks
+    (`mlaudit.facts.external`); this rule turns the rows into findings, one per block."""
 
     code = "ML303"
     name = "commented-out-code"
     summary = "A block of commented-out code"
     level = Level.NOTE
     tags = ("maintainability",)
-    defaults = {"timeout": 60}
     valid = (
         "# Compute the loss over the batch.\nx = 1\n",
         "# TODO: tune this later\nx = 1\n",
@@ -251,61 +249,15 @@ class CommentedOutCode(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        paths = sorted(p for p, f in model.files.items() if f.format == "python" and p in model.facts
-                       and model.facts[p].python is not None)
-        if not paths:
-            return
-        results = _run_ruff(model.root, paths, float(self.options.get("timeout", 60)))
-        by_file: dict[str, list[int]] = {}
-        for item in results:
-            rel = _relative(model.root, str(item.get("filename", "")))
-            location = item.get("location") or {}
-            if rel in model.files and item.get("code") == "ERA001" and isinstance(location.get("row"), int):
-                by_file.setdefault(rel, []).append(location["row"])
-        for path in sorted(by_file):
-            lines = _source_lines(model.files[path].abs_path)
-            rows = [row for row in sorted(set(by_file[path])) if _looks_like_code(lines, row)]
-            for start, end in _blocks(rows):
+        for source, facts in model.python_modules():
+            rows = facts.extra.get(COMMENTED_CODE, ())
+            for start, end in _blocks(list(rows)):
                 span = f"line {start}" if start == end else f"lines {start}-{end}"
                 yield Finding(
-                    code=self.code, path=path, line=start, col=1, end_line=end, end_col=1, level=self.level,
+                    code=self.code, path=source.path, line=start, col=1, end_line=end, end_col=1, level=self.level,
                     message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
                             "turn it into a real option.",
                 )
-
-
-def _source_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-def _looks_like_code(lines: list[str], row: int) -> bool:
-    """Drop two kinds of ERA001 hits that are prose: a formula written as a bare expression
-    (`# 0.5 * sum(1 + log(sigma^2))`) and lines of a pasted REPL session (`# >>> x` and its output)."""
-    if not 0 < row <= len(lines):
-        return True
-    text = lines[row - 1].strip().lstrip("#").strip()
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        tree = None
-    effects = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
-    body = tree.body if tree is not None else []
-    if len(body) == 1 and isinstance(body[0], ast.Expr) and not isinstance(body[0].value, effects):
-        return False
-    return not any(">>>" in line for line in _comment_block(lines, row))
-
-
-def _comment_block(lines: list[str], row: int) -> list[str]:
-    """The run of full-line comments around `row`."""
-    start = end = row - 1
-    while start > 0 and lines[start - 1].lstrip().startswith("#"):
-        start -= 1
-    while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("#"):
-        end += 1
-    return lines[start : end + 1]
 
 
 def _blocks(rows: list[int]) -> list[tuple[int, int]]:
@@ -316,43 +268,3 @@ def _blocks(rows: list[int]) -> list[tuple[int, int]]:
         else:
             blocks.append((row, row))
     return blocks
-
-
-def _relative(root: Path, filename: str) -> str:
-    try:
-        return Path(filename).resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError):
-        return filename
-
-
-MAX_ARGUMENT_CHARS = 100_000
-
-
-class RuffUnavailable(RuntimeError):
-    """ruff could not be found or run; the message says what to do."""
-
-
-def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, Any]]:
-    try:
-        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
-        binary = find_ruff_bin()
-    except (ImportError, FileNotFoundError) as exc:
-        raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
-                              "ignore ML303 or install ruff") from None
-    # One process for the whole run. A very long file list could overflow the command line; then
-    # ruff walks the root itself and the caller keeps only the files mlaudit analyses.
-    targets = paths if sum(len(p) + 1 for p in paths) < MAX_ARGUMENT_CHARS else ["."]
-    command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
-               "--exit-zero", "--force-exclude", "--", *targets]
-    try:
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RuffUnavailable(f"ML303 could not run ruff ({type(exc).__name__}: {exc}); ignore ML303 or fix ruff") from None
-    if done.returncode != 0:
-        raise RuffUnavailable(f"ML303: ruff exited with {done.returncode}: {done.stderr.strip()[:300]}")
-    try:
-        data = json.loads(done.stdout or "[]")
-    except json.JSONDecodeError:
-        raise RuffUnavailable("ML303: ruff printed output that is not JSON; ignore ML303 or upgrade ruff") from None
-    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
-

@@ -105,8 +105,8 @@ def test_ruff_missing_is_a_clear_notification(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(ruff.__main__, "find_ruff_bin", missing)
     result = check(make_repo(tmp_path / "repo", {"a.py": "# x = 1\n"}), select=["ML303"])
-    assert result.findings == []
-    assert any("ML303 needs the ruff binary" in n for n in result.notifications)
+    assert result.findings == [] and result.exit_code == 0
+    assert any("ML303 needs the ruff binary" in n for n in result.warnings)
 
 
 def test_blocks() -> None:
@@ -160,7 +160,9 @@ def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> No
 
 
 def test_ruff_walks_the_root_when_the_file_list_is_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deadcode, "MAX_ARGUMENT_CHARS", 1)
+    from mlaudit.facts import external
+
+    monkeypatch.setattr(external, "MAX_ARGUMENT_CHARS", 1)
     files = {"a.py": "x = 1\n# y = x + 1\n", "build/gen.py": "# z = 2\n", ".gitignore": "build/\n"}
     assert run(tmp_path, files, "ML303") == {("a.py", 2, "ML303")}
 
@@ -171,3 +173,32 @@ def test_constant_set_from_a_script_sibling_is_silent(tmp_path: Path) -> None:
         "examples/main.py": "import flags\nflags.DEBUG = True\nflags.run()\n",
     }
     assert run(tmp_path, files, "ML301") == set()
+
+
+def test_commented_code_rows_are_cached_and_ruff_is_not_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlaudit.engine import CheckOptions, check_paths
+    from mlaudit.facts import external
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n# y = x + 1\n# print(y)\n"})
+    first = check_paths([repo], CheckOptions(select=["ML303"]))
+    calls: list[object] = []
+    monkeypatch.setattr(external, "_run_ruff", lambda *args: calls.append(args) or [])
+    second = check_paths([repo], CheckOptions(select=["ML303"]))
+    assert [(f.path, f.line, f.end_line) for f in second.findings] == [(f.path, f.line, f.end_line) for f in first.findings] == [("a.py", 2, 3)]
+    assert calls == []
+
+
+def test_without_ruff_the_run_warns_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlaudit.engine import CheckOptions, check_paths
+    from mlaudit.facts import external
+
+    def unavailable(*args: object) -> list[dict[str, object]]:
+        raise external.RuffUnavailable("ML303 needs the ruff binary")
+
+    monkeypatch.setattr(external, "_run_ruff", unavailable)
+    repo = make_repo(tmp_path / "r", {"a.py": "import torch\ntorch.backends.cudnn.benchmark = True\n# y = 1\n"})
+    run = check_paths([repo], CheckOptions(use_cache=False))
+    assert run.exit_code == 1 and run.execution_successful
+    assert [f.code for f in run.findings] == ["ML103"]
+    assert any("ML303" in w for w in run.warnings)

@@ -1,0 +1,110 @@
+"""Facts that come from external tools, run once per run over the files the cache did not have.
+
+Today that is ruff's ERA001 (commented-out code) for ML303: rather than reimplementing
+eradicate's heuristics, mlaudit runs the ruff binary that ships with the `ruff` dependency, in one
+process, over the Python files being analysed afresh, and stores the rows it reports in each file's
+facts (`ModuleFacts.extra["commented_code"]`). Cached files keep their rows, so a warm run starts no
+process at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+COMMENTED_CODE = "commented_code"
+RUFF_TIMEOUT_SECONDS = 120
+# Beyond this, the file list would overflow the command line; ruff then walks the root itself.
+MAX_ARGUMENT_CHARS = 100_000
+
+
+class RuffUnavailable(RuntimeError):
+    """ruff could not be found or run; the message says what to do."""
+
+
+def commented_code_rows(root: Path, paths: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """Rows of commented-out code per file, ruff's ERA001 minus the prose it mistakes for code."""
+    if not paths:
+        return {}
+    wanted = set(paths)
+    found: dict[str, list[int]] = {}
+    for item in _run_ruff(root, list(paths), RUFF_TIMEOUT_SECONDS):
+        rel = _relative(root, str(item.get("filename", "")))
+        location = item.get("location") or {}
+        if rel in wanted and item.get("code") == "ERA001" and isinstance(location.get("row"), int):
+            found.setdefault(rel, []).append(location["row"])
+    rows = {}
+    for path, hits in found.items():
+        lines = _source_lines(root / path)
+        rows[path] = tuple(row for row in sorted(set(hits)) if _looks_like_code(lines, row))
+    return {path: value for path, value in rows.items() if value}
+
+
+def _source_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _looks_like_code(lines: list[str], row: int) -> bool:
+    """Drop two kinds of ERA001 hits that are prose: a formula written as a bare expression
+    (`# 0.5 * sum(1 + log(sigma^2))`) and lines of a pasted REPL session (`# >>> x` and its output)."""
+    if not 0 < row <= len(lines):
+        return True
+    text = lines[row - 1].strip().lstrip("#").strip()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    effects = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)
+    body = tree.body if tree is not None else []
+    if len(body) == 1 and isinstance(body[0], ast.Expr) and not isinstance(body[0].value, effects):
+        return False
+    return not any(">>>" in line for line in _comment_block(lines, row))
+
+
+def _comment_block(lines: list[str], row: int) -> list[str]:
+    """The run of full-line comments around `row`."""
+    start = end = row - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    while end + 1 < len(lines) and lines[end + 1].lstrip().startswith("#"):
+        end += 1
+    return lines[start : end + 1]
+
+
+def _relative(root: Path, filename: str) -> str:
+    try:
+        return Path(filename).resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return filename
+
+
+def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, Any]]:
+    try:
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
+        binary = find_ruff_bin()
+    except (ImportError, FileNotFoundError) as exc:
+        raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
+                              "ignore ML303 or install ruff") from None
+    # One process for the whole run. A very long file list could overflow the command line; then
+    # ruff walks the root itself and the caller keeps only the files mlaudit analyses.
+    targets = paths if sum(len(p) + 1 for p in paths) < MAX_ARGUMENT_CHARS else ["."]
+    command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
+               "--exit-zero", "--force-exclude", "--", *targets]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuffUnavailable(f"ML303 could not run ruff ({type(exc).__name__}: {exc}); ignore ML303 or fix ruff") from None
+    if done.returncode != 0:
+        raise RuffUnavailable(f"ML303: ruff exited with {done.returncode}: {done.stderr.strip()[:300]}")
+    try:
+        data = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        raise RuffUnavailable("ML303: ruff printed output that is not JSON; ignore ML303 or upgrade ruff") from None
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
