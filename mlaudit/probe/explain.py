@@ -15,6 +15,7 @@ findings (ML1xx) are listed as likely causes.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import replace
 from typing import Any
 
@@ -157,7 +158,10 @@ def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
             f"run it on {', '.join(files)} to look for unseeded randomness."
         )
     try:
-        outcome = check_paths(base.root, [base.root / f for f in files])
+        paths = [base.root / f for f in files]
+        # check_paths(paths) finds the project root itself; an engine taking (root, paths) is served too.
+        first = next(iter(inspect.signature(check_paths).parameters), "")
+        outcome = check_paths(base.root, paths) if first == "root" else check_paths(paths)
     except Exception as exc:  # noqa: BLE001 - a crash in the static side must not hide the verdict
         return [], f"Static check failed on {', '.join(files)}: {type(exc).__name__}: {exc}."
     findings = getattr(outcome, "findings", outcome)

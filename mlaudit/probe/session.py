@@ -129,7 +129,5 @@ def failure_report(
     message = error.get("message", "the step failed")
     if error.get("kind") == "no_torch":
         message = f"{message}; {TORCH_EXTRA_HINT}"
-    if failed.spec.label:
-        message = f"{message} ({failed.spec.label})"
     error["output"] = failed.output_tail
     return ProbeReport(root, "error", message, location, target, error=error, outcomes=outcomes)

@@ -42,7 +42,8 @@ def test_cli_reports_ml902_and_exits_1() -> None:
 def test_missing_target_exits_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert main([str(tmp_path)]) == 2
-    assert "[tool.mlaudit.probe]" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert (captured.out + captured.err).count("[tool.mlaudit.probe] target is not set") == 1
 
 
 def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,8 +52,10 @@ def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest
     (tmp_path / "pkg" / "train.py").write_text(
         "import torch\nimport not_installed_anywhere\n\ndef step(seed):\n    pass\n"
     )
-    code = main([str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu"])
-    err = capsys.readouterr().err
+    code = main(
+        [str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu", "--output-format", "json"]
+    )
+    err = capsys.readouterr().err  # with json on stdout, the traceback goes to stderr
     assert code == 2
     assert "cannot import `pkg.train:step`" in err
     assert 'pkg/train.py", line 2, in <module>' in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,14 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
             Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),
         ]
 
-    monkeypatch.setitem(__import__("sys").modules, "mlaudit.engine", types.SimpleNamespace(check_paths=check_paths))
-    related, note = explain.static_findings(SPEC, ["pkg/train.py"])
-    assert seen == [(Path("/repo"), [Path("/repo/pkg/train.py")])]
-    assert [f.code for f in related] == ["ML103"]
-    assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"
+    def check_paths_only(paths: list[Path], options: object = None) -> types.SimpleNamespace:
+        seen.append(paths)
+        return types.SimpleNamespace(findings=check_paths(Path("/repo"), paths))
+
+    for engine in (check_paths, check_paths_only):
+        seen.clear()
+        monkeypatch.setitem(sys.modules, "mlaudit.engine", types.SimpleNamespace(check_paths=engine))
+        related, note = explain.static_findings(SPEC, ["pkg/train.py"])
+        assert [Path("/repo/pkg/train.py")] in [s[1] if isinstance(s, tuple) else s for s in seen]
+        assert [f.code for f in related] == ["ML103"]
+        assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"

@@ -8,7 +8,7 @@ import pytest
 
 from mlaudit.docs import load_doc
 from mlaudit.findings import Level
-from mlaudit.rules.base import Scope
+from mlaudit.rules.base import Rule, Scope
 from mlaudit.rules.probe import PROBE_RULES, NonreproducibleStep, SeedInsensitive
 
 
@@ -22,7 +22,7 @@ def test_rule_metadata() -> None:
 
 
 @pytest.mark.parametrize("rule", PROBE_RULES)
-def test_rule_doc_matches_and_its_examples_parse(rule: type) -> None:
+def test_rule_doc_matches_and_its_examples_parse(rule: type[Rule]) -> None:
     doc = load_doc(rule.code)
     assert doc is not None
     assert (doc.front["code"], doc.front["name"], doc.front["level"]) == (rule.code, rule.name, rule.level.value)
