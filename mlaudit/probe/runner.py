@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -200,9 +201,17 @@ def worker_env(spec: RunSpec) -> dict[str, str]:
         # Needed by cuBLAS under deterministic mode on torch releases before 2.10; harmless after.
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     package_parent = str(Path(mlaudit.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    # An installed mlaudit is found from site-packages anyway; putting site-packages on
+    # PYTHONPATH would move it ahead of the standard library, so only a source checkout is added.
+    if package_parent not in site_dirs():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
     return env
+
+
+def site_dirs() -> set[str]:
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    return {str(Path(d).resolve()) for d in dirs}
 
 
 def keep_tail(stream: Any, tail: deque[bytes]) -> None:
