@@ -34,7 +34,8 @@ fingerprints every returned tensor (path, dtype, shape, device, sha256 of its by
   ML902  a run with another seed (seed + 1) is identical: the seed never reaches the step
 
 Exit status: 0 reproducible and seed-sensitive, 1 ML901 or ML902, 2 the target could not run
-(import error, exception, timeout, crash, torch missing; its traceback is printed to stderr)."""
+(import error, exception, timeout, crash, torch missing); the report shows its traceback,
+or for a crash or hang its last output."""
 
 EPILOG = """\
 examples:
@@ -87,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=300.0,
         metavar="SECONDS",
-        help="kill a run (with all its child processes) after this long (default: 300)",
+        help="kill a run (with all its child processes) after this long, counted from the start of "
+        "its Python process, importing torch included (default: 300)",
     )
     parser.add_argument(
         "--explain",
