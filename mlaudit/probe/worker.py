@@ -410,12 +410,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warnings.simplefilter("always")
         try:
             returned = call_target(func, args.seed, device)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
             return error("exception", f"`{args.target}` raised {type(exc).__name__}: {exc}", target_traceback(exc))
         finally:
             trace.remove()
-    if torch.cuda.is_available() and device.startswith("cuda"):
-        torch.cuda.synchronize()
 
     names = param_names(returned)
     try:
