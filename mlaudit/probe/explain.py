@@ -41,6 +41,7 @@ def explain(runner: Runner, base: RunSpec, first: RunOutcome) -> tuple[list[str]
         explain_hooks(hooks_a, hooks_b),
         *explain_deterministic(det_a, det_b),
         explain_hash_seed(hash_a, hash_b),
+        *explain_settings(first),
     ]
     files = sorted(set(first.result.get("repo_files", [])) | set(hooks_a.result.get("repo_files", [])))
     related, note = static_findings(base, files)
@@ -130,6 +131,25 @@ def explain_deterministic(a: RunOutcome, b: RunOutcome) -> list[str]:
 
 def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def explain_settings(first: RunOutcome) -> list[str]:
+    """Name the global switches that allow nondeterminism on the device the step ran on."""
+    settings = first.result.get("settings", {})
+    if not first.result.get("device", "").startswith("cuda"):
+        return []
+    lines = []
+    if settings.get("cudnn_benchmark"):
+        lines.append(
+            "Settings: torch.backends.cudnn.benchmark was True after the step: cuDNN times candidate "
+            "convolution algorithms in each process and may pick a different one each time; set it to False."
+        )
+    if not settings.get("deterministic_algorithms") and not settings.get("cudnn_deterministic"):
+        lines.append(
+            "Settings: neither torch.use_deterministic_algorithms(True) nor "
+            "torch.backends.cudnn.deterministic = True was in effect on CUDA."
+        )
+    return lines
 
 
 def explain_hash_seed(a: RunOutcome, b: RunOutcome) -> str:

@@ -433,10 +433,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "saved": bool(args.save) and save_tensors(pairs, Path(args.save), args.save_limit),
         "repo_files": repo_files(root),
         "nondeterministic_ops": nondeterministic_ops(caught, root),
+        "settings": determinism_settings(),
     }
     if args.hooks:
         result["hooks"] = trace.named(returned, root)
     return result
+
+
+def determinism_settings() -> dict[str, bool]:
+    """The global switches as the step left them (it may have set them itself)."""
+    import torch
+
+    return {
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
 
 
 def nondeterministic_ops(caught: list[warnings.WarningMessage], root: Path) -> list[dict[str, Any]]:

@@ -126,3 +126,15 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
         assert [Path("/repo/pkg/train.py")] in [s[1] if isinstance(s, tuple) else s for s in seen]
         assert [f.code for f in related] == ["ML103"]
         assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"
+
+
+def test_settings_name_cudnn_benchmark_on_cuda_only() -> None:
+    on_cuda = outcome("a")
+    on_cuda.result.update(
+        device="cuda",
+        settings={"cudnn_benchmark": True, "cudnn_deterministic": False, "deterministic_algorithms": False},
+    )
+    lines = explain.explain_settings(on_cuda)
+    assert "cudnn.benchmark was True" in lines[0] and "use_deterministic_algorithms(True)" in lines[1]
+    on_cuda.result["device"] = "cpu"
+    assert explain.explain_settings(on_cuda) == []

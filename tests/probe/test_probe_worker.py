@@ -120,3 +120,8 @@ def test_deterministic_mode_names_ops_at_the_users_line(tmp_path: Path) -> None:
     assert (op["file"], op["line"]) == ("detop/train.py", 6)
     assert op["message"].startswith("put_ does not have a deterministic implementation")
     assert result["repo_files"] == ["detop/__init__.py", "detop/train.py"]
+    assert result["settings"] == {
+        "cudnn_benchmark": False,
+        "cudnn_deterministic": False,
+        "deterministic_algorithms": True,
+    }
