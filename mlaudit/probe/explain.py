@@ -81,7 +81,8 @@ def explain_hooks(a: RunOutcome, b: RunOutcome) -> str:
         return "Module trace: these two runs happened to agree; the nondeterminism is intermittent."
     return (
         "Module trace: every module's forward output is identical in both runs, so the divergence "
-        "comes later: in the backward pass (e.g. index_add_/scatter_add_ gradients on CUDA), the "
+        "comes later: in the backward pass (e.g. cuDNN convolution weight gradients, or the gradients "
+        "of index_add_/scatter_add_ on CUDA), the "
         "optimizer step, or code outside modules."
     )
 

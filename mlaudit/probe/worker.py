@@ -332,15 +332,29 @@ def call_target(func: Any, seed: int, device: str) -> Any:
     """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors."""
     import torch
 
-    try:
-        takes_device = "device" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        takes_device = False
-    if takes_device:
+    if takes_device(func):
         return func(seed=seed, device=device)
     if device != "cpu":
         torch.set_default_device(device)
     return func(seed=seed)
+
+
+def default_device_hint(func: Any, device: str) -> str:
+    """After a failure on a default device the step did not ask for, say so: a CPU torch.Generator
+    (DataLoader shuffling) or a CPU-only library breaks when new tensors land on the GPU."""
+    if device == "cpu" or takes_device(func):
+        return ""
+    return (
+        f" (the step has no `device` parameter, so the probe made {device} the default device for new "
+        "tensors; give it a `device: str` parameter to choose where tensors go, or use --device cpu)"
+    )
+
+
+def takes_device(func: Any) -> bool:
+    try:
+        return "device" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def resolve_device(requested: str) -> str:
@@ -413,7 +427,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if device.startswith("cuda"):
                 torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
-            return error("exception", f"`{args.target}` raised {type(exc).__name__}: {exc}", target_traceback(exc))
+            message = f"`{args.target}` raised {type(exc).__name__}: {exc}{default_device_hint(func, device)}"
+            return error("exception", message, target_traceback(exc))
         finally:
             trace.remove()
 

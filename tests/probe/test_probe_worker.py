@@ -125,3 +125,13 @@ def test_deterministic_mode_names_ops_at_the_users_line(tmp_path: Path) -> None:
         "cudnn_deterministic": False,
         "deterministic_algorithms": True,
     }
+
+
+def test_default_device_hint_only_for_steps_without_a_device_parameter() -> None:
+    def plain(seed: int) -> None: ...
+
+    def placed(seed: int, device: str = "cpu") -> None: ...
+
+    assert worker.default_device_hint(plain, "cpu") == ""
+    assert worker.default_device_hint(placed, "cuda") == ""
+    assert "has no `device` parameter, so the probe made cuda the default" in worker.default_device_hint(plain, "cuda")
