@@ -106,15 +106,14 @@ def verdict(
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
             )
             return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes)
-    if first_difference(first.result["tensors"], other.result["tensors"]) is None:
+    other_diff = first_difference(first.result["tensors"], other.result["tensors"])
+    if other_diff is None:
         message = (
             f"Runs of `{target.spec}` with seeds {options.seed} and {options.seed + 1} on {device} return "
             f"bitwise identical tensors ({count}): the seed argument never reaches the computation; seed "
             "torch, random and numpy from it (e.g. torch.manual_seed(seed)) instead of a constant"
         )
         return ProbeReport(root, "ML902", message, location, target, outcomes=outcomes)
-    other_diff = first_difference(first.result["tensors"], other.result["tensors"])
-    assert other_diff is not None
     message = (
         f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
         f"({count} tensors), and seed {options.seed + 1} changes them (first `{other_diff.path}`)"
