@@ -114,10 +114,17 @@ def verdict(
             "torch, random and numpy from it (e.g. torch.manual_seed(seed)) instead of a constant"
         )
         return ProbeReport(root, "ML902", message, location, target, outcomes=outcomes)
-    message = (
-        f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
-        f"({count} tensors), and seed {options.seed + 1} changes them (first `{other_diff.path}`)"
-    )
+    changed = f"seed {options.seed + 1} changes them (first `{other_diff.path}`)"
+    if len(same) == 1:
+        message = (
+            f"The run of `{target.spec}` with seed {options.seed} on {device} returns {count} tensors and "
+            f"{changed}; with --runs 1 reproducibility itself was not checked"
+        )
+    else:
+        message = (
+            f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
+            f"({count} tensors), and {changed}"
+        )
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
 
 
