@@ -180,13 +180,15 @@ def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
         )
     try:
         paths = [base.root / f for f in files]
-        # check_paths(paths) finds the project root itself; an engine taking (root, paths) is served too.
         first = next(iter(inspect.signature(check_paths).parameters), "")
-        outcome = check_paths(base.root, paths) if first == "root" else check_paths(paths)
+        # check_paths(paths) takes the project of its first path as the root: name the probe's root
+        # first so finding paths are relative to it (an engine taking (root, paths) is served too).
+        outcome = check_paths(base.root, paths) if first == "root" else check_paths([base.root, *paths])
     except Exception as exc:  # noqa: BLE001 - a crash in the static side must not hide the verdict
         return [], f"Static check failed on {', '.join(files)}: {type(exc).__name__}: {exc}."
     findings = getattr(outcome, "findings", outcome)
-    likely = [f for f in findings if str(getattr(f, "code", "")).startswith("ML1")][:MAX_RELATED]
+    wanted = set(files)
+    likely = [f for f in findings if f.code.startswith("ML1") and f.path in wanted][:MAX_RELATED]
     if not likely:
         return [], f"Static check: no randomness or determinism findings in {', '.join(files)}."
     listed = "; ".join(f"{f.code} at {f.path}:{f.line}: {f.message}" for f in likely)

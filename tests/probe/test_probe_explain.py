@@ -106,26 +106,28 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
 
     from mlaudit.findings import Finding
 
-    seen: list[Any] = []
+    findings = [
+        Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
+        Finding("ML101", "no seed", "other/script.py", 3),  # in a file the step did not import
+        Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),  # not about randomness
+    ]
+    calls: list[tuple[Any, ...]] = []
 
-    def check_paths(root: Path, paths: list[Path]) -> list[Finding]:
-        seen.append((root, paths))
-        return [
-            Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
-            Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),
-        ]
+    def check_root_and_paths(root: Path, paths: list[Path]) -> list[Finding]:
+        calls.append((root, paths))
+        return findings
 
-    def check_paths_only(paths: list[Path], options: object = None) -> types.SimpleNamespace:
-        seen.append(paths)
-        return types.SimpleNamespace(findings=check_paths(Path("/repo"), paths))
+    def check_paths(paths: list[Path], options: object = None) -> types.SimpleNamespace:
+        calls.append((paths,))
+        return types.SimpleNamespace(findings=findings)  # a RunResult
 
-    for engine in (check_paths, check_paths_only):
-        seen.clear()
+    for engine in (check_root_and_paths, check_paths):
         monkeypatch.setitem(sys.modules, "mlaudit.engine", types.SimpleNamespace(check_paths=engine))
         related, note = explain.static_findings(SPEC, ["pkg/train.py"])
-        assert [Path("/repo/pkg/train.py")] in [s[1] if isinstance(s, tuple) else s for s in seen]
         assert [f.code for f in related] == ["ML103"]
         assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"
+    # The probe's root comes first, so the engine reports paths relative to it.
+    assert calls == [(Path("/repo"), [Path("/repo/pkg/train.py")]), ([Path("/repo"), Path("/repo/pkg/train.py")],)]
 
 
 def test_settings_name_cudnn_benchmark_on_cuda_only() -> None:
