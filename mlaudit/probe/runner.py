@@ -145,6 +145,35 @@ class Runner:
         saved = save_path if result.get("saved") and save_path.is_file() else None
         return RunOutcome(spec, result, proc.returncode, seconds, output, saved, timed_out)
 
+    def diff_saved(self, a_file: Path, b_file: Path, path: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Count differing elements of one saved tensor, in a worker (torch stays out of this process)."""
+        with self._lock:
+            self._count += 1
+            result_path = self.workdir / f"diff{self._count}.json"
+        command = [
+            sys.executable,
+            "-m",
+            "mlaudit.probe.worker",
+            "diff",
+            "--a",
+            str(a_file),
+            "--b",
+            str(b_file),
+            "--path",
+            path,
+            "--result",
+            str(result_path),
+        ]
+        env = worker_env(RunSpec(root=a_file.parent, target="", seed=0))
+        try:
+            subprocess.run(
+                command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            )
+            data: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return {"status": "error"}
+        return data
+
     def kill_all(self) -> None:
         with self._lock:
             live = list(self._live)

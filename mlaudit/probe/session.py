@@ -83,14 +83,14 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     failed = next((o for o in outcomes if not o.ok and o.error.get("kind") != "cancelled"), None)
     if failed is not None:
         return failure_report(root, target, location, failed, outcomes)
-    report = verdict(root, target, location, options, outcomes)
+    report = verdict(runner, root, target, location, options, outcomes)
     if report.verdict == "ML901" and options.explain:
         report.explanation, report.related = explain_mod.explain(runner, base, outcomes[0])
     return report
 
 
 def verdict(
-    root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
+    runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
 ) -> ProbeReport:
     same, other = outcomes[:-1], outcomes[-1]
     first = same[0]
@@ -99,7 +99,7 @@ def verdict(
     for index, run in enumerate(same[1:], start=2):
         diff = first_difference(first.result["tensors"], run.result["tensors"])
         if diff is not None:
-            diff = measure(diff, first.saved_path, run.saved_path)
+            diff = measure(diff, first.saved_path, run.saved_path, runner)
             message = (
                 f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"

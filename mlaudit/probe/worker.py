@@ -1,6 +1,8 @@
 """The probe's subprocess: import the target, run it once, fingerprint every tensor it returned.
 
-Run as `python -m mlaudit.probe.worker --root R --target pkg.mod:func --seed S --result OUT.json`.
+Run as `python -m mlaudit.probe.worker --root R --target pkg.mod:func --seed S --result OUT.json`,
+or `python -m mlaudit.probe.worker diff --a A.pt --b B.pt --path P --result OUT.json` to count the
+elements of one tensor that differ between two saved runs.
 This is the only mlaudit module that imports torch, and it imports nothing else from mlaudit, so
 a worker starts as fast as `import torch` allows. Whatever happens inside the target, the worker
 writes one JSON result; if the process dies without writing it, the parent reports a crash.
@@ -482,6 +484,49 @@ def nondeterministic_ops(caught: list[warnings.WarningMessage], root: Path) -> l
     return ops
 
 
+def bitwise_ne(a: Any, b: Any) -> Any:
+    """Elementwise "not the same bits" (so NaN == NaN and 0.0 != -0.0, as the hashes see them)."""
+    import torch
+
+    if not (a.is_floating_point() or a.is_complex()):
+        return a != b
+    complex_pair = a.is_complex()
+    if complex_pair:
+        a, b = torch.view_as_real(a), torch.view_as_real(b)  # (..., 2): real and imaginary parts
+    as_int = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+    differing = a.contiguous().view(as_int) != b.contiguous().view(as_int)
+    return differing.any(-1) if complex_pair else differing
+
+
+def diff_saved(a_file: Path, b_file: Path, path: str) -> dict[str, Any]:
+    """Count the elements of tensor `path` whose bits differ between two saved runs, and the
+    largest absolute difference among them."""
+    import torch
+
+    a = torch.load(a_file, map_location="cpu", weights_only=True)[path]
+    b = torch.load(b_file, map_location="cpu", weights_only=True)[path]
+    differing = bitwise_ne(a, b)
+    count = int(differing.sum())
+    gap = None
+    if count and a.dtype != torch.bool:
+        wide = torch.complex128 if a.is_complex() else torch.float64
+        gap = float((a.to(wide) - b.to(wide)).abs()[differing].max())
+    return {"status": "ok", "count": count, "numel": a.numel(), "max_abs_diff": gap}
+
+
+def diff_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlaudit.probe.worker diff")
+    parser.add_argument("--a", required=True)
+    parser.add_argument("--b", required=True)
+    parser.add_argument("--path", required=True, help="the tensor's name path")
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+    result = diff_saved(Path(args.a), Path(args.b), args.path)
+    Path(args.result).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mlaudit.probe.worker")
     parser.add_argument("--root", required=True)
@@ -498,7 +543,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return diff_main(argv[1:])
+    args = parse_args(argv)
     # At a timeout the parent sends SIGUSR1 first: the stack dump shows where the step hung.
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -135,3 +135,15 @@ def test_default_device_hint_only_for_steps_without_a_device_parameter() -> None
     assert worker.default_device_hint(plain, "cpu") == ""
     assert worker.default_device_hint(placed, "cuda") == ""
     assert "has no `device` parameter, so the probe made cuda the default" in worker.default_device_hint(plain, "cuda")
+
+
+def test_diff_saved_counts_bits_and_largest_gap(tmp_path: Path) -> None:
+    torch.save({"c": torch.tensor([1 + 1j, 2 + 2j]), "b": torch.tensor([True, False])}, tmp_path / "a.pt")
+    torch.save({"c": torch.tensor([1 + 1j, 2 + 3j]), "b": torch.tensor([True, True])}, tmp_path / "b.pt")
+    assert worker.diff_saved(tmp_path / "a.pt", tmp_path / "b.pt", "c") == {
+        "status": "ok",
+        "count": 1,
+        "numel": 2,
+        "max_abs_diff": 1.0,
+    }
+    assert worker.diff_saved(tmp_path / "a.pt", tmp_path / "b.pt", "b")["max_abs_diff"] is None
