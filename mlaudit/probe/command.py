@@ -7,6 +7,7 @@ The lead's cli.py calls `add_parser(subparsers)` and dispatches to `run(args)`;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -33,7 +34,8 @@ fingerprints every returned tensor (path, dtype, shape, device, sha256 of its by
   ML902  a run with another seed (seed + 1) is identical: the seed never reaches the step
 
 Exit status: 0 reproducible and seed-sensitive, 1 ML901 or ML902, 2 the target could not run
-(import error, exception, timeout, crash, torch missing; its traceback is printed to stderr)."""
+(import error, exception, timeout, crash, torch missing); the report shows its traceback,
+or for a crash or hang its last output."""
 
 EPILOG = """\
 examples:
@@ -86,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=300.0,
         metavar="SECONDS",
-        help="kill a run (with all its child processes) after this long (default: 300)",
+        help="kill a run (with all its child processes) after this long, counted from the start of "
+        "its Python process, importing torch included (default: 300)",
     )
     parser.add_argument(
         "--explain",
@@ -106,8 +109,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
     )
-    parser.add_argument("--output-format", choices=FORMATS, default="full", help="report format (default: full)")
-    parser.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
+    parser.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        default=None,
+        help="full (default), concise, json, sarif or github, as for `mlaudit check`. Env: MLAUDIT_OUTPUT_FORMAT.",
+    )
+    parser.add_argument("-o", "--output-file", metavar="FILE", help="write the report here instead of stdout")
 
 
 def positive_int(text: str) -> int:
@@ -142,12 +150,16 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
 def run(args: argparse.Namespace) -> int:
     report = run_probe(Path(args.path), options_from(args))
     result = to_run_result(report)
-    text = render_report(args.output_format, result)
+    fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or "full"
+    color = not args.output_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render_report(fmt, result, color=color)
     if args.output_file:
         Path(args.output_file).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    sys.stderr.write(summary(report))
+    # full and concise output on the terminal already show the error and its traceback.
+    shown = fmt in ("full", "concise") and not args.output_file
+    sys.stderr.write(summary(report, error_shown=shown))
     return report.exit_code
 
 
@@ -157,10 +169,8 @@ def to_run_result(report: ProbeReport) -> RunResult:
     if rule is not None:
         message = "\n".join([report.message, *report.explanation])
         findings.append(Finding(rule.code, message, report.location.path, report.location.line, level=rule.level))
-    notifications = [report.message] if rule is None else []
-    if report.error.get("traceback"):
-        notifications.append(report.error["traceback"])
-    notifications += [f"{o.spec.label}: {o.seconds:.1f} s" for o in report.outcomes if o.spec.label]
+    # Reporters show notifications as errors: only a run that could not finish has any.
+    notifications = error_details(report) if report.verdict == "error" else []
     files = report.outcomes[0].result.get("repo_files", []) if report.outcomes else []
     return RunResult(
         root=report.root,
@@ -173,30 +183,42 @@ def to_run_result(report: ProbeReport) -> RunResult:
     )
 
 
-def render_report(fmt: str, result: RunResult) -> str:
+def render_report(fmt: str, result: RunResult, color: bool = False) -> str:
     try:
-        return render(fmt, result)
+        return render(fmt, result, color=color)
     except ModuleNotFoundError as exc:
         if exc.name != f"mlaudit.report.{fmt}_format":
             raise
     # This install has no reporter for `fmt` (they ship separately): list findings plainly.
     lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in result.findings]
+    lines += [f"error: {note}" for note in result.notifications]
     return "".join(f"{line}\n" for line in lines)
 
 
-def summary(report: ProbeReport) -> str:
-    """What a person reads on stderr, whatever --output-format says."""
+def error_details(report: ProbeReport) -> list[str]:
+    """The error, then the target's traceback or, for a crash or hang, its last output."""
+    details = [report.message]
+    if report.error.get("traceback"):
+        details.append(report.error["traceback"].rstrip("\n"))
+    elif report.error.get("output", "").strip():
+        tail = report.error["output"].rstrip("\n").splitlines()[-40:]
+        details.append("last output of the step:\n" + "\n".join(f"  {line}" for line in tail))
+    return details
+
+
+def summary(report: ProbeReport, error_shown: bool = False) -> str:
+    """What a person reads on stderr, whatever --output-format says.
+
+    `error_shown`: the report on the terminal already shows the error details.
+    """
     if report.verdict == "pass":
         return f"mlaudit probe: pass: {report.message}\n"
     if report.verdict != "error":
         return f"mlaudit probe: {report.verdict} at {report.location.path}:{report.location.line}\n"
-    parts = [f"mlaudit probe: error: {report.message}\n"]
-    if report.error.get("traceback"):
-        parts.append(report.error["traceback"].rstrip("\n") + "\n")
-    elif report.error.get("output", "").strip():
-        tail = report.error["output"].rstrip("\n").splitlines()[-40:]
-        parts.append("last output of the step:\n" + "\n".join(f"  {line}" for line in tail) + "\n")
-    return "".join(parts)
+    if error_shown:
+        return ""
+    message, *rest = error_details(report)
+    return "".join([f"mlaudit probe: error: {message}\n", *(f"{part}\n" for part in rest)])
 
 
 def main(argv: list[str] | None = None) -> int:

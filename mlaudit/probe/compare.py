@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlaudit.probe.runner import Runner
 
 Fingerprints = list[dict[str, Any]]
 
@@ -46,45 +49,19 @@ def count_differing(a: Fingerprints, b: Fingerprints) -> int:
     return sum(1 for path in left.keys() | right.keys() if left.get(path) != right.get(path))
 
 
-def measure(diff: TensorDiff, a_file: Path | None, b_file: Path | None) -> TensorDiff:
-    """Fill in how many elements differ and by how much, from the tensors the workers saved."""
+def measure(diff: TensorDiff, a_file: Path | None, b_file: Path | None, runner: Runner) -> TensorDiff:
+    """Fill in how many elements differ and by how much, from the tensors the workers saved.
+
+    The counting runs in a worker subprocess: mlaudit's own process never imports torch.
+    """
     if diff.reason != "bytes":
         return diff
     if a_file is None or b_file is None:
         return TensorDiff(diff.path, diff.reason, "tensors too large to keep for diffing")
-    import warnings
-
-    # Only the parent's diffing needs torch, and only after a difference was found.
-    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-    import torch
-
-    a = torch.load(a_file, map_location="cpu", weights_only=True)[diff.path]
-    b = torch.load(b_file, map_location="cpu", weights_only=True)[diff.path]
-    differing = bitwise_ne(a, b)
-    count = int(differing.sum())
-    detail = f"{count} of {a.numel()} elements differ"
-    if count and a.dtype != torch.bool:
-        gap = (
-            (
-                a.to(torch.complex128 if a.is_complex() else torch.float64)
-                - b.to(torch.complex128 if b.is_complex() else torch.float64)
-            )
-            .abs()[differing]
-            .max()
-        )
-        detail += f", max abs diff {float(gap):.3g}"
+    result = runner.diff_saved(a_file, b_file, diff.path)
+    if result.get("status") != "ok":
+        return TensorDiff(diff.path, diff.reason, "")
+    detail = f"{result['count']} of {result['numel']} elements differ"
+    if result.get("max_abs_diff") is not None:
+        detail += f", max abs diff {result['max_abs_diff']:.3g}"
     return TensorDiff(diff.path, diff.reason, detail)
-
-
-def bitwise_ne(a: Any, b: Any) -> Any:
-    """Elementwise "not the same bits" (so NaN == NaN and 0.0 != -0.0, as the hashes see them)."""
-    import torch
-
-    if not (a.is_floating_point() or a.is_complex()):
-        return a != b
-    complex_pair = a.is_complex()
-    if complex_pair:
-        a, b = torch.view_as_real(a), torch.view_as_real(b)  # (..., 2): real and imaginary parts
-    as_int = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
-    differing = a.contiguous().view(as_int) != b.contiguous().view(as_int)
-    return differing.any(-1) if complex_pair else differing

@@ -15,6 +15,7 @@ findings (ML1xx) are listed as likely causes.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +41,7 @@ def explain(runner: Runner, base: RunSpec, first: RunOutcome) -> tuple[list[str]
         explain_hooks(hooks_a, hooks_b),
         *explain_deterministic(det_a, det_b),
         explain_hash_seed(hash_a, hash_b),
+        *explain_settings(first),
     ]
     files = sorted(set(first.result.get("repo_files", [])) | set(hooks_a.result.get("repo_files", [])))
     related, note = static_findings(base, files)
@@ -79,7 +81,8 @@ def explain_hooks(a: RunOutcome, b: RunOutcome) -> str:
         return "Module trace: these two runs happened to agree; the nondeterminism is intermittent."
     return (
         "Module trace: every module's forward output is identical in both runs, so the divergence "
-        "comes later: in the backward pass (e.g. index_add_/scatter_add_ gradients on CUDA), the "
+        "comes later: in the backward pass (e.g. cuDNN convolution weight gradients, or the gradients "
+        "of index_add_/scatter_add_ on CUDA), the "
         "optimizer step, or code outside modules."
     )
 
@@ -131,6 +134,25 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
+def explain_settings(first: RunOutcome) -> list[str]:
+    """Name the global switches that allow nondeterminism on the device the step ran on."""
+    settings = first.result.get("settings", {})
+    if not first.result.get("device", "").startswith("cuda"):
+        return []
+    lines = []
+    if settings.get("cudnn_benchmark"):
+        lines.append(
+            "Settings: torch.backends.cudnn.benchmark was True after the step: cuDNN times candidate "
+            "convolution algorithms in each process and may pick a different one each time; set it to False."
+        )
+    if not settings.get("deterministic_algorithms") and not settings.get("cudnn_deterministic"):
+        lines.append(
+            "Settings: neither torch.use_deterministic_algorithms(True) nor "
+            "torch.backends.cudnn.deterministic = True was in effect on CUDA."
+        )
+    return lines
+
+
 def explain_hash_seed(a: RunOutcome, b: RunOutcome) -> str:
     failure = pair_failed(a, b)
     if failure:
@@ -157,11 +179,16 @@ def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
             f"run it on {', '.join(files)} to look for unseeded randomness."
         )
     try:
-        outcome = check_paths(base.root, [base.root / f for f in files])
+        paths = [base.root / f for f in files]
+        first = next(iter(inspect.signature(check_paths).parameters), "")
+        # check_paths(paths) takes the project of its first path as the root: name the probe's root
+        # first so finding paths are relative to it (an engine taking (root, paths) is served too).
+        outcome = check_paths(base.root, paths) if first == "root" else check_paths([base.root, *paths])
     except Exception as exc:  # noqa: BLE001 - a crash in the static side must not hide the verdict
         return [], f"Static check failed on {', '.join(files)}: {type(exc).__name__}: {exc}."
     findings = getattr(outcome, "findings", outcome)
-    likely = [f for f in findings if str(getattr(f, "code", "")).startswith("ML1")][:MAX_RELATED]
+    wanted = set(files)
+    likely = [f for f in findings if f.code.startswith("ML1") and f.path in wanted][:MAX_RELATED]
     if not likely:
         return [], f"Static check: no randomness or determinism findings in {', '.join(files)}."
     listed = "; ".join(f"{f.code} at {f.path}:{f.line}: {f.message}" for f in likely)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,35 @@ class Runner:
         saved = save_path if result.get("saved") and save_path.is_file() else None
         return RunOutcome(spec, result, proc.returncode, seconds, output, saved, timed_out)
 
+    def diff_saved(self, a_file: Path, b_file: Path, path: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Count differing elements of one saved tensor, in a worker (torch stays out of this process)."""
+        with self._lock:
+            self._count += 1
+            result_path = self.workdir / f"diff{self._count}.json"
+        command = [
+            sys.executable,
+            "-m",
+            "mlaudit.probe.worker",
+            "diff",
+            "--a",
+            str(a_file),
+            "--b",
+            str(b_file),
+            "--path",
+            path,
+            "--result",
+            str(result_path),
+        ]
+        env = worker_env(RunSpec(root=a_file.parent, target="", seed=0))
+        try:
+            subprocess.run(
+                command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            )
+            data: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return {"status": "error"}
+        return data
+
     def kill_all(self) -> None:
         with self._lock:
             live = list(self._live)
@@ -200,9 +230,17 @@ def worker_env(spec: RunSpec) -> dict[str, str]:
         # Needed by cuBLAS under deterministic mode on torch releases before 2.10; harmless after.
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     package_parent = str(Path(mlaudit.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    # An installed mlaudit is found from site-packages anyway; putting site-packages on
+    # PYTHONPATH would move it ahead of the standard library, so only a source checkout is added.
+    if package_parent not in site_dirs():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
     return env
+
+
+def site_dirs() -> set[str]:
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    return {str(Path(d).resolve()) for d in dirs}
 
 
 def keep_tail(stream: Any, tail: deque[bytes]) -> None:

@@ -83,14 +83,14 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     failed = next((o for o in outcomes if not o.ok and o.error.get("kind") != "cancelled"), None)
     if failed is not None:
         return failure_report(root, target, location, failed, outcomes)
-    report = verdict(root, target, location, options, outcomes)
+    report = verdict(runner, root, target, location, options, outcomes)
     if report.verdict == "ML901" and options.explain:
         report.explanation, report.related = explain_mod.explain(runner, base, outcomes[0])
     return report
 
 
 def verdict(
-    root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
+    runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
 ) -> ProbeReport:
     same, other = outcomes[:-1], outcomes[-1]
     first = same[0]
@@ -99,26 +99,32 @@ def verdict(
     for index, run in enumerate(same[1:], start=2):
         diff = first_difference(first.result["tensors"], run.result["tensors"])
         if diff is not None:
-            diff = measure(diff, first.saved_path, run.saved_path)
+            diff = measure(diff, first.saved_path, run.saved_path, runner)
             message = (
                 f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
             )
             return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes)
-    if first_difference(first.result["tensors"], other.result["tensors"]) is None:
+    other_diff = first_difference(first.result["tensors"], other.result["tensors"])
+    if other_diff is None:
         message = (
             f"Runs of `{target.spec}` with seeds {options.seed} and {options.seed + 1} on {device} return "
             f"bitwise identical tensors ({count}): the seed argument never reaches the computation; seed "
             "torch, random and numpy from it (e.g. torch.manual_seed(seed)) instead of a constant"
         )
         return ProbeReport(root, "ML902", message, location, target, outcomes=outcomes)
-    other_diff = first_difference(first.result["tensors"], other.result["tensors"])
-    assert other_diff is not None
-    message = (
-        f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
-        f"({count} tensors), and seed {options.seed + 1} changes them (first `{other_diff.path}`)"
-    )
+    changed = f"seed {options.seed + 1} changes them (first `{other_diff.path}`)"
+    if len(same) == 1:
+        message = (
+            f"The run of `{target.spec}` with seed {options.seed} on {device} returns {count} tensors and "
+            f"{changed}; with --runs 1 reproducibility itself was not checked"
+        )
+    else:
+        message = (
+            f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
+            f"({count} tensors), and {changed}"
+        )
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
 
 
@@ -129,7 +135,5 @@ def failure_report(
     message = error.get("message", "the step failed")
     if error.get("kind") == "no_torch":
         message = f"{message}; {TORCH_EXTRA_HINT}"
-    if failed.spec.label:
-        message = f"{message} ({failed.spec.label})"
     error["output"] = failed.output_tail
     return ProbeReport(root, "error", message, location, target, error=error, outcomes=outcomes)

@@ -1,6 +1,8 @@
 """The probe's subprocess: import the target, run it once, fingerprint every tensor it returned.
 
-Run as `python -m mlaudit.probe.worker --root R --target pkg.mod:func --seed S --result OUT.json`.
+Run as `python -m mlaudit.probe.worker --root R --target pkg.mod:func --seed S --result OUT.json`,
+or `python -m mlaudit.probe.worker diff --a A.pt --b B.pt --path P --result OUT.json` to count the
+elements of one tensor that differ between two saved runs.
 This is the only mlaudit module that imports torch, and it imports nothing else from mlaudit, so
 a worker starts as fast as `import torch` allows. Whatever happens inside the target, the worker
 writes one JSON result; if the process dies without writing it, the parent reports a crash.
@@ -332,15 +334,29 @@ def call_target(func: Any, seed: int, device: str) -> Any:
     """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors."""
     import torch
 
-    try:
-        takes_device = "device" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        takes_device = False
-    if takes_device:
+    if takes_device(func):
         return func(seed=seed, device=device)
     if device != "cpu":
         torch.set_default_device(device)
     return func(seed=seed)
+
+
+def default_device_hint(func: Any, device: str) -> str:
+    """After a failure on a default device the step did not ask for, say so: a CPU torch.Generator
+    (DataLoader shuffling) or a CPU-only library breaks when new tensors land on the GPU."""
+    if device == "cpu" or takes_device(func):
+        return ""
+    return (
+        f" (the step has no `device` parameter, so the probe made {device} the default device for new "
+        "tensors; give it a `device: str` parameter to choose where tensors go, or use --device cpu)"
+    )
+
+
+def takes_device(func: Any) -> bool:
+    try:
+        return "device" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def resolve_device(requested: str) -> str:
@@ -410,12 +426,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warnings.simplefilter("always")
         try:
             returned = call_target(func, args.seed, device)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
-            return error("exception", f"`{args.target}` raised {type(exc).__name__}: {exc}", target_traceback(exc))
+            message = f"`{args.target}` raised {type(exc).__name__}: {exc}{default_device_hint(func, device)}"
+            return error("exception", message, target_traceback(exc))
         finally:
             trace.remove()
-    if torch.cuda.is_available() and device.startswith("cuda"):
-        torch.cuda.synchronize()
 
     names = param_names(returned)
     try:
@@ -433,10 +450,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "saved": bool(args.save) and save_tensors(pairs, Path(args.save), args.save_limit),
         "repo_files": repo_files(root),
         "nondeterministic_ops": nondeterministic_ops(caught, root),
+        "settings": determinism_settings(),
     }
     if args.hooks:
         result["hooks"] = trace.named(returned, root)
     return result
+
+
+def determinism_settings() -> dict[str, bool]:
+    """The global switches as the step left them (it may have set them itself)."""
+    import torch
+
+    return {
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
 
 
 def nondeterministic_ops(caught: list[warnings.WarningMessage], root: Path) -> list[dict[str, Any]]:
@@ -455,6 +484,49 @@ def nondeterministic_ops(caught: list[warnings.WarningMessage], root: Path) -> l
     return ops
 
 
+def bitwise_ne(a: Any, b: Any) -> Any:
+    """Elementwise "not the same bits" (so NaN == NaN and 0.0 != -0.0, as the hashes see them)."""
+    import torch
+
+    if not (a.is_floating_point() or a.is_complex()):
+        return a != b
+    complex_pair = a.is_complex()
+    if complex_pair:
+        a, b = torch.view_as_real(a), torch.view_as_real(b)  # (..., 2): real and imaginary parts
+    as_int = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+    differing = a.contiguous().view(as_int) != b.contiguous().view(as_int)
+    return differing.any(-1) if complex_pair else differing
+
+
+def diff_saved(a_file: Path, b_file: Path, path: str) -> dict[str, Any]:
+    """Count the elements of tensor `path` whose bits differ between two saved runs, and the
+    largest absolute difference among them."""
+    import torch
+
+    a = torch.load(a_file, map_location="cpu", weights_only=True)[path]
+    b = torch.load(b_file, map_location="cpu", weights_only=True)[path]
+    differing = bitwise_ne(a, b)
+    count = int(differing.sum())
+    gap = None
+    if count and a.dtype != torch.bool:
+        wide = torch.complex128 if a.is_complex() else torch.float64
+        gap = float((a.to(wide) - b.to(wide)).abs()[differing].max())
+    return {"status": "ok", "count": count, "numel": a.numel(), "max_abs_diff": gap}
+
+
+def diff_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlaudit.probe.worker diff")
+    parser.add_argument("--a", required=True)
+    parser.add_argument("--b", required=True)
+    parser.add_argument("--path", required=True, help="the tensor's name path")
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+    result = diff_saved(Path(args.a), Path(args.b), args.path)
+    Path(args.result).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mlaudit.probe.worker")
     parser.add_argument("--root", required=True)
@@ -471,7 +543,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return diff_main(argv[1:])
+    args = parse_args(argv)
     # At a timeout the parent sends SIGUSR1 first: the stack dump shows where the step hung.
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -15,19 +15,21 @@ from mlaudit.probe import command, session
 from mlaudit.probe.command import add_parser, main, to_run_result
 from tests.probe.conftest import FIXTURES, REPO, ProbeCache
 
+CLI_WITHOUT_TORCH = """
+import runpy, sys
+sys.argv = ["mlaudit probe", *sys.argv[1:]]
+try:
+    runpy.run_module("mlaudit.probe.command", run_name="__main__")
+except SystemExit as exit:
+    print("torch imported here:", "torch" in sys.modules, file=sys.stderr)
+    sys.exit(exit.code)
+"""
 
-def test_cli_reports_ml902_and_exits_1() -> None:
+
+def test_cli_reports_ml901_and_exits_1_without_importing_torch() -> None:
+    """`python -m mlaudit.probe.command`; even the element count of a diff is done in a worker."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlaudit.probe.command",
-            str(FIXTURES / "ignores_seed"),
-            "--runs",
-            "1",
-            "--output-format",
-            "concise",
-        ],
+        [sys.executable, "-c", CLI_WITHOUT_TORCH, str(FIXTURES / "unseeded_random"), "--output-format", "concise"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -35,14 +37,17 @@ def test_cli_reports_ml902_and_exits_1() -> None:
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 1, done.stderr
-    assert "ML902" in done.stdout and "fixedseed/train.py" in done.stdout
-    assert "mlaudit probe: ML902 at fixedseed/train.py:7" in done.stderr
+    assert "sampler/train.py:13:1: ML901" in done.stdout
+    assert "elements differ, max abs diff" in done.stdout
+    assert "mlaudit probe: ML901 at sampler/train.py:13" in done.stderr
+    assert "torch imported here: False" in done.stderr
 
 
 def test_missing_target_exits_2_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert main([str(tmp_path)]) == 2
-    assert "[tool.mlaudit.probe]" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert (captured.out + captured.err).count("[tool.mlaudit.probe] target is not set") == 1
 
 
 def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,8 +56,10 @@ def test_import_error_shows_the_targets_traceback(tmp_path: Path, capsys: pytest
     (tmp_path / "pkg" / "train.py").write_text(
         "import torch\nimport not_installed_anywhere\n\ndef step(seed):\n    pass\n"
     )
-    code = main([str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu"])
-    err = capsys.readouterr().err
+    code = main(
+        [str(tmp_path), "--target", "pkg.train:step", "--runs", "1", "--device", "cpu", "--output-format", "json"]
+    )
+    err = capsys.readouterr().err  # with json on stdout, the traceback goes to stderr
     assert code == 2
     assert "cannot import `pkg.train:step`" in err
     assert 'pkg/train.py", line 2, in <module>' in err

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mlaudit.probe.compare import TensorDiff, count_differing, first_difference, measure
+from mlaudit.probe.runner import Runner
 
 
 def fp(path: str, sha: str = "a", dtype: str = "float32", shape: tuple[int, ...] = (2,)) -> dict[str, object]:
@@ -30,16 +31,24 @@ def test_metadata_and_presence_differences() -> None:
     assert count_differing([fp("a"), fp("b", "1")], [fp("a"), fp("b", "2"), fp("c")]) == 2
 
 
-def test_measure_counts_bitwise_differences(tmp_path: Path) -> None:
+def test_measure_counts_bitwise_differences_in_a_worker(tmp_path: Path) -> None:
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
     torch = pytest.importorskip("torch")
     nan = float("nan")
     torch.save({"w": torch.tensor([1.0, nan, 0.0, 2.0])}, tmp_path / "a.pt")
     torch.save({"w": torch.tensor([1.0, nan, -0.0, 2.5])}, tmp_path / "b.pt")
-    diff = measure(TensorDiff("w", "bytes", ""), tmp_path / "a.pt", tmp_path / "b.pt")
-    assert diff.detail == "2 of 4 elements differ, max abs diff 0.5"
+    runner = Runner()
+    try:
+        diff = measure(TensorDiff("w", "bytes", ""), tmp_path / "a.pt", tmp_path / "b.pt", runner)
+    finally:
+        runner.close()
+    assert diff.detail == "2 of 4 elements differ, max abs diff 0.5"  # NaN == NaN bitwise; 0.0 != -0.0
 
 
 def test_measure_without_saved_tensors_says_so() -> None:
-    diff = measure(TensorDiff("w", "bytes", ""), None, None)
+    runner = Runner()
+    try:
+        diff = measure(TensorDiff("w", "bytes", ""), None, None, runner)
+    finally:
+        runner.close()
     assert diff.detail == "tensors too large to keep for diffing"

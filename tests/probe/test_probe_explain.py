@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,17 +106,37 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
 
     from mlaudit.findings import Finding
 
-    seen: list[Any] = []
+    findings = [
+        Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
+        Finding("ML101", "no seed", "other/script.py", 3),  # in a file the step did not import
+        Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),  # not about randomness
+    ]
+    calls: list[tuple[Any, ...]] = []
 
-    def check_paths(root: Path, paths: list[Path]) -> list[Finding]:
-        seen.append((root, paths))
-        return [
-            Finding("ML103", "cudnn.benchmark = True", "pkg/train.py", 4),
-            Finding("ML601", "torch.load without weights_only", "pkg/train.py", 9),
-        ]
+    def check_root_and_paths(root: Path, paths: list[Path]) -> list[Finding]:
+        calls.append((root, paths))
+        return findings
 
-    monkeypatch.setitem(__import__("sys").modules, "mlaudit.engine", types.SimpleNamespace(check_paths=check_paths))
-    related, note = explain.static_findings(SPEC, ["pkg/train.py"])
-    assert seen == [(Path("/repo"), [Path("/repo/pkg/train.py")])]
-    assert [f.code for f in related] == ["ML103"]
-    assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"
+    def check_paths(paths: list[Path], options: object = None) -> types.SimpleNamespace:
+        calls.append((paths,))
+        return types.SimpleNamespace(findings=findings)  # a RunResult
+
+    for engine in (check_root_and_paths, check_paths):
+        monkeypatch.setitem(sys.modules, "mlaudit.engine", types.SimpleNamespace(check_paths=engine))
+        related, note = explain.static_findings(SPEC, ["pkg/train.py"])
+        assert [f.code for f in related] == ["ML103"]
+        assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"
+    # The probe's root comes first, so the engine reports paths relative to it.
+    assert calls == [(Path("/repo"), [Path("/repo/pkg/train.py")]), ([Path("/repo"), Path("/repo/pkg/train.py")],)]
+
+
+def test_settings_name_cudnn_benchmark_on_cuda_only() -> None:
+    on_cuda = outcome("a")
+    on_cuda.result.update(
+        device="cuda",
+        settings={"cudnn_benchmark": True, "cudnn_deterministic": False, "deterministic_algorithms": False},
+    )
+    lines = explain.explain_settings(on_cuda)
+    assert "cudnn.benchmark was True" in lines[0] and "use_deterministic_algorithms(True)" in lines[1]
+    on_cuda.result["device"] = "cpu"
+    assert explain.explain_settings(on_cuda) == []

@@ -55,9 +55,10 @@ def test_nested_return_paths(probes: ProbeCache) -> None:
 
 
 @pytest.mark.parametrize("name", [n for n in CPU if expected(n)["verdict"] != "error"])
-def test_each_run_takes_seconds(probes: ProbeCache, name: str) -> None:
+def test_each_step_takes_seconds(probes: ProbeCache, name: str) -> None:
+    # The step itself, timed by the worker; process start-up (importing torch) varies with load.
     for outcome in probes.get(name).report.outcomes:
-        assert outcome.seconds < 20, f"{outcome.spec.label} took {outcome.seconds:.1f} s"
+        assert outcome.result["seconds"] < 10, f"{outcome.spec.label} took {outcome.result['seconds']:.1f} s"
 
 
 def test_findings_point_at_the_def_line(probes: ProbeCache) -> None:

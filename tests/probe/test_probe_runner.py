@@ -54,3 +54,13 @@ def test_killed_worker_with_megabytes_of_output_is_reported_cleanly(tmp_path: Pa
     assert "killed by SIGKILL (out of memory?" in report.message
     assert len(report.error["output"]) <= runner.OUTPUT_TAIL_BYTES
     assert report.error["output"].endswith("LAST LINE BEFORE DEATH\n")
+
+
+def test_worker_env_adds_a_source_checkout_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    spec = RunSpec(root=tmp_path, target="pkg.train:step", seed=0)
+    checkout = str(Path(runner.mlaudit.__file__).resolve().parent.parent)
+    monkeypatch.setattr(runner, "site_dirs", lambda: set())
+    assert worker_env(spec)["PYTHONPATH"] == f"{checkout}:/elsewhere"
+    monkeypatch.setattr(runner, "site_dirs", lambda: {checkout})  # an installed mlaudit
+    assert worker_env(spec)["PYTHONPATH"] == "/elsewhere"

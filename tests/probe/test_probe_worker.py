@@ -120,3 +120,30 @@ def test_deterministic_mode_names_ops_at_the_users_line(tmp_path: Path) -> None:
     assert (op["file"], op["line"]) == ("detop/train.py", 6)
     assert op["message"].startswith("put_ does not have a deterministic implementation")
     assert result["repo_files"] == ["detop/__init__.py", "detop/train.py"]
+    assert result["settings"] == {
+        "cudnn_benchmark": False,
+        "cudnn_deterministic": False,
+        "deterministic_algorithms": True,
+    }
+
+
+def test_default_device_hint_only_for_steps_without_a_device_parameter() -> None:
+    def plain(seed: int) -> None: ...
+
+    def placed(seed: int, device: str = "cpu") -> None: ...
+
+    assert worker.default_device_hint(plain, "cpu") == ""
+    assert worker.default_device_hint(placed, "cuda") == ""
+    assert "has no `device` parameter, so the probe made cuda the default" in worker.default_device_hint(plain, "cuda")
+
+
+def test_diff_saved_counts_bits_and_largest_gap(tmp_path: Path) -> None:
+    torch.save({"c": torch.tensor([1 + 1j, 2 + 2j]), "b": torch.tensor([True, False])}, tmp_path / "a.pt")
+    torch.save({"c": torch.tensor([1 + 1j, 2 + 3j]), "b": torch.tensor([True, True])}, tmp_path / "b.pt")
+    assert worker.diff_saved(tmp_path / "a.pt", tmp_path / "b.pt", "c") == {
+        "status": "ok",
+        "count": 1,
+        "numel": 2,
+        "max_abs_diff": 1.0,
+    }
+    assert worker.diff_saved(tmp_path / "a.pt", tmp_path / "b.pt", "b")["max_abs_diff"] is None
