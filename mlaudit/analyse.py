@@ -10,6 +10,8 @@ import functools
 import hashlib
 import json
 import os
+import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -128,15 +130,27 @@ def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None
 
 def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> tuple[list[FileResult], int]:
     python_rules, file_rules = rule_factories(settings)
-    workers = _worker_count(len(files), jobs)
+    workers = _worker_count(len(files), jobs) if can_fork() else 1
     if workers <= 1:
         return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files], 1
     chunk = max(1, len(files) // (workers * 4))
-    context = get_context("fork") if hasattr(os, "fork") else get_context("spawn")
+    context = get_context("fork")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(python_rules, file_rules, settings.max_bytes)
     ) as pool:
         return list(pool.map(_work, files, chunksize=chunk)), workers
+
+
+def can_fork() -> bool:
+    """Workers are forked, which is cheap and needs no importable `__main__`. But forking a process
+    whose native libraries already run threads (a notebook or a test run that imported torch:
+    OpenMP pools) can leave workers spinning on locks no thread will release, and the other start
+    methods re-import `__main__`, which an embedding script may not guard. So mlaudit runs in
+    parallel only in a plain single-threaded process, as the CLI is, and serially elsewhere."""
+    if not hasattr(os, "fork"):
+        return False
+    heavy = any(name in sys.modules for name in ("torch", "tensorflow", "jax", "numpy"))
+    return not heavy and threading.active_count() == 1
 
 
 def _worker_count(count: int, jobs: int | None) -> int:

@@ -81,6 +81,10 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
     options = options or CheckOptions()
     clock = _Clock()
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    missing = [t for t in targets if not os.path.lexists(t)]
+    if missing:
+        # A missing path would otherwise make its parent (up to "/") the project: refuse it.
+        raise FileNotFoundError(f"no such file or folder: {missing[0]}")
     root = find_root(targets[0])
     settings = build_settings(root, options)
     files, git = discover(root, settings)

@@ -3,6 +3,7 @@ findings with or without it, serial or parallel."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -124,7 +125,29 @@ def test_same_findings_cached_or_not_serial_or_parallel(tmp_path: Path, fixture:
     repo = tmp_path / "copy"
     shutil.copytree(fixture, repo)
     baseline = summary(run(repo, use_cache=False, jobs=1))
-    assert summary(run(repo, use_cache=False, jobs=2)) == baseline
-    assert summary(run(repo, jobs=2)) == baseline  # cold, writes the cache
+    # Worker processes are forked only from a clean process (see analyse.can_fork), which this test
+    # process may not be once other tests imported torch: run the parallel cases in a fresh one.
+    assert _parallel_summary(repo, use_cache=False) == baseline
+    assert _parallel_summary(repo, use_cache=True) == baseline  # cold, writes the cache
     warm = run(repo, jobs=1)
+    assert warm.cache_hits > 0
     assert summary(warm) == baseline
+
+
+PARALLEL = """
+import json, sys
+from pathlib import Path
+from mlaudit.engine import CheckOptions, check_paths
+result = check_paths([Path(sys.argv[1])], CheckOptions(use_cache=sys.argv[2] == "1", jobs=2))
+assert result.workers == 2, result.workers
+print(json.dumps([[f.path, f.line, f.col, f.code, f.message] for f in result.findings]))
+"""
+
+
+def _parallel_summary(repo: Path, use_cache: bool) -> list[tuple[str, int, int, str, str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL, str(repo), "1" if use_cache else "0"],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    return [tuple(item) for item in json.loads(done.stdout)]  # type: ignore[misc]

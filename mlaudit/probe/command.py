@@ -184,15 +184,7 @@ def to_run_result(report: ProbeReport) -> RunResult:
 
 
 def render_report(fmt: str, result: RunResult, color: bool = False) -> str:
-    try:
-        return render(fmt, result, color=color)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"mlaudit.report.{fmt}_format":
-            raise
-    # This install has no reporter for `fmt` (they ship separately): list findings plainly.
-    lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}" for f in result.findings]
-    lines += [f"error: {note}" for note in result.notifications]
-    return "".join(f"{line}\n" for line in lines)
+    return render(fmt, result, color=color)
 
 
 def error_details(report: ProbeReport) -> list[str]:

@@ -10,7 +10,9 @@ from mlaudit.report import RunResult
 def summary_lines(run: RunResult) -> list[str]:
     lines = [f"error: {note}" for note in run.notifications]
     count = len(run.findings)
-    if count:
+    if not run.execution_successful and not count:
+        lines.append("The run did not complete; see the errors above.")
+    elif count:
         noun = "finding" if count == 1 else "findings"
         lines.append(f"Found {count} {noun} in {_files(run.files_checked)}{_suppressed(run)}.")
     else:

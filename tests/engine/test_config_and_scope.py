@@ -161,3 +161,8 @@ def test_sarif_uris_are_relative_to_the_checkout(tmp_path: Path) -> None:
     location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "examples/mnist/main.py"
     assert log["runs"][0]["results"][0]["partialFingerprints"]["primaryLocationLineHash"]
+
+
+def test_a_missing_path_is_refused_not_widened_to_its_parents(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        check_paths([tmp_path / "absent" / "train.py"], CheckOptions(use_cache=False))
