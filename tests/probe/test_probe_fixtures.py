@@ -54,13 +54,6 @@ def test_nested_return_paths(probes: ProbeCache) -> None:
         assert path in paths
 
 
-@pytest.mark.parametrize("name", [n for n in CPU if expected(n)["verdict"] != "error"])
-def test_each_step_takes_seconds(probes: ProbeCache, name: str) -> None:
-    # The step itself, timed by the worker; process start-up (importing torch) varies with load.
-    for outcome in probes.get(name).report.outcomes:
-        assert outcome.result["seconds"] < 10, f"{outcome.spec.label} took {outcome.result['seconds']:.1f} s"
-
-
 def test_findings_point_at_the_def_line(probes: ProbeCache) -> None:
     report = probes.get("unseeded_random").report
     lines = (FIXTURES / "unseeded_random" / report.location.path).read_text().splitlines()
@@ -83,7 +76,8 @@ def stray_processes(marker: str) -> list[str]:
 
 def test_hang_is_killed_at_timeout_with_its_children(probes: ProbeCache) -> None:
     probed = probes.get("hang")
-    assert probed.seconds < timeout_of(expected("hang")) + 8
+    # Behaviour, not speed: a hang that was not killed would run on far past its timeout.
+    assert probed.seconds < 3 * timeout_of(expected("hang"))
     assert "hang/train.py" in probed.report.error["output"]  # the stack dump shows where it hung
     assert stray_processes("mlaudit-probe-hang-child") == []
     assert stray_processes(str(FIXTURES / "hang")) == []
