@@ -20,7 +20,7 @@ def call_fix(ctx: PyContext, node: ast.Call, description: str, transform: Callab
     """A fix replacing the call `node` by `transform(libcst Call)`; None when it cannot be built safely."""
     if ctx.line_map.file_lines:
         return None  # notebook cells: positions are in the joined cells, not in the file
-    segment = ast.get_source_segment(ctx.source, node)
+    segment = ctx.segment(node)
     if segment is None:
         return None
     import libcst as cst  # only when a fix is actually built

@@ -620,7 +620,7 @@ class ConfigFacts:
             alias=alias,
             condition=id(outer) in self.conditions,
             dynamic=dynamic,
-            text=ctx.dotted(outer) or (ast.get_source_segment(ctx.source, outer) or "")[:80],
+            text=ctx.dotted(outer) or (ctx.segment(outer) or "")[:80],
             passed_to=self.arguments.get(id(outer)),
             scope=ctx.function,
         )
@@ -882,7 +882,7 @@ class SinkTracker:
         if value is None or _trivial(value):
             return
         line, col, end_line, end_col = ctx.span(arg)
-        text = ast.get_source_segment(ctx.source, arg) or repr(value)
+        text = ctx.segment(arg) or repr(value)
         self.sinks.append((SinkLiteral(sink, param, text, line, col, end_line, end_col, via, via_line), arg))
 
     def _literal_name(self, name: str, ctx: PyContext) -> tuple[Any, int | None]:

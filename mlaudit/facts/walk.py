@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from mlaudit.findings import Finding, Fix, Level
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 Handler = Callable[[Any, "PyContext"], None]
 
@@ -101,9 +103,23 @@ class PyContext:
 
     @property
     def lines(self) -> list[str]:
+        """Source lines split as the parser splits them (a form feed or \x1c is not a line break)."""
         if self._lines is None:
-            self._lines = self.source.splitlines()
+            self._lines = _LINE_BREAK.split(self.source)
         return self._lines
+
+    def segment(self, node: ast.AST) -> str | None:
+        """The source text of `node`, like `ast.get_source_segment` but without re-splitting the
+        whole file on every call (that made it the hottest function of a run)."""
+        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        col, end_col = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if start is None or end is None or col is None or end_col is None or end > len(self.lines):
+            return None
+        first = self.lines[start - 1].encode("utf-8")
+        if start == end:
+            return first[col:end_col].decode("utf-8", errors="replace")
+        last = self.lines[end - 1].encode("utf-8")[:end_col].decode("utf-8", errors="replace")
+        return "\n".join([first[col:].decode("utf-8", errors="replace"), *self.lines[start : end - 1], last])
 
     def char_col(self, line: int, byte_col: int) -> int:
         """Convert ast's 0-based UTF-8 byte offset to a 1-based code-point column."""

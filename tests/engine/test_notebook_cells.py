@@ -56,3 +56,17 @@ def test_syntax_error_in_a_cell_names_the_cell(tmp_path: Path) -> None:
     finding = next(f for f in check(repo).findings if f.code == "ML001")
     assert "cell 2" in finding.message
     assert finding.line == next(i for i, line in enumerate(text.splitlines(), 1) if "def broken" in line)
+
+
+def test_source_segments_match_the_standard_library() -> None:
+    import ast
+
+    from mlaudit.facts.walk import PyContext
+
+    source = "x = f(a,\n      'é', b)  # c\n\x0cy = [1,\r\n 2]\n"
+    ctx = PyContext("a.py", "a", False, source)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.expr):
+            # Multi-line segments are joined with "\n" whatever the file's line endings.
+            expected = ast.get_source_segment(source, node)
+            assert ctx.segment(node) == (expected.replace("\r\n", "\n") if expected else expected)
