@@ -15,6 +15,7 @@ Build it once per run with `model.analysis("modules", build_module_graph)`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ class ModuleGraph:
     defs: dict[str, dict[str, DefFact]] = field(default_factory=dict)  # path -> def name -> fact
     imports: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> resolved module paths
     unresolved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> import targets not in the repo
+    # (importer's folder, dotted name) -> path: the same look-ups recur thousands of times per run.
+    _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
 
     # --- modules -----------------------------------------------------------------------------
 
@@ -51,11 +54,13 @@ class ModuleGraph:
         """The repo file that `import <dotted>` written in `importer` loads, or None."""
         if not dotted:
             return None
-        for prefix in _search_prefixes(importer):
-            path = self.by_name.get(f"{prefix}{dotted}")
-            if path is not None:
-                return path
-        return None
+        folder = PurePosixPath(importer).parent.as_posix()
+        key = (folder, dotted)
+        if key not in self._found:
+            self._found[key] = next(
+                (self.by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in self.by_name), None
+            )
+        return self._found[key]
 
     def importers_of(self, path: str) -> list[str]:
         return [p for p, targets in self.imports.items() if path in targets]
@@ -135,16 +140,17 @@ class ModuleGraph:
         return None
 
 
-def _search_prefixes(importer: str) -> list[str]:
-    """Module-name prefixes to try for an import written in `importer`: its own folder and each
-    parent (the script's folder is on sys.path when it is run), then the root."""
-    folder = PurePosixPath(importer).parent
+@functools.lru_cache(maxsize=4096)
+def _search_prefixes(folder_name: str) -> tuple[str, ...]:
+    """Module-name prefixes to try for an import written in a file of `folder_name`: that folder
+    and each parent (the script's folder is on sys.path when it is run), then the root."""
+    folder = PurePosixPath(folder_name)
     prefixes = []
-    while folder.parts:
+    while folder.parts and folder.as_posix() != ".":
         prefixes.append(".".join(folder.parts) + ".")
         folder = folder.parent
     prefixes.append("")
-    return prefixes
+    return tuple(prefixes)
 
 
 def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool]:
