@@ -71,33 +71,62 @@ def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule
     return python_rules, file_rules
 
 
+def file_keys(files: Sequence[SourceFile], settings: Settings) -> dict[str, str | None]:
+    """Cache key of every file that is parsed (None when it cannot be read)."""
+    options = options_fingerprint(settings)
+    return {f.path: _cache_key(f, settings, options) for f in files if needs_reading(f)}
+
+
+def run_key(files: Sequence[SourceFile], keys: dict[str, str | None], settings: Settings) -> str | None:
+    """Key of a whole run: every file's content key (or size and mtime for files only stat'ed),
+    its git state, and the settings that choose the rules. None when a run cannot be memoised:
+    a file could not be read, or DVC files name paths outside the listing, whose existence the
+    rules check on disk."""
+    digest = hashlib.sha256(options_fingerprint(settings).encode())
+    digest.update(json.dumps([settings.select, settings.extend_select, settings.ignore]).encode())
+    for file in sorted(files, key=lambda f: f.path):
+        if file.has_role("dvc") or (file.path in keys and keys[file.path] is None):
+            return None
+        stamp = keys.get(file.path) or f"{file.size}:{file.mtime_ns}"
+        digest.update(f"{file.path}\0{stamp}\0{file.tracked}\n".encode("utf-8", "surrogateescape"))
+    return "run-" + digest.hexdigest()
+
+
 def analyse_all(
-    files: Sequence[SourceFile], settings: Settings, cache: Cache | None, jobs: int | None = None, root: Path | None = None
+    files: Sequence[SourceFile],
+    settings: Settings,
+    cache: Cache | None,
+    jobs: int | None = None,
+    root: Path | None = None,
+    keys: dict[str, str | None] | None = None,
 ) -> tuple[list[FileResult], AnalysisStats]:
     stats = AnalysisStats()
     options = options_fingerprint(settings)
     results: dict[str, FileResult] = {}
-    keys: dict[str, str] = {}
+    miss_keys: dict[str, str] = {}  # where each file analysed afresh is stored
     todo: list[SourceFile] = []
     for file in files:
         if not needs_reading(file):  # data files and the like: stat only, nothing to parse
             results[file.path] = FileResult(FileFacts(file.path, file.format, ""))
             continue
-        key = _cache_key(file, settings, options) if cache is not None else None
+        if cache is None:
+            key = None
+        else:
+            key = keys[file.path] if keys is not None and file.path in keys else _cache_key(file, settings, options)
         cached = cache.load(key) if cache is not None and key is not None else None
         if isinstance(cached, FileResult) and cached.facts.path == file.path:
             results[file.path] = cached
             stats.hits += 1
             continue
         if key is not None:
-            keys[file.path] = key
+            miss_keys[file.path] = key
         todo.append(file)
     stats.misses = len(todo)
     fresh, stats.workers = _analyse(todo, settings, jobs)
     complete = root is None or _add_external_facts(root, fresh, stats)
     for result in fresh:
         results[result.facts.path] = result
-        key = keys.get(result.facts.path)
+        key = miss_keys.get(result.facts.path)
         incomplete = not complete and result.facts.python is not None
         if cache is not None and key is not None and not result.errors and not incomplete:
             cache.store(key, result)

@@ -2,7 +2,8 @@
 
 Layout under `<root>/.mlaudit_cache/` (it carries its own `.gitignore` of `*`, as ruff's does):
   v1/files/<2 hex>/<key>   one `FileResult` per key = hash(version, options, path, kind, content digest)
-  v1/index-<config>        the last run: path -> (mtime, size, digest), and the run's findings
+  v1/runs/run-<key>        a whole run's findings, keyed by every file's key and the settings
+                           (the newest MAX_RUNS are kept)
 
 Entries are pickled, because facts are nested dataclasses and must load fast, but a pickle from
 an untrusted folder could run code. So every entry is signed with HMAC-SHA256 under a per-user
@@ -27,6 +28,7 @@ from mlaudit import __version__
 
 FORMAT = "v1"
 MAX_ENTRIES = 50_000
+MAX_RUNS = 16
 _SIGNATURE_BYTES = 32
 
 
@@ -99,8 +101,8 @@ class Cache:
             return  # a read-only checkout still gets a correct (uncached) run
 
     def _path(self, name: str) -> Path:
-        if name.startswith("index-"):
-            return self.dir / FORMAT / name
+        if name.startswith("run-"):
+            return self.dir / FORMAT / "runs" / name
         return self.files_dir / name[:2] / name
 
     def _sign(self, payload: bytes) -> bytes:
@@ -119,22 +121,28 @@ class Cache:
     # --- size bound ----------------------------------------------------------------------------
 
     def prune(self, max_entries: int = MAX_ENTRIES) -> int:
-        """Remove the least recently written entries beyond `max_entries`; return how many."""
+        """Remove the least recently written entries beyond `max_entries` (and run memos beyond
+        MAX_RUNS); return how many."""
+        removed = _remove_oldest(list((self.dir / FORMAT / "runs").glob("run-*")), MAX_RUNS)
         try:
             entries = [p for p in self.files_dir.glob("*/*") if p.is_file()]
         except OSError:
-            return 0
-        if len(entries) <= max_entries:
-            return 0
-        entries.sort(key=lambda p: _mtime(p))
-        removed = 0
-        for path in entries[: len(entries) - max_entries]:
-            try:
-                path.unlink()
-                removed += 1
-            except OSError:
-                continue
-        return removed
+            return removed
+        return removed + _remove_oldest(entries, max_entries)
+
+
+def _remove_oldest(entries: list[Path], keep: int) -> int:
+    if len(entries) <= keep:
+        return 0
+    entries.sort(key=_mtime)
+    removed = 0
+    for path in entries[: len(entries) - keep]:
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def _mtime(path: Path) -> float:

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlaudit.analyse import analyse_all
+from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
 from mlaudit.cache import Cache
 from mlaudit.config import Settings, enabled_rules, load_settings
-from mlaudit.facts import FileFacts
 from mlaudit.findings import Finding
 from mlaudit.project.discover import exclude_spec, find_root, list_files
 from mlaudit.project.git import GitState, read_git_state
@@ -55,11 +54,11 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     abs_path = root / rel
     try:
         stat = os.lstat(abs_path)
-        size, is_link = stat.st_size, os.path.islink(abs_path)
+        size, is_link, mtime = stat.st_size, os.path.islink(abs_path), stat.st_mtime_ns
     except OSError:
-        size, is_link = -1, False
+        size, is_link, mtime = -1, False, 0
     tracked = git.is_tracked(rel) if git is not None else None
-    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link)
+    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime)
 
 
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
@@ -90,19 +89,9 @@ def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> R
     files, git = discover(root, settings)
     clock.lap("discover")
     cache = Cache(root, settings.cache_dir) if options.use_cache else None
-    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, root)
-    if cache is not None and cache.written:
-        cache.prune()
-    clock.lap("analyse")
-    facts: dict[str, FileFacts] = {r.facts.path: r.facts for r in results}
-    model = ProjectModel(root, files, facts, git, settings)
-    findings = [f for r in results for f in r.findings]
-    errors = [e for r in results for e in r.errors]
-    project_findings, project_errors = run_project_rules(model)
-    clock.lap("project")
-    findings += project_findings
-    errors += project_errors
-    findings = [f for f in findings if settings.is_enabled(f.code)]
+    found, stats = _all_findings(root, files, git, settings, cache, options, clock)
+    findings = [f for f in found.findings if settings.is_enabled(f.code)]
+    errors = found.errors
     findings = _in_scope(findings, _scope(root, targets))
     kept, suppressed = apply_suppressions(findings, root, settings)
     kept.sort(key=Finding.sort_key)
@@ -133,6 +122,49 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = now - self.last
         self.last = now
+
+
+@dataclass
+class RunMemo:
+    """Every finding of a run before scoping and suppression: reused as is when no file changed."""
+
+    findings: list[Finding]
+    errors: list[str]
+
+
+def _all_findings(
+    root: Path,
+    files: dict[str, SourceFile],
+    git: GitState | None,
+    settings: Settings,
+    cache: Cache | None,
+    options: CheckOptions,
+    clock: _Clock,
+) -> tuple[RunMemo, AnalysisStats]:
+    """Per-file and project findings: from the run memo when nothing changed since a run with the
+    same settings, else analysed (per-file results cached) and memoised."""
+    keys = file_keys(list(files.values()), settings) if cache is not None else {}
+    memo_key = run_key(list(files.values()), keys, settings) if cache is not None else None
+    memo = cache.load(memo_key) if cache is not None and memo_key is not None else None
+    if isinstance(memo, RunMemo):
+        clock.lap("analyse")
+        clock.lap("project")
+        return memo, AnalysisStats(hits=len(keys))
+    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, root, keys)
+    clock.lap("analyse")
+    model = ProjectModel(root, files, {r.facts.path: r.facts for r in results}, git, settings)
+    project_findings, project_errors = run_project_rules(model)
+    clock.lap("project")
+    found = RunMemo(
+        [f for r in results for f in r.findings] + project_findings,
+        [e for r in results for e in r.errors] + project_errors,
+    )
+    if cache is not None:
+        if memo_key is not None and not found.errors and not stats.warnings:
+            cache.store(memo_key, found)
+        if cache.written:
+            cache.prune()
+    return found, stats
 
 
 def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:

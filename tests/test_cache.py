@@ -74,7 +74,9 @@ def _entries(repo: Path) -> list[Path]:
 def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(tmp_path: Path, damage: str) -> None:
     repo = make_repo(tmp_path / "r", {"a.py": BENCH})
     expected = summary(run(repo))
-    for entry in _entries(repo):
+    runs = [p for p in (repo / ".mlaudit_cache").rglob("run-*") if p.is_file()]
+    assert runs
+    for entry in [*_entries(repo), *runs]:
         data = entry.read_bytes()
         entry.write_bytes({"truncate": data[:10], "garbage": b"\x80\x04junk", "flip": data[:-1] + bytes([data[-1] ^ 1])}[damage])
     again = run(repo)
@@ -151,3 +153,52 @@ def _parallel_summary(repo: Path, use_cache: bool) -> list[tuple[str, int, int, 
     )
     assert done.returncode == 0, done.stderr
     return [tuple(item) for item in json.loads(done.stdout)]  # type: ignore[misc]
+
+
+def test_an_unchanged_repo_reuses_the_whole_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlaudit.engine as engine
+
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "pkg/b.py": YAML_LOAD, "data/x.csv": "a,b\n"})
+    first = run(repo)
+    calls: list[object] = []
+    monkeypatch.setattr(engine, "run_project_rules", lambda model: calls.append(model) or ([], []))
+    again = run(repo)
+    assert summary(again) == summary(first) and calls == []
+    scoped = check_paths([repo / "pkg" / "b.py"], CheckOptions())
+    assert [f.path for f in scoped.findings] == ["pkg/b.py"] and calls == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["edit", "new-untracked", "stage", "select", "data-size"],
+)
+def test_any_change_invalidates_the_run_memo(tmp_path: Path, change: str) -> None:
+    from tests.helpers import git
+
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "data/x.csv": "a,b\n"})
+    run(repo)
+    options: dict[str, object] = {}
+    if change == "edit":
+        (repo / "a.py").write_text(BENCH + YAML_LOAD)
+    elif change == "new-untracked":
+        (repo / "b.py").write_text(YAML_LOAD)
+    elif change == "stage":
+        (repo / "b.py").write_text(YAML_LOAD)
+        run(repo)
+        git(repo, "add", "b.py")
+    elif change == "select":
+        options = {"select": ["ML6"]}
+    elif change == "data-size":
+        (repo / "data" / "x.csv").write_text("a,b\n" * 10)
+    expected = summary(run(repo, use_cache=False, **options))
+    assert summary(run(repo, **options)) == expected
+
+
+def test_dvc_projects_are_not_memoised(tmp_path: Path) -> None:
+    from mlaudit.analyse import file_keys, run_key
+    from mlaudit.config import Settings
+    from mlaudit.engine import discover
+
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "data.dvc": "outs:\n- path: data\n"})
+    files, _ = discover(repo, Settings())
+    assert run_key(list(files.values()), file_keys(list(files.values()), Settings()), Settings()) is None

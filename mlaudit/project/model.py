@@ -27,6 +27,7 @@ class SourceFile:
     size: int  # bytes, -1 when the file could not be stat'ed
     tracked: bool | None  # None outside git
     is_symlink: bool = False
+    mtime_ns: int = 0
 
     @property
     def name(self) -> str:
