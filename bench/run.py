@@ -86,7 +86,8 @@ def bench_repo(repo: Path, runs: int, pylint: Path | None, pylint_timeout: float
 def _touched(repo: Path, file: Path, command: list[str]) -> Sample:
     original = file.read_bytes()
     try:
-        file.write_bytes(original + b"\n# touched by the benchmark\n")
+        # New content every time: content seen before would be served by the cache.
+        file.write_bytes(original + f"\n# touched by the benchmark at {time.time_ns()}\n".encode())
         return measure(command, repo, 600)
     finally:
         file.write_bytes(original)
