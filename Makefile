@@ -37,8 +37,11 @@ lock:
 	/tmp/mlaudit-lock/bin/pip install --quiet hatchling editables -e '.[probe,dev]'
 	/tmp/mlaudit-lock/bin/pip freeze --exclude-editable --exclude mlaudit | sed 's/+cpu$$//' > $(LOCK)
 
+# REPOS: a folder with clones of nanoGPT, examples, pytorch-image-models, pytorch-lightning (not part of this repo).
+# PYLINT: pylint of a venv with dslinter (Python 3.9: dslinter pins astroid 2.9), optional.
+REPOS ?= ../realrepos
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --repos $(REPOS) --out docs/benchmarks.md $(if $(PYLINT),--pylint $(PYLINT),)
 
 clean:
 	rm -rf $(VENV) .mlaudit_cache
