@@ -78,3 +78,13 @@ def expected_markers(files: Mapping[str, str]) -> set[tuple[str, int, str]]:
                 for code in re.findall(r"ML\d+", match.group("codes")):
                     found.add((path, number, code))
     return found
+
+
+def run_rule(tmp_path: Path, files: Mapping[str, str], code: str) -> set[tuple[str, int, str]]:
+    """(path, line, code) of `code`'s findings on a committed repo holding `files`."""
+    return located(check(make_repo(tmp_path / "repo", files), select=[code]), code)
+
+
+def assert_markers(tmp_path: Path, files: Mapping[str, str], code: str) -> None:
+    """`code` fires exactly on the lines marked `# expect: CODE`."""
+    assert run_rule(tmp_path, files, code) == {m for m in expected_markers(files) if m[2] == code}

@@ -14,20 +14,13 @@ from mlaudit.analyse import analyse_all
 from mlaudit.analysis.config_index import build
 from mlaudit.engine import CheckOptions, build_settings, discover
 from mlaudit.project.model import ProjectModel
-from tests.helpers import check, expected_markers, located, make_repo
+from tests.helpers import assert_markers, check, expected_markers, located, make_repo
+from tests.helpers import run_rule as run
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "config"
 CODES = ["ML201", "ML202", "ML203", "ML204", "ML301", "ML302", "ML303"]
 
 HYDRA_MAIN = "import hydra\n@hydra.main(config_path='conf', config_name='config', version_base='1.3')\ndef main(cfg):\n"
-
-
-def run(tmp_path: Path, files: Mapping[str, str], code: str) -> set[tuple[str, int, str]]:
-    return located(check(make_repo(tmp_path / "repo", files), select=[code]), code)
-
-
-def assert_markers(tmp_path: Path, files: Mapping[str, str], code: str) -> None:
-    assert run(tmp_path, files, code) == {m for m in expected_markers(files) if m[2] == code}
 
 
 # --- fixture ---------------------------------------------------------------------------------

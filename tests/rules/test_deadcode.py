@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from mlaudit.rules import deadcode
-from tests.helpers import check, expected_markers, located, make_repo
+from tests.helpers import assert_markers, check, make_repo
+from tests.helpers import run_rule as run
 
 HYDRA_MAIN = "import hydra\n@hydra.main(config_path='conf', config_name='config', version_base='1.3')\ndef main(cfg):\n"
-
-
-def run(tmp_path: Path, files: Mapping[str, str], code: str) -> set[tuple[str, int, str]]:
-    return located(check(make_repo(tmp_path / "repo", files), select=[code]), code)
-
-
-def assert_markers(tmp_path: Path, files: Mapping[str, str], code: str) -> None:
-    assert run(tmp_path, files, code) == {m for m in expected_markers(files) if m[2] == code}
 
 
 # --- ML301 -----------------------------------------------------------------------------------
