@@ -119,7 +119,8 @@ def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileR
     from mlaudit.project.manifests import ManifestError, read_dependency_file
 
     try:
-        dependencies = read_dependency_file(file.path, text)
+        parsed = result.facts.data if file.format == kinds.TOML else None
+        dependencies = read_dependency_file(file.path, text, parsed)
     except ManifestError as exc:
         result.findings.append(_unparseable_finding(file, SourceError(exc.message, line=exc.line)))
         return result

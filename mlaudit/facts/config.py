@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.walk import PyContext
 
 # --- tables ---------------------------------------------------------------------------------
@@ -720,16 +721,12 @@ class ConfigFacts:
             self.reads.append(_replace(read, dynamic=True))
 
     def _argparse(self, node: ast.Call) -> None:
-        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        long_names = [n for n in names if n.startswith("--")] or names
-        if not long_names:
+        dest = argparse_dest(node)
+        if dest is None:
             return
-        dest = long_names[0].lstrip("-").replace("-", "_")
         default: Any = None
         for keyword in node.keywords:
-            if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant):
-                dest = str(keyword.value.value)
-            elif keyword.arg == "default":
+            if keyword.arg == "default":
                 default = _literal(keyword.value)
             elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
                 default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)

@@ -72,6 +72,17 @@ class ModuleFacts:
         return self.main_guard_line is not None
 
 
+def argparse_dest(node: ast.Call) -> str | None:
+    """The attribute an `add_argument(...)` call stores into: `dest=`, else its first long option
+    name (`--batch-size` -> `batch_size`), else its first name; None when none is literal."""
+    for keyword in node.keywords:
+        if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+            return keyword.value.value
+    names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    long_names = [n for n in names if n.startswith("--")] or names
+    return long_names[0].lstrip("-").replace("-", "_") if long_names else None
+
+
 def describe(node: ast.AST | None, ctx: PyContext) -> Value:
     """Summarise an expression as a `Value`."""
     if node is None:

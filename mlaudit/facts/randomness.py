@@ -12,6 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.walk import PyContext, resolve_relative
 from mlaudit.rules import randomness_data as data
 
@@ -360,12 +361,8 @@ class RandomnessExtractor:
         reason = self._entropy(default, ctx)
         if not reason:
             return
-        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        long_names = [n for n in names if n.startswith("--")] or names
-        dest = _const(_kwarg(node, "dest")) if _kwarg(node, "dest") is not None else None
-        if dest is None and long_names:
-            dest = long_names[0].lstrip("-").replace("-", "_")
-        if isinstance(dest, str):
+        dest = argparse_dest(node)
+        if dest is not None:
             self.arg_entropy[dest] = reason
 
     # --- entropy (ML107) ---------------------------------------------------------------------

@@ -128,8 +128,9 @@ _POETRY_TABLES: tuple[tuple[tuple[str, ...], str], ...] = (
 _PYPROJECT_TOOLS = ("poetry", "uv", "pdm", "pixi", "hatch")
 
 
-def parse_pyproject(path: str, text: str) -> Manifest:
-    data = load_toml(text)
+def parse_pyproject(path: str, text: str, data: dict[str, Any] | None = None) -> Manifest:
+    """`data` is the TOML already parsed by the per-file stage, when it has it."""
+    data = data if data is not None else load_toml(text)
     lines = _TomlLines(text)
     requirements = [*_pep508_requirements(data, lines, path), *_poetry_requirements(data, lines, path)]
     anchor = min((r.line for r in requirements), default=0)
@@ -317,9 +318,9 @@ def _bump(release: list[int], index: int) -> list[int]:
 _PIPFILE_NOT_PACKAGES = frozenset({"source", "requires", "scripts", "pipenv", "pipfile"})
 
 
-def parse_pipfile(path: str, text: str) -> Manifest:
+def parse_pipfile(path: str, text: str, data: dict[str, Any] | None = None) -> Manifest:
     """Pipfile: `[packages]`, `[dev-packages]` and custom categories map names to specs."""
-    data = load_toml(text)
+    data = data if data is not None else load_toml(text)
     lines = _TomlLines(text)
     requirements = []
     for category, deps in data.items():
@@ -663,10 +664,13 @@ def parse_manifest(path: str, text: str) -> Manifest:
 DependencyFile = Manifest | Lockfile
 
 
-def read_dependency_file(path: str, text: str) -> DependencyFile | None:
-    """Parse a manifest or a lockfile by its name; None for other files."""
+def read_dependency_file(path: str, text: str, parsed: Any = None) -> DependencyFile | None:
+    """Parse a manifest or a lockfile by its name; None for other files. `parsed` is the file's
+    TOML as the per-file stage already parsed it, so a pyproject.toml is not parsed twice."""
     lock = lockfile_parser(path)
     if lock is not None:
         return lock(path, text)
     parser = manifest_parser(path)
+    if parser in (parse_pyproject, parse_pipfile) and isinstance(parsed, dict):
+        return parse_pyproject(path, text, parsed) if parser is parse_pyproject else parse_pipfile(path, text, parsed)
     return parser(path, text) if parser is not None else None

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
+from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.randomness import (
     ALGORITHMS,
     CALL,
@@ -102,14 +103,10 @@ class CudnnBenchmark(PythonRule):
 
 def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:
     """(dest, default) of an `add_argument` call, when both are literal."""
-    names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-    long_names = [n for n in names if n.startswith("--")] or names
-    dest = long_names[0].lstrip("-").replace("-", "_") if long_names else None
+    dest = argparse_dest(node)
     default: Any = None
     for keyword in node.keywords:
-        if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant):
-            dest = str(keyword.value.value)
-        elif keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
+        if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
             default = keyword.value.value
         elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
             default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
