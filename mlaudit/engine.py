@@ -3,9 +3,11 @@ apply suppressions. No printing here; the CLI hands the result to a reporter."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +79,26 @@ def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
 
 def check_paths(paths: Sequence[Path], options: CheckOptions | None = None) -> RunResult:
     """Audit the project containing `paths`; report only findings located in them."""
-    options = options or CheckOptions()
+    with paused_gc():
+        return _check(paths, options or CheckOptions())
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Run without the cyclic garbage collector. A run allocates millions of small objects that
+    form no cycles (syntax trees, facts, unpickled cache entries) and reference counting frees
+    them; the collector would traverse them again and again: a third of a cold run's CPU, and
+    most of the time spent unpickling cached facts. Forked workers inherit the pause."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     clock = _Clock()
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
     missing = [t for t in targets if not os.path.lexists(t)]

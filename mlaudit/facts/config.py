@@ -504,7 +504,7 @@ class ConfigFacts:
         roots = self._roots(ctx)
         roots.pop(name, None)
         if isinstance(value, ast.Constant) and isinstance(value.value, bool) and not ctx.scope:
-            qual = ctx.qualname(ast.Name(id=name, ctx=ast.Load()))
+            qual = ctx.resolve_name(name)
             if qual:
                 self.bool_constants.append(BoolConstant(qual, value.value, node.lineno))
         root = self._root_of_call(value, ctx)
@@ -565,6 +565,8 @@ class ConfigFacts:
 
     def _read_root_whole(self, node: ast.Name, ctx: PyContext) -> None:
         """A bare config name used as a value (`instantiate(cfg)`, `print(cfg)`): all of it is read."""
+        if self._root_name(node.id, ctx) is None:
+            return  # the common case, decided without unwinding a chain
         read = self._chain_read(node, ctx)
         if read is not None:
             self.reads.append(read)
@@ -637,11 +639,16 @@ class ConfigFacts:
             return None
         if base.id == "self" and segments and is_config_name(segments[-1]):
             return ("", (), 1)
-        known = self._lookup(base.id, ctx)
+        known = self._root_name(base.id, ctx)
+        return (known[0], known[1], 0) if known is not None else None
+
+    def _root_name(self, name: str, ctx: PyContext) -> tuple[str, tuple[str, ...]] | None:
+        """(root, chain prefix) when a bare name holds a config, else None."""
+        known = self._lookup(name, ctx)
         if known is not None:
-            return (known[0], known[1], 0)
-        if is_config_name(base.id) and base.id not in ctx.imports:
-            return ("", (), 0)
+            return known
+        if is_config_name(name) and name not in ctx.imports:
+            return ("", ())
         return None
 
     # --- calls -------------------------------------------------------------------------------
@@ -738,7 +745,7 @@ class ConfigFacts:
         non_flag = set(self.non_flag)
         for name, count in self.module_counts.items():
             if count > 1:
-                qual = ctx.qualname(ast.Name(id=name, ctx=ast.Load()))
+                qual = ctx.resolve_name(name)
                 if qual:
                     non_flag.add(qual)
         return ModuleConfigFacts(

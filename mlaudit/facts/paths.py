@@ -48,10 +48,11 @@ def machine_path(value: str) -> bool:
     """Whether `value` is an absolute path to a machine-specific location (not a URL, not /dev/null)."""
     if not value or len(value) > MAX_PATH_LENGTH or "\n" in value or "://" in value:
         return False
-    if value.startswith("~/"):
-        return len(value) > 2 and not value.startswith("~/.")  # ~/.cache, ~/.kaggle: tool settings
-    if _WINDOWS.match(value):
-        return True
+    first = value[0]
+    if first == "~":
+        return value.startswith("~/") and len(value) > 2 and not value.startswith("~/.")  # ~/.cache: settings
+    if first != "/":
+        return bool(_WINDOWS.match(value))
     return any(value.startswith(root) and len(value) > len(root) for root in MACHINE_ROOTS)
 
 
@@ -102,6 +103,11 @@ class PathLiterals:
         self.found.append(PathLiteral(value, line, col, end_line, end_col))
 
     def _skip_tree(self, node: ast.AST) -> None:
+        base = node
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if isinstance(base, ast.Name):
+            return  # the common operand, a dotted name, holds no literal
         for child in ast.walk(node):
             if isinstance(child, (ast.Constant, ast.JoinedStr)):
                 self.skip.add(id(child))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
 
@@ -38,8 +38,7 @@ class DefFact:
     bases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class CallFact:
+class CallFact(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
     callee: str | None  # qualified name, None when unresolvable
     text: str | None  # dotted name as written (`self.model.to`), None for computed callees
     line: int
@@ -163,7 +162,7 @@ class CoreFacts:
             ctx.qualname(_callee(d)) or ctx.dotted(_callee(d)) or "" for d in node.decorator_list
         )
         end = ctx.line_map.file_line(node.end_lineno or node.lineno)
-        return DefFact(name, kind, ctx.span(node)[0], end, decorators, **extra)
+        return DefFact(name, kind, ctx.line(node), end, decorators, **extra)
 
     def facts(self, ctx: PyContext) -> ModuleFacts:
         return ModuleFacts(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.walk import PyContext, resolve_relative
@@ -35,8 +36,7 @@ SETS_CUBLAS = "sets-cublas"
 _CUDA_STRING = re.compile(r"cuda(:\d+)?")
 
 
-@dataclass(frozen=True)
-class RandEvent:
+class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
     kind: str
     name: str  # the API's qualified name, or the callee as resolved/written for CALL
     line: int
@@ -79,7 +79,7 @@ class RandomnessExtractor:
     # --- helpers -----------------------------------------------------------------------------
 
     def _add(self, kind: str, name: str, node: ast.AST, ctx: PyContext, **kw: object) -> None:
-        line = ctx.span(node)[0]
+        line = ctx.line(node)
         self.events.append(RandEvent(kind, name, line, ctx.function, ctx.in_main_guard, **kw))  # type: ignore[arg-type]
 
     def _receiver(self, func: ast.expr, ctx: PyContext) -> str:
@@ -137,7 +137,7 @@ class RandomnessExtractor:
                 and ctx.qualname(target.value) == "os.environ"
                 and _const(target.slice) == data.CUBLAS_VAR
             ):
-                self.cublas.append(ctx.span(node)[0])
+                self.cublas.append(ctx.line(node))
             written = ctx.dotted(target)
             if written is None:
                 continue
@@ -151,7 +151,7 @@ class RandomnessExtractor:
                     self.vars[(owner, written)] = callee
                 if callee in data.TORCH_GENERATORS and id(value) not in self.skip:
                     self.generators[(ctx.function, written)] = RandEvent(
-                        GENERATOR, callee, ctx.span(node)[0], ctx.function, ctx.in_main_guard,
+                        GENERATOR, callee, ctx.line(node), ctx.function, ctx.in_main_guard,
                         note="torch.Generator() is never given manual_seed()",
                     )
                     self.skip.add(id(value))
@@ -345,14 +345,14 @@ class RandomnessExtractor:
     def _environment(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
         if callee in ("os.environ.setdefault", "os.putenv", "os.environ.__setitem__"):
             if node.args and _const(node.args[0]) == data.CUBLAS_VAR:
-                self.cublas.append(ctx.span(node)[0])
+                self.cublas.append(ctx.line(node))
         elif callee == "os.environ.update":
             keys: list[object] = [k.arg for k in node.keywords]
             for arg in node.args:
                 if isinstance(arg, ast.Dict):
                     keys += [_const(k) for k in arg.keys if k is not None]
             if data.CUBLAS_VAR in keys:
-                self.cublas.append(ctx.span(node)[0])
+                self.cublas.append(ctx.line(node))
 
     def _argparse(self, node: ast.Call, ctx: PyContext) -> None:
         default = _kwarg(node, "default")

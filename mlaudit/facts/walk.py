@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,12 @@ class PyContext:
     in_main_guard: bool = False
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # internal errors of listeners
-    _lines: list[str] | None = None
+    function: str = ""  # dotted name of the enclosing function or class, "" at module level
+    # id(node) -> its qualified name / dotted text. Several listeners ask about the same node (every
+    # listener resolves a call's callee), so each is worked out once per walk. Ids stay unique
+    # because the tree outlives the walk.
+    _qualnames: dict[int, str | None] = field(default_factory=dict)
+    _dotted: dict[int, str | None] = field(default_factory=dict)
 
     # --- names -------------------------------------------------------------------------------
 
@@ -72,12 +78,23 @@ class PyContext:
         `c.benchmark` after `from torch.backends import cudnn as c` gives
         "torch.backends.cudnn.benchmark"; a name defined at module level gives
         "<module>.<name>"; builtins give "builtins.<name>"; anything else gives None.
+        Only for nodes of the tree being walked (answers are remembered by node id); for a bare
+        name use `resolve_name`.
         """
-        chain = _name_chain(node)
-        if chain is None:
-            return None
-        base = self.resolve_name(chain[0])
-        return ".".join([base, *chain[1:]]) if base is not None else None
+        if type(node) is ast.Name:  # cheaper to resolve than to remember
+            return self.resolve_name(node.id)
+        key = id(node)
+        if key in self._qualnames:
+            return self._qualnames[key]
+        dotted = self.dotted(node)
+        qualname = None
+        if dotted is not None:
+            head, _, rest = dotted.partition(".")
+            base = self.resolve_name(head)
+            if base is not None:
+                qualname = f"{base}.{rest}" if rest else base
+        self._qualnames[key] = qualname
+        return qualname
 
     def resolve_name(self, name: str) -> str | None:
         if name in self.imports:
@@ -88,25 +105,36 @@ class PyContext:
             return f"builtins.{name}"
         return None
 
-    @staticmethod
-    def dotted(node: ast.AST) -> str | None:
+    def dotted(self, node: ast.AST) -> str | None:
         """The expression as written when it is a plain dotted name (`cfg.optim.lr`), else None."""
+        if type(node) is ast.Name:
+            return node.id
+        key = id(node)
+        if key in self._dotted:
+            return self._dotted[key]
         chain = _name_chain(node)
-        return ".".join(chain) if chain is not None else None
+        dotted = self._dotted[key] = ".".join(chain) if chain is not None else None
+        return dotted
 
-    @property
-    def function(self) -> str:
-        """Dotted name of the enclosing function or class, "" at module level."""
-        return ".".join(self.scope)
+    def enter_scope(self, name: str) -> None:
+        self.scope.append(name)
+        self.function = ".".join(self.scope)
+
+    def leave_scope(self) -> None:
+        self.scope.pop()
+        self.function = ".".join(self.scope)
 
     # --- positions and reports ---------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
         """Source lines split as the parser splits them (a form feed or \x1c is not a line break)."""
-        if self._lines is None:
-            self._lines = _LINE_BREAK.split(self.source)
-        return self._lines
+        return _LINE_BREAK.split(self.source)
+
+    def line(self, node: ast.AST) -> int:
+        """The line of the file on disk where `node` starts (cheaper than `span` when that is all)."""
+        line: int = getattr(node, "lineno", 1)
+        return self.line_map.file_line(line) if self.line_map.file_lines else line
 
     def segment(self, node: ast.AST) -> str | None:
         """The source text of `node`, like `ast.get_source_segment` but without re-splitting the
@@ -224,14 +252,34 @@ class _Dispatch:
     """Handler tables for a set of listeners, keyed by node class, built once per walk."""
 
     def __init__(self, listeners: Sequence[Any]) -> None:
-        self.visit: dict[type, list[tuple[Any, Handler]]] = {}
-        self.leave: dict[type, list[tuple[Any, Handler]]] = {}
+        visit: dict[type, list[tuple[Any, Handler]]] = {}
+        leave: dict[type, list[tuple[Any, Handler]]] = {}
         for listener in listeners:
-            for attr in dir(type(listener)):
-                for prefix, table in (("visit_", self.visit), ("leave_", self.leave)):
-                    node_class = getattr(ast, attr[len(prefix) :], None) if attr.startswith(prefix) else None
-                    if isinstance(node_class, type):
-                        table.setdefault(node_class, []).append((listener, getattr(listener, attr)))
+            for prefix, node_class, attr in _handler_names(listener.__class__):
+                table = visit if prefix == "visit_" else leave
+                table.setdefault(node_class, []).append((listener, getattr(listener, attr)))
+        self.visit = {k: tuple(v) for k, v in visit.items()}
+        self.leave = {k: tuple(v) for k, v in leave.items()}
+
+    def drop(self, listener: Any) -> None:
+        """Stop calling a listener that raised. The tables get new tuples, so a loop over the old
+        one goes on undisturbed."""
+        for table in (self.visit, self.leave):
+            for node_class, handlers in list(table.items()):
+                table[node_class] = tuple(h for h in handlers if h[0] is not listener)
+
+
+@functools.cache
+def _handler_names(listener_class: type) -> tuple[tuple[str, type, str], ...]:
+    """(prefix, node class, method name) of every handler a listener class defines; `dir` is
+    too slow to call for every listener of every file."""
+    found = []
+    for attr in dir(listener_class):
+        for prefix in ("visit_", "leave_"):
+            node_class = getattr(ast, attr[len(prefix) :], None) if attr.startswith(prefix) else None
+            if isinstance(node_class, type):
+                found.append((prefix, node_class, attr))
+    return tuple(found)
 
 
 class _Leave:
@@ -273,14 +321,13 @@ def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
     it can (leave markers only for scopes and nodes someone listens to on the way out).
     """
     table = _Dispatch(listeners)
-    visit, leave = table.visit, table.leave
-    broken: set[int] = set()
+    visit, leave = table.visit, table.leave  # the same dicts for the whole walk; drop() edits them
     stack: list[Any] = [tree]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is _Leave:
-            _on_leave(item.node, ctx, leave, broken)
+            _on_leave(item.node, ctx, table)
             continue
         if kind is _ExitGuard:
             ctx.in_main_guard = False
@@ -289,7 +336,7 @@ def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
             _bind_imports(item, ctx)
         handlers = visit.get(kind)
         if handlers:
-            _call(handlers, item, ctx, broken)
+            _call(handlers, item, ctx, table)
         is_scope = kind in _SCOPES
         if is_scope or kind in leave:
             stack.append(_Leave(item))
@@ -298,15 +345,15 @@ def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
         else:
             _push_children(item, stack)
         if is_scope:
-            ctx.scope.append(item.name)
+            ctx.enter_scope(item.name)
 
 
-def _on_leave(node: ast.AST, ctx: PyContext, leave: dict[type, list[tuple[Any, Handler]]], broken: set[int]) -> None:
-    handlers = leave.get(type(node))
+def _on_leave(node: ast.AST, ctx: PyContext, table: _Dispatch) -> None:
+    handlers = table.leave.get(type(node))
     if handlers:
-        _call(handlers, node, ctx, broken)
+        _call(handlers, node, ctx, table)
     if isinstance(node, _SCOPES):
-        ctx.scope.pop()
+        ctx.leave_scope()
 
 
 def _push_children(node: ast.AST, stack: list[Any]) -> None:
@@ -333,14 +380,12 @@ def _push_guard(node: ast.If, ctx: PyContext, stack: list[Any]) -> None:
     ctx.in_main_guard = True
 
 
-def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext, broken: set[int]) -> None:
+def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext, table: _Dispatch) -> None:
     for listener, handler in handlers:
-        if id(listener) in broken:
-            continue
         try:
             handler(node, ctx)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
-            broken.add(id(listener))
+            table.drop(listener)
             label = getattr(listener, "code", "") or type(listener).__name__
             ctx.errors.append(
                 f"internal error in {label} on {ctx.path}:{getattr(node, 'lineno', 1)}: "

@@ -207,10 +207,9 @@ class ConstantCondition(PythonRule):
 
     def _check(self, test: ast.expr, kind: str, ctx: PyContext) -> None:
         constant = _constant(test)
-        text = ast.unparse(test)
         if constant is not None:
             dead = "else branch" if constant[0] else "body"
-            ctx.report(self, test, f"The {kind} condition `{text}` is always {constant[0]}, so its {dead} never "
+            ctx.report(self, test, f"The {kind} condition `{ast.unparse(test)}` is always {constant[0]}, so its {dead} never "
                        "runs; delete the dead branch or restore the real condition.")
             return
         if isinstance(test, ast.BoolOp):
@@ -220,7 +219,7 @@ class ConstantCondition(PythonRule):
                     continue
                 decides = part[0] == isinstance(test.op, ast.Or)
                 effect = f"always {part[0]}" if decides else f"the same as without `{ast.unparse(value)}`"
-                ctx.report(self, test, f"The {kind} condition `{text}` contains the constant "
+                ctx.report(self, test, f"The {kind} condition `{ast.unparse(test)}` contains the constant "
                            f"`{ast.unparse(value)}`, so it is {effect}; remove the leftover toggle.")
                 return
 
