@@ -169,10 +169,10 @@ def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> t
     order = sorted(range(len(files)), key=lambda i: -files[i].size)
     chunk = max(1, min(CHUNK_FILES, len(files) // (workers * 8)))
     context = get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(python_rules, file_rules, settings.max_bytes)
-    ) as pool:
-        done = list(pool.map(_work, [files[i] for i in order], chunksize=chunk))
+    # Forked workers inherit the initializer's arguments, so only file indices travel to them.
+    state = (python_rules, file_rules, settings.max_bytes, files)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=state) as pool:
+        done = list(pool.map(_work, order, chunksize=chunk))
     results: list[FileResult] = [done[0]] * len(files)
     for position, index in enumerate(order):
         results[index] = done[position]
@@ -199,15 +199,17 @@ def _worker_count(count: int, jobs: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, count // (PARALLEL_MIN_FILES // 2)))
 
 
-_WORKER: tuple[list[RuleFactory], list[FileRule], int] | None = None
+_WORKER: tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile]] | None = None
 
 
-def _init_worker(python_rules: list[RuleFactory], file_rules: list[FileRule], max_bytes: int) -> None:
+def _init_worker(
+    python_rules: list[RuleFactory], file_rules: list[FileRule], max_bytes: int, files: Sequence[SourceFile]
+) -> None:
     global _WORKER
-    _WORKER = (python_rules, file_rules, max_bytes)
+    _WORKER = (python_rules, file_rules, max_bytes, files)
 
 
-def _work(file: SourceFile) -> FileResult:
+def _work(index: int) -> FileResult:
     assert _WORKER is not None, "worker used before initialisation"
-    python_rules, file_rules, max_bytes = _WORKER
-    return analyse_file(file, python_rules, file_rules, max_bytes)
+    python_rules, file_rules, max_bytes, files = _WORKER
+    return analyse_file(files[index], python_rules, file_rules, max_bytes)

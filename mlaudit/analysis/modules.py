@@ -54,7 +54,8 @@ class ModuleGraph:
         """The repo file that `import <dotted>` written in `importer` loads, or None."""
         if not dotted:
             return None
-        folder = PurePosixPath(importer).parent.as_posix()
+        head, slash, _ = importer.rpartition("/")
+        folder = head if slash else "."  # PurePosixPath(importer).parent, without its cost
         key = (folder, dotted)
         if key not in self._found:
             self._found[key] = next(

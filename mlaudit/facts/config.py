@@ -14,6 +14,7 @@ subtree under the chain counts as consumed; that is what keeps unused-key detect
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -246,6 +247,11 @@ def _trivial(value: Any) -> bool:
     return value == 0 or (isinstance(value, int) and value == 1)
 
 
+_NO_ROOTS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_NO_PARAMS: frozenset[str] = frozenset()
+
+
+@functools.lru_cache(maxsize=8192)  # asked for every name read; names repeat
 def is_config_name(name: str) -> bool:
     return name in CONFIG_NAMES or name.endswith(CONFIG_NAME_SUFFIXES) or name.startswith(CONFIG_NAME_PREFIXES)
 
@@ -334,12 +340,12 @@ class ConfigFacts:
         return self.roots.setdefault(ctx.function, {})
 
     def _lookup(self, name: str, ctx: PyContext) -> tuple[str, tuple[str, ...]] | None:
-        local = self.roots.get(ctx.function, {})
+        local = self.roots.get(ctx.function, _NO_ROOTS)
         if name in local:
             return local[name]
-        if name in self.params.get(ctx.function, set()):
+        if name in self.params.get(ctx.function, _NO_PARAMS):
             return None  # a parameter shadows module-level roots
-        return self.roots.get("", {}).get(name)
+        return self.roots.get("", _NO_ROOTS).get(name)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
         scope = ".".join([*ctx.scope, node.name])
@@ -795,12 +801,10 @@ def sink_spec(
         return None
     if callee in table:
         return table[callee]
-    best: str | None = None
-    for key in table:
-        fits = key.endswith(".") and callee.startswith(key) and "." not in callee[len(key):]
-        if fits and (best is None or len(key) > len(best)):
-            best = key
-    return table[best] if best is not None else None
+    # A prefix entry ("torch.optim.") covers the callees directly inside it, so the only entry
+    # that can fit is the callee's own module part.
+    cut = callee.rfind(".")
+    return table.get(callee[: cut + 1]) if cut >= 0 else None
 
 
 class SinkTracker:
