@@ -1,5 +1,3 @@
-import sys
+from mlaudit.cli import entry
 
-from mlaudit.cli import main
-
-sys.exit(main())
+entry()

@@ -124,11 +124,25 @@ class Cache:
         """Remove the least recently written entries beyond `max_entries` (and run memos beyond
         MAX_RUNS); return how many."""
         removed = _remove_oldest(list((self.dir / FORMAT / "runs").glob("run-*")), MAX_RUNS)
+        return removed + _remove_oldest(_entries(self.files_dir), max_entries)
+
+
+def _entries(files_dir: Path) -> list[Path]:
+    """Every file entry. Runs after every run that wrote, so it lists with scandir, which knows
+    a file from a folder without a stat call per entry."""
+    found: list[Path] = []
+    try:
+        with os.scandir(files_dir) as shards:
+            folders = [shard.path for shard in shards if shard.is_dir(follow_symlinks=False)]
+    except OSError:
+        return found
+    for folder in folders:
         try:
-            entries = [p for p in self.files_dir.glob("*/*") if p.is_file()]
+            with os.scandir(folder) as entries:
+                found += [Path(e.path) for e in entries if e.is_file(follow_symlinks=False)]
         except OSError:
-            return removed
-        return removed + _remove_oldest(entries, max_entries)
+            continue
+    return found
 
 
 def _remove_oldest(entries: list[Path], keep: int) -> int:

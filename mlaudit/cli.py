@@ -6,6 +6,7 @@ Exit codes: 0 no findings, 1 findings, 2 usage, configuration or internal error.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -112,6 +113,21 @@ def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _codes(text: str) -> list[str]:
     return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def entry() -> None:
+    """The `mlaudit` command, a short-lived process. The cyclic garbage collector stays off for its
+    whole life (see engine.paused_gc for why), and it exits without the interpreter's teardown,
+    which would free every cached fact one by one (0.1 s on a large repo; mypy exits the same
+    way). Everything it writes is closed by then; only the standard streams need flushing."""
+    gc.disable()
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to say
+            pass
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

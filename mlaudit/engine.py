@@ -88,7 +88,8 @@ def paused_gc() -> Iterator[None]:
     """Run without the cyclic garbage collector. A run allocates millions of small objects that
     form no cycles (syntax trees, facts, unpickled cache entries) and reference counting frees
     them; the collector would traverse them again and again: a third of a cold run's CPU, and
-    most of the time spent unpickling cached facts. Forked workers inherit the pause."""
+    most of the time spent unpickling cached facts. Forked workers inherit the pause. (Restarting
+    it costs one pass over what the run left alive; the CLI, which exits anyway, never does.)"""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -3,6 +3,7 @@ findings with or without it, serial or parallel."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
@@ -202,3 +203,17 @@ def test_dvc_projects_are_not_memoised(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"a.py": BENCH, "data.dvc": "outs:\n- path: data\n"})
     files, _ = discover(repo, Settings())
     assert run_key(list(files.values()), file_keys(list(files.values()), Settings()), Settings()) is None
+
+
+def test_a_check_restores_the_garbage_collector(tmp_path: Path) -> None:
+    """check_paths pauses the cyclic collector for speed; a program that embeds mlaudit gets it back."""
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH})
+    assert gc.isenabled()
+    run(repo)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(repo)
+        assert not gc.isenabled()  # and one that had turned it off keeps it off
+    finally:
+        gc.enable()

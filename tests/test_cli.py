@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,18 @@ def test_quiet_prints_only_findings(tmp_path: Path) -> None:
     result = run(repo, "check", ".", "-q", "--output-format", "concise")
     assert result.stdout.splitlines() == [line for line in result.stdout.splitlines() if line.startswith("a.py:2:1: ML103")]
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_fast_exit_loses_no_output(tmp_path: Path) -> None:
+    """The command exits with os._exit after flushing: output larger than a pipe's buffer, on
+    stdout and in an --output-file, must still arrive whole."""
+    repo = make_repo(tmp_path / "r", {f"m{i}.py": BENCH for i in range(300)})
+    piped = run(repo, "check", ".", "--output-format", "json")
+    written = run(repo, "check", ".", "--output-format", "json", "-o", "out.json")
+    assert piped.returncode == written.returncode == 1
+    assert len(piped.stdout) > 65536
+    assert len(json.loads(piped.stdout)["findings"]) == 300
+    assert len(json.loads((repo / "out.json").read_text())["findings"]) == 300
 
 
 def test_pre_commit_environment_defaults_to_concise(tmp_path: Path) -> None:

@@ -40,9 +40,12 @@ class Step:
     site: int  # the last line of the entry point's own file on the way to the event
 
 
-# A flattened event: where it is written, the event, and the call sites (path, line) that led
-# to it from the function being flattened.
-Item = tuple[str, RandEvent, tuple[tuple[str, int], ...]]
+# The call sites that led to a flattened event from the function being flattened, outermost
+# first, as a linked list of (path, line, rest). Inlining a callee's events then adds one site
+# to each in O(1), where copying a tuple of sites cost time in the depth of the call tree.
+Sites = tuple[str, int, "Sites"] | None
+# A flattened event: where it is written, the event, and the call sites that led to it.
+Item = tuple[str, RandEvent, Sites]
 
 
 @dataclass
@@ -75,9 +78,8 @@ class Tracer:
         for path, scope, guard in frames:
             self.flatten(path, scope, guard)
             reached |= self.reached_by.get((path, scope, guard), set())
-            for inner_path, event, chain in self.flatten(path, scope, guard):
-                sites = [line for p, line in chain if p == entry.path]
-                steps.append(Step(event, inner_path, sites[-1] if sites else event.line))
+            for inner_path, event, sites in self.flatten(path, scope, guard):
+                steps.append(Step(event, inner_path, _last_site_in(entry.path, sites, event.line)))
         return Trace(entry, steps[:MAX_STEPS], reached)
 
     def flatten(self, path: str, scope: str, guard: bool = False) -> list[Item]:
@@ -115,15 +117,15 @@ class Tracer:
         return own if guard or scope else [e for e in own if not e.main_guard]
 
     def _expand(self, path: str, event: RandEvent) -> list[Item]:
-        here = ((path, event.line),)
+        here: Sites = (path, event.line, None)
         if event.kind == IMPORT:
             target = self._import_target(path, event)
-            return [(p, e, here + c) for p, e, c in self.flatten(target, "")] if target is not None else []
+            return [(p, e, (path, event.line, c)) for p, e, c in self.flatten(target, "")] if target is not None else []
         if event.kind != CALL:
             return [(path, event, here)]
         found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
         if found.status == RESOLVED and found.symbol is not None:
-            inner = [(p, e, here + c) for p, e, c in self.flatten(found.symbol.path, found.symbol.name)]
+            inner: list[Item] = [(p, e, (path, event.line, c)) for p, e, c in self.flatten(found.symbol.path, found.symbol.name)]
             if any(e.kind == SEED for _, e, _ in inner):
                 marker = RandEvent(HELPER_SEED, _label(found.symbol.path, found.symbol.name), event.line,
                                    event.scope, event.main_guard, note=event.note, text=event.text)
@@ -153,6 +155,16 @@ class Tracer:
         if target is None and event.note:
             target = graph.module_path(path, event.note)
         return target if target != path else None
+
+
+def _last_site_in(path: str, sites: Sites, default: int) -> int:
+    """The innermost call site written in `path` on the way to an event, else `default`."""
+    found = default
+    while sites is not None:
+        site_path, line, sites = sites
+        if site_path == path:
+            found = line
+    return found
 
 
 def _label(path: str, name: str) -> str:

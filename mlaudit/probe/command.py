@@ -10,11 +10,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlaudit.findings import Finding
-from mlaudit.probe.session import ProbeOptions, ProbeReport, run_probe
 from mlaudit.report import FORMATS, RunResult, render
 from mlaudit.rules.probe import PROBE_RULES
+
+if TYPE_CHECKING:  # the session (subprocess plumbing) loads only when a probe runs, not for `check`
+    from mlaudit.probe.session import ProbeOptions, ProbeReport
 
 DESCRIPTION = """\
 Prove that one training step is bitwise reproducible, and that its seed matters.
@@ -133,6 +136,8 @@ def positive_float(text: str) -> float:
 
 
 def options_from(args: argparse.Namespace) -> ProbeOptions:
+    from mlaudit.probe.session import ProbeOptions
+
     options = ProbeOptions(
         target=args.target,
         runs=args.runs,
@@ -148,6 +153,8 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlaudit.probe.session import run_probe
+
     report = run_probe(Path(args.path), options_from(args))
     result = to_run_result(report)
     fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or "full"
