@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -28,7 +29,7 @@ from mlaudit.rules import FileRule, PythonRule, all_rules
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 48
-# Most files a worker takes at once: fewer round trips, against a worse balance at the end.
+# Most files sent to a helper at once: fewer round trips, against a worse balance at the end.
 CHUNK_FILES = 8
 
 
@@ -164,19 +165,36 @@ def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> t
     workers = _worker_count(len(files), jobs) if can_fork() else 1
     if workers <= 1:
         return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files], 1
-    # Biggest files first, in small chunks: a large file met last would leave one worker busy
-    # while the others idle.
+    return _analyse_in_parallel(files, (python_rules, file_rules, settings.max_bytes, files), workers), workers
+
+
+def _analyse_in_parallel(files: list[SourceFile], state: _WorkerState, workers: int) -> list[FileResult]:
+    """`workers - 1` forked helpers take the biggest files first, a few chunks ahead, while this
+    process works through the smallest ones, so the two ends meet in the middle whatever each
+    file costs. This process working too (rather than only waiting and unpickling what the helpers
+    send) keeps every core on analysis."""
+    python_rules, file_rules, max_bytes, _ = state
     order = sorted(range(len(files)), key=lambda i: -files[i].size)
-    chunk = max(1, min(CHUNK_FILES, len(files) // (workers * 8)))
+    size = max(1, min(CHUNK_FILES, len(files) // (workers * 8)))
+    chunks = deque(order[i : i + size] for i in range(0, len(order), size))
+    results: dict[int, FileResult] = {}
+    helpers = workers - 1
+    # Forked helpers inherit the initializer's arguments, so only file indices travel to them.
     context = get_context("fork")
-    # Forked workers inherit the initializer's arguments, so only file indices travel to them.
-    state = (python_rules, file_rules, settings.max_bytes, files)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=state) as pool:
-        done = list(pool.map(_work, order, chunksize=chunk))
-    results: list[FileResult] = [done[0]] * len(files)
-    for position, index in enumerate(order):
-        results[index] = done[position]
-    return results, workers
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_init_worker, initargs=state) as pool:
+        running: set[Future[list[tuple[int, FileResult]]]] = set()
+        while chunks or running:
+            while chunks and len(running) < 2 * helpers:
+                running.add(pool.submit(_work, chunks.popleft()))
+            if chunks:
+                for index in chunks.pop():
+                    results[index] = analyse_file(files[index], python_rules, file_rules, max_bytes)
+            else:
+                wait(running, return_when=FIRST_COMPLETED)
+            for future in [f for f in running if f.done()]:
+                running.discard(future)
+                results.update(future.result())
+    return [results[i] for i in range(len(files))]
 
 
 def can_fork() -> bool:
@@ -199,7 +217,8 @@ def _worker_count(count: int, jobs: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, count // (PARALLEL_MIN_FILES // 2)))
 
 
-_WORKER: tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile]] | None = None
+_WorkerState = tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile]]
+_WORKER: _WorkerState | None = None
 
 
 def _init_worker(
@@ -209,7 +228,7 @@ def _init_worker(
     _WORKER = (python_rules, file_rules, max_bytes, files)
 
 
-def _work(index: int) -> FileResult:
+def _work(indices: list[int]) -> list[tuple[int, FileResult]]:
     assert _WORKER is not None, "worker used before initialisation"
     python_rules, file_rules, max_bytes, files = _WORKER
-    return analyse_file(files[index], python_rules, file_rules, max_bytes)
+    return [(i, analyse_file(files[i], python_rules, file_rules, max_bytes)) for i in indices]
