@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -74,10 +75,65 @@ def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule
     return python_rules, file_rules
 
 
-def file_keys(files: Sequence[SourceFile], settings: Settings) -> dict[str, str | None]:
-    """Cache key of every file that is parsed (None when it cannot be read)."""
+# The content digests of the last run, by path, with the stat they were taken under. As in git's
+# index, a file whose size and times are unchanged is not read again. One exception, git's "racy"
+# case: a file changed within a moment of its hashing can keep its size and times, so a stat match
+# counts only for files last changed at least this long before the digests were taken.
+RACY_NS = 2_000_000_000
+
+
+@dataclass
+class Digests:
+    taken_ns: int  # wall-clock time when hashing began
+    by_path: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)  # size, mtime, ctime, sha256
+
+
+def file_keys(files: Sequence[SourceFile], settings: Settings, cache: Cache | None = None) -> dict[str, str | None]:
+    """Cache key of every file that is parsed (None when it cannot be read). With a cache, files
+    unchanged since the last run (by stat) reuse its digests instead of being read and hashed."""
     options = options_fingerprint(settings)
-    return {f.path: _cache_key(f, settings, options) for f in files if needs_reading(f)}
+    known = _load_digests(cache)
+    now = Digests(time.time_ns())
+    keys: dict[str, str | None] = {}
+    for file in files:
+        if not needs_reading(file):
+            continue
+        digest = _trusted_digest(file, known) or _content_digest(file, settings.max_bytes)
+        keys[file.path] = _key(file, digest, options) if digest else None
+        if digest:
+            now.by_path[file.path] = (file.size, file.mtime_ns, file.ctime_ns, digest)
+    if cache is not None and (known is None or now.by_path != known.by_path):
+        cache.store(DIGESTS, now)
+    return keys
+
+
+DIGESTS = "digests"
+
+
+def _load_digests(cache: Cache | None) -> Digests | None:
+    found = cache.load(DIGESTS) if cache is not None else None
+    return found if isinstance(found, Digests) else None
+
+
+def _trusted_digest(file: SourceFile, known: Digests | None) -> str | None:
+    entry = known.by_path.get(file.path) if known is not None else None
+    if known is None or entry is None or file.is_symlink:  # a link's own stat says nothing of its target
+        return None
+    size, mtime, ctime, digest = entry
+    settled = max(mtime, ctime) < known.taken_ns - RACY_NS
+    return digest if settled and (size, mtime, ctime) == (file.size, file.mtime_ns, file.ctime_ns) else None
+
+
+def _content_digest(file: SourceFile, max_bytes: int) -> str | None:
+    try:
+        return hashlib.sha256(read_bytes(file.abs_path, max_bytes)).hexdigest()
+    except SourceError:
+        return None
+
+
+def _key(file: SourceFile, digest: str, options: str) -> str:
+    kind = f"{file.kind.format}:{','.join(sorted(file.kind.roles))}"
+    return Cache.file_key(file.path, kind, digest, options)
 
 
 def run_key(files: Sequence[SourceFile], keys: dict[str, str | None], settings: Settings) -> str | None:
@@ -152,12 +208,8 @@ def _add_external_facts(root: Path, fresh: list[FileResult], stats: AnalysisStat
 
 def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None:
     """Key from the file's content hash; None when it cannot be read (analysis reports why)."""
-    try:
-        digest = hashlib.sha256(read_bytes(file.abs_path, settings.max_bytes)).hexdigest()
-    except SourceError:
-        return None
-    kind = f"{file.kind.format}:{','.join(sorted(file.kind.roles))}"
-    return Cache.file_key(file.path, kind, digest, options)
+    digest = _content_digest(file, settings.max_bytes)
+    return _key(file, digest, options) if digest else None
 
 
 def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> tuple[list[FileResult], int]:

@@ -4,6 +4,8 @@ Layout under `<root>/.mlaudit_cache/` (it carries its own `.gitignore` of `*`, a
   v1/files/<2 hex>/<key>   one `FileResult` per key = hash(version, options, path, kind, content digest)
   v1/runs/run-<key>        a whole run's findings, keyed by every file's key and the settings
                            (the newest MAX_RUNS are kept)
+  v1/digests               the last run's content digests with each file's stat, so that files
+                           unchanged since then are not read again (analyse.file_keys)
 
 Entries are pickled, because facts are nested dataclasses and must load fast, but a pickle from
 an untrusted folder could run code. So every entry is signed with HMAC-SHA256 under a per-user
@@ -21,6 +23,7 @@ import os
 import pickle
 import secrets
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,8 @@ class Cache:
     def _path(self, name: str) -> Path:
         if name.startswith("run-"):
             return self.dir / FORMAT / "runs" / name
+        if name == "digests":
+            return self.dir / FORMAT / name
         return self.files_dir / name[:2] / name
 
     def _sign(self, payload: bytes) -> bytes:
@@ -127,10 +132,10 @@ class Cache:
         return removed + _remove_oldest(_entries(self.files_dir), max_entries)
 
 
-def _entries(files_dir: Path) -> list[Path]:
+def _entries(files_dir: Path) -> list[str]:
     """Every file entry. Runs after every run that wrote, so it lists with scandir, which knows
     a file from a folder without a stat call per entry."""
-    found: list[Path] = []
+    found: list[str] = []
     try:
         with os.scandir(files_dir) as shards:
             folders = [shard.path for shard in shards if shard.is_dir(follow_symlinks=False)]
@@ -139,28 +144,28 @@ def _entries(files_dir: Path) -> list[Path]:
     for folder in folders:
         try:
             with os.scandir(folder) as entries:
-                found += [Path(e.path) for e in entries if e.is_file(follow_symlinks=False)]
+                found += [e.path for e in entries if e.is_file(follow_symlinks=False)]
         except OSError:
             continue
     return found
 
 
-def _remove_oldest(entries: list[Path], keep: int) -> int:
+def _remove_oldest(entries: Sequence[str | Path], keep: int) -> int:
     if len(entries) <= keep:
         return 0
-    entries.sort(key=_mtime)
+    ordered = sorted(entries, key=_mtime)
     removed = 0
-    for path in entries[: len(entries) - keep]:
+    for path in ordered[: len(ordered) - keep]:
         try:
-            path.unlink()
+            os.unlink(path)
             removed += 1
         except OSError:
             continue
     return removed
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: str | Path) -> float:
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime
     except OSError:
         return 0.0

@@ -56,11 +56,11 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     abs_path = root / rel
     try:
         stat = os.lstat(abs_path)
-        size, is_link, mtime = stat.st_size, os.path.islink(abs_path), stat.st_mtime_ns
+        size, is_link, mtime, ctime = stat.st_size, os.path.islink(abs_path), stat.st_mtime_ns, stat.st_ctime_ns
     except OSError:
-        size, is_link, mtime = -1, False, 0
+        size, is_link, mtime, ctime = -1, False, 0, 0
     tracked = git.is_tracked(rel) if git is not None else None
-    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime)
+    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime)
 
 
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
@@ -165,7 +165,7 @@ def _all_findings(
 ) -> tuple[RunMemo, AnalysisStats]:
     """Per-file and project findings: from the run memo when nothing changed since a run with the
     same settings, else analysed (per-file results cached) and memoised."""
-    keys = file_keys(list(files.values()), settings) if cache is not None else {}
+    keys = file_keys(list(files.values()), settings, cache) if cache is not None else {}
     memo_key = run_key(list(files.values()), keys, settings) if cache is not None else None
     memo = cache.load(memo_key) if cache is not None and memo_key is not None else None
     if isinstance(memo, RunMemo):

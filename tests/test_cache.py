@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mlaudit import analyse
 from mlaudit.cache import Cache
 from mlaudit.engine import CheckOptions, check_paths
 from mlaudit.report import RunResult
@@ -52,6 +54,48 @@ def test_an_edited_file_is_analysed_again(tmp_path: Path) -> None:
     result = run(repo)
     assert result.cache_hits == 1
     assert ("a.py", 3, "ML103") in {(f.path, f.line, f.code) for f in result.findings}
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths that the cache-key step reads (it hashes a file only when its stat cannot vouch)."""
+    read: list[str] = []
+    real = analyse.read_bytes
+
+    def counting(path: Path, max_bytes: int) -> bytes:
+        read.append(Path(path).name)
+        return real(path, max_bytes)
+
+    monkeypatch.setattr(analyse, "read_bytes", counting)
+    return read
+
+
+def test_files_unchanged_by_stat_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analyse, "RACY_NS", 0)  # files written by the test count as settled at once
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "b.py": YAML_LOAD})
+    first = run(repo)
+    read = _count_reads(monkeypatch)
+    second = run(repo)
+    assert read == [] and summary(second) == summary(first) != []
+
+
+def test_recently_changed_files_are_hashed_even_when_the_stat_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    run(repo)
+    read = _count_reads(monkeypatch)
+    run(repo)
+    assert read == ["a.py"]  # written a moment ago: within RACY_NS of the last hashing
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analyse, "RACY_NS", 0)
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH})
+    assert [f.code for f in run(repo).findings] == ["ML103"]
+    path = repo / "a.py"
+    before = path.stat()
+    path.write_text(BENCH.replace("True", "None"))  # same length, benchmark no longer on
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the change time still moves
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert [f.code for f in run(repo).findings] != ["ML103"]
 
 
 def test_changing_rule_options_invalidates(tmp_path: Path) -> None:

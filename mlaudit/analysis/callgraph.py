@@ -15,7 +15,7 @@ Build once per run with `model.analysis("callgraph", build_call_graph)`.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mlaudit.analysis.entrypoints import EntryPoint
@@ -40,9 +40,18 @@ _EXTERNAL = Resolution(EXTERNAL)
 @dataclass
 class CallGraph:
     graph: ModuleGraph
+    # Answers by call: the tracer asks about each call twice (its events, then what it reaches).
+    _resolved: dict[tuple[str, str, str | None, str, str], Resolution] = field(default_factory=dict, repr=False)
 
     def resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str = "") -> Resolution:
         """What a call written in `path` inside `scope` calls."""
+        key = (path, scope, callee, text, receiver)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(path, scope, callee, text, receiver)
+        return found
+
+    def _resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str) -> Resolution:
         graph = self.graph
         method = (text or callee or "").rsplit(".", 1)[-1]
         if receiver:

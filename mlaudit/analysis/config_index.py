@@ -18,6 +18,7 @@ make one undeclared.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -304,13 +305,13 @@ NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "docs", "doc"})
 NON_TRAINING_NAMES = frozenset({"setup.py", "conftest.py", "noxfile.py"})
 
 
+@functools.lru_cache(maxsize=8192)
 def is_training_path(path: str) -> bool:
     """Tests, docs, setup scripts and conftest files are not training code."""
-    pure = PurePosixPath(path)
-    name = pure.name
+    *folders, name = path.split("/")  # a normalised repo-relative POSIX path
     if name in NON_TRAINING_NAMES or name.startswith("test_") or name.endswith("_test.py"):
         return False
-    return not any(part in NON_TRAINING_DIRS for part in pure.parts[:-1])
+    return not any(part in NON_TRAINING_DIRS for part in folders)
 
 
 def _namespaces_of_root(root: str, path: str, root_to_ns: dict[str, list[str]], index: ConfigIndex) -> list[str]:

@@ -47,6 +47,7 @@ class ModuleGraph:
     unresolved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # path -> import targets not in the repo
     # (importer's folder, dotted name) -> path: the same look-ups recur thousands of times per run.
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
+    _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
 
     # --- modules -----------------------------------------------------------------------------
 
@@ -64,7 +65,12 @@ class ModuleGraph:
         return self._found[key]
 
     def importers_of(self, path: str) -> list[str]:
-        return [p for p, targets in self.imports.items() if path in targets]
+        if self._importers is None:  # built on first use: the graph is complete by then
+            self._importers = {}
+            for importer, targets in self.imports.items():
+                for target in targets:
+                    self._importers.setdefault(target, []).append(importer)
+        return self._importers.get(path, [])
 
     # --- symbols -----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class SourceFile:
     tracked: bool | None  # None outside git
     is_symlink: bool = False
     mtime_ns: int = 0
+    ctime_ns: int = 0  # with size and mtime, tells an unchanged file without reading it
 
     @property
     def name(self) -> str:

@@ -345,17 +345,22 @@ class UntrackedRunConfig(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         modules = list(model.python_modules())
-        logged = _logged_callees(modules)
+        logged: dict[str, bool] | None = None  # built on the first tracked run: most repos have none
+        logged_later: dict[frozenset[str], bool] = {}
         for file, facts in modules:
             if not is_training_path(file.path):
                 continue
             for call in facts.calls:
                 if call.callee not in TRACKER_STARTS:
                     continue
+                if logged is None:
+                    logged = _logged_callees(modules)
                 keyword, later = TRACKER_STARTS[call.callee]
                 if call.kwarg("**") is not None or (keyword is not None and call.kwarg(keyword) is not None):
                     continue  # `wandb.init(**run_kwargs)` may well carry the config
-                if any(_matches(c, later) for c in logged) or (call.callee.startswith("neptune") and logged.get("neptune-store")):
+                if later not in logged_later:  # the same answer for every run of one tracker
+                    logged_later[later] = any(_matches(c, later) for c in logged)
+                if logged_later[later] or (call.callee.startswith("neptune") and logged.get("neptune-store")):
                     continue
                 if call.callee.startswith("wandb") and logged.get("wandb-store"):
                     continue
