@@ -359,7 +359,7 @@ class UntrackedRunConfig(ProjectRule):
                 if call.kwarg("**") is not None or (keyword is not None and call.kwarg(keyword) is not None):
                     continue  # `wandb.init(**run_kwargs)` may well carry the config
                 if later not in logged_later:  # the same answer for every run of one tracker
-                    logged_later[later] = any(_matches(c, later) for c in logged)
+                    logged_later[later] = _any_matches(logged, later)
                 if logged_later[later] or (call.callee.startswith("neptune") and logged.get("neptune-store")):
                     continue
                 if call.callee.startswith("wandb") and logged.get("wandb-store"):
@@ -387,5 +387,9 @@ def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> dict[str, boo
     return found
 
 
-def _matches(callee: str, patterns: frozenset[str]) -> bool:
-    return any(callee == p or (p.startswith(".") and callee.endswith(p)) for p in patterns)
+def _any_matches(callees: dict[str, bool], patterns: frozenset[str]) -> bool:
+    """Whether a callee is one of `patterns`: an exact name, or a suffix that starts with "."."""
+    suffixes = tuple(p for p in patterns if p.startswith("."))
+    if any(p in callees for p in patterns):
+        return True
+    return bool(suffixes) and any(callee.endswith(suffixes) for callee in callees)
