@@ -9,6 +9,7 @@ met during the single walk.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -91,7 +92,7 @@ class RandomnessExtractor:
         base = ctx.dotted(func.value)
         if base is None:
             return ""
-        for scope in _enclosing(ctx.scope):
+        for scope in _enclosing(ctx.function):
             ctor = self.vars.get((scope, base))
             if ctor:
                 return ctor
@@ -397,7 +398,7 @@ class RandomnessExtractor:
         return ""
 
     def _variable_entropy(self, written: str, ctx: PyContext, depth: int) -> str:
-        for scope in _enclosing(ctx.scope):
+        for scope in _enclosing(ctx.function):
             value = self.assigned.get((scope, written))
             if value is not None:
                 return self._entropy(value, ctx, depth + 1)
@@ -411,9 +412,11 @@ class RandomnessExtractor:
         return RandomnessFacts(tuple(self.events), module_vars, self.sys_path, tuple(self.cublas))
 
 
-def _enclosing(scope: list[str]) -> list[str]:
-    """Dotted names of the current scope and each enclosing one, innermost first."""
-    return [".".join(scope[:i]) for i in range(len(scope), -1, -1)]
+@functools.lru_cache(maxsize=1024)  # asked for every method call; a module has few scopes
+def _enclosing(function: str) -> tuple[str, ...]:
+    """Dotted names of the current scope (`Trainer.fit`) and each enclosing one, innermost first."""
+    scope = function.split(".") if function else []
+    return tuple(".".join(scope[:i]) for i in range(len(scope), -1, -1))
 
 
 def _random_source(node: ast.Call, callee: str | None, method: str) -> tuple[str, str, bool] | None:
