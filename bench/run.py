@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,16 +46,21 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 def measure(command: Sequence[str], cwd: Path, timeout: float) -> Sample:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
+        # Its own process group, so that a timeout kills the tool itself, not only /usr/bin/time:
+        # an orphaned pylint would go on eating a core while the next cases are timed.
+        process = subprocess.Popen(
+            ["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                ["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
-                cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ENV,
-            )
+            _, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             return Sample(timeout, 0.0, timed_out=True)
         elapsed = time.perf_counter() - started
         peak_kib = int((report.read().strip().splitlines() or ["0"])[-1] or 0)
-    return Sample(elapsed, peak_kib / 1024, result.stderr)
+    return Sample(elapsed, peak_kib / 1024, stderr)
 
 
 def median(samples: list[Sample]) -> Sample:

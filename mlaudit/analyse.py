@@ -23,8 +23,9 @@ from pathlib import Path
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
 from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
-from mlaudit.facts.external import COMMENTED_CODE, RuffUnavailable, commented_code_rows
+from mlaudit.facts.external import COMMENTED_CODE, CommentedCode, RuffUnavailable
 from mlaudit.facts.sources import SourceError, read_bytes
+from mlaudit.project import kinds
 from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
 
@@ -181,8 +182,9 @@ def analyse_all(
             miss_keys[file.path] = key
         todo.append(file)
     stats.misses = len(todo)
+    external = _start_external(root, todo, stats)  # runs while the files are analysed
     fresh, stats.workers = _analyse(todo, settings, jobs)
-    complete = root is None or _add_external_facts(root, fresh, stats)
+    complete = root is None or _add_external_facts(external, fresh, stats)
     for result in fresh:
         results[result.facts.path] = result
         key = miss_keys.get(result.facts.path)
@@ -192,11 +194,24 @@ def analyse_all(
     return [results[f.path] for f in files], stats
 
 
-def _add_external_facts(root: Path, fresh: list[FileResult], stats: AnalysisStats) -> bool:
-    """Run the external tools once over the fresh Python files; False when they could not run."""
-    python = [r for r in fresh if r.facts.python is not None and r.facts.format == "python"]
+def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats) -> CommentedCode | None:
+    """Start the external tools once over the Python files to analyse; None when they cannot run."""
+    if root is None:
+        return None
     try:
-        rows = commented_code_rows(root, [r.facts.path for r in python])
+        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON])
+    except RuffUnavailable as exc:
+        stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
+        return None
+
+
+def _add_external_facts(external: CommentedCode | None, fresh: list[FileResult], stats: AnalysisStats) -> bool:
+    """Attach the external tools' facts to the Python files that parsed; False when they could not run."""
+    python = [r for r in fresh if r.facts.python is not None and r.facts.format == kinds.PYTHON]
+    if external is None:
+        return False
+    try:
+        rows = external.rows()
     except RuffUnavailable as exc:
         stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
         return False

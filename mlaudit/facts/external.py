@@ -26,13 +26,31 @@ class RuffUnavailable(RuntimeError):
     """ruff could not be found or run; the message says what to do."""
 
 
+class CommentedCode:
+    """ruff's ERA001 over some files: started at once, collected with `rows()`, so that ruff runs
+    while mlaudit analyses the same files."""
+
+    def __init__(self, root: Path, paths: Sequence[str]) -> None:
+        self.root = root
+        self.paths = list(paths)
+        self.process = _start_ruff(root, self.paths) if self.paths else None
+
+    def rows(self) -> dict[str, tuple[int, ...]]:
+        """Rows of commented-out code per file, ruff's ERA001 minus the prose it mistakes for code."""
+        if self.process is None:
+            return {}
+        return _rows(self.root, self.paths, _collect(self.process, RUFF_TIMEOUT_SECONDS))
+
+
 def commented_code_rows(root: Path, paths: Sequence[str]) -> dict[str, tuple[int, ...]]:
     """Rows of commented-out code per file, ruff's ERA001 minus the prose it mistakes for code."""
-    if not paths:
-        return {}
+    return CommentedCode(root, paths).rows()
+
+
+def _rows(root: Path, paths: list[str], items: list[dict[str, Any]]) -> dict[str, tuple[int, ...]]:
     wanted = set(paths)
     found: dict[str, list[int]] = {}
-    for item in _run_ruff(root, list(paths), RUFF_TIMEOUT_SECONDS):
+    for item in items:
         rel = _relative(root, str(item.get("filename", "")))
         location = item.get("location") or {}
         if rel in wanted and item.get("code") == "ERA001" and isinstance(location.get("row"), int):
@@ -85,7 +103,7 @@ def _relative(root: Path, filename: str) -> str:
         return filename
 
 
-def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, Any]]:
+def _start_ruff(root: Path, paths: list[str]) -> subprocess.Popen[str]:
     try:
         from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
         binary = find_ruff_bin()
@@ -98,13 +116,22 @@ def _run_ruff(root: Path, paths: list[str], timeout: float) -> list[dict[str, An
     command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
                "--exit-zero", "--force-exclude", "--", *targets]
     try:
-        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
         raise RuffUnavailable(f"ML303 could not run ruff ({type(exc).__name__}: {exc}); ignore ML303 or fix ruff") from None
-    if done.returncode != 0:
-        raise RuffUnavailable(f"ML303: ruff exited with {done.returncode}: {done.stderr.strip()[:300]}")
+
+
+def _collect(process: subprocess.Popen[str], timeout: float) -> list[dict[str, Any]]:
     try:
-        data = json.loads(done.stdout or "[]")
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuffUnavailable(f"ML303: ruff did not finish in {timeout:.0f} s; ignore ML303 or fix ruff") from None
+    if process.returncode != 0:
+        raise RuffUnavailable(f"ML303: ruff exited with {process.returncode}: {stderr.strip()[:300]}")
+    try:
+        data = json.loads(stdout or "[]")
     except json.JSONDecodeError:
         raise RuffUnavailable("ML303: ruff printed output that is not JSON; ignore ML303 or upgrade ruff") from None
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []

@@ -176,7 +176,7 @@ def test_commented_code_rows_are_cached_and_ruff_is_not_run_again(tmp_path: Path
     repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n# y = x + 1\n# print(y)\n"})
     first = check_paths([repo], CheckOptions(select=["ML303"]))
     calls: list[object] = []
-    monkeypatch.setattr(external, "_run_ruff", lambda *args: calls.append(args) or [])
+    monkeypatch.setattr(external, "_start_ruff", lambda *args: calls.append(args))
     second = check_paths([repo], CheckOptions(select=["ML303"]))
     assert [(f.path, f.line, f.end_line) for f in second.findings] == [(f.path, f.line, f.end_line) for f in first.findings] == [("a.py", 2, 3)]
     assert calls == []
@@ -189,7 +189,7 @@ def test_without_ruff_the_run_warns_and_goes_on(tmp_path: Path, monkeypatch: pyt
     def unavailable(*args: object) -> list[dict[str, object]]:
         raise external.RuffUnavailable("ML303 needs the ruff binary")
 
-    monkeypatch.setattr(external, "_run_ruff", unavailable)
+    monkeypatch.setattr(external, "_start_ruff", unavailable)
     repo = make_repo(tmp_path / "r", {"a.py": "import torch\ntorch.backends.cudnn.benchmark = True\n# y = 1\n"})
     run = check_paths([repo], CheckOptions(use_cache=False))
     assert run.exit_code == 1 and run.execution_successful
