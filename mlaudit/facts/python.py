@@ -12,12 +12,6 @@ from typing import Any, NamedTuple
 
 from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
 
-# A compact description of an argument expression, enough for most rules without the tree:
-#   ("const", value) for literals (numbers, strings, bools, None, tuples of those)
-#   ("name", "cfg.lr") for dotted names as written, ("call", "torch.initial_seed") for calls
-#   ("other", None) for everything else.
-Value = tuple[str, Any]
-
 
 @dataclass(frozen=True)
 class ImportFact:
@@ -45,14 +39,9 @@ class CallFact(NamedTuple):  # a tuple: tens of thousands per repo, built and un
     col: int
     scope: str  # enclosing function, "" at module level
     in_main_guard: bool
-    args: tuple[Value, ...] = ()
-    kwargs: tuple[tuple[str, Value], ...] = ()
-
-    def kwarg(self, name: str) -> Value | None:
-        for key, value in self.kwargs:
-            if key == name:
-                return value
-        return None
+    # Keyword names passed, "**" for a `**kwargs` splat. Argument values are not kept: rules that
+    # need them read the tree during the walk, and project rules only ask which keywords a call has.
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,24 +69,6 @@ def argparse_dest(node: ast.Call) -> str | None:
     names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     long_names = [n for n in names if n.startswith("--")] or names
     return long_names[0].lstrip("-").replace("-", "_") if long_names else None
-
-
-def describe(node: ast.AST | None, ctx: PyContext) -> Value:
-    """Summarise an expression as a `Value`."""
-    if node is None:
-        return ("other", None)
-    if isinstance(node, ast.Constant):
-        return ("const", node.value)
-    if isinstance(node, (ast.Name, ast.Attribute)):
-        return ("name", ctx.qualname(node) or ctx.dotted(node))
-    if isinstance(node, ast.Call):
-        return ("call", ctx.qualname(node.func) or ctx.dotted(node.func))
-    if not isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp)):
-        return ("other", None)
-    try:
-        return ("const", ast.literal_eval(node))
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return ("other", None)
 
 
 class CoreFacts:
@@ -151,8 +122,7 @@ class CoreFacts:
                 col=col,
                 scope=ctx.function,
                 in_main_guard=ctx.in_main_guard,
-                args=tuple(describe(a, ctx) for a in node.args),
-                kwargs=tuple((k.arg or "**", describe(k.value, ctx)) for k in node.keywords),
+                keywords=tuple(k.arg or "**" for k in node.keywords),
             )
         )
 

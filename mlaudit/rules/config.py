@@ -356,7 +356,7 @@ class UntrackedRunConfig(ProjectRule):
                 if logged is None:
                     logged = _logged_callees(modules)
                 keyword, later = TRACKER_STARTS[call.callee]
-                if call.kwarg("**") is not None or (keyword is not None and call.kwarg(keyword) is not None):
+                if "**" in call.keywords or (keyword is not None and keyword in call.keywords):
                     continue  # `wandb.init(**run_kwargs)` may well carry the config
                 if later not in logged_later:  # the same answer for every run of one tracker
                     logged_later[later] = _any_matches(logged, later)
