@@ -521,7 +521,7 @@ def _normalise(path: str) -> str | None:
 
 def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
     """DVC: params.yaml beside a dvc.yaml (or read by code) is a config; stage params are reads."""
-    for dvc_path in sorted(p for p in model.files if PurePosixPath(p).name == "dvc.yaml"):
+    for dvc_path in sorted(p for p in model.files if p.rpartition("/")[2] == "dvc.yaml"):
         facts = _yaml_facts(model, dvc_path)
         base = PurePosixPath(dvc_path).parent
         default = _normalise(str(base / "params.yaml")) or "params.yaml"

@@ -132,10 +132,10 @@ _NOT_SCRIPT_FOLDERS = frozenset({"tests", "test", "docs", "doc"})
 
 
 def _plain_script(path: str, facts: ModuleFacts, graph: ModuleGraph) -> bool:
-    pure = PurePosixPath(path)
-    if pure.name in _NOT_SCRIPTS or pure.name.startswith("test_") or pure.name.endswith("_test.py"):
+    *folders, name = path.split("/")  # repo paths are normalised POSIX: no pathlib in a loop over files
+    if name in _NOT_SCRIPTS or name.startswith("test_") or name.endswith("_test.py"):
         return False
-    if _NOT_SCRIPT_FOLDERS & set(pure.parts[:-1]) or graph.importers_of(path):
+    if _NOT_SCRIPT_FOLDERS.intersection(folders) or graph.importers_of(path):
         return False
     top_defs = [d for d in facts.defs if "." not in d.name]
     last_def_end = max((d.end_line for d in top_defs), default=0)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
 
 MAX_REEXPORT_DEPTH = 8
+_UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,12 @@ class ModuleGraph:
         head, slash, _ = importer.rpartition("/")
         folder = head if slash else "."  # PurePosixPath(importer).parent, without its cost
         key = (folder, dotted)
-        if key not in self._found:
-            self._found[key] = next(
+        found = self._found.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._found[key] = next(
                 (self.by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in self.by_name), None
             )
-        return self._found[key]
+        return found
 
     def importers_of(self, path: str) -> list[str]:
         if self._importers is None:  # built on first use: the graph is complete by then

@@ -188,8 +188,8 @@ class HardcodedAbsolutePath(ProjectRule):
 
 def _is_test_path(path: str) -> bool:
     """Tests hold fake paths and use /tmp as scratch space: their literals are not data locations."""
-    parts = PurePosixPath(path).parts
-    name = parts[-1] if parts else ""
+    parts = path.split("/")  # a normalised repo-relative POSIX path
+    name = parts[-1]
     return (
         any(part in TEST_DIRS for part in parts[:-1])
         or name.startswith("test_")

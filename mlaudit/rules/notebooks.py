@@ -75,7 +75,7 @@ def _top_packages(paths: Iterable[str]) -> frozenset[str]:
     """Top-level folders that are Python packages (hold an __init__.py), tests and docs aside."""
     found = set()
     for path in paths:
-        parts = PurePosixPath(path).parts
+        parts = path.split("/")  # a normalised repo-relative POSIX path
         if len(parts) == 2 and parts[1] == "__init__.py" and parts[0] not in NOT_THE_PACKAGE:
             found.add(parts[0])
     return frozenset(found)
