@@ -93,6 +93,8 @@ def bench_repo(repo: Path, runs: int, pylint: Path | None, pylint_timeout: float
     if pylint is not None:
         command = [str(pylint), "--load-plugins=dslinter", "--exit-zero", *[str(f.relative_to(repo)) for f in files]]
         results["pylint + dslinter"] = measure(command, repo, pylint_timeout)
+        for junk in repo.glob("_tmp_dslinter*.py"):  # dslinter's scratch file, left behind when killed
+            junk.unlink()
     return results
 
 
@@ -112,12 +114,36 @@ def stages(sample: Sample) -> tuple[float, ...] | None:
     return tuple(float(x) for x in match.groups()) if match else None
 
 
-def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]], runs: int) -> str:
+def _output(command: Sequence[str], cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, env=ENV)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return (done.stdout.strip().splitlines() or ["?"])[0]
+
+
+def provenance(repos: dict[str, Path], pylint: Path | None) -> list[str]:
+    """What was measured, so a reader can rerun it: tool versions and each clone's commit."""
+    here = Path(__file__).resolve().parents[1]
+    tools = [
+        f"mlaudit {mlaudit.__version__} ({_output(['git', 'rev-parse', '--short', 'HEAD'], here)})",
+        _output([str(BIN / "ruff"), "--version"]),
+    ]
+    if pylint is not None:
+        tools.append(_output([str(pylint), "--version"]).replace("\n", " ") + " with dslinter")
+    clones = [f"{name} {_output(['git', 'rev-parse', '--short', 'HEAD'], path)}" for name, path in repos.items()]
+    return [
+        f"Produced by `python bench/run.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({sys.platform}), "
+        f"Python {sys.version.split()[0]}; {'; '.join(tools)}. Clones: {', '.join(clones)}.",
+    ]
+
+
+def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]], runs: int, about: list[str]) -> str:
     lines = [
-        "# Benchmarks",
+        *about,
         "",
-        f"Produced by `python bench/run.py` on {os.cpu_count()} cores ({sys.platform}), Python {sys.version.split()[0]}; "
-        f"median of {runs} runs per mlaudit/ruff case, one pylint run; peak memory of the largest process.",
+        f"Median of {runs} runs per mlaudit/ruff case, one pylint run; peak memory of the largest process; "
+        "ratios against the ruff run of the same repository.",
         "",
         "| repo | .py files | lines | case | seconds | peak MiB | vs ruff |",
         "|---|---:|---:|---|---:|---:|---:|",
@@ -129,7 +155,7 @@ def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]
             seconds = f"over {sample.seconds:.0f}" if sample.timed_out else f"{sample.seconds:.2f}"
             ratio = f"{sample.seconds / ruff:.1f}x"
             lines.append(f"| {repo} | {files} | {lines_:,} | {case} | {seconds} | {sample.peak_mib:.0f} | {ratio} |")
-    lines += ["", "## mlaudit stages, cold run (seconds; lines/s of the analyse stage)", "",
+    lines += ["", "### mlaudit stages, cold run (seconds; lines/s of the analyse stage)", "",
               "| repo | discover | analyse (read, parse, facts, per-file rules) | project rules | suppress | analyse lines/s |",
               "|---|---:|---:|---:|---:|---:|"]
     for repo, results in table.items():
@@ -164,12 +190,27 @@ def main() -> int:
         sizes[name] = (len(files), line_count(files))
         print(f"bench: {name} ({len(files)} files)", file=sys.stderr)
         table[name] = bench_repo(repo, args.runs, args.pylint, args.pylint_timeout)
-    text = render(table, sizes, args.runs)
+    text = render(table, sizes, args.runs, provenance({n: args.repos / n for n in table}, args.pylint))
     if args.out:
-        args.out.write_text(text)
+        write_block(args.out, text)
     else:
         print(text)
     return 0
+
+
+START, END = "<!-- bench/run.py: start -->", "<!-- bench/run.py: end -->"
+
+
+def write_block(out: Path, text: str) -> None:
+    """Replace the generated block of `out`, keeping the hand-written analysis around it."""
+    block = f"{START}\n{text}{END}\n"
+    current = out.read_text() if out.exists() else ""
+    if START in current and END in current:
+        before, rest = current.split(START, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        out.write_text(before + block + ("\n" + after if after else ""))
+    else:
+        out.write_text("# Benchmarks\n\n" + block)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class ModuleGraph:
     # (importer's folder, dotted name) -> path: the same look-ups recur thousands of times per run.
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
     _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
+    _segments: frozenset[str] | None = field(default=None, repr=False)  # every part of every module name
 
     # --- modules -----------------------------------------------------------------------------
 
@@ -56,6 +57,10 @@ class ModuleGraph:
         """The repo file that `import <dotted>` written in `importer` loads, or None."""
         if not dotted:
             return None
+        if self._segments is None:
+            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
+        if dotted.partition(".")[0] not in self._segments:
+            return None  # `torch`, `numpy`: no spelling of any repo module has such a part
         head, slash, _ = importer.rpartition("/")
         folder = head if slash else "."  # PurePosixPath(importer).parent, without its cost
         key = (folder, dotted)
