@@ -1,6 +1,11 @@
 """Per-file analysis for a whole run: cache look-ups first, then the misses, in parallel when that pays.
 
-Results are identical whichever path a file takes (cache hit, serial, or a worker process): a
+- Keys: `file_keys` gives each file a key from its content digest (reusing the last run's digest
+  when the file's stat is unchanged) and `run_key` one for the whole run.
+- Analysis: `analyse_all` loads what the cache has and analyses the rest, in this process and
+  forked helpers, while ruff's ERA001 runs beside them for ML303.
+
+Results are identical whichever path a file takes (cache hit, serial, or a helper process): a
 test runs the fixtures every way and compares.
 """
 
