@@ -8,8 +8,8 @@ project): `setup.py` is Python with the manifest role, `dvc.yaml` is YAML with t
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 # Formats: how a file is parsed.
 PYTHON, NOTEBOOK, YAML, TOML, JSON, TEXT, BINARY, OTHER = (
@@ -117,17 +117,17 @@ class Kind:
 
 def classify(rel_path: str) -> Kind:
     """Decide the format and roles of the file at `rel_path` (POSIX, relative to the root)."""
-    path = PurePosixPath(rel_path)
-    name = path.name
-    fmt = FORMAT_BY_NAME.get(name) or FORMAT_BY_SUFFIX.get(path.suffix.lower(), OTHER)
+    *folders, name = rel_path.split("/")  # string work, not pathlib: this runs for every file
+    suffix = suffix_of(name)
+    fmt = FORMAT_BY_NAME.get(name) or FORMAT_BY_SUFFIX.get(suffix.lower(), OTHER)
     if name.endswith((".conda-lock.yml", ".conda-lock.yaml")) or name in ("conda-lock.yml", "conda-lock.yaml"):
         fmt = YAML
-    roles = {role for pattern, role in ROLE_PATTERNS if fnmatch.fnmatchcase(name, pattern)}
-    if path.parent.name == "requirements" and path.suffix in (".txt", ".in"):
+    roles = {role for role, pattern in _ROLE_REGEXES if pattern.match(name)}
+    if folders and folders[-1] == "requirements" and suffix in (".txt", ".in"):
         roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in
     # A lockfile (gpu.conda-lock.yml) is never a Hydra config. An `environment_atari.yaml` may be an
     # RL config rather than a conda environment, so manifests keep the config role unless named above.
-    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(path) or LOCKFILE in roles):
+    if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(folders) or LOCKFILE in roles):
         roles.discard(CONFIG)
     if is_artifact(rel_path):
         roles.add(DATA)
@@ -136,10 +136,28 @@ def classify(rel_path: str) -> Kind:
     return Kind(fmt, frozenset(roles))
 
 
+def suffix_of(name: str) -> str:
+    """`PurePosixPath(name).suffix`: the last dot-suffix, "" for `.bashrc` or `name.`."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def is_artifact(rel_path: str, extra_suffixes: frozenset[str] = frozenset()) -> bool:
-    suffix = PurePosixPath(rel_path).suffix.lower()
+    suffix = suffix_of(rel_path.rpartition("/")[2]).lower()
     return suffix in ARTIFACT_SUFFIXES or suffix in extra_suffixes
 
 
-def _in_ci_dir(path: PurePosixPath) -> bool:
-    return any(part in (".github", ".gitlab", ".circleci") for part in path.parts[:-1])
+def _in_ci_dir(folders: list[str]) -> bool:
+    return any(part in (".github", ".gitlab", ".circleci") for part in folders)
+
+
+def _role_regexes() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One compiled pattern per role from its shell-style name patterns (what fnmatchcase does,
+    in one match per role instead of one call per pattern)."""
+    by_role: dict[str, list[str]] = {}
+    for pattern, role in ROLE_PATTERNS:
+        by_role.setdefault(role, []).append(fnmatch.translate(pattern))
+    return tuple((role, re.compile("|".join(f"(?:{p})" for p in patterns))) for role, patterns in by_role.items())
+
+
+_ROLE_REGEXES = _role_regexes()

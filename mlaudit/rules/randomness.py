@@ -8,7 +8,8 @@ the per-file facts of `mlaudit.facts.randomness` and the knowledge in `randomnes
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
@@ -34,6 +35,9 @@ from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, all_at_least
 from mlaudit.rules import randomness_data as data
 from mlaudit.rules.base import ProjectRule, PythonRule
+
+# The repo's seeding helpers as (path, function, line), worked out on first call.
+Helpers = Callable[[], list[tuple[str, str, int]]]
 
 CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
 LIGHTNING_TRAINERS = frozenset(
@@ -245,10 +249,10 @@ class MissingSeed(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
-        helpers = found.seeding_helpers()
+        helpers = functools.cache(found.seeding_helpers)  # only a finding without a seed needs them
         return _dedupe(self._check(trace, helpers) for trace in found.traces)
 
-    def _check(self, trace: Trace, helpers: list[tuple[str, str, int]]) -> Finding | None:
+    def _check(self, trace: Trace, helpers: Helpers) -> Finding | None:
         uses = _uses(trace)
         if not uses:
             return None
@@ -281,7 +285,7 @@ class MissingSeed(ProjectRule):
         return None
 
     def _finding(
-        self, trace: Trace, step: Step, later_seed: Step | None, helpers: list[tuple[str, str, int]],
+        self, trace: Trace, step: Step, later_seed: Step | None, helpers: Helpers,
         unresolved: Step | None,
     ) -> Finding:
         entry = trace.entry.path
@@ -299,8 +303,8 @@ class MissingSeed(ProjectRule):
                                       "resolved, sets it.")
         return Finding(self.code, message, entry, _line(trace, step), level=level)
 
-    def _suggestion(self, trace: Trace, helpers: list[tuple[str, str, int]]) -> str:
-        unused = [h for h in helpers if (h[0], h[1]) not in trace.reached and self._importable(trace, h[0])]
+    def _suggestion(self, trace: Trace, helpers: Helpers) -> str:
+        unused = [h for h in helpers() if (h[0], h[1]) not in trace.reached and self._importable(trace, h[0])]
         unused.sort(key=lambda h: ("seed" not in h[1].lower(), h[0].count("/"), h))
         if unused:
             path, name, line = unused[0]
