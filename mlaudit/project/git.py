@@ -48,7 +48,8 @@ def read_git_state(root: Path) -> GitState | None:
     except (git.exc.GitError, OSError, ValueError):
         return None
     # Deleted-but-still-indexed files are not in the work tree; keep only what exists.
-    tracked = frozenset(p for p in tracked if os.path.lexists(root / p))
+    base = str(root)
+    tracked = frozenset(p for p in tracked if os.path.lexists(os.path.join(base, p)))
     return GitState(root=root, top=top, tracked=tracked, untracked=frozenset(untracked))
 
 
