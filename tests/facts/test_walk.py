@@ -1,0 +1,57 @@
+"""The single walk: listeners share it, a broken listener is dropped without stopping the others,
+and names resolve per node even when a module rebinds an import half-way."""
+
+from __future__ import annotations
+
+import ast
+
+from mlaudit.facts.walk import PyContext, module_level_names, walk
+
+
+def _walk(source: str, listeners: list[object]) -> PyContext:
+    tree = ast.parse(source)
+    ctx = PyContext("m.py", "m", False, source, module_defs=module_level_names(tree))
+    walk(tree, ctx, listeners)
+    return ctx
+
+
+class _Names:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        self.seen.append((ctx.dotted(node.func) or "", ctx.qualname(node.func)))
+
+
+class _BreaksOnSecondCall:
+    calls = 0
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            raise ValueError("boom")
+
+
+def test_a_listener_that_raises_is_dropped_and_the_others_go_on() -> None:
+    broken, names = _BreaksOnSecondCall(), _Names()
+    ctx = _walk("f()\ng()\nh()\n", [broken, names])
+    assert broken.calls == 2  # not called again after raising
+    assert [text for text, _ in names.seen] == ["f", "g", "h"]  # the listener after it still ran on g()
+    assert len(ctx.errors) == 1 and "_BreaksOnSecondCall" in ctx.errors[0] and "m.py:2" in ctx.errors[0]
+
+
+def test_names_resolve_per_node_across_a_rebound_import() -> None:
+    names = _Names()
+    _walk("import numpy as np\nnp.random.seed(0)\nimport torch as np\nnp.random.seed(0)\n", [names])
+    assert names.seen == [("np.random.seed", "numpy.random.seed"), ("np.random.seed", "torch.random.seed")]
+
+
+def test_the_enclosing_function_follows_the_walk() -> None:
+    seen: list[str] = []
+
+    class Scopes:
+        def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+            seen.append(ctx.function)
+
+    _walk("a()\nclass C:\n    def m(self):\n        b()\n    c()\nd()\n", [Scopes()])
+    assert seen == ["", "C.m", "C", ""]
