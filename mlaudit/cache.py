@@ -17,12 +17,14 @@ entry. The cache is bounded: the oldest entries are removed beyond `MAX_ENTRIES`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import pickle
 import secrets
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from mlaudit import __version__
 FORMAT = "v1"
 MAX_ENTRIES = 50_000
 MAX_RUNS = 16
+PRUNE_EVERY_SECONDS = 600
 _SIGNATURE_BYTES = 32
 
 
@@ -124,6 +127,21 @@ class Cache:
         )
 
     # --- size bound ----------------------------------------------------------------------------
+
+    def prune_if_due(self, max_entries: int = MAX_ENTRIES) -> int:
+        """`prune`, at most once per PRUNE_EVERY_SECONDS: listing every entry after every run that
+        wrote would cost a run more than the bound is worth (it may overshoot by a few minutes of
+        entries)."""
+        marker = self.dir / FORMAT / "pruned"
+        try:
+            if time.time() - marker.stat().st_mtime < PRUNE_EVERY_SECONDS:
+                return 0
+        except OSError:
+            pass  # never pruned yet
+        removed = self.prune(max_entries)
+        with contextlib.suppress(OSError):
+            marker.touch()
+        return removed
 
     def prune(self, max_entries: int = MAX_ENTRIES) -> int:
         """Remove the least recently written entries beyond `max_entries` (and run memos beyond

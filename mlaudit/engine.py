@@ -185,7 +185,7 @@ def _all_findings(
         if memo_key is not None and not found.errors and not stats.warnings:
             cache.store(memo_key, found)
         if cache.written:
-            cache.prune()
+            cache.prune_if_due()
     return found, stats
 
 

@@ -9,13 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from mlaudit import analyse
-from mlaudit.cache import Cache
+from mlaudit.cache import PRUNE_EVERY_SECONDS, Cache
 from mlaudit.engine import CheckOptions, check_paths
 from mlaudit.report import RunResult
 from tests.helpers import make_repo
@@ -151,6 +152,20 @@ def test_concurrent_runs_agree(tmp_path: Path) -> None:
         outputs = list(pool.map(one, range(4)))
     assert outputs == ["30"] * 4
     assert run(repo).cache_hits == 30
+
+
+def test_pruning_runs_at_most_once_per_interval(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, ".mlaudit_cache", key=b"k" * 32)
+    for i in range(7):
+        cache.store(f"{i:02x}" * 32, i)
+    assert cache.prune_if_due(max_entries=5) == 2
+    for i in range(7, 10):
+        cache.store(f"{i:02x}" * 32, i)
+    assert cache.prune_if_due(max_entries=5) == 0  # pruned a moment ago
+    marker = tmp_path / ".mlaudit_cache" / "v1" / "pruned"
+    past = time.time() - 2 * PRUNE_EVERY_SECONDS
+    os.utime(marker, (past, past))
+    assert cache.prune_if_due(max_entries=5) == 3
 
 
 def test_prune_keeps_the_cache_bounded(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ Build all traces once per run with `model.analysis("randomness-traces", build_tr
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -183,9 +184,14 @@ class Traces:
         helpers = []
         for path, defs in self.tracer.calls.graph.defs.items():
             for name, fact in defs.items():
-                if fact.kind == "function" and SEED_HELPER_NAME.search(name) and self.tracer.seeds(path, name):
+                if fact.kind == "function" and _helper_name(name) and self.tracer.seeds(path, name):
                     helpers.append((path, name, fact.line))
         return sorted(helpers)
+
+
+@functools.lru_cache(maxsize=8192)  # def names repeat across a repo (`forward`, `setup`, `__init__`)
+def _helper_name(name: str) -> bool:
+    return SEED_HELPER_NAME.search(name) is not None
 
 
 def build_traces(model: ProjectModel) -> Traces:

@@ -345,24 +345,26 @@ class UntrackedRunConfig(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         modules = list(model.python_modules())
-        logged: dict[str, bool] | None = None  # built on the first tracked run: most repos have none
-        logged_later: dict[frozenset[str], bool] = {}
+        logged_later: dict[frozenset[str], bool] = {}  # the same answer for every run of one tracker
+        stores: bool | None = None
+        callees: set[str] | None = None  # gathered on the first tracked run: most repos have none
         for file, facts in modules:
             if not is_training_path(file.path):
                 continue
             for call in facts.calls:
                 if call.callee not in TRACKER_STARTS:
                     continue
-                if logged is None:
-                    logged = _logged_callees(modules)
                 keyword, later = TRACKER_STARTS[call.callee]
                 if "**" in call.keywords or (keyword is not None and keyword in call.keywords):
                     continue  # `wandb.init(**run_kwargs)` may well carry the config
-                if later not in logged_later:  # the same answer for every run of one tracker
-                    logged_later[later] = _any_matches(logged, later)
-                if logged_later[later] or (call.callee.startswith("neptune") and logged.get("neptune-store")):
+                if later not in logged_later:
+                    callees = callees if callees is not None else _all_callees(modules)
+                    logged_later[later] = _any_called(callees, later)
+                if logged_later[later]:
                     continue
-                if call.callee.startswith("wandb") and logged.get("wandb-store"):
+                if stores is None:
+                    stores = _tracker_config_stored(modules)
+                if stores and call.callee.startswith(("neptune", "wandb")):
                     continue
                 yield _finding(
                     self, file.path, call.line, call.col,
@@ -371,25 +373,25 @@ class UntrackedRunConfig(ProjectRule):
                 )
 
 
-def _logged_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> dict[str, bool]:
-    """Every callee called anywhere (qualified and as written), plus whether tracker configs are
-    assigned anywhere (`wandb.config.lr = ...`, neptune's `run["parameters"] = ...`)."""
-    found: dict[str, bool] = {}
-    for _, facts in modules:
-        for call in facts.calls:
-            for name in (call.callee, call.text):
-                if name:
-                    found[name] = True
-        config = facts.extra.get("config")
-        if isinstance(config, ModuleConfigFacts) and config.tracker_config_stores:
-            found["wandb-store"] = True
-            found["neptune-store"] = True
-    return found
+def _all_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
+    """Every callee called anywhere in the repo, by qualified name and as written."""
+    return {name for _, facts in modules for call in facts.calls for name in (call.callee, call.text) if name}
 
 
-def _any_matches(callees: dict[str, bool], patterns: frozenset[str]) -> bool:
+def _any_called(callees: set[str], patterns: frozenset[str]) -> bool:
     """Whether a callee is one of `patterns`: an exact name, or a suffix that starts with "."."""
     suffixes = tuple(p for p in patterns if p.startswith("."))
-    if any(p in callees for p in patterns):
+    if any(p in callees for p in patterns if not p.startswith(".")):
         return True
-    return bool(suffixes) and any(callee.endswith(suffixes) for callee in callees)
+    return bool(suffixes) and any(name.endswith(suffixes) for name in callees)
+
+
+def _tracker_config_stored(modules: Iterable[tuple[Any, ModuleFacts]]) -> bool:
+    """Whether tracker configs are assigned anywhere (`wandb.config.lr = ...`, neptune's
+    `run["parameters"] = ...`)."""
+    return any(
+        isinstance(config := facts.extra.get("config"), ModuleConfigFacts) and config.tracker_config_stores
+        for _, facts in modules
+    )
+
+

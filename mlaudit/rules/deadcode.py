@@ -96,6 +96,15 @@ class DeadFeatureFlag(ProjectRule):
         fields: dict[str, list[tuple[str, Any]]] = {}
         for path, option in index.options:
             fields.setdefault(option.name, []).append((path, option))
+        candidates = [
+            (name, *defs[0]) for name, defs in fields.items()
+            # One dataclass field with a bool default; also an argparse/click option, or fields of
+            # several classes, are not constant.
+            if len(defs) == 1 and defs[0][1].kind == "dataclass" and isinstance(defs[0][1].default, bool)
+            and is_training_path(defs[0][0])
+        ]
+        if not candidates:
+            return  # most repos: skip gathering every use in the repo
         facts = list(index.facts.values())
         # By last name: imports through re-exports or script folders do not resolve to the class's
         # own qualified name, and a miss here would be a false alarm.
@@ -104,12 +113,7 @@ class DeadFeatureFlag(ProjectRule):
         constructed = {c for f in facts for c in f.calls_with_arguments}
         used = {a for f in facts for a in f.attribute_uses}
         yaml_names = {chain[-1] for ns in index.namespaces.values() for chain in ns.keys}
-        for name, defs in fields.items():
-            if len(defs) != 1 or defs[0][1].kind != "dataclass":
-                continue  # also an argparse/click option, or several classes: not constant
-            path, option = defs[0]
-            if not isinstance(option.default, bool) or not is_training_path(path):
-                continue
+        for name, path, option in candidates:
             owner = option.owner.rsplit(".", 1)[-1]
             built = any(c.rsplit(".", 1)[-1] == owner for c in constructed)
             if (owner in escaped or built or name in keywords or name in used
