@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlaudit.facts.python import DefFact, ModuleFacts
+from mlaudit.project.kinds import suffix_of
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -170,8 +171,8 @@ def _search_prefixes(folder_name: str) -> tuple[str, ...]:
 def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool]:
     """Every dotted name a file can be imported as: from the repo root, and from each package
     root (`src/`, or a folder declared in pyproject) that contains it."""
-    pure = PurePosixPath(path).with_suffix("")
-    parts = list(pure.parts)
+    suffix = suffix_of(path.rpartition("/")[2])
+    parts = (path[: -len(suffix)] if suffix else path).split("/")  # PurePosixPath.with_suffix(""), as strings
     is_package = bool(parts) and parts[-1] == "__init__"
     if is_package:
         parts = parts[:-1]
@@ -179,8 +180,8 @@ def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool
     # only a lookup key, used for imports of siblings by a script run from that folder.
     names = [".".join(parts)] if parts else []
     for root in roots:
-        root_parts = PurePosixPath(root).parts
-        if root_parts and tuple(parts[: len(root_parts)]) == root_parts and len(parts) > len(root_parts):
+        root_parts = root.split("/")
+        if parts[: len(root_parts)] == root_parts and len(parts) > len(root_parts):
             rest = parts[len(root_parts):]
             if all(p.isidentifier() for p in rest):
                 names.append(".".join(rest))
