@@ -27,6 +27,7 @@ from typing import Any
 
 from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
 from mlaudit.facts.structured import YamlFacts
+from mlaudit.project.kinds import suffix_of
 from mlaudit.project.model import ProjectModel
 
 Chain = tuple[str, ...]
@@ -331,7 +332,8 @@ def _repo_modules(model: ProjectModel) -> set[str]:
     for file, facts in model.python_modules():
         if facts.module:
             names.add(facts.module)
-        parts = PurePosixPath(file.path).with_suffix("").parts
+        suffix = suffix_of(file.path.rpartition("/")[2])
+        parts = (file.path[: -len(suffix)] if suffix else file.path).split("/")  # with_suffix(""), as strings
         if parts and parts[-1] == "__init__":
             parts = parts[:-1]
         if parts and all(p.isidentifier() for p in parts):
@@ -540,7 +542,7 @@ def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
                     if ns.kind == "params":
                         ns.references.add(chain)
     for path in model.files:
-        if PurePosixPath(path).name == "params.yaml" and f"file:{path}" in index.namespaces:
+        if path.rpartition("/")[2] == "params.yaml" and f"file:{path}" in index.namespaces:
             index.namespaces[f"file:{path}"].kind = "params"
 
 
