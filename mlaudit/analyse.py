@@ -168,16 +168,42 @@ def analyse_all(
     stats = AnalysisStats()
     options = options_fingerprint(settings)
     results: dict[str, FileResult] = {}
-    miss_keys: dict[str, str] = {}  # where each file analysed afresh is stored
-    todo: list[SourceFile] = []
+    keyed: list[tuple[SourceFile, str | None]] = []
     for file in files:
         if not needs_reading(file):  # data files and the like: stat only, nothing to parse
             results[file.path] = FileResult(FileFacts(file.path, file.format, ""))
-            continue
-        if cache is None:
-            key = None
+        elif cache is None:
+            keyed.append((file, None))
         else:
-            key = keys[file.path] if keys is not None and file.path in keys else _cache_key(file, settings, options)
+            keyed.append((file, keys[file.path] if keys is not None and file.path in keys else _cache_key(file, settings, options)))
+    # Files with no entry will be analysed whatever happens: ruff starts on them now and runs on the
+    # other core while the cached entries load.
+    absent = [f for f, key in keyed if cache is None or key is None or not cache.has(key)]
+    externals = [_start_external(root, absent, stats)]
+    todo, miss_keys = _load_cached(keyed, cache, results, stats)
+    absent_paths = {f.path for f in absent}
+    late = [f for f in todo if f.path not in absent_paths]  # an entry that was there but would not load
+    if late and externals[0] is not None:
+        externals.append(_start_external(root, late, stats))
+    stats.misses = len(todo)
+    fresh, stats.workers = _analyse(todo, settings, jobs)
+    complete = root is None or _add_external_facts(externals, fresh, stats)
+    for result in fresh:
+        results[result.facts.path] = result
+        key = miss_keys.get(result.facts.path)
+        incomplete = not complete and result.facts.python is not None
+        if cache is not None and key is not None and not result.errors and not incomplete:
+            cache.store(key, result)
+    return [results[f.path] for f in files], stats
+
+
+def _load_cached(
+    keyed: list[tuple[SourceFile, str | None]], cache: Cache | None, results: dict[str, FileResult], stats: AnalysisStats
+) -> tuple[list[SourceFile], dict[str, str]]:
+    """Fill `results` from the cache; return the files left to analyse and where to store each."""
+    todo: list[SourceFile] = []
+    miss_keys: dict[str, str] = {}
+    for file, key in keyed:
         cached = cache.load(key) if cache is not None and key is not None else None
         if isinstance(cached, FileResult) and cached.facts.path == file.path:
             results[file.path] = cached
@@ -186,17 +212,7 @@ def analyse_all(
         if key is not None:
             miss_keys[file.path] = key
         todo.append(file)
-    stats.misses = len(todo)
-    external = _start_external(root, todo, stats)  # runs while the files are analysed
-    fresh, stats.workers = _analyse(todo, settings, jobs)
-    complete = root is None or _add_external_facts(external, fresh, stats)
-    for result in fresh:
-        results[result.facts.path] = result
-        key = miss_keys.get(result.facts.path)
-        incomplete = not complete and result.facts.python is not None
-        if cache is not None and key is not None and not result.errors and not incomplete:
-            cache.store(key, result)
-    return [results[f.path] for f in files], stats
+    return todo, miss_keys
 
 
 def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats) -> CommentedCode | None:
@@ -210,16 +226,18 @@ def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisSt
         return None
 
 
-def _add_external_facts(external: CommentedCode | None, fresh: list[FileResult], stats: AnalysisStats) -> bool:
+def _add_external_facts(externals: list[CommentedCode | None], fresh: list[FileResult], stats: AnalysisStats) -> bool:
     """Attach the external tools' facts to the Python files that parsed; False when they could not run."""
     python = [r for r in fresh if r.facts.python is not None and r.facts.format == kinds.PYTHON]
-    if external is None:
-        return False
-    try:
-        rows = external.rows()
-    except RuffUnavailable as exc:
-        stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
-        return False
+    rows: dict[str, tuple[int, ...]] = {}
+    for external in externals:
+        if external is None:
+            return False
+        try:
+            rows.update(external.rows())
+        except RuffUnavailable as exc:
+            stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
+            return False
     for result in python:
         assert result.facts.python is not None
         result.facts.python.extra[COMMENTED_CODE] = rows.get(result.facts.path, ())

@@ -92,6 +92,10 @@ class Cache:
         except Exception:  # noqa: BLE001 - a stale class layout or truncated entry is a miss
             return None
 
+    def has(self, name: str) -> bool:
+        """Whether an entry exists (it may still fail to load: `load` decides)."""
+        return self._path(name).is_file()
+
     def store(self, name: str, value: Any) -> None:
         try:
             payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

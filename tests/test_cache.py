@@ -130,6 +130,18 @@ def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(tmp_path: Path, d
     assert run(repo).cache_hits == 1  # rewritten
 
 
+def test_a_file_whose_entry_fails_to_load_still_gets_commented_code_checked(tmp_path: Path) -> None:
+    """ruff starts early on the files with no entry; one whose entry exists but will not load is
+    found only later and needs a ruff run of its own."""
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH + "# x = torch.zeros(3)\n# print(x)\n"})
+    expected = summary(run(repo))
+    assert "ML303" in {code for _, _, _, code, _ in expected}
+    for entry in [*_entries(repo), *(p for p in (repo / ".mlaudit_cache").rglob("run-*") if p.is_file())]:
+        entry.write_bytes(b"\x80\x04junk")
+    again = run(repo)
+    assert again.cache_hits == 0 and not again.warnings and summary(again) == expected
+
+
 def test_an_entry_signed_with_another_key_is_never_unpickled(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"a.py": BENCH})
     run(repo)
