@@ -12,7 +12,8 @@ an untrusted folder could run code. So every entry is signed with HMAC-SHA256 un
 key kept outside the repository (`~/.cache/mlaudit/key`); an entry whose signature does not
 verify (tampered, corrupt, truncated, or written by another user) is ignored and rewritten.
 Writes go to a temporary file and are renamed into place, so concurrent runs never see half an
-entry. The cache is bounded: the oldest entries are removed beyond `MAX_ENTRIES`.
+entry. The cache is bounded: the oldest entries are removed beyond `MAX_ENTRIES`, checked at most
+every `PRUNE_EVERY_SECONDS` (`v1/pruned` records when).
 """
 
 from __future__ import annotations
