@@ -27,7 +27,7 @@ from typing import Any
 
 from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
 from mlaudit.facts.structured import YamlFacts
-from mlaudit.project.kinds import suffix_of
+from mlaudit.project.kinds import stem_parts
 from mlaudit.project.model import ProjectModel
 
 Chain = tuple[str, ...]
@@ -332,8 +332,7 @@ def _repo_modules(model: ProjectModel) -> set[str]:
     for file, facts in model.python_modules():
         if facts.module:
             names.add(facts.module)
-        suffix = suffix_of(file.path.rpartition("/")[2])
-        parts = (file.path[: -len(suffix)] if suffix else file.path).split("/")  # with_suffix(""), as strings
+        parts = stem_parts(file.path)
         if parts and parts[-1] == "__init__":
             parts = parts[:-1]
         if parts and all(p.isidentifier() for p in parts):

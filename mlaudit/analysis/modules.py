@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlaudit.facts.python import DefFact, ModuleFacts
-from mlaudit.project.kinds import suffix_of
+from mlaudit.project.kinds import stem_parts
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -171,8 +171,7 @@ def _search_prefixes(folder_name: str) -> tuple[str, ...]:
 def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool]:
     """Every dotted name a file can be imported as: from the repo root, and from each package
     root (`src/`, or a folder declared in pyproject) that contains it."""
-    suffix = suffix_of(path.rpartition("/")[2])
-    parts = (path[: -len(suffix)] if suffix else path).split("/")  # PurePosixPath.with_suffix(""), as strings
+    parts = stem_parts(path)
     is_package = bool(parts) and parts[-1] == "__init__"
     if is_package:
         parts = parts[:-1]

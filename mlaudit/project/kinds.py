@@ -142,6 +142,12 @@ def suffix_of(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
+def stem_parts(rel_path: str) -> list[str]:
+    """`PurePosixPath(rel_path).with_suffix("").parts` for a normalised repo path, as strings."""
+    suffix = suffix_of(rel_path.rpartition("/")[2])
+    return (rel_path[: -len(suffix)] if suffix else rel_path).split("/")
+
+
 def is_artifact(rel_path: str, extra_suffixes: frozenset[str] = frozenset()) -> bool:
     suffix = suffix_of(rel_path.rpartition("/")[2]).lower()
     return suffix in ARTIFACT_SUFFIXES or suffix in extra_suffixes
