@@ -12,8 +12,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlaudit import __version__
+
+if TYPE_CHECKING:
+    from mlaudit.rules.base import Rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -248,12 +252,19 @@ def run_clean(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _default_label(rule: type[Rule]) -> str:
+    """`on` for rules in the default selection, `opt-in` for those that need their code selected."""
+    return "on" if rule.default else "opt-in"
+
+
 def rule_table(markdown: bool = False) -> str:
     from mlaudit.rules import all_rules
 
     if not markdown:
-        return "\n".join(f"{r.code}  {r.name:<36} {r.level.value:<8} {r.summary}" for r in all_rules())
-    rows = ["| code | name | level | what it finds |", "|---|---|---|---|"]
+        return "\n".join(
+            f"{r.code}  {r.name:<36} {r.level.value:<8} {_default_label(r):<8} {r.summary}" for r in all_rules()
+        )
+    rows = ["| code | name | level | default | what it finds |", "|---|---|---|---|---|"]
     for r in all_rules():
-        rows.append(f"| [{r.code}](rules/{r.code}.md) | {r.name} | {r.level.value} | {r.summary} |")
+        rows.append(f"| [{r.code}](rules/{r.code}.md) | {r.name} | {r.level.value} | {_default_label(r)} | {r.summary} |")
     return "\n".join(rows)

@@ -59,6 +59,9 @@ class Settings:
         enables ML103 and no other ML1xx rule."""
         chosen = _longest_prefix(code, [*self.select, *self.extend_select])
         ignored = _longest_prefix(code, self.ignore)
+        rule = rule_by_code(code)
+        if rule is not None and not rule.default and chosen < len(code):
+            return False  # an opt-in rule needs its full code selected
         return chosen > ignored
 
     def ignored_in_file(self, code: str, path: str) -> bool:

@@ -14,6 +14,7 @@ from mlaudit.rules.base import FileRule, ProjectRule, PythonRule, Rule
 FAMILY_MODULES = (
     "meta",  # ML0xx: mlaudit itself
     "randomness",  # ML1xx
+    "ordering",  # ML110, ML111: file-system and set order
     "config",  # ML2xx
     "deadcode",  # ML3xx
     "data",  # ML4xx
