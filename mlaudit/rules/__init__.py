@@ -14,6 +14,7 @@ from mlaudit.rules.base import FileRule, ProjectRule, PythonRule, Rule
 FAMILY_MODULES = (
     "meta",  # ML0xx: mlaudit itself
     "randomness",  # ML1xx
+    "tabular",  # ML109: gradient-boosting library settings
     "ordering",  # ML110, ML111: file-system and set order
     "config",  # ML2xx
     "deadcode",  # ML3xx
@@ -21,6 +22,7 @@ FAMILY_MODULES = (
     "dependencies",  # ML5xx
     "safety",  # ML6xx
     "notebooks",  # ML7xx
+    "leakage",  # ML801-ML803: data leakage
     "probe",  # ML9xx (reported by `mlaudit probe`)
 )
 

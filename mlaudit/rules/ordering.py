@@ -335,8 +335,9 @@ def _has_strings(expr: ast.AST, ctx: PyContext, values: dict[str, ast.AST], dept
                 return True
             if _call_name(sub, ctx) == "builtins.str":
                 return True
-        if isinstance(sub, ast.Name) and depth < 3 and sub.id in values and values[sub.id] is not expr:
-            if _has_strings(values[sub.id], ctx, values, depth + 1):
+        if isinstance(sub, ast.Name) and depth < 3:
+            value = values.get(sub.id)
+            if value is not None and value is not expr and _has_strings(value, ctx, values, depth + 1):
                 return True
     return False
 
