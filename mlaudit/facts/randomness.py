@@ -340,6 +340,8 @@ class RandomnessExtractor:
         seed = _kwarg(node, spec.seed_keyword)
         if seed is not None and not (isinstance(seed, ast.Constant) and seed.value is None):
             return True
+        if spec.shuffle_keyword and _kwarg_is(node, spec.shuffle_keyword, False):
+            return True
         note = f"{spec.label} without {spec.seed_keyword}="
         if spec.family:
             self._add(SOURCE, f"{built_from}.{method}", node, ctx, families=(spec.family,), note=note)

@@ -78,6 +78,8 @@ class FilesystemOrder(PythonRule):
         "import os\nn_images = len(os.listdir('data'))\nprint('cache' in os.listdir('.'))\n",
         "import glob\nfiles = glob.glob('data/*.csv')\nfiles.sort()\ntrain = files[:100]\n",
         "from pathlib import Path\nfor p in Path('data').glob('*.txt'):\n    print(p.read_text()[:10])\n",
+        "import os, random\nfiles = os.listdir('data')\nrandom.shuffle(files)  # unseeded: random anyway\n",
+        "from pathlib import Path\npreview = list(Path('data').rglob('*.jpg'))[:5]\n",
     )
     invalid = (
         "import os, random\nfiles = os.listdir('data')  # expect: ML110\nrandom.seed(0)\nrandom.shuffle(files)\n",
@@ -96,8 +98,9 @@ class FilesystemOrder(PythonRule):
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
         reported: set[int] = set()
+        seeded = _seeds_something(node)
         for _, body in flow.scopes(node):
-            for origin, use in _listing_uses(body, ctx):
+            for origin, use in _listing_uses(body, ctx, seeded):
                 self._report(origin, use, ctx, reported)
         for cls in (n for n in ast.walk(node) if isinstance(n, ast.ClassDef)):
             for origin in _dataset_attributes(cls, ctx):
@@ -139,16 +142,37 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
     return None
 
 
-def _listing_uses(body: list[ast.stmt], ctx: PyContext) -> list[tuple[_Origin, str]]:
-    """(origin, how its order is used) for each listing whose order matters in this scope."""
+def _seeds_something(tree: ast.Module) -> bool:
+    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`).
+    An unseeded shuffle is random anyway; the listing's order only matters once a seed makes the
+    rest repeatable."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if "seed" in name.lower():
+                return True
+    return False
+
+
+def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:
+    """(origin, how its order is used) for each listing whose order matters in this scope: a
+    seeded draw from it, ids from its positions, or two slices of it (a split by position)."""
     tainted: dict[str, _Origin] = {}
     found: list[tuple[_Origin, str]] = []
+    slices: dict[int, list[_Origin]] = {}
     for stmt in flow.statements(body):
         _track_listing(stmt, ctx, tainted)
         for sub in flow.own_nodes(stmt):
-            use = _order_use(sub, ctx, tainted)
-            if use is not None:
-                found.append(use)
+            use = _order_use(sub, ctx, tainted, seeded)
+            if use is None:
+                continue
+            if use[1] == SPLIT_BY_POSITION:
+                slices.setdefault(id(use[0].node), []).append(use[0])
+                if len(slices[id(use[0].node)]) == 2:  # `files[:n]` and `files[n:]`
+                    found.append(use)
+                continue
+            found.append(use)
     return found
 
 
@@ -186,13 +210,16 @@ def _track_listing(stmt: ast.stmt, ctx: PyContext, tainted: dict[str, _Origin]) 
                 tainted[call.func.value.id] = origin
 
 
-def _order_use(node: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> tuple[_Origin, str] | None:
+SPLIT_BY_POSITION = "it is split by position"
+
+
+def _order_use(node: ast.AST, ctx: PyContext, tainted: dict[str, _Origin], seeded: bool) -> tuple[_Origin, str] | None:
     if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and isinstance(node.ctx, ast.Load):
         piece = node.slice
         if piece.lower is None and piece.upper is None and piece.step is None:
             return None  # a copy
         origin = _listing(node.value, ctx, tainted)
-        return (origin, "it is split by position") if origin else None
+        return (origin, SPLIT_BY_POSITION) if origin else None
     if not isinstance(node, (ast.Call, ast.DictComp)):
         return None
     if isinstance(node, ast.DictComp):
@@ -202,7 +229,7 @@ def _order_use(node: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> tu
     sensitive = name in ORDER_SENSITIVE_CALLS or (
         not name and isinstance(func, ast.Attribute) and func.attr in ORDER_SENSITIVE_METHODS
     )
-    if sensitive and node.args:
+    if sensitive and node.args and _draw_is_seeded(node, name, seeded):
         origin = _listing(node.args[0], ctx, tainted)
         if origin is not None:
             return origin, f"{ctx.segment(func) or 'a shuffle'}() draws from it by position"
@@ -215,6 +242,17 @@ def _order_use(node: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> tu
         origin = _listing(func.value, ctx, tainted)
         return (origin, "its positions become label ids (.index())") if origin else None
     return None
+
+
+def _draw_is_seeded(node: ast.Call, name: str, seeded: bool) -> bool:
+    """A split or shuffle that repeats from run to run (so the listing's order is what varies)."""
+    for keyword in ("random_state", "generator", "seed"):
+        value = flow.kwarg(node, keyword)
+        if value is not None:
+            return flow.const(value) is not None or not isinstance(value, ast.Constant)
+    if name.startswith("sklearn."):
+        return False  # no random_state: random anyway (ML101's business)
+    return seeded or not name  # `rng.shuffle(files)`: the generator carries its own seed
 
 
 def _enumerated(iterable: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> tuple[_Origin, str] | None:
@@ -270,6 +308,10 @@ class SetOrder(PythonRule):
         "stop = set(open('stop.txt').read().split())\nwords = [w for w in open('a.txt').read().split() if w not in stop]\n",
         "labels = [0, 1, 1, 2]\nclasses = list(set(labels))\nlabel_map = {c: i for i, c in enumerate(classes)}\n",
         "words = open('a.txt').read().split()\nvocab = set(words)\nprint(len(vocab), 'the' in vocab)\n",
+        "names = open('labels.txt').read().split()\nid_to_label = list(set(names))\nid_to_label.sort()\n"
+        "label_to_id = {lbl: i for i, lbl in enumerate(id_to_label)}\n",
+        "labels = list(set(ds['train']['labels']))\nlabel2id = {}\nfor i, label in enumerate(labels):\n"
+        "    label2id[label] = i\n",
     )
     invalid = (
         "text = open('input.txt').read()\nchars = list(set(text))\n"
@@ -324,7 +366,12 @@ def _set_expr(expr: ast.AST, ctx: PyContext, sets: dict[str, _SetInfo], values: 
 
 
 def _has_strings(expr: ast.AST, ctx: PyContext, values: dict[str, ast.AST], depth: int = 0) -> bool:
+    # A subscript (`ds["train"]["labels"]`) says nothing about the values: neither its keys nor
+    # what the container was built from.
+    keys = {id(n) for s in flow.own_nodes(expr) if isinstance(s, ast.Subscript) for n in ast.walk(s) if n is not s}
     for sub in flow.own_nodes(expr):
+        if id(sub) in keys:
+            continue
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
             return True
         if isinstance(sub, ast.JoinedStr):
@@ -367,6 +414,10 @@ def _track_sets(stmt: ast.stmt, ctx: PyContext, sets: dict[str, _SetInfo], value
         return
     # `vocab.update(line.split())` / `vocab.add(word.lower())` tell what the set holds.
     call = stmt.value if isinstance(stmt, ast.Expr) else None
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "sort":
+        if isinstance(call.func.value, ast.Name):
+            sets.pop(call.func.value.id, None)  # `labels = list(set(...)); labels.sort()`
+        return
     if (
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Attribute)

@@ -342,6 +342,7 @@ class DataMethod(NamedTuple):
     seed_keyword: str  # the keyword that makes the call reproducible
     family: str  # the global RNG it draws from without that keyword; "" = a fresh OS-seeded RNG
     label: str  # for messages
+    shuffle_keyword: str = ""  # a keyword that, set to False, makes the call draw nothing
 
 
 # pandas' sample/GroupBy.sample use numpy's global RandomState when random_state is None; datasets'
@@ -351,7 +352,7 @@ class DataMethod(NamedTuple):
 DATA_METHODS = (
     DataMethod(PANDAS_OBJECTS, "sample", "random_state", NUMPY, "pandas .sample()"),
     DataMethod(DATASETS_OBJECTS, "shuffle", "seed", NUMPY, "datasets .shuffle()"),
-    DataMethod(DATASETS_OBJECTS, "train_test_split", "seed", NUMPY, "datasets .train_test_split()"),
+    DataMethod(DATASETS_OBJECTS, "train_test_split", "seed", NUMPY, "datasets .train_test_split()", "shuffle"),
     DataMethod(POLARS_OBJECTS, "sample", "seed", POLARS, "Polars .sample()"),
     DataMethod(POLARS_OBJECTS, "shuffle", "seed", POLARS, "Polars .shuffle()"),
     DataMethod(DASK_OBJECTS, "sample", "random_state", "", "Dask .sample()"),
