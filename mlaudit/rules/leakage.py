@@ -301,8 +301,8 @@ def _before_split(state: _Flow, kind: str) -> Iterator[tuple[_Event, _Event]]:
     what the fitted object produced is on one side of that split (the split data came out of the
     transformer, or the transformer is applied to the split's outputs)."""
     for index, event in enumerate(state.events):
-        if event.kind != kind or not event.sources or event.sources & state.test_sources:
-            continue
+        if event.kind != kind or not event.sources or event.sources & state.split_outputs:
+            continue  # fit on a split's output: the training split (the catalog's negative) or the test one
         for split in state.events[index + 1 :]:
             if split.kind != "split" or not split.sources & event.sources:
                 continue
@@ -340,6 +340,9 @@ class FitBeforeSplit(_LeakageRule):
         "X, y = load()\ny = LabelEncoder().fit_transform(y)\ntrain_test_split(X, y, random_state=0)\n",
         "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\n"
         "X, y = load()\nZ = other()\nscaler = StandardScaler()\nscaler.fit(Z)\ntrain_test_split(X, y, random_state=0)\n",
+        "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import GridSearchCV, train_test_split\n"
+        "from sklearn.svm import SVC\nX, y = load()\nX_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)\n"
+        "X_train_scaled = StandardScaler().fit_transform(X_train)\nGridSearchCV(SVC(), {'C': [1, 10]}).fit(X_train_scaled, y_train)\n",
     )
     invalid = (
         "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\n"
