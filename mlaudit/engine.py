@@ -4,6 +4,7 @@ apply suppressions. No printing here; the CLI hands the result to a reporter."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import time
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
-from mlaudit.cache import Cache
-from mlaudit.config import Settings, enabled_rules, load_settings
+from mlaudit.cache import Cache, CacheSettingError, cache_location
+from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
+from mlaudit.facts import needs_reading
 from mlaudit.findings import Finding
+from mlaudit.project.boundary import OUTSIDE, screen
 from mlaudit.project.discover import exclude_spec, find_root, list_files
-from mlaudit.project.git import GitState, read_git_state
+from mlaudit.project.git import GitState, find_git_root, read_git_state
 from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
@@ -31,6 +34,7 @@ class CheckOptions:
     extend_select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     use_cache: bool = True
+    cache_dir: Path | None = None  # from --cache-dir: any folder; the setting must lie inside the project
     jobs: int | None = None  # worker processes; None chooses from the machine and the work
 
 
@@ -44,15 +48,30 @@ def build_settings(root: Path, options: CheckOptions) -> Settings:
 
 
 def discover(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None]:
-    git = read_git_state(root)
-    spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
-    files = {}
-    for rel in list_files(root, git, spec):
-        files[rel] = _source_file(root, rel, git)
+    files, git, _ = discover_files(root, settings)
     return files, git
 
 
-def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
+def discover_files(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None, list[str]]:
+    """The files to audit, the git state, and a warning for each file that must not be opened."""
+    git = read_git_state(root)
+    spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+    top = os.path.realpath(git.top if git is not None else (find_git_root(root) or root))
+    files = {}
+    warnings = []
+    for rel in list_files(root, git, spec):
+        file, skipped = _source_file(root, rel, git, top)
+        if skipped is not None:
+            warnings.append(f"skipped {rel}: {skipped}; it was not read")
+        if file is not None:
+            files[rel] = file
+    return files, git, warnings
+
+
+def _source_file(root: Path, rel: str, git: GitState | None, top: str) -> tuple[SourceFile | None, str | None]:
+    """The file, and why it is not read when it is not. A FIFO, device or socket is no file to
+    audit; a symlink out of the repository stays listed (a data folder linked in from a mount is
+    common) but is never opened, and a warning says so when its content would have been read."""
     abs_path = root / rel
     try:
         stat = os.lstat(abs_path)
@@ -60,7 +79,11 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     except OSError:
         size, is_link, mtime, ctime = -1, False, 0, 0
     tracked = git.is_tracked(rel) if git is not None else None
-    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime)
+    reason = screen(abs_path, top)
+    if reason is not None and reason != OUTSIDE:
+        return None, reason
+    file = SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime, outside=reason == OUTSIDE)
+    return file, reason if file.outside and needs_reading(dataclasses.replace(file, outside=False)) else None
 
 
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
@@ -108,9 +131,9 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         raise FileNotFoundError(f"no such file or folder: {missing[0]}")
     root = find_root(targets[0])
     settings = build_settings(root, options)
-    files, git = discover(root, settings)
+    files, git, skipped = discover_files(root, settings)
     clock.lap("discover")
-    cache = Cache(root, settings.cache_dir) if options.use_cache else None
+    cache, refused = open_cache(root, settings, options)
     found, stats = _all_findings(root, files, git, settings, cache, options, clock)
     findings = [f for f in found.findings if settings.is_enabled(f.code)]
     errors = found.errors
@@ -125,7 +148,7 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         exit_code=2 if errors else (1 if kept else 0),
         execution_successful=not errors,
         notifications=errors,
-        warnings=stats.warnings,
+        warnings=[*skipped, *refused, *stats.warnings],
         suppressed=suppressed,
         files_checked=len(files),
         source_root=git.top if git is not None else None,
@@ -133,6 +156,21 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         cache_hits=stats.hits,
         workers=stats.workers,
     )
+
+
+def open_cache(root: Path, settings: Settings, options: CheckOptions) -> tuple[Cache | None, list[str]]:
+    """The run's cache, or None with a warning when its folder is unsafe (cache.Cache.refusal)."""
+    if not options.use_cache:
+        return None, []
+    try:
+        location = cache_location(root, settings.cache_dir, options.cache_dir)
+    except CacheSettingError as exc:
+        raise ConfigError(str(exc)) from None
+    cache = Cache(root, location)
+    problem = cache.refusal()
+    if problem is None:
+        return cache, []
+    return None, [f"not using the cache: {problem}; running without it (remove that path, or pass --cache-dir)"]
 
 
 class _Clock:
