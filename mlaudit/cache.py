@@ -339,11 +339,11 @@ def removable(root: Path, folder: Path, explicit: bool) -> str | None:
         return "it is the project folder or above it"
     if ".git" in (part.lower() for part in folder.parts):
         return "it lies inside a .git folder"
-    if not explicit and not Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(root)):
-        return "it lies outside the project (pass it with --cache-dir to remove it)"
     problem = _not_a_real(folder, folder=True)
     if problem:
         return "it does not exist" if problem == "missing" else f"it is {problem}"
+    if not explicit and not Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(root)):
+        return "it lies outside the project (pass it with --cache-dir to remove it)"
     if not is_signed(folder):
         return "it carries no CACHEDIR.TAG written by mlaudit, so it is not mlaudit's cache"
     return None
