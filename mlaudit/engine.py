@@ -124,7 +124,7 @@ def paused_gc() -> Iterator[None]:
 
 def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     clock = _Clock()
-    targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    targets = [_target(p) for p in paths] or [Path.cwd().resolve()]
     missing = [t for t in targets if not os.path.lexists(t)]
     if missing:
         # A missing path would otherwise make its parent (up to "/") the project: refuse it.
@@ -225,6 +225,16 @@ def _all_findings(
         if cache.written:
             cache.prune_if_due()
     return found, stats
+
+
+def _target(path: Path) -> Path:
+    """The absolute path, with a final symlink kept as it is: `check requirements.txt`, where that
+    file links to `~/.netrc`, audits the repository holding the link, never the folder its target
+    lies in (a pre-commit hook passes such names unasked)."""
+    if os.path.islink(path):
+        absolute = Path(os.path.abspath(path))
+        return absolute.parent.resolve() / absolute.name
+    return path.resolve()
 
 
 def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:

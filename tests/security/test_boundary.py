@@ -59,6 +59,15 @@ def test_symlinks_out_of_the_repository_are_never_read(tmp_path: Path) -> None:
     assert "skipped requirements.txt: a symlink to a path outside the repository" in result.stderr
 
 
+def test_a_named_symlink_out_of_the_repository_is_not_followed(tmp_path: Path) -> None:
+    root = linked_repo(tmp_path)
+    (tmp_path / "home" / "stray.py").write_text("import random\nx = random.random()\n")
+    result = run_cli(["check", str(root / "requirements.txt"), str(root / "train.py"), "--no-cache"])
+    assert result.returncode == 0, result.stdout  # the links are in the repository, and not read
+    assert "skipped requirements.txt" in result.stderr
+    assert SECRET not in result.stdout + result.stderr and "stray.py" not in result.stdout
+
+
 def test_a_settings_file_linked_out_of_the_repository_is_refused(tmp_path: Path) -> None:
     root = linked_repo(tmp_path)
     (root / "mlaudit.toml").symlink_to(tmp_path / "home" / ".netrc")
