@@ -65,7 +65,13 @@ def discover_files(root: Path, settings: Settings) -> tuple[dict[str, SourceFile
             warnings.append(f"skipped {rel}: {skipped}; it was not read")
         if file is not None:
             files[rel] = file
+    if len(warnings) > MAX_SKIP_WARNINGS:
+        more = len(warnings) - MAX_SKIP_WARNINGS + 1
+        warnings[MAX_SKIP_WARNINGS - 1 :] = [f"skipped {more} more files (symlinks out of the repository, FIFOs, devices)"]
     return files, git, warnings
+
+
+MAX_SKIP_WARNINGS = 10  # then one line for the rest
 
 
 def _source_file(root: Path, rel: str, git: GitState | None, top: str) -> tuple[SourceFile | None, str | None]:

@@ -197,3 +197,14 @@ def test_screen_and_read_inside(tmp_path: Path) -> None:
     assert read_inside(root, root / "in", 10) == b"a"
     assert read_inside(root, root / "out", 10) is None and read_inside(root, root / "fifo", 10) is None
     assert is_inside(root / "sub", root) and not is_inside(tmp_path, root)
+
+
+def test_skipped_files_are_warned_about_in_ten_lines_at_most(tmp_path: Path) -> None:
+    secret = outside_secret(tmp_path)
+    root = make_repo(tmp_path / "repo", {"real.py": "x = 1\n"})
+    for number in range(15):
+        (root / f"linked{number:02}.py").symlink_to(secret)
+    result = run_cli(["check", str(root), "--no-cache", "--output-format", "concise"])
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("mlaudit: warning: skipped")]
+    assert len(warnings) == 10
+    assert warnings[-1] == "mlaudit: warning: skipped 6 more files (symlinks out of the repository, FIFOs, devices)"
