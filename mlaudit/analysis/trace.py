@@ -56,12 +56,29 @@ Key = tuple[str, str, bool]  # (path, function or "" for the top level, main gua
 class Node:
     """One function's (or top level's) summary: what it runs, in order, with calls as links."""
 
+    path: str  # the file it is written in
     # (path, line, what): an event written at path:line, or a call (or import) at path:line
-    # that runs the linked node.
+    # that runs the linked node. Links to nodes that run no event at all are left out.
     parts: list[tuple[str, int, RandEvent | Node]] = field(default_factory=list)
-    # What it reaches: linked nodes and (path, function) pairs of calls not followed.
-    reach: list[Node | tuple[str, str]] = field(default_factory=list)
+    # What it reaches: the nodes it links to (each once), and (path, function) pairs: its own,
+    # and those of calls not followed.
+    callees: set[Node] = field(default_factory=set)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
     seeds: bool = False  # a SEED event runs in it or in anything it links to
+    order: int = 0  # when it was finished: callees first
+    alone: Walked | None = None  # its walk from a fresh start, once summarised
+
+    __hash__ = object.__hash__  # identity: one node per function
+
+@dataclass(frozen=True)
+class Walked:
+    """What walking a node from a fresh start gives: its steps as (event, file) in order, the nodes
+    the walk went through and their files. A trace that meets the node with none of those nodes
+    seen yet, and outside the entry point's file, takes these steps as they are."""
+
+    steps: tuple[tuple[RandEvent, str], ...]
+    nodes: frozenset[Node]
+    paths: frozenset[str]
 
 
 @dataclass
@@ -82,6 +99,8 @@ class Tracer:
     calls: CallGraph
     memo: dict[Key, Node] = field(default_factory=dict)
     active: set[Key] = field(default_factory=set)
+    built: int = 0  # nodes finished so far (callees finish before their callers)
+    met: dict[Node, int] = field(default_factory=dict)  # how many traces walked into a node
     by_scope: dict[str, dict[str, list[RandEvent]]] = field(default_factory=dict)  # path -> scope -> events
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
@@ -94,7 +113,22 @@ class Tracer:
         if entry.function:
             frames.append((entry.path, entry.function, False))
         roots = [node for node in (self.node(*frame) for frame in frames) if node is not None]
-        return Trace(entry, _walk(roots, entry.path), _reached(roots))
+        met: list[Node] = []
+        steps = _walk(roots, entry.path, met)
+        self._summarise(met)
+        return Trace(entry, steps, _reached(roots))
+
+    def _summarise(self, met: list[Node]) -> None:
+        """Walks from a fresh start of the nodes that traces walked into twice (a library's import
+        tree, a shared helper), callees before callers so each reuses its callees' walks; later
+        traces then take them in one step. Nodes walked into once are never summarised."""
+        for node in sorted(met, key=lambda n: n.order):
+            self.met[node] = count = self.met.get(node, 0) + 1
+            if count == 2:
+                seen = {node}
+                found: list[tuple[RandEvent, str, int]] = []
+                _walk_parts(node.parts, None, 0, seen, found, [])
+                node.alone = Walked(tuple((e, p) for e, p, _ in found), frozenset(seen), frozenset(n.path for n in seen))
 
     def seeds(self, path: str, scope: str) -> bool:
         node = self.node(path, scope)
@@ -126,7 +160,7 @@ class Tracer:
     def _build(self, key: Key) -> Build:
         path, scope, guard = key
         self.active.add(key)
-        node = Node(reach=[(path, scope)])
+        node = Node(path, pairs={(path, scope)})
         for event in self._own(path, scope, guard):
             if event.kind == IMPORT:
                 target = self._import_target(path, event)
@@ -139,6 +173,8 @@ class Tracer:
                 yield from self._call(node, path, event)
         self.active.discard(key)
         self.memo[key] = node
+        node.order = self.built
+        self.built += 1
         return node
 
     def _call(self, node: Node, path: str, event: RandEvent) -> Generator[Key, Node | None, None]:
@@ -160,14 +196,18 @@ class Tracer:
             # Not followed (ambiguous, or recursion): it counts as reached, with what it reaches
             # when its summary is already built.
             built = self.memo.get((symbol.path, symbol.name, False))
-            node.reach.append(built if built is not None else (symbol.path, symbol.name))
+            if built is not None:
+                node.callees.add(built)
+            else:
+                node.pairs.add((symbol.path, symbol.name))
 
     @staticmethod
     def _link(node: Node, path: str, line: int, callee: Node | None) -> None:
         if callee is None:
             return  # recursion: the outer activation already accounts for its events
-        node.parts.append((path, line, callee))
-        node.reach.append(callee)
+        if callee.parts:
+            node.parts.append((path, line, callee))
+        node.callees.add(callee)
         node.seeds = node.seeds or callee.seeds
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
@@ -189,45 +229,56 @@ class Tracer:
         return target if target != path else None
 
 
-def _walk(roots: list[Node], entry_path: str) -> list[Step]:
+def _walk(roots: list[Node], entry_path: str, met: list[Node]) -> list[Step]:
     """The steps an entry point runs, each node walked once (see the module docstring).
 
     A step's site is the innermost line of the entry point's file on the way to it (the event's
     own line when it is written there), else the event's line.
     """
-    steps: list[Step] = []
-    seen: set[int] = set()
+    found: list[tuple[RandEvent, str, int]] = []
+    seen: set[Node] = set()
     for root in roots:
-        if id(root) in seen:
+        _walk_parts([(entry_path, 0, root)], entry_path, 0, seen, found, met)
+    return [Step(event, path, site or event.line) for event, path, site in found]
+
+
+def _walk_parts(
+    parts: list[tuple[str, int, RandEvent | Node]], entry_path: str | None, site: int, seen: set[Node],
+    found: list[tuple[RandEvent, str, int]], met: list[Node],
+) -> None:
+    """Append the (event, file, site) steps of `parts` to `found`, skipping nodes in `seen`; site 0
+    means no line of the entry point's file on the way. Nodes walked part by part go to `met`."""
+    stack = [(0, parts, site)]
+    while stack:
+        index, parts, site = stack.pop()
+        if index >= len(parts):
             continue
-        seen.add(id(root))
-        stack: list[tuple[int, list[tuple[str, int, RandEvent | Node]], int]] = [(0, root.parts, 0)]
-        while stack:
-            index, parts, site = stack.pop()
-            if index >= len(parts):
-                continue
-            stack.append((index + 1, parts, site))
-            path, line, what = parts[index]
-            here = line if path == entry_path else site
-            if isinstance(what, RandEvent):
-                steps.append(Step(what, path, here or line))
-            elif id(what) not in seen:
-                seen.add(id(what))
+        stack.append((index + 1, parts, site))
+        path, line, what = parts[index]
+        here = line if path == entry_path else site
+        if isinstance(what, RandEvent):
+            found.append((what, path, here))
+        elif what not in seen:
+            alone = what.alone
+            if alone is not None and entry_path not in alone.paths and alone.nodes.isdisjoint(seen):
+                seen |= alone.nodes
+                found.extend((event, inner, here) for event, inner in alone.steps)
+            else:
+                seen.add(what)
+                met.append(what)
                 stack.append((0, what.parts, here))
-    return steps
 
 
 def _reached(roots: list[Node]) -> set[tuple[str, str]]:
     reached: set[tuple[str, str]] = set()
-    seen: set[int] = set()
-    todo: list[Node | tuple[str, str]] = list(roots)
+    seen = set(roots)
+    todo = list(roots)
     while todo:
-        item = todo.pop()
-        if isinstance(item, tuple):
-            reached.add(item)
-        elif id(item) not in seen:
-            seen.add(id(item))
-            todo.extend(item.reach)
+        node = todo.pop()
+        reached |= node.pairs
+        for callee in node.callees - seen:
+            seen.add(callee)
+            todo.append(callee)
     return reached
 
 
