@@ -62,3 +62,34 @@ def _strip(paths: frozenset[str], prefix: str) -> frozenset[str]:
     if prefix == ".":
         return paths
     return frozenset(p[len(prefix) + 1 :] for p in paths if p.startswith(prefix + "/"))
+
+
+class GitError(Exception):
+    """A git command failed or git is missing; the message says which and why."""
+
+
+# Settings that would make git start a program the audited repository chose, or write to it.
+_SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "--no-optional-locks")
+# Variables that would point git at another repository, index or configuration than `repo`'s.
+_KEEP_ENV = ("PATH", "HOME", "SYSTEMROOT", "TMPDIR")
+
+
+def run_git(repo: Path, *args: str) -> str:
+    """Run `git ARGS` in `repo` with a clean environment and no repo-chosen programs; return stdout.
+
+    Output is decoded as UTF-8 with undecodable bytes kept as surrogates, so odd file names
+    survive a round trip. Raises GitError when git is missing or exits non-zero."""
+    import subprocess
+
+    env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
+    env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat")
+    try:
+        result = subprocess.run(
+            ["git", *_SAFE_CONFIG, *args], cwd=repo, env=env, capture_output=True, check=False, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git {args[0] if args else ''} failed: {exc}") from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0] if args else ''}: {message[-1] if message else f'exit {result.returncode}'}")
+    return result.stdout.decode("utf-8", "surrogateescape")
