@@ -7,7 +7,7 @@ finding points at, and carries a count:
 - `line-hash`: GitHub code scanning's `primaryLocationLineHash` value (without its `:k` suffix),
   a hash of the 100 non-blank characters starting at the line; it survives moved lines and
   whitespace changes, and tells apart identical lines with different code after them;
-- `text-hash`: a hash of the line's own text without whitespace; it survives edits of the
+- `text-hash`: a hash of the line's own text without whitespace and comments; it survives edits of the
   lines around it, which change the line-hash.
 
 A finding matches an entry with the same code, path and line-hash, else one with the same code,
@@ -19,8 +19,10 @@ entries. Findings in files without lines (data artifacts) match by code and path
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import tokenize
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,7 +80,24 @@ def line_hash_at(text: str, offset: int) -> str:
 
 
 def text_hash(line: str) -> str:
-    return hashlib.sha256("".join(line.split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    """A hash of the line without whitespace and without a trailing comment, so adding a comment
+    (a `# noqa` for another linter, a note) to a known finding's line keeps it known."""
+    code = without_comment(line)
+    return hashlib.sha256("".join(code.split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def without_comment(line: str) -> str:
+    """`line` up to its `#` comment, as Python's tokenizer finds it (also right for YAML, TOML and
+    requirements lines, whose comments start the same way); unchanged when it has none."""
+    if "#" not in line:
+        return line
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                return line[: token.start[1]]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return line
 
 
 class LineIndex:

@@ -35,6 +35,8 @@ examples:
   mlaudit check train.py conf/model.yaml       model the whole repo, report only on these files
   mlaudit check . --select ML1 --ignore ML105  only randomness rules, without ML105
   mlaudit check . --output-format sarif -o mlaudit.sarif --exit-zero   for GitHub code scanning
+  mlaudit baseline && mlaudit check --baseline mlaudit-baseline.json   only findings not there today
+  mlaudit check --diff-base origin/main        only findings on lines this branch changed
   mlaudit rule ML101                           why a rule exists and how to fix what it finds
   mlaudit probe                                run the training step twice and compare bitwise
 
@@ -46,7 +48,10 @@ configuration: [tool.mlaudit] in pyproject.toml, or mlaudit.toml (same keys, top
   select = ["ML"]          ignore = ["ML303"]        extend-select = ["ML103"]
   exclude = ["third_party/"]                         extend-exclude = ["notebooks/scratch/"]
   per-file-ignores = { "tests/*" = ["ML201"] }       [tool.mlaudit.options.ML403] ...
-suppress one line with `# noqa: ML103`, a whole file with `# mlaudit: noqa: ML201`.
+suppress one line with `# noqa: ML103`, a whole file with `# mlaudit: noqa: ML201` (every rule:
+`# mlaudit: noqa`), on its own line.
+adopting on a repository with findings: `mlaudit baseline` then `check --baseline FILE` (or
+`baseline = "FILE"` above), `check --diff-base origin/main`, or `check --add-noqa` (docs/adoption.md).
 
 exit codes: 0 no findings, 1 findings, 2 usage/config/internal error
 """

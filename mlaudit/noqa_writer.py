@@ -103,7 +103,7 @@ def with_codes(line: str, codes: Sequence[str], reason: str | None, comment_col:
                 continue
             present = re.findall(r"[A-Z]+[0-9]+", (match.group("codes") or "").upper())
             if not present:
-                continue  # a bare `# noqa` is another linter's; add ours after it
+                continue  # a bare directive is another linter's; ours goes after it
             missing = [c for c in codes if c not in present]
             if not missing:
                 return line

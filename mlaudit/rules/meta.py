@@ -40,7 +40,7 @@ class UnusedNoqa(Rule):
         {"requirements.txt": "torch==2.6.0  # noqa: ML502  # expect: ML002\n"},
     )
     valid = (
-        "import torch\ntorch.backends.cudnn.benchmark = True  # noqa: ML103\n",
+        "# mlaudit: noqa\nx = 1\n",
         "x = 1  # noqa: E501\n",
         'def f():\n    """Example: `x = 1  # noqa: ML103`."""\n',
     )
