@@ -50,16 +50,29 @@ def changed_lines(top: Path, ref: str, untracked: Iterable[str]) -> ChangedLines
     """Lines of the working tree under `top` that differ from `ref`; `untracked` are repo paths."""
     commit = resolve(top, ref)
     try:
-        diff = run_git(
-            top,
-            "diff", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--src-prefix=a/", "--dst-prefix=b/", commit, "--",
-        )  # fmt: skip
+        diff = run_git(top, *_DIFF, "-M", commit, "--")
     except GitError as exc:
-        raise DiffBaseError(f"--diff-base {ref}: {exc}") from None
+        diff = _diff_of_present_files(top, commit, ref, exc)
     changed = parse_diff(diff)
     changed.whole.update(untracked)
     return changed
+
+
+_DIFF = ("diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
+
+
+def _diff_of_present_files(top: Path, commit: str, ref: str, error: GitError) -> str:
+    """The diff without the files that made it fail: in a clone whose object store lacks a blob (a
+    large file left out), any diff that touches that file fails, even a deletion. Files deleted
+    since `ref` have no lines to report on, so the diff of the files still present is enough."""
+    try:
+        listing = run_git(top, "diff", "--no-renames", "--name-only", "-z", commit, "--")
+        present = [p for p in listing.split("\0") if p and (top / p).is_file()]
+        if not present:
+            return ""
+        return run_git(top, "--literal-pathspecs", *_DIFF, "--no-renames", commit, "--", *present)
+    except GitError:
+        raise DiffBaseError(f"--diff-base {ref}: {error}") from None
 
 
 def parse_diff(diff: str) -> ChangedLines:

@@ -98,3 +98,14 @@ def test_parse_diff_reads_hunks_renames_binaries_and_quoted_names() -> None:
     assert changed.lines == {"src/m.py": {3, 4}, "new.py": {1}, "tést.py": {1}}
     assert changed.whole == {"data/x.bin"}
     assert "evil.py" not in changed.lines
+
+
+def test_a_clone_missing_a_deleted_files_blob_still_works(tmp_path: Path) -> None:
+    """Corpus-style clones leave large files out; a diff that touches such a file fails in git."""
+    repo = make_repo(tmp_path / "repo", {**FILES, "big.bin": b"\0" * 100})
+    blob = git(repo, "rev-parse", "HEAD:big.bin").strip()
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    (repo / "big.bin").unlink()
+    insert_lines(repo / "train.py", 11, ["", "", "def again(path):", "    return torch.load(path)"])
+    result = run_cli(repo, "check", ".", "--diff-base", "HEAD")
+    assert reported(result) == ["train.py:15 ML601"], result.stderr
