@@ -268,6 +268,8 @@ def run_check(args: argparse.Namespace) -> int:
 def _adoption_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.reason is not None and not args.add_noqa:
         raise _usage("--reason only goes with --add-noqa")
+    if args.baseline is not None and args.no_baseline:
+        raise _usage("--baseline and --no-baseline contradict each other; pass one")
     return {"baseline": args.baseline, "use_baseline": not args.no_baseline, "diff_base": args.diff_base}
 
 
@@ -321,10 +323,19 @@ def run_baseline(args: argparse.Namespace) -> int:
     for note in run.notifications:
         print(f"mlaudit: {note}", file=sys.stderr)
     noun = "finding" if len(run.findings) == 1 else "findings"
-    print(f"mlaudit: wrote {len(run.findings)} {noun} ({entries} entries) to {target}", file=sys.stderr)
+    shown = _shown(target)
+    print(f"mlaudit: wrote {len(run.findings)} {noun} ({entries} entries) to {shown}", file=sys.stderr)
     if load_settings(root, args.config).baseline is None:
-        print(f"mlaudit: use it with `mlaudit check --baseline {target}`, or set `baseline = \"{target.name}\"` in [tool.mlaudit]", file=sys.stderr)
+        print(f"mlaudit: use it with `mlaudit check --baseline {shown}`, or set `baseline = \"{_shown(target, root)}\"` in [tool.mlaudit]", file=sys.stderr)
     return EXIT_ERROR if run.exit_code == EXIT_ERROR else EXIT_CLEAN
+
+
+def _shown(path: Path, base: Path | None = None) -> str:
+    """`path` relative to `base` (default: the working directory) when it is inside it."""
+    try:
+        return path.resolve().relative_to((base or Path.cwd()).resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _write(text: str, output_file: Path | None) -> None:

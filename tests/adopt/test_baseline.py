@@ -149,3 +149,9 @@ def test_line_hash_at_on_a_long_file() -> None:
     for number, line in enumerate(text.splitlines(keepends=True)):
         assert line_hash_at(text, offset) == hashes[number].split(":")[0]
         offset += len(line)
+
+
+def test_contradicting_options_exit_2(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"train.py": TRAIN})
+    result = run_cli(repo, "check", ".", "--baseline", "b.json", "--no-baseline")
+    assert result.returncode == 2 and "contradict" in result.stderr

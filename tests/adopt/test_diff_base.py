@@ -109,3 +109,13 @@ def test_a_clone_missing_a_deleted_files_blob_still_works(tmp_path: Path) -> Non
     insert_lines(repo / "train.py", 11, ["", "", "def again(path):", "    return torch.load(path)"])
     result = run_cli(repo, "check", ".", "--diff-base", "HEAD")
     assert reported(result) == ["train.py:15 ML601"], result.stderr
+
+
+def test_a_project_in_a_subfolder_maps_paths_to_the_repository(tmp_path: Path) -> None:
+    files = {"README.md": "x\n", "proj/pyproject.toml": '[project]\nname = "p"\ndependencies = ["torch==2.1.0"]\n', "proj/train.py": TRAIN}
+    repo = make_repo(tmp_path / "repo", files)
+    insert_lines(repo / "proj" / "train.py", 11, ["", "", "def again(path):", "    return torch.load(path)"])
+    found = reported(run_cli(repo / "proj", "check", ".", "--diff-base", "HEAD"))
+    assert len(found) == 1 and found[0].endswith("train.py:15 ML601")
+    assert run_cli(repo / "proj", "baseline", "-o", "known.json").returncode == 0
+    assert reported(run_cli(repo / "proj", "check", ".", "--baseline", "known.json")) == []
