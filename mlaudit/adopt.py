@@ -5,6 +5,7 @@ The engine calls `narrow` after suppressions; `baseline_command` backs `mlaudit 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from mlaudit.findings import Finding
 from mlaudit.project.git import GitError, GitState, run_git
 
 AdoptError = (BaselineError, DiffBaseError)
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?|HEAD")
 
 
 @dataclass
@@ -52,7 +54,14 @@ def baseline_path(root: Path, settings: Settings, given: Path | None) -> Path | 
     if settings.baseline is None:
         return None
     base = Path(settings.source).parent if settings.source else root
-    return base / settings.baseline
+    path = base / settings.baseline
+    # The setting comes from the audited repository: it must not make mlaudit read or write
+    # (through `..` or a symlink) anything outside the project.
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        raise BaselineError(f"the baseline setting {settings.baseline!r} points outside the project {root}") from None
+    return path
 
 
 def narrow(
@@ -121,8 +130,8 @@ def _renames(root: Path, git: GitState | None, baseline: Baseline, prefix: str) 
     if not gone:
         return {}
     for commit in (baseline.commit, "HEAD"):
-        if commit is None or commit.startswith("-"):
-            continue
+        if commit is None or not _COMMIT.fullmatch(commit):
+            continue  # the file is the repository's: only a plain object id goes to git
         renames: dict[str, str] = {}
         try:
             # The index first (a `git mv`, however much the file was edited after), then the work tree.

@@ -317,6 +317,9 @@ def run_baseline(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except _adoption_errors() as exc:
+        print(f"mlaudit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:
         print(f"mlaudit: error: cannot write the baseline: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -155,3 +155,17 @@ def test_contradicting_options_exit_2(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"train.py": TRAIN})
     result = run_cli(repo, "check", ".", "--baseline", "b.json", "--no-baseline")
     assert result.returncode == 2 and "contradict" in result.stderr
+
+
+def test_a_configured_baseline_outside_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text("precious\n")
+    pyproject = '[project]\nname = "x"\n\n[tool.mlaudit]\nbaseline = "../outside.json"\n'
+    repo = make_repo(tmp_path / "repo", {"train.py": TRAIN, "pyproject.toml": pyproject})
+    (repo / "link.json").symlink_to(outside)
+    for setting in ("../outside.json", "link.json"):
+        (repo / "pyproject.toml").write_text(pyproject.replace("../outside.json", setting))
+        for command in (("check", "."), ("baseline",)):
+            result = run_cli(repo, *command)
+            assert result.returncode == 2 and "points outside the project" in result.stderr
+    assert outside.read_text() == "precious\n"
