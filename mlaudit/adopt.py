@@ -23,7 +23,7 @@ from mlaudit.baseline import (
 from mlaudit.changed import DiffBaseError, changed_lines, on_changed_lines
 from mlaudit.config import Settings
 from mlaudit.findings import Finding
-from mlaudit.project.git import GitError, GitState, run_git
+from mlaudit.project.git import GitError, GitState, content_options, run_git
 
 AdoptError = (BaselineError, DiffBaseError)
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?|HEAD")
@@ -136,7 +136,7 @@ def _renames(root: Path, git: GitState | None, baseline: Baseline, prefix: str) 
         try:
             # The index first (a `git mv`, however much the file was edited after), then the work tree.
             for where in (("--cached",), ()):
-                command = ("diff", *where, "-M", "--name-status", "-z", "--no-ext-diff", "--no-textconv", commit, "--")
+                command = (*content_options(git.top), "diff", *where, "-M", "--name-status", "-z", "--no-ext-diff", "--no-textconv", commit, "--")
                 renames = {**parse_name_status(run_git(git.top, *command)), **renames}
         except GitError:
             continue

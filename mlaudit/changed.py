@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlaudit.findings import Finding
-from mlaudit.project.git import GitError, run_git
+from mlaudit.project.git import GitError, content_options, run_git
 
 _HUNK = re.compile(r"@@ -\d+(?:,(?P<old>\d+))? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
@@ -50,7 +50,7 @@ def changed_lines(top: Path, ref: str, untracked: Iterable[str]) -> ChangedLines
     """Lines of the working tree under `top` that differ from `ref`; `untracked` are repo paths."""
     commit = resolve(top, ref)
     try:
-        diff = run_git(top, *_DIFF, "-M", commit, "--")
+        diff = run_git(top, *content_options(top), *_DIFF, "-M", commit, "--")
     except GitError as exc:
         diff = _diff_of_present_files(top, commit, ref, exc)
     changed = parse_diff(diff)
@@ -70,7 +70,7 @@ def _diff_of_present_files(top: Path, commit: str, ref: str, error: GitError) ->
         present = [p for p in listing.split("\0") if p and (top / p).is_file()]
         if not present:
             return ""
-        return run_git(top, "--literal-pathspecs", *_DIFF, "--no-renames", commit, "--", *present)
+        return run_git(top, *content_options(top), "--literal-pathspecs", *_DIFF, "--no-renames", commit, "--", *present)
     except GitError:
         raise DiffBaseError(f"--diff-base {ref}: {error}") from None
 

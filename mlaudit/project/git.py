@@ -93,3 +93,18 @@ def run_git(repo: Path, *args: str) -> str:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0] if args else ''}: {message[-1] if message else f'exit {result.returncode}'}")
     return result.stdout.decode("utf-8", "surrogateescape")
+
+
+def content_options(repo: Path) -> tuple[str, ...]:
+    """Options for git commands that read work-tree contents (diff against the work tree): every
+    filter driver the configuration defines is switched off, so no clean/process program the
+    repository names runs, and no transport is allowed, so a partial clone never fetches (through
+    a transport the repository's configuration could choose)."""
+    try:
+        names = run_git(repo, "config", "--null", "--name-only", "--get-regexp", r"^filter\..*\.(clean|process)$")
+    except GitError:  # exit 1: no filter configured
+        names = ""
+    options = ["-c", "protocol.allow=never"]
+    for name in sorted({n for n in names.split("\0") if n}):
+        options += ["-c", f"{name}="]
+    return tuple(options)

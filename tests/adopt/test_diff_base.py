@@ -119,3 +119,17 @@ def test_a_project_in_a_subfolder_maps_paths_to_the_repository(tmp_path: Path) -
     assert len(found) == 1 and found[0].endswith("train.py:15 ML601")
     assert run_cli(repo / "proj", "baseline", "-o", "known.json").returncode == 0
     assert reported(run_cli(repo / "proj", "check", ".", "--baseline", "known.json")) == []
+
+
+def test_no_filter_program_of_the_repository_runs(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**FILES, ".gitattributes": "*.py filter=evil\n"})
+    marker = tmp_path / "ran"
+    git(repo, "config", "filter.evil.clean", f"touch {marker}; cat")
+    git(repo, "config", "filter.evil.process", f"touch {marker}")
+    insert_lines(repo / "train.py", 11, ["", "", "def again(path):", "    return torch.load(path)"])
+    assert reported(run_cli(repo, "check", ".", "--diff-base", "HEAD")) == ["train.py:15 ML601"]
+    git(repo, "mv", "train.py", "fit.py")
+    assert run_cli(repo, "baseline", "-o", "b.json").returncode == 0
+    (repo / "fit.py").rename(repo / "train2.py")
+    run_cli(repo, "check", ".", "--baseline", "b.json")
+    assert not marker.exists()
