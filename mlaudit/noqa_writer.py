@@ -36,6 +36,7 @@ class AddNoqaResult:
     files: int = 0  # files written
     refused: list[str] = field(default_factory=list)  # files left alone because an edit would change them
     no_comments: int = 0  # findings in files that cannot hold a comment (data artifacts, JSON)
+    unplaced: int = 0  # findings on a line no comment can cover (a notebook line outside code)
 
     def messages(self) -> list[str]:
         lines = []
@@ -47,6 +48,11 @@ class AddNoqaResult:
             lines.append(
                 f"{self.no_comments} finding{'s are' if self.no_comments != 1 else ' is'} in files that cannot hold a comment; "
                 "list them in `per-file-ignores` or a baseline (`mlaudit baseline`)"
+            )
+        if self.unplaced:
+            lines.append(
+                f"{self.unplaced} finding{'s are' if self.unplaced != 1 else ' is'} on lines no comment can cover "
+                "(outside a notebook's code, a continued requirement line); use `per-file-ignores` or a baseline"
             )
         return lines
 
@@ -67,19 +73,21 @@ def add_noqa(root: Path, findings: Sequence[Finding], reason: str | None = None)
         except OSError:
             result.refused.append(path)
             continue
-        new = editor(data, group, reason)
+        skipped: list[Finding] = []
+        new = editor(data, group, reason, skipped)
         if new is None:
             result.refused.append(path)
-        elif new != data:
+            continue
+        if new != data:
             target.write_bytes(new)
             result.files += 1
-            result.added += len(group)
-        else:
-            result.added += len(group)  # every code was already there
+        result.added += len(group) - len(skipped)  # unchanged: every code was already there
+        result.unplaced += len(skipped)
     return result
 
 
-Editor = Callable[[bytes, list[Finding], str | None], bytes | None]
+# (file bytes, its findings, reason, findings it could not place) -> new bytes, or None to refuse the file
+Editor = Callable[[bytes, list[Finding], str | None, list[Finding]], bytes | None]
 
 
 def _editor(path: str) -> Editor | None:
@@ -144,14 +152,14 @@ def comment_line(line: int, layout: _Layout, last: int) -> int | None:
     return None
 
 
-def _edit_python(data: bytes, findings: list[Finding], reason: str | None) -> bytes | None:
+def _edit_python(data: bytes, findings: list[Finding], reason: str | None, skipped: list[Finding]) -> bytes | None:
     try:
         encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
         source = data.decode(encoding)
         before = ast.dump(ast.parse(data))
     except (SyntaxError, UnicodeDecodeError, ValueError, LookupError):
         return None
-    new_source = _with_directives(source, findings, reason)
+    new_source = _with_directives(source, findings, reason, skipped)
     if new_source is None:
         return None
     try:
@@ -163,7 +171,7 @@ def _edit_python(data: bytes, findings: list[Finding], reason: str | None) -> by
     return new
 
 
-def _with_directives(source: str, findings: list[Finding], reason: str | None) -> str | None:
+def _with_directives(source: str, findings: list[Finding], reason: str | None, skipped: list[Finding]) -> str | None:
     layout = _layout(source)
     if layout is None:
         return None
@@ -172,7 +180,8 @@ def _with_directives(source: str, findings: list[Finding], reason: str | None) -
     for finding in findings:
         target = comment_line(finding.line, layout, len(lines))
         if target is None:
-            return None
+            skipped.append(finding)
+            continue
         codes = wanted.setdefault(target, [])
         if finding.code not in codes:
             codes.append(finding.code)
@@ -191,7 +200,7 @@ def _split_ending(line: str) -> tuple[str, str]:
 # --- notebooks ------------------------------------------------------------------------------
 
 
-def _edit_notebook(data: bytes, findings: list[Finding], reason: str | None) -> bytes | None:
+def _edit_notebook(data: bytes, findings: list[Finding], reason: str | None, skipped: list[Finding]) -> bytes | None:
     """Findings point at lines of the notebook's JSON; each source line of a cell is one JSON
     string on its own line there (nbformat's layout), which is edited as a string and re-encoded."""
     from mlaudit.facts.notebook import parse_notebook
@@ -215,7 +224,8 @@ def _edit_notebook(data: bytes, findings: list[Finding], reason: str | None) -> 
         code_line = code_line_of.get(finding.line)
         target = comment_line(code_line, layout, len(line_map.file_lines)) if code_line else None
         if target is None:
-            return None
+            skipped.append(finding)
+            continue
         wanted.setdefault(line_map.file_lines[target - 1], []).append(finding.code)
     for json_line, codes in wanted.items():
         edited = _edit_json_string_line(raw[json_line - 1], sorted(set(codes)), reason)
@@ -268,24 +278,23 @@ def _without_noqa(value: Any) -> Any:
 
 
 def _edit_hash_comment_file(fmt: str) -> Editor:
-    def edit(data: bytes, findings: list[Finding], reason: str | None) -> bytes | None:
+    def edit(data: bytes, findings: list[Finding], reason: str | None, skipped: list[Finding]) -> bytes | None:
         try:
             text = data.decode("utf-8")
             before = _meaning(fmt, text)
         except (UnicodeDecodeError, ValueError):
             return None
         lines = text.splitlines(keepends=True)
-        wanted: dict[int, list[str]] = {}
+        wanted: dict[int, list[Finding]] = {}
         for finding in findings:
-            if not 0 < finding.line <= len(lines):
-                return None
-            wanted.setdefault(finding.line, []).append(finding.code)
-        for number, codes in wanted.items():
-            body, ending = _split_ending(lines[number - 1])
+            wanted.setdefault(finding.line, []).append(finding)
+        for number, group in wanted.items():
+            body, ending = _split_ending(lines[number - 1]) if 0 < number <= len(lines) else ("\\", "")
             if body.rstrip().endswith("\\"):
-                return None  # a continued requirement line: a comment would end it
-            hash_at = _comment_start(body)
-            lines[number - 1] = with_codes(body, sorted(set(codes)), reason, hash_at) + ending
+                skipped.extend(group)  # a continued line (or none at all): a comment would end it
+                continue
+            codes = sorted({f.code for f in group})
+            lines[number - 1] = with_codes(body, codes, reason, _comment_start(body)) + ending
         new_text = "".join(lines)
         try:
             if _meaning(fmt, new_text) != before:

@@ -87,3 +87,16 @@ def test_yaml_comment_inside_a_block_scalar_is_refused(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("script: |\n  run\n  more\n")
     result = add_noqa(tmp_path, [Finding("ML201", "m", "c.yaml", 2)])
     assert result.refused == ["c.yaml"] and (tmp_path / "c.yaml").read_text() == "script: |\n  run\n  more\n"
+
+
+def test_findings_no_comment_can_cover_are_counted_and_the_rest_written(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("torch \\\n    ==2.1.0\nnumpy\n")
+    result = add_noqa(tmp_path, [Finding("ML502", "m", "requirements.txt", 1), Finding("ML502", "m", "requirements.txt", 3)])
+    assert (result.added, result.unplaced) == (1, 1)
+    assert (tmp_path / "requirements.txt").read_text() == "torch \\\n    ==2.1.0\nnumpy  # noqa: ML502\n"
+    assert any("no comment can cover" in m for m in result.messages())
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Title\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(notebook, indent=1) + "\n"
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = add_noqa(tmp_path, [Finding("ML701", "m", "nb.ipynb", 5)])
+    assert (result.added, result.unplaced, result.refused) == (0, 1, []) and (tmp_path / "nb.ipynb").read_text() == text
