@@ -20,10 +20,10 @@ from mlaudit.baseline import (
     renamed,
     write_baseline,
 )
-from mlaudit.changed import DiffBaseError, changed_lines, on_changed_lines
+from mlaudit.changed import DiffBaseError, changed_lines, git_text, on_changed_lines
 from mlaudit.config import Settings
 from mlaudit.findings import Finding
-from mlaudit.project.git import GitError, GitState, content_options, run_git
+from mlaudit.project.git import GitError, GitState
 
 AdoptError = (BaselineError, DiffBaseError)
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?|HEAD")
@@ -136,8 +136,8 @@ def _renames(root: Path, git: GitState | None, baseline: Baseline, prefix: str) 
         try:
             # The index first (a `git mv`, however much the file was edited after), then the work tree.
             for where in (("--cached",), ()):
-                command = (*content_options(git.top), "diff", *where, "-M", "--name-status", "-z", "--no-ext-diff", "--no-textconv", commit, "--")
-                renames = {**parse_name_status(run_git(git.top, *command)), **renames}
+                command = ("diff", *where, "-M", "--name-status", "-z", commit, "--")
+                renames = {**parse_name_status(git_text(git.top, *command)), **renames}
         except GitError:
             continue
         return renames
@@ -173,7 +173,7 @@ def write_from_run(root: Path, git: GitState | None, findings: list[Finding], ta
     commit = None
     if git is not None:
         try:
-            commit = run_git(git.top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
+            commit = git_text(git.top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
         except GitError:
             commit = None
     return write_baseline(target, findings, keys, commit)

@@ -31,6 +31,7 @@ from pathlib import Path
 from mlaudit import __version__
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
+from mlaudit.project.boundary import read_inside
 from mlaudit.report.fingerprint import BLOCK_SIZE, _Hasher, decode_like_node, utf16_units
 
 FORMAT = 1
@@ -122,7 +123,7 @@ def finding_keys(findings: Sequence[Finding], root: Path, prefix: str) -> list[K
     keys = []
     for finding in findings:
         if finding.path not in indexes:
-            indexes[finding.path] = _index(root / finding.path, finding.path)
+            indexes[finding.path] = _index(root, finding.path)
         index = indexes[finding.path]
         line_hash, line_text = index.key_parts(finding.line) if index is not None else ("", "")
         keys.append(Key(finding.code, repo_path(prefix, finding.path), line_hash, line_text))
@@ -133,14 +134,11 @@ def repo_path(prefix: str, path: str) -> str:
     return f"{prefix}/{path}" if prefix else path
 
 
-def _index(path: Path, rel: str) -> LineIndex | None:
+def _index(root: Path, rel: str) -> LineIndex | None:
     if kinds.classify(rel).format in _NO_LINES:
         return None
-    try:
-        with open(path, "rb") as handle:
-            return LineIndex(decode_like_node(handle.read(_MAX_READ)))
-    except OSError:
-        return None
+    data = read_inside(root, root / rel, _MAX_READ)  # never a file outside the repository, nor a FIFO
+    return LineIndex(decode_like_node(data)) if data is not None else None
 
 
 def write_baseline(target: Path, findings: Sequence[Finding], keys: Sequence[Key], commit: str | None) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlaudit.findings import Finding
-from mlaudit.project.git import GitError, content_options, run_git
+from mlaudit.project.git import GitError, find_repo, run_git
 
 _HUNK = re.compile(r"@@ -\d+(?:,(?P<old>\d+))? \+(?P<start>\d+)(?:,(?P<count>\d+))? @@")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
@@ -36,12 +36,21 @@ class ChangedLines:
         return any(n in changed for n in range(first, last + 1))
 
 
+def git_text(top: Path, *args: str) -> str:
+    """`git ARGS` in the work tree at `top` through the project's one safe git function, decoded
+    so that odd file names survive (undecodable bytes kept as surrogates)."""
+    repo = find_repo(top)
+    if repo is None:
+        raise GitError(f"{top} is not inside a git repository")
+    return run_git(repo, *args).decode("utf-8", "surrogateescape")
+
+
 def resolve(top: Path, ref: str) -> str:
     """The commit `ref` names; refuses anything git would read as an option."""
     if not ref or ref.startswith("-"):
         raise DiffBaseError(f"--diff-base {ref!r} is not a revision")
     try:
-        return run_git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
+        return git_text(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except GitError:
         raise DiffBaseError(f"--diff-base {ref}: no such commit in {top} (fetch it first, e.g. `git fetch origin main`)") from None
 
@@ -50,7 +59,7 @@ def changed_lines(top: Path, ref: str, untracked: Iterable[str]) -> ChangedLines
     """Lines of the working tree under `top` that differ from `ref`; `untracked` are repo paths."""
     commit = resolve(top, ref)
     try:
-        diff = run_git(top, *content_options(top), *_DIFF, "-M", commit, "--")
+        diff = git_text(top, *_DIFF, "-M", commit, "--")
     except GitError as exc:
         diff = _diff_of_present_files(top, commit, ref, exc)
     changed = parse_diff(diff)
@@ -58,7 +67,8 @@ def changed_lines(top: Path, ref: str, untracked: Iterable[str]) -> ChangedLines
     return changed
 
 
-_DIFF = ("diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/")
+# run_git adds --no-ext-diff and --no-textconv to every diff and empties the repository's drivers.
+_DIFF = ("diff", "-U0", "--no-color", "--src-prefix=a/", "--dst-prefix=b/")
 
 
 def _diff_of_present_files(top: Path, commit: str, ref: str, error: GitError) -> str:
@@ -66,11 +76,11 @@ def _diff_of_present_files(top: Path, commit: str, ref: str, error: GitError) ->
     large file left out), any diff that touches that file fails, even a deletion. Files deleted
     since `ref` have no lines to report on, so the diff of the files still present is enough."""
     try:
-        listing = run_git(top, "diff", "--no-renames", "--name-only", "-z", commit, "--")
+        listing = git_text(top, "diff", "--no-renames", "--name-only", "-z", commit, "--")
         present = [p for p in listing.split("\0") if p and (top / p).is_file()]
         if not present:
             return ""
-        return run_git(top, *content_options(top), "--literal-pathspecs", *_DIFF, "--no-renames", commit, "--", *present)
+        return git_text(top, *_DIFF, "--no-renames", commit, "--", *(f":(literal){p}" for p in present))
     except GitError:
         raise DiffBaseError(f"--diff-base {ref}: {error}") from None
 

@@ -24,9 +24,11 @@ from typing import Any
 
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
+from mlaudit.project.boundary import read_regular, replace_file, writable_file
 from mlaudit.suppress import DIRECTIVE, covered_lines
 
 _REQUIREMENTS_SUFFIXES = (".txt", ".in")
+_MAX_BYTES = 64 * 2**20
 _LINE_END = re.compile(r"(\r\n|\r|\n)?$")
 
 
@@ -68,9 +70,8 @@ def add_noqa(root: Path, findings: Sequence[Finding], reason: str | None = None)
             result.no_comments += len(group)
             continue
         target = root / path
-        try:
-            data = target.read_bytes()
-        except OSError:
+        data = read_regular_inside(root, target)
+        if data is None:
             result.refused.append(path)
             continue
         skipped: list[Finding] = []
@@ -79,7 +80,9 @@ def add_noqa(root: Path, findings: Sequence[Finding], reason: str | None = None)
             result.refused.append(path)
             continue
         if new != data:
-            target.write_bytes(new)
+            if not replace_file(root, target, new):  # not a plain file inside the repository
+                result.refused.append(path)
+                continue
             result.files += 1
         result.added += len(group) - len(skipped)  # unchanged: every code was already there
         result.unplaced += len(skipped)
@@ -87,6 +90,17 @@ def add_noqa(root: Path, findings: Sequence[Finding], reason: str | None = None)
 
 
 # (file bytes, its findings, reason, findings it could not place) -> new bytes, or None to refuse the file
+def read_regular_inside(root: Path, path: Path) -> bytes | None:
+    """The file's bytes when `--add-noqa` may rewrite it: a regular file (no symlink) inside `root`."""
+    if not writable_file(root, path):
+        return None
+    try:
+        data = read_regular(path, _MAX_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= _MAX_BYTES else None  # never write back a truncated file
+
+
 Editor = Callable[[bytes, list[Finding], str | None, list[Finding]], bytes | None]
 
 

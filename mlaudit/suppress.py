@@ -25,6 +25,7 @@ from pathlib import Path
 from mlaudit.config import Settings
 from mlaudit.findings import Finding, Level
 from mlaudit.project import kinds
+from mlaudit.project.boundary import read_inside
 from mlaudit.rules import known_code_or_prefix
 
 _CODES = r"[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*"
@@ -242,7 +243,7 @@ def read_noqa(root: Path, path: str) -> FileNoqa:
     # Data artifacts cannot carry comments; never read a large binary just to look.
     if fmt in _NO_COMMENTS:
         return FileNoqa([], [])
-    return parse_noqa(_read(root / path), fmt)
+    return parse_noqa(_read(root, root / path), fmt)
 
 
 def unused_noqa(path: str, noqa: FileNoqa, settings: Settings) -> list[Finding]:
@@ -278,9 +279,6 @@ def _any_enabled(code: str, settings: Settings) -> bool:
     return any(r.code.startswith(code) and settings.is_enabled(r.code) for r in all_rules())
 
 
-def _read(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(64 * 2**20).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+def _read(root: Path, path: Path) -> str:
+    data = read_inside(root, path, 64 * 2**20)  # never a file outside the repository, nor a FIFO
+    return data.decode("utf-8", errors="replace") if data is not None else ""
