@@ -147,6 +147,7 @@ def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )  # fmt: skip
     baseline.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
     baseline.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    baseline.add_argument("--cache-dir", type=Path, metavar="PATH", help="keep the cache in PATH (as for `check`)")
 
 
 def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -322,7 +323,7 @@ def run_baseline(args: argparse.Namespace) -> int:
         print(f"mlaudit: error: no such file or folder: {args.path}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        run = check_paths([args.path], CheckOptions(config_file=args.config, use_cache=not args.no_cache, use_baseline=False))
+        run = check_paths([args.path], CheckOptions(config_file=args.config, use_cache=not args.no_cache, cache_dir=args.cache_dir, use_baseline=False))
         root = find_root(args.path.resolve())
         target = args.output_file or baseline_path(root, load_settings(root, args.config), None) or root / DEFAULT_NAME
         entries = write_from_run(run.root, read_git_state(run.root), run.findings, target)
@@ -341,7 +342,9 @@ def run_baseline(args: argparse.Namespace) -> int:
     shown = _shown(target)
     print(f"mlaudit: wrote {len(run.findings)} {noun} ({entries} entries) to {shown}", file=sys.stderr)
     if load_settings(root, args.config).baseline is None:
-        print(f"mlaudit: use it with `mlaudit check --baseline {shown}`, or set `baseline = \"{_shown(target, root)}\"` in [tool.mlaudit]", file=sys.stderr)
+        inside = _shown(target, root)
+        setting = f", or set `baseline = \"{inside}\"` in [tool.mlaudit]" if not Path(inside).is_absolute() else ""
+        print(f"mlaudit: use it with `mlaudit check --baseline {shown}`{setting}", file=sys.stderr)
     return EXIT_ERROR if run.exit_code == EXIT_ERROR else EXIT_CLEAN
 
 
