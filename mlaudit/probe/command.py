@@ -153,9 +153,15 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlaudit.probe.reaper import ProbeInterrupted
     from mlaudit.probe.session import run_probe
 
-    report = run_probe(Path(args.path), options_from(args))
+    try:
+        report = run_probe(Path(args.path), options_from(args))
+    except KeyboardInterrupt as exc:
+        cause = exc.name if isinstance(exc, ProbeInterrupted) else "Ctrl-C"
+        sys.stderr.write(f"mlaudit probe: interrupted by {cause}; every run was stopped and its files removed\n")
+        return 2
     result = to_run_result(report)
     fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or "full"
     color = not args.output_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")

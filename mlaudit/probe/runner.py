@@ -1,15 +1,19 @@
 """Start probe workers as fresh subprocesses and always get them back, whatever the target does.
 
 Each worker is `python -m mlaudit.probe.worker` of the current interpreter, in the repo root, in
-its own session (`start_new_session=True`) so that at its timeout, or when it exits leaving
-children behind, `os.killpg` ends the whole process group: no orphans. Output goes through a pipe
-of which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
+its own session (`start_new_session=True`). At its timeout, when it exits, on Ctrl-C, SIGTERM or
+SIGHUP, and at interpreter exit, `reaper.kill_tree` ends its process group, its descendants and
+every process carrying its token, `setsid()` escapees included. Output goes through a pipe of
+which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import secrets
+import shutil
 import signal
 import site
 import subprocess
@@ -24,10 +28,25 @@ from pathlib import Path
 from typing import Any
 
 import mlaudit
+from mlaudit.probe import reaper
 
 OUTPUT_TAIL_BYTES = 16 * 1024
 _READ_CHUNK = 64 * 1024
 STACK_DUMP_WAIT = 0.5  # seconds a hung worker gets to print its stack
+
+# Every live worker of every Runner in this process (pid -> token), for the exit handler.
+_LIVE: dict[int, str] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_live_at_exit() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE.items())
+    for pid, token in live:
+        reaper.kill_tree(pid, token)
+
+
+atexit.register(_kill_live_at_exit)
 
 
 @dataclass(frozen=True)
@@ -72,7 +91,7 @@ class Runner:
 
     jobs: int = 4
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlaudit-probe-")))
-    _live: set[int] = field(default_factory=set)
+    _live: dict[int, str] = field(default_factory=dict)  # pid -> token
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _count: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -89,14 +108,16 @@ class Runner:
                 self.kill_all()
             return outcome
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+        reaper.become_subreaper()  # setsid() grandchildren become ours when their parent dies
+        with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+            try:
                 return list(pool.map(one, specs))
-        except BaseException:
-            # Ctrl-C or any failure here: take every worker group down with us.
-            self._stop.set()
-            self.kill_all()
-            raise
+            except BaseException:
+                # Ctrl-C, SIGTERM, SIGHUP or any failure: kill every worker before the pool's exit
+                # waits for its threads, so they return at once instead of at the timeout.
+                self._stop.set()
+                self.kill_all()
+                raise
 
     def run_one(self, spec: RunSpec) -> RunOutcome:
         if self._stop.is_set():
@@ -107,20 +128,23 @@ class Runner:
         result_path = stem.with_suffix(".json")
         save_path = stem.with_suffix(".pt")
         command = worker_command(spec, result_path, save_path)
+        token = secrets.token_hex(8)
+        env = {**worker_env(spec), reaper.TOKEN_VARIABLE: token}
         started = time.perf_counter()
         proc = subprocess.Popen(
             command,
             cwd=spec.root,
-            env=worker_env(spec),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        with self._lock:
-            self._live.add(proc.pid)
+        with self._lock, _LIVE_LOCK:
+            self._live[proc.pid] = token
+            _LIVE[proc.pid] = token
             if self._stop.is_set():  # another run failed while this one was starting
-                kill_group(proc.pid)
+                reaper.kill_tree(proc.pid, token)
         tail: deque[bytes] = deque()
         reader = threading.Thread(target=keep_tail, args=(proc.stdout, tail), daemon=True)
         reader.start()
@@ -131,11 +155,12 @@ class Runner:
             timed_out = True
             dump_stack(proc)
         finally:
-            # Also after a normal exit: the target may have left children in its group.
-            kill_group(proc.pid)
+            # Also after a normal exit: the target may have left children behind.
+            reaper.kill_tree(proc.pid, token)
             proc.wait()
-            with self._lock:
-                self._live.discard(proc.pid)
+            with self._lock, _LIVE_LOCK:
+                self._live.pop(proc.pid, None)
+                _LIVE.pop(proc.pid, None)
         reader.join(timeout=5)
         seconds = time.perf_counter() - started
         output = b"".join(tail).decode("utf-8", "replace")
@@ -176,14 +201,13 @@ class Runner:
 
     def kill_all(self) -> None:
         with self._lock:
-            live = list(self._live)
-        for pid in live:
-            kill_group(pid)
+            live = list(self._live.items())
+        for pid, token in live:
+            reaper.kill_tree(pid, token)
 
     def close(self) -> None:
-        for path in sorted(self.workdir.glob("*"), reverse=True):
-            path.unlink(missing_ok=True)
-        self.workdir.rmdir()
+        self.kill_all()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def cancelled() -> dict[str, Any]:
@@ -265,13 +289,6 @@ def dump_stack(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: float) -> dict[str, Any]:
     if timed_out:
         return {
@@ -287,12 +304,16 @@ def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: fl
         return data
     except (OSError, ValueError):
         pass
-    return {"status": "error", "error": {"kind": "crash", "message": describe_exit(returncode), "traceback": ""}}
+    kind = "crash" if returncode is not None and returncode < 0 else "exit"
+    return {"status": "error", "error": {"kind": kind, "message": describe_exit(returncode), "traceback": ""}}
 
 
 def describe_exit(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
         hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
-        return f"the worker process was killed by {name}{hint} before it reported a result"
-    return f"the worker process exited with status {returncode} before it reported a result"
+        return f"the step's process was killed by {name}{hint} before it reported a result"
+    return (
+        f"the step ended its process with exit status {returncode} before it reported a result "
+        "(os._exit(), or a native library that aborted); its last output is below"
+    )

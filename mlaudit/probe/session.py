@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlaudit.probe import explain as explain_mod
+from mlaudit.probe import reaper
 from mlaudit.probe.compare import TensorDiff, first_difference, measure
 from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
 from mlaudit.probe.target import Location, Target, TargetError, locate, read_target
@@ -63,9 +64,10 @@ def run_probe(root: Path, options: ProbeOptions) -> ProbeReport:
         return ProbeReport(root, "error", message, location, target, error={"kind": "no_torch"})
     runner = Runner(jobs=options.jobs)
     try:
-        return probe_with(runner, root, target, location, options)
+        with reaper.signals_interrupt():
+            return probe_with(runner, root, target, location, options)
     finally:
-        runner.close()
+        runner.close()  # kills what is left and removes the temp folder, on every path
 
 
 def probe_with(runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions) -> ProbeReport:

@@ -415,9 +415,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     module_name, _, func_name = args.target.partition(":")
     try:
         module = importlib.import_module(module_name)
-        func = getattr(module, func_name)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the target's import errors, shown to the user
+    except BaseException as exc:  # noqa: BLE001 - the target's import errors, sys.exit() too, shown to the user
         return error("import", f"cannot import `{args.target}`: {type(exc).__name__}: {exc}", target_traceback(exc))
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        where = getattr(module, "__file__", None) or module_name
+        found = "has no" if func is None else f"has a non-callable {type(func).__name__}"
+        return error("import", f"cannot import `{args.target}`: module `{module_name}` ({where}) {found} `{func_name}`")
 
     trace = HookTrace()
     if args.hooks:
@@ -428,19 +432,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             returned = call_target(func, args.seed, device)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the step, sys.exit() too
+        except BaseException as exc:  # noqa: BLE001 - any failure of the step, sys.exit() and KeyboardInterrupt too
             message = f"`{args.target}` raised {type(exc).__name__}: {exc}{default_device_hint(func, device)}"
             return error("exception", message, target_traceback(exc))
         finally:
             trace.remove()
 
-    names = param_names(returned)
     try:
-        pairs = list(flatten(returned, "", names))
+        return fingerprint_return(args, root, returned, device, started, caught, trace)
     except BadReturn as exc:
-        return error("bad_return", str(exc))
+        return error("bad_return", f"`{args.target}` returned something the probe cannot compare: {exc}")
+    except Exception as exc:  # noqa: BLE001 - e.g. a state_dict() that raises, a tensor on the meta device
+        message = f"cannot fingerprint what `{args.target}` returned: {type(exc).__name__}: {exc}"
+        return error("bad_return", message, target_traceback(exc))
+
+
+def fingerprint_return(
+    args: argparse.Namespace,
+    root: Path,
+    returned: Any,
+    device: str,
+    started: float,
+    caught: list[warnings.WarningMessage],
+    trace: HookTrace,
+) -> dict[str, Any]:
+    import torch
+
+    names = param_names(returned)
+    pairs = list(flatten(returned, "", names))
     if not pairs:
-        return error("bad_return", f"`{args.target}` returned no tensors (got {type(returned).__name__})")
+        raise BadReturn(f"no tensors in it (got {type(returned).__module__}.{type(returned).__qualname__})")
     result: dict[str, Any] = {
         "status": "ok",
         "device": device,
@@ -542,6 +563,68 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def become_subreaper() -> None:
+    """Orphans of the step (children that called setsid() and lost their parent) re-parent to
+    this worker instead of init, so `kill_descendants` still finds them (Linux only)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+
+def descendants_of(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return set()
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def kill_descendants() -> None:
+    """SIGKILL whatever the step left running below this worker (the parent sweeps again after)."""
+    for _ in range(3):
+        pids = descendants_of(os.getpid())
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except (ChildProcessError, OSError):
+                pass
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        text = json.dumps(error("internal", f"the probe could not encode its result: {exc}"))
+    Path(path).write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["diff"]:
@@ -550,10 +633,27 @@ def main(argv: list[str] | None = None) -> int:
     # At a timeout the parent sends SIGUSR1 first: the stack dump shows where the step hung.
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
-    result = run(args)
-    Path(args.result).write_text(json.dumps(result), encoding="utf-8")
+    become_subreaper()
+    try:
+        result = run(args)
+    except BaseException as exc:  # noqa: BLE001 - a failure of the probe itself, reported as such
+        message = f"the probe's worker failed: {type(exc).__name__}: {exc}"
+        result = error("internal", message, "".join(traceback.format_exception(exc)))
+    write_result(args.result, result)
     return 0
 
 
+def finish(code: int) -> None:
+    """Leave now: the result is written, so a thread or child the step left behind must not keep
+    the process alive until the timeout (os._exit skips joining non-daemon threads)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    kill_descendants()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())
