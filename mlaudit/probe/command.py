@@ -113,6 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
     )
     parser.add_argument(
+        "--threads",
+        type=non_negative_int,
+        default=1,
+        metavar="N",
+        help="torch (and OpenMP/MKL) threads per run (default: 1). CPU results are bitwise reproducible "
+        "only for the same thread count; 0 keeps torch's default, which depends on the machine",
+    )
+    parser.add_argument(
         "--output-format",
         choices=FORMATS,
         default=None,
@@ -125,6 +133,13 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -146,6 +161,7 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
         timeout=args.timeout,
         explain=args.explain,
         deterministic=getattr(args, "deterministic", False),
+        threads=getattr(args, "threads", 1),
     )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs
@@ -156,8 +172,16 @@ def run(args: argparse.Namespace) -> int:
     from mlaudit.probe.reaper import ProbeInterrupted
     from mlaudit.probe.session import run_probe
 
+    root = Path(args.path)
+    if not root.is_dir():
+        problem = "not a folder" if root.exists() else "no such folder"
+        sys.stderr.write(f"mlaudit probe: error: {problem}: {args.path} (PATH is the repository root)\n")
+        return 2
+    if args.output_file and not Path(args.output_file).parent.is_dir():
+        sys.stderr.write(f"mlaudit probe: error: cannot write {args.output_file}: its folder does not exist\n")
+        return 2
     try:
-        report = run_probe(Path(args.path), options_from(args))
+        report = run_probe(root, options_from(args))
     except KeyboardInterrupt as exc:
         cause = exc.name if isinstance(exc, ProbeInterrupted) else "Ctrl-C"
         sys.stderr.write(f"mlaudit probe: interrupted by {cause}; every run was stopped and its files removed\n")
@@ -167,7 +191,11 @@ def run(args: argparse.Namespace) -> int:
     color = not args.output_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render_report(fmt, result, color=color)
     if args.output_file:
-        Path(args.output_file).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output_file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"mlaudit probe: error: cannot write {args.output_file}: {exc.strerror or exc}\n")
+            return 2
     else:
         sys.stdout.write(text)
     # full and concise output on the terminal already show the error and its traceback.
@@ -182,6 +210,8 @@ def to_run_result(report: ProbeReport) -> RunResult:
     if rule is not None:
         message = "\n".join([report.message, *report.explanation])
         findings.append(Finding(rule.code, message, report.location.path, report.location.line, level=rule.level))
+    from mlaudit.probe.session import report_properties
+
     # Reporters show notifications as errors: only a run that could not finish has any.
     notifications = error_details(report) if report.verdict == "error" else []
     files = report.outcomes[0].result.get("repo_files", []) if report.outcomes else []
@@ -193,6 +223,8 @@ def to_run_result(report: ProbeReport) -> RunResult:
         execution_successful=report.verdict != "error",
         notifications=notifications,
         files_checked=len(files),
+        properties=report_properties(report),
+        notes=[f"pass: {report.message}"] if report.verdict == "pass" else [],
     )
 
 

@@ -34,6 +34,8 @@ OUTPUT_TAIL_BYTES = 16 * 1024
 _READ_CHUNK = 64 * 1024
 STACK_DUMP_WAIT = 0.5  # seconds a hung worker gets to print its stack
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
 # Every live worker of every Runner in this process (pid -> token), for the exit handler.
 _LIVE: dict[int, str] = {}
 _LIVE_LOCK = threading.Lock()
@@ -64,6 +66,7 @@ class RunSpec:
     hooks: bool = False
     hash_seed: int | None = None
     label: str = ""
+    threads: int = 1  # torch intra-op threads (and OMP/MKL); 0 leaves torch's default
 
 
 @dataclass
@@ -241,6 +244,8 @@ def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[st
         command.append("--deterministic-warn")
     if spec.hooks:
         command.append("--hooks")
+    if spec.threads:
+        command += ["--threads", str(spec.threads)]
     return command
 
 
@@ -258,6 +263,10 @@ def worker_env(spec: RunSpec) -> dict[str, str]:
     # PYTHONPATH would move it ahead of the standard library, so only a source checkout is added.
     if package_parent not in site_dirs():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    if spec.threads:
+        # Reductions split across threads add in another order: bitwise results depend on the count.
+        for variable in THREAD_VARIABLES:
+            env[variable] = str(spec.threads)
     env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
     return env
 

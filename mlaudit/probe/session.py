@@ -32,6 +32,7 @@ class ProbeOptions:
     explain: bool = False
     deterministic: bool = False  # every run under torch.use_deterministic_algorithms(True)
     jobs: int = 4  # runs at a time
+    threads: int = 1  # torch threads per run; 0 leaves torch's default (bitwise results depend on it)
 
 
 @dataclass
@@ -46,6 +47,8 @@ class ProbeReport:
     outcomes: list[RunOutcome] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
     related: list[Any] = field(default_factory=list)  # static Findings from `mlaudit check`
+    options: ProbeOptions | None = None
+    compared: tuple[int, int] = (1, 2)  # the two runs the ML901 finding is about
 
     @property
     def exit_code(self) -> int:
@@ -57,11 +60,13 @@ def run_probe(root: Path, options: ProbeOptions) -> ProbeReport:
     try:
         target = read_target(root, options.target)
     except TargetError as exc:
-        return ProbeReport(root, "error", str(exc), Location("pyproject.toml", 1), error={"kind": "target"})
+        report = ProbeReport(root, "error", str(exc), Location("pyproject.toml", 1), error={"kind": "target"})
+        report.options = options
+        return report
     location = locate(root, target)
     if importlib.util.find_spec("torch") is None:
         message = f"torch is not installed for {sys.executable}; {TORCH_EXTRA_HINT}"
-        return ProbeReport(root, "error", message, location, target, error={"kind": "no_torch"})
+        return ProbeReport(root, "error", message, location, target, error={"kind": "no_torch"}, options=options)
     runner = Runner(jobs=options.jobs)
     try:
         with reaper.signals_interrupt():
@@ -78,6 +83,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         device=options.device,
         timeout=options.timeout,
         deterministic=options.deterministic,
+        threads=options.threads,
     )
     specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
     specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
@@ -86,6 +92,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     if failed is not None:
         return failure_report(root, target, location, failed, outcomes)
     report = verdict(runner, root, target, location, options, outcomes)
+    report.options = options
     if report.verdict == "ML901" and options.explain:
         report.explanation, report.related = explain_mod.explain(runner, base, outcomes[0])
     return report
@@ -107,7 +114,7 @@ def verdict(
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
             )
-            return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes)
+            return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes, compared=(1, index))
     other_diff = first_difference(first.result["tensors"], other.result["tensors"])
     if other_diff is None:
         message = (
@@ -125,9 +132,17 @@ def verdict(
     else:
         message = (
             f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
-            f"({count} tensors), and {changed}"
+            f"({count} tensors, {threads_text(first.result)}), and {changed}"
         )
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
+
+
+def threads_text(result: dict[str, Any]) -> str:
+    """Bitwise equality on CPU holds for one thread count: say which."""
+    threads = result.get("threads")
+    if not threads:
+        return "thread count unknown"
+    return f"{threads} torch thread" + ("" if threads == 1 else "s")
 
 
 def failure_report(
@@ -139,3 +154,30 @@ def failure_report(
         message = f"{message}; {TORCH_EXTRA_HINT}"
     error["output"] = failed.output_tail
     return ProbeReport(root, "error", message, location, target, error=error, outcomes=outcomes)
+
+
+def report_properties(report: ProbeReport) -> dict[str, Any]:
+    """What CI reads without parsing messages: verdict, target, seeds, device, versions, counts."""
+    options = report.options or ProbeOptions()
+    first = next((o.result for o in report.outcomes if o.ok), {})
+    props: dict[str, Any] = {
+        "verdict": report.verdict,
+        "target": report.target.spec if report.target else options.target,
+        "seed": options.seed,
+        "other_seed": options.seed + 1,
+        "runs": options.runs,
+        "device": first.get("device", options.device),
+        "torch_version": first.get("torch_version"),
+        "threads": first.get("threads"),
+        "steps": 1,
+        "tensors": len(first.get("tensors", [])),
+        "python": sys.executable,
+        "run_seconds": [round(o.seconds, 2) for o in report.outcomes if o.seconds],
+    }
+    if report.diff is not None:
+        props["finding"] = {**report.diff.properties(), "step": 1, "runs": list(report.compared)}
+    elif report.verdict == "ML902":
+        props["finding"] = {"tensor": None, "step": 1, "runs": [1, len(report.outcomes)]}
+    if report.verdict == "error":
+        props["error"] = {"kind": report.error.get("kind", ""), "message": report.message}
+    return props

@@ -325,9 +325,15 @@ def target_traceback(exc: BaseException) -> str:
     """The traceback from the target's first frame on: the worker's own frames are noise."""
     tb: TracebackType | None = exc.__traceback__
     here = os.path.abspath(__file__)
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == here:
+    while tb is not None and (
+        os.path.abspath(tb.tb_frame.f_code.co_filename) == here or is_import_machinery(tb.tb_frame.f_code.co_filename)
+    ):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def is_import_machinery(filename: str) -> bool:
+    return filename.startswith("<frozen importlib") or filename == importlib.__file__
 
 
 def call_target(func: Any, seed: int, device: str) -> Any:
@@ -407,6 +413,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         device = resolve_device(args.device)
     except RuntimeError as exc:
         return error("device", str(exc))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.deterministic:
         torch.use_deterministic_algorithms(True)
     elif args.deterministic_warn:
@@ -416,6 +424,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:  # noqa: BLE001 - the target's import errors, sys.exit() too, shown to the user
+        if isinstance(exc, ModuleNotFoundError) and exc.name and (module_name + ".").startswith(exc.name + "."):
+            places = " nor ".join(str(p) for p in import_paths(root))
+            return error(
+                "import",
+                f"cannot import `{args.target}`: there is no module `{exc.name}` in {places}; a target is "
+                "`package.module:function` as imported from the repository root (or src/)",
+            )
         return error("import", f"cannot import `{args.target}`: {type(exc).__name__}: {exc}", target_traceback(exc))
     func = getattr(module, func_name, None)
     if not callable(func):
@@ -466,6 +481,7 @@ def fingerprint_return(
         "status": "ok",
         "device": device,
         "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
         "tensors": [fingerprint(path, tensor) for path, tensor in pairs],
         "seconds": round(time.perf_counter() - started, 3),
         "saved": bool(args.save) and save_tensors(pairs, Path(args.save), args.save_limit),
@@ -560,6 +576,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--deterministic", action="store_true", help="use_deterministic_algorithms(True)")
     parser.add_argument("--deterministic-warn", action="store_true", help="the same with warn_only=True")
     parser.add_argument("--hooks", action="store_true", help="trace every module's forward")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     return parser.parse_args(argv)
 
 
