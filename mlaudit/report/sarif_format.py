@@ -149,7 +149,9 @@ class RuleInfo:
             code=code,
             name=front.get("name", ""),
             summary=first_paragraph(doc.what) if doc else "",
-            level=Level(level) if level in {lv.value for lv in Level} else Level.WARNING,
+            level=Level(level)
+            if level in {lv.value for lv in Level}
+            else Level.WARNING,
             tags=(),  # unknown: claiming "security" would invent a security alert
             precision=Rule.precision,
             cwe=None,
@@ -182,7 +184,9 @@ class Catalog:
 
 def descriptor(info: RuleInfo) -> Json:
     doc = load_doc(info.code)
-    short = clip(info.summary or info.name or f"mlaudit rule {info.code}", MAX_DESCRIPTION)
+    short = clip(
+        info.summary or info.name or f"mlaudit rule {info.code}", MAX_DESCRIPTION
+    )
     rule: Json = {"id": info.code}
     # SARIF1001: a name equal to the id says nothing; leave it out instead.
     if info.name and info.name != info.code:
@@ -228,7 +232,9 @@ def security_severity(info: RuleInfo) -> str:
     except ValueError:
         number = -1.0
     if not 0.0 < number <= 10.0:
-        raise ValueError(f"{info.code}: security_severity {value!r} is not a number in (0, 10]")
+        raise ValueError(
+            f"{info.code}: security_severity {value!r} is not a number in (0, 10]"
+        )
     return value
 
 
@@ -273,7 +279,9 @@ class SourceCache:
             return None
         # Hash exactly what GitHub's Node code reads; columns ignore a BOM (SARIF §3.30).
         text = decode_like_node(data)
-        return SourceText(LINE_BREAK.split(text.removeprefix("\ufeff")), line_hashes(text))
+        return SourceText(
+            LINE_BREAK.split(text.removeprefix("\ufeff")), line_hashes(text)
+        )
 
 
 def result(finding: Finding, catalog: Catalog, sources: SourceCache) -> Json:
@@ -285,11 +293,15 @@ def result(finding: Finding, catalog: Catalog, sources: SourceCache) -> Json:
         "ruleIndex": catalog.index[finding.code],
         "level": finding.level.value,
         "message": {"text": message_text(finding, catalog)},
-        "locations": [{"physicalLocation": {"artifactLocation": artifact(sources.prefix + rel), "region": reg}}],
+        "locations": [
+            {"physicalLocation": {"artifactLocation": artifact(sources.prefix + rel), "region": reg}}
+        ],
     }
     # A missing key is recomputed by upload-sarif; a wrong one would break alert tracking.
     if source is not None and reg["startLine"] <= len(source.hashes):
-        res["partialFingerprints"] = {"primaryLocationLineHash": source.hashes[reg["startLine"] - 1]}
+        res["partialFingerprints"] = {
+            "primaryLocationLineHash": source.hashes[reg["startLine"] - 1]
+        }
     # SARIF requires at least one replacement per change, so a fix without edits is left out.
     if finding.fix is not None and finding.fix.edits:
         res["fixes"] = [sarif_fix(finding.fix, sources.prefix + rel)]
@@ -318,7 +330,9 @@ def relative_path(path: str, root: Path) -> str:
     posix = PurePosixPath(path)
     if posix.is_absolute():
         try:
-            posix = PurePosixPath(Path(path).resolve().relative_to(root.resolve()).as_posix())
+            posix = PurePosixPath(
+                Path(path).resolve().relative_to(root.resolve()).as_posix()
+            )
         except ValueError:
             pass  # outside the root: keep it; the URI below still has no leading "/"
     return str(posix).lstrip("/")
@@ -337,7 +351,9 @@ def finding_region(finding: Finding, source: SourceText | None) -> Json:
     if finding.end_col is not None:
         end_col = finding.end_col
     elif source is not None and end_line <= len(source.lines):
-        end_col = len(source.lines[end_line - 1]) + 1  # SARIF's default: the end of that line
+        end_col = (
+            len(source.lines[end_line - 1]) + 1
+        )  # SARIF's default: the end of that line
     else:
         end_col = start_col + 1
     return region(start_line, start_col, end_line, end_col)
@@ -369,7 +385,9 @@ def sarif_fix(fix: Fix, rel: str) -> Json:
 
 
 def replacement(edit: Edit) -> Json:
-    rep: Json = {"deletedRegion": region(edit.line, edit.col, edit.end_line, edit.end_col)}
+    rep: Json = {
+        "deletedRegion": region(edit.line, edit.col, edit.end_line, edit.end_col)
+    }
     # An insertion has an empty deleted region; a deletion has no inserted content.
     if edit.content:
         rep["insertedContent"] = {"text": edit.content}

@@ -31,9 +31,7 @@ def statistics_lines(run: RunResult) -> list[str]:
     """`--statistics`: one line per code, most frequent first, as ruff prints them."""
     names = {r.code: r.name for r in run.rules}
     counts = Counter(f.code for f in run.findings)
-    return [
-        f"{n:>5}  {code}  {names.get(code, '')}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
+    return [f"{n:>5}  {code}  {names.get(code, '')}" for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _files(count: int) -> str:
