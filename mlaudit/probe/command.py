@@ -113,6 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
     )
     parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run the step in this interpreter, e.g. the project's .venv/bin/python, which needs torch but "
+        "not mlaudit (default: the one running mlaudit)",
+    )
+    parser.add_argument(
         "--threads",
         type=non_negative_int,
         default=1,
@@ -162,6 +168,7 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
         explain=args.explain,
         deterministic=getattr(args, "deterministic", False),
         threads=getattr(args, "threads", 1),
+        python=getattr(args, "python", None),
     )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs
@@ -176,6 +183,10 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         problem = "not a folder" if root.exists() else "no such folder"
         sys.stderr.write(f"mlaudit probe: error: {problem}: {args.path} (PATH is the repository root)\n")
+        return 2
+    python = getattr(args, "python", None)
+    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        sys.stderr.write(f"mlaudit probe: error: --python {python}: not an executable file\n")
         return 2
     if args.output_file and not Path(args.output_file).parent.is_dir():
         sys.stderr.write(f"mlaudit probe: error: cannot write {args.output_file}: its folder does not exist\n")

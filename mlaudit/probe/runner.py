@@ -1,7 +1,10 @@
 """Start probe workers as fresh subprocesses and always get them back, whatever the target does.
 
-Each worker is `python -m mlaudit.probe.worker` of the current interpreter, in the repo root, in
-its own session (`start_new_session=True`). At its timeout, when it exits, on Ctrl-C, SIGTERM or
+Each worker is `worker.py` run as a plain script (copied into the run's temporary folder: it
+imports nothing from mlaudit, so `--python` can name an interpreter where mlaudit is not
+installed), with a temporary working directory of its own that links to the repo's top-level
+entries, its own free `MASTER_PORT`, and a pinned thread count, in its own session
+(`start_new_session=True`). At its timeout, when it exits, on Ctrl-C, SIGTERM or
 SIGHUP, and at interpreter exit, `reaper.kill_tree` ends its process group, its descendants and
 every process carrying its token, `setsid()` escapees included. Output goes through a pipe of
 which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
@@ -15,7 +18,7 @@ import os
 import secrets
 import shutil
 import signal
-import site
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlaudit
 from mlaudit.probe import reaper
 
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+WORKER_COPY = "mlaudit_probe_worker.py"  # a name no project module shadows or is shadowed by
 OUTPUT_TAIL_BYTES = 16 * 1024
 _READ_CHUNK = 64 * 1024
 STACK_DUMP_WAIT = 0.5  # seconds a hung worker gets to print its stack
@@ -93,11 +97,19 @@ class Runner:
     """Runs specs, at most `jobs` at a time; files live in `workdir` until `close()`."""
 
     jobs: int = 4
+    python: str = sys.executable  # the interpreter the workers run in (--python)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlaudit-probe-")))
     _live: dict[int, str] = field(default_factory=dict)  # pid -> token
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _count: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        shutil.copyfile(WORKER_SCRIPT, self.workdir / WORKER_COPY)
+
+    @property
+    def script(self) -> Path:
+        return self.workdir / WORKER_COPY
 
     def run_all(self, specs: list[RunSpec], stop_on_failure: bool = False) -> list[RunOutcome]:
         """Run `specs`; with `stop_on_failure`, the first failure cancels the others (a hang would
@@ -130,13 +142,15 @@ class Runner:
             stem = self.workdir / f"run{self._count}"
         result_path = stem.with_suffix(".json")
         save_path = stem.with_suffix(".pt")
-        command = worker_command(spec, result_path, save_path)
+        cwd = make_cwd(spec.root, stem.with_suffix(".cwd"))
+        command = [self.python, str(self.script), *worker_args(spec, result_path, save_path)]
         token = secrets.token_hex(8)
-        env = {**worker_env(spec), reaper.TOKEN_VARIABLE: token}
+        env = {**worker_env(spec), reaper.TOKEN_VARIABLE: token, "MASTER_PORT": str(free_port())}
+        env.setdefault("MASTER_ADDR", "127.0.0.1")
         started = time.perf_counter()
         proc = subprocess.Popen(
             command,
-            cwd=spec.root,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -179,9 +193,8 @@ class Runner:
             self._count += 1
             result_path = self.workdir / f"diff{self._count}.json"
         command = [
-            sys.executable,
-            "-m",
-            "mlaudit.probe.worker",
+            self.python,
+            str(self.script),
             "diff",
             "--a",
             str(a_file),
@@ -220,11 +233,34 @@ def cancelled() -> dict[str, Any]:
     }
 
 
-def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
+def make_cwd(root: Path, folder: Path) -> Path:
+    """A working directory of the run's own: links to the repo's top-level entries, so relative
+    reads (`data/train.txt`) work, while new files and folders it creates there (`out/`, logs,
+    checkpoints) stay apart from the repo and from the other runs."""
+    folder.mkdir()
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return folder
+    for entry in entries:
+        try:
+            (folder / entry.name).symlink_to(entry)
+        except OSError:
+            continue
+    return folder
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for torch.distributed's MASTER_PORT: concurrent runs of a
+    DDP step would otherwise all bind the default 29500 and fail with EADDRINUSE."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def worker_args(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
     command = [
-        sys.executable,
-        "-m",
-        "mlaudit.probe.worker",
         "--root",
         str(spec.root),
         "--target",
@@ -250,7 +286,7 @@ def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[st
 
 
 def worker_env(spec: RunSpec) -> dict[str, str]:
-    """The user's environment, minus a pinned PYTHONHASHSEED, plus where mlaudit lives."""
+    """The user's environment, minus a pinned PYTHONHASHSEED, with the thread count pinned."""
     env = dict(os.environ)
     env.pop("PYTHONHASHSEED", None)  # a fixed hash seed would hide set/dict-order bugs
     if spec.hash_seed is not None:
@@ -258,22 +294,12 @@ def worker_env(spec: RunSpec) -> dict[str, str]:
     if spec.deterministic or spec.deterministic_warn:
         # Needed by cuBLAS under deterministic mode on torch releases before 2.10; harmless after.
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    package_parent = str(Path(mlaudit.__file__).resolve().parent.parent)
-    # An installed mlaudit is found from site-packages anyway; putting site-packages on
-    # PYTHONPATH would move it ahead of the standard library, so only a source checkout is added.
-    if package_parent not in site_dirs():
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     if spec.threads:
         # Reductions split across threads add in another order: bitwise results depend on the count.
         for variable in THREAD_VARIABLES:
             env[variable] = str(spec.threads)
     env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
     return env
-
-
-def site_dirs() -> set[str]:
-    dirs = [*site.getsitepackages(), site.getusersitepackages()]
-    return {str(Path(d).resolve()) for d in dirs}
 
 
 def keep_tail(stream: Any, tail: deque[bytes]) -> None:

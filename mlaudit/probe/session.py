@@ -32,6 +32,7 @@ class ProbeOptions:
     explain: bool = False
     deterministic: bool = False  # every run under torch.use_deterministic_algorithms(True)
     jobs: int = 4  # runs at a time
+    python: str | None = None  # the workers' interpreter (--python); None: this one
     threads: int = 1  # torch threads per run; 0 leaves torch's default (bitwise results depend on it)
 
 
@@ -64,10 +65,10 @@ def run_probe(root: Path, options: ProbeOptions) -> ProbeReport:
         report.options = options
         return report
     location = locate(root, target)
-    if importlib.util.find_spec("torch") is None:
+    if options.python is None and importlib.util.find_spec("torch") is None:
         message = f"torch is not installed for {sys.executable}; {TORCH_EXTRA_HINT}"
         return ProbeReport(root, "error", message, location, target, error={"kind": "no_torch"}, options=options)
-    runner = Runner(jobs=options.jobs)
+    runner = Runner(jobs=options.jobs, python=options.python or sys.executable)
     try:
         with reaper.signals_interrupt():
             return probe_with(runner, root, target, location, options)
@@ -109,10 +110,12 @@ def verdict(
         diff = first_difference(first.result["tensors"], run.result["tensors"])
         if diff is not None:
             diff = measure(diff, first.saved_path, run.saved_path, runner)
+            causes = [*stream_causes(first.result, run.result), data_cause(first.result, run.result)]
             message = (
                 f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
+                + "".join(f"\n{cause}" for cause in causes if cause)
             )
             return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes, compared=(1, index))
     other_diff = first_difference(first.result["tensors"], other.result["tensors"])
@@ -135,6 +138,67 @@ def verdict(
             f"({count} tensors, {threads_text(first.result)}), and {changed}"
         )
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
+
+
+STREAMS = {
+    "python": "Python's global `random`",
+    "numpy": "NumPy's global RNG (`np.random`)",
+    "torch": "torch's CPU generator",
+    "cuda": "torch's CUDA generators",
+}
+
+
+def stream_causes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Name each global random stream that was drawn during the step and ended in another state in
+    the two runs, and say whether it was seeded (and with what)."""
+    causes = []
+    rng_a, rng_b = a.get("rng", {}), b.get("rng", {})
+    for name, label in STREAMS.items():
+        x, y = rng_a.get(name), rng_b.get(name)
+        if not x or not y or x["after"] == y["after"]:
+            continue
+        if x["before"] == x["after"] and y["before"] == y["after"]:
+            continue  # never drawn in the step: its state differs only because nothing used it
+        if not x["seeds"] and not y["seeds"]:
+            causes.append(
+                f"Stream: {label} was drawn during the step and never seeded, and its state after the step "
+                "differs between the runs; seed it from the step's seed"
+            )
+        elif x["seeds"] != y["seeds"]:
+            causes.append(
+                f"Stream: {label} was seeded with different values in the two runs ({', '.join(x['seeds']) or 'none'} "
+                f"vs {', '.join(y['seeds']) or 'none'}): the seed itself comes from an unseeded source"
+            )
+        else:
+            causes.append(
+                f"Stream: {label} was seeded ({', '.join(x['seeds'])}) but its state after the step still differs "
+                "between the runs: something consumed it a different number of times (data-dependent draws)"
+            )
+    return causes
+
+
+def data_cause(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Data or math: compare what the models were fed (input hashes) with their weights at the time."""
+    calls_a, calls_b = a.get("data", []), b.get("data", [])
+    if not calls_a or not calls_b:
+        return ""
+    for number, (x, y) in enumerate(zip(calls_a, calls_b, strict=False), start=1):
+        if x["params"] != y["params"]:
+            return (
+                f"Data or math: the weights of the {x['type']} already differ at outermost forward call {number}, "
+                "before it ran: initialization or an earlier update differed"
+            )
+        if x["in"] != y["in"]:
+            return (
+                f"Data or math: the data differed: the input of outermost forward call {number} ({x['type']}) "
+                "differs while its weights are identical (data order, sampling or augmentation)"
+            )
+    if len(calls_a) != len(calls_b):
+        return f"Data or math: the runs made {len(calls_a)} and {len(calls_b)} forward calls: control flow differed"
+    return (
+        "Data or math: the math differed: every forward call saw identical inputs and weights, so the "
+        "divergence is in the backward pass, the optimizer step or code outside modules"
+    )
 
 
 def threads_text(result: dict[str, Any]) -> str:
@@ -171,7 +235,7 @@ def report_properties(report: ProbeReport) -> dict[str, Any]:
         "threads": first.get("threads"),
         "steps": 1,
         "tensors": len(first.get("tensors", [])),
-        "python": sys.executable,
+        "python": options.python or sys.executable,
         "run_seconds": [round(o.seconds, 2) for o in report.outcomes if o.seconds],
     }
     if report.diff is not None:

@@ -20,6 +20,7 @@ import ctypes
 import faulthandler
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -209,6 +210,120 @@ def value_hash(value: Any, depth: int = 0) -> str:
         # Other objects' reprs carry memory addresses; their type is all that is stable.
         h.update(type(value).__qualname__.encode())
     return h.hexdigest()[:16]
+
+
+class RngWatch:
+    """The global random streams around the step: a hash of each one's state before and after,
+    and the seeds passed to its seeding functions (a stream with no seed call was left to chance).
+
+    Streams: Python's `random`, NumPy's legacy global RNG (when numpy is installed), torch's CPU
+    generator, and the CUDA generators (only when CUDA was initialised: reading them would do it).
+    """
+
+    SEEDERS: dict[str, list[tuple[str, str]]] = {
+        "python": [("random", "seed")],
+        "numpy": [("numpy.random", "seed")],
+        "torch": [("torch", "manual_seed"), ("torch.random", "manual_seed"), ("torch", "seed")],
+        "cuda": [
+            ("torch.cuda", "manual_seed"),
+            ("torch.cuda", "manual_seed_all"),
+            ("torch.cuda.random", "manual_seed"),
+            ("torch.cuda.random", "manual_seed_all"),
+        ],
+    }
+
+    def __init__(self) -> None:
+        self.before: dict[str, str] = {}
+        self.seeds: dict[str, list[str]] = {name: [] for name in self.SEEDERS}
+        self.patched: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        for stream, places in self.SEEDERS.items():
+            for module_name, attr in places:
+                module = sys.modules.get(module_name)
+                original = getattr(module, attr, None)
+                if module is None or original is None or getattr(original, "_mlaudit_seed_watch", False):
+                    continue
+                setattr(module, attr, self.recorder(stream, original))
+                self.patched.append((module, attr, original))
+        self.before = self.states()
+
+    def recorder(self, stream: str, original: Any) -> Any:
+        def seed(*args: Any, **kwargs: Any) -> Any:
+            value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
+            self.seeds[stream].append(repr(value) if value is not None else "entropy")
+            return original(*args, **kwargs)
+
+        seed._mlaudit_seed_watch = True  # type: ignore[attr-defined]
+        return seed
+
+    def remove(self) -> None:
+        for module, attr, original in reversed(self.patched):
+            setattr(module, attr, original)
+
+    @staticmethod
+    def states() -> dict[str, str]:
+        import random
+
+        states = {"python": hashlib.sha256(repr(random.getstate()).encode()).hexdigest()[:16]}
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            kind, keys, pos, has_gauss, gauss = numpy.random.get_state()
+            raw = f"{kind}{pos}{has_gauss}{gauss}".encode() + bytes(keys.tobytes())
+            states["numpy"] = hashlib.sha256(raw).hexdigest()[:16]
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            states["torch"] = hashlib.sha256(torch_state_bytes(torch.get_rng_state())).hexdigest()[:16]
+            if torch.cuda.is_initialized():
+                joined = b"".join(torch_state_bytes(s) for s in torch.cuda.get_rng_state_all())
+                states["cuda"] = hashlib.sha256(joined).hexdigest()[:16]
+        return states
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        after = self.states()
+        return {
+            name: {"before": self.before.get(name), "after": value, "seeds": self.seeds.get(name, [])}
+            for name, value in after.items()
+        }
+
+
+def torch_state_bytes(state: Any) -> bytes:
+    """The bytes of a generator state (a uint8 tensor) without numpy."""
+    storage = state.contiguous().untyped_storage()
+    return bytes((ctypes.c_ubyte * storage.nbytes()).from_address(storage.data_ptr()))
+
+
+class DataTrace:
+    """Hashes of what the step feeds its models: for each outermost forward call of a module with
+    parameters, its input and its weights before the call. Inputs that differ while the weights
+    agree mean the data (order, sampling, augmentation) differed; the other way round, the math."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.depth = 0
+        self.handles: list[Any] = []
+
+    def install(self) -> None:
+        from torch.nn.modules import module as nn_module
+
+        self.handles.append(nn_module.register_module_forward_pre_hook(self.pre))
+        self.handles.append(nn_module.register_module_forward_hook(self.post))
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def pre(self, module: Any, args: Any) -> None:
+        self.depth += 1
+        if self.depth != 1:
+            return
+        params = list(module.parameters())
+        if params:
+            weights = hashlib.sha256("".join(value_hash(p) for p in params).encode()).hexdigest()[:16]
+            self.calls.append({"type": type(module).__qualname__, "in": value_hash(args), "params": weights})
+
+    def post(self, module: Any, args: Any, output: Any) -> None:
+        self.depth = max(0, self.depth - 1)
 
 
 class HookTrace:
@@ -420,6 +535,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     elif args.deterministic_warn:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
+    try:  # so that NumPy's global RNG is watched even when a library imports numpy during the step
+        if importlib.util.find_spec("numpy") is not None:
+            importlib.import_module("numpy")
+    except Exception:  # noqa: BLE001 - a broken numpy is the step's business, not the probe's
+        pass
     module_name, _, func_name = args.target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -441,6 +561,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     trace = HookTrace()
     if args.hooks:
         trace.install()
+    data = DataTrace()
+    data.install()
+    rng = RngWatch()
+    rng.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -452,9 +576,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return error("exception", message, target_traceback(exc))
         finally:
             trace.remove()
+            data.remove()
+            rng.remove()
 
     try:
-        return fingerprint_return(args, root, returned, device, started, caught, trace)
+        result = fingerprint_return(args, root, returned, device, started, caught, trace)
+        result["rng"] = rng.report()
+        result["data"] = data.calls
+        return result
     except BadReturn as exc:
         return error("bad_return", f"`{args.target}` returned something the probe cannot compare: {exc}")
     except Exception as exc:  # noqa: BLE001 - e.g. a state_dict() that raises, a tensor on the meta device

@@ -146,6 +146,7 @@ def test_sarif_report_validates_against_the_official_schema(probes: ProbeCache) 
         (["/nonexistent/repo", "--target", "t:step"], "no such folder: /nonexistent/repo"),
         ([str(REPO / "pyproject.toml"), "--target", "t:step"], "not a folder: "),
         ([str(FIXTURES / "deterministic"), "-o", "/nonexistent/out.json"], "cannot write /nonexistent/out.json"),
+        ([str(FIXTURES / "deterministic"), "--python", "/nonexistent/python"], "--python /nonexistent/python: not an"),
     ],
 )
 def test_bad_paths_exit_2_with_one_line(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
