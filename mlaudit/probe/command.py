@@ -113,6 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
     )
     parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="pass steps=N to a target that takes a `steps` parameter; after every optimizer.step() the "
+        "stepped parameters and optimizer state are fingerprinted, and ML901 names the first step that diverges",
+    )
+    parser.add_argument(
         "--python",
         metavar="PATH",
         help="run the step in this interpreter, e.g. the project's .venv/bin/python, which needs torch but "
@@ -169,6 +177,7 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
         deterministic=getattr(args, "deterministic", False),
         threads=getattr(args, "threads", 1),
         python=getattr(args, "python", None),
+        steps=getattr(args, "steps", None) or 0,
     )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs

@@ -70,6 +70,7 @@ class RunSpec:
     hooks: bool = False
     hash_seed: int | None = None
     label: str = ""
+    steps: int = 0  # passed as steps=N to the target when set
     threads: int = 1  # torch intra-op threads (and OMP/MKL); 0 leaves torch's default
 
 
@@ -282,6 +283,8 @@ def worker_args(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
         command.append("--hooks")
     if spec.threads:
         command += ["--threads", str(spec.threads)]
+    if spec.steps:
+        command += ["--steps", str(spec.steps)]
     return command
 
 

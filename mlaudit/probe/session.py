@@ -32,6 +32,7 @@ class ProbeOptions:
     explain: bool = False
     deterministic: bool = False  # every run under torch.use_deterministic_algorithms(True)
     jobs: int = 4  # runs at a time
+    steps: int = 0  # passed as steps=N to the target (--steps); 0: the target's own count
     python: str | None = None  # the workers' interpreter (--python); None: this one
     threads: int = 1  # torch threads per run; 0 leaves torch's default (bitwise results depend on it)
 
@@ -49,6 +50,7 @@ class ProbeReport:
     explanation: list[str] = field(default_factory=list)
     related: list[Any] = field(default_factory=list)  # static Findings from `mlaudit check`
     options: ProbeOptions | None = None
+    first_step: tuple[int, str] | None = None  # (optimizer step, tensor) where same-seed runs first differ
     compared: tuple[int, int] = (1, 2)  # the two runs the ML901 finding is about
 
     @property
@@ -85,6 +87,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         timeout=options.timeout,
         deterministic=options.deterministic,
         threads=options.threads,
+        steps=options.steps,
     )
     specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
     specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
@@ -110,14 +113,20 @@ def verdict(
         diff = first_difference(first.result["tensors"], run.result["tensors"])
         if diff is not None:
             diff = measure(diff, first.saved_path, run.saved_path, runner)
-            causes = [*stream_causes(first.result, run.result), data_cause(first.result, run.result)]
+            causes = [
+                step_cause(first.result, run.result),
+                *stream_causes(first.result, run.result),
+                data_cause(first.result, run.result),
+            ]
             message = (
                 f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
                 + "".join(f"\n{cause}" for cause in causes if cause)
             )
-            return ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes, compared=(1, index))
+            report = ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes, compared=(1, index))
+            report.first_step = first_diverging_step(first.result, run.result)
+            return report
     other_diff = first_difference(first.result["tensors"], other.result["tensors"])
     if other_diff is None:
         message = (
@@ -177,6 +186,34 @@ def stream_causes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return causes
 
 
+def first_diverging_step(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, str] | None:
+    """The first optimizer step after which the stepped tensors differ, and the first such tensor."""
+    for number, (x, y) in enumerate(zip(a.get("steps", []), b.get("steps", []), strict=False), start=1):
+        theirs = dict(map(tuple, y["tensors"]))
+        for name, digest in x["tensors"]:
+            if theirs.get(name) != digest:
+                return number, name
+    return None
+
+
+def step_cause(a: dict[str, Any], b: dict[str, Any]) -> str:
+    steps_a, steps_b = a.get("steps", []), b.get("steps", [])
+    if not steps_a and not steps_b:
+        return ""
+    found = first_diverging_step(a, b)
+    total = f"{len(steps_a)}" if len(steps_a) == len(steps_b) else f"{len(steps_a)} and {len(steps_b)}"
+    if found is None:
+        if len(steps_a) != len(steps_b):
+            return f"Step: the runs made {total} optimizer steps; the steps both made agree"
+        return (
+            f"Step: after each of the {total} optimizer steps the stepped parameters and optimizer state agree; "
+            "what differs is outside them"
+        )
+    number, tensor = found
+    agreed = f"agree after optimizer steps 1-{number - 1} and " if number > 1 else ""
+    return f"Step: the runs {agreed}first differ after optimizer step {number} of {total}, at `{tensor}`"
+
+
 def data_cause(a: dict[str, Any], b: dict[str, Any]) -> str:
     """Data or math: compare what the models were fed (input hashes) with their weights at the time."""
     calls_a, calls_b = a.get("data", []), b.get("data", [])
@@ -233,13 +270,20 @@ def report_properties(report: ProbeReport) -> dict[str, Any]:
         "device": first.get("device", options.device),
         "torch_version": first.get("torch_version"),
         "threads": first.get("threads"),
-        "steps": 1,
+        "steps": len(first.get("steps", [])) or options.steps or 1,
+        "optimizer_steps_recorded": len(first.get("steps", [])),
         "tensors": len(first.get("tensors", [])),
         "python": options.python or sys.executable,
         "run_seconds": [round(o.seconds, 2) for o in report.outcomes if o.seconds],
     }
     if report.diff is not None:
-        props["finding"] = {**report.diff.properties(), "step": 1, "runs": list(report.compared)}
+        step, tensor = report.first_step or (None, None)
+        props["finding"] = {
+            **report.diff.properties(),
+            "step": step,
+            "step_tensor": tensor,
+            "runs": list(report.compared),
+        }
     elif report.verdict == "ML902":
         props["finding"] = {"tensor": None, "step": 1, "runs": [1, len(report.outcomes)]}
     if report.verdict == "error":

@@ -293,6 +293,58 @@ def torch_state_bytes(state: Any) -> bytes:
     return bytes((ctypes.c_ubyte * storage.nbytes()).from_address(storage.data_ptr()))
 
 
+class StepTrace:
+    """After every `torch.optim.Optimizer.step` call in the step, a hash of each parameter the
+    optimizer stepped and of its state, so several steps are compared one by one and the first
+    step that diverges is named. Parameters are keyed by id() and named after the return."""
+
+    MAX_STEPS = 10_000
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, Any]] = []
+        self.optimizers: list[Any] = []  # strong refs: ids stay unique
+        self.params: list[Any] = []
+        self.handle: Any = None
+
+    def install(self) -> None:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        self.handle = register_optimizer_step_post_hook(self.after_step)
+
+    def remove(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+
+    def after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if len(self.steps) >= self.MAX_STEPS:
+            return
+        if not any(o is optimizer for o in self.optimizers):
+            self.optimizers.append(optimizer)
+        number = next(i for i, o in enumerate(self.optimizers) if o is optimizer)
+        hashes = []
+        for g, group in enumerate(optimizer.param_groups):
+            for i, param in enumerate(group["params"]):
+                self.params.append(param)
+                hashes.append([id(param), f"optimizer{number}.param_groups.{g}.params.{i}", "", value_hash(param)])
+                for key, item in optimizer.state.get(param, {}).items():
+                    if hasattr(item, "dtype"):
+                        hashes.append([id(param), "", f".{key}", value_hash(item)])
+        self.steps.append({"optimizer": number, "tensors": hashes})
+
+    def named(self, returned: Any) -> list[dict[str, Any]]:
+        """[{optimizer, tensors: [[name, hash]]}] with parameters named as in the returned modules."""
+        names = param_names(returned)
+        out = []
+        for step in self.steps:
+            named, fallback = [], ""
+            for pid, default, suffix, digest in step["tensors"]:
+                fallback = default or fallback
+                base = names.get(pid, fallback)
+                named.append([f"optimizer state[{base}]{suffix}" if suffix else base, digest])
+            out.append({"optimizer": step["optimizer"], "tensors": named})
+        return out
+
+
 class DataTrace:
     """Hashes of what the step feeds its models: for each outermost forward call of a module with
     parameters, its input and its weights before the call. Inputs that differ while the weights
@@ -451,15 +503,19 @@ def is_import_machinery(filename: str) -> bool:
     return filename.startswith("<frozen importlib") or filename == importlib.__file__
 
 
-def call_target(func: Any, seed: int, device: str) -> Any:
-    """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors."""
+def call_target(func: Any, seed: int, device: str, steps: int = 0) -> Any:
+    """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors.
+    With `steps`, pass `steps=` (the parent checked that the target takes it)."""
     import torch
 
+    kwargs: dict[str, Any] = {"seed": seed}
+    if steps:
+        kwargs["steps"] = steps
     if takes_device(func):
-        return func(seed=seed, device=device)
+        return func(**kwargs, device=device)
     if device != "cpu":
         torch.set_default_device(device)
-    return func(seed=seed)
+    return func(**kwargs)
 
 
 def default_device_hint(func: Any, device: str) -> str:
@@ -474,8 +530,12 @@ def default_device_hint(func: Any, device: str) -> str:
 
 
 def takes_device(func: Any) -> bool:
+    return takes_parameter(func, "device")
+
+
+def takes_parameter(func: Any, name: str) -> bool:
     try:
-        return "device" in inspect.signature(func).parameters
+        return name in inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
 
@@ -557,18 +617,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         where = getattr(module, "__file__", None) or module_name
         found = "has no" if func is None else f"has a non-callable {type(func).__name__}"
         return error("import", f"cannot import `{args.target}`: module `{module_name}` ({where}) {found} `{func_name}`")
+    if args.steps and not takes_parameter(func, "steps"):
+        return error(
+            "usage",
+            f"--steps {args.steps} needs a target with a `steps` parameter: give `{args.target}` a "
+            "`steps: int = 1` parameter that sets how many optimizer steps it runs",
+        )
 
     trace = HookTrace()
     if args.hooks:
         trace.install()
     data = DataTrace()
     data.install()
+    steps = StepTrace()
+    steps.install()
     rng = RngWatch()
     rng.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            returned = call_target(func, args.seed, device)
+            returned = call_target(func, args.seed, device, args.steps)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except BaseException as exc:  # noqa: BLE001 - any failure of the step, sys.exit() and KeyboardInterrupt too
@@ -577,12 +645,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             trace.remove()
             data.remove()
+            steps.remove()
             rng.remove()
 
     try:
         result = fingerprint_return(args, root, returned, device, started, caught, trace)
         result["rng"] = rng.report()
         result["data"] = data.calls
+        result["steps"] = steps.named(returned)
         return result
     except BadReturn as exc:
         return error("bad_return", f"`{args.target}` returned something the probe cannot compare: {exc}")
@@ -705,6 +775,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--deterministic", action="store_true", help="use_deterministic_algorithms(True)")
     parser.add_argument("--deterministic-warn", action="store_true", help="the same with warn_only=True")
     parser.add_argument("--hooks", action="store_true", help="trace every module's forward")
+    parser.add_argument("--steps", type=int, default=0, help="pass steps=N to the target")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     return parser.parse_args(argv)
 
