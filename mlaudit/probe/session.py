@@ -98,7 +98,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     report = verdict(runner, root, target, location, options, outcomes)
     report.options = options
     if report.verdict == "ML901" and options.explain:
-        report.explanation, report.related = explain_mod.explain(runner, base, outcomes[0])
+        report.explanation, report.related = explain_mod.explain(runner, base, outcomes[:-1])
     return report
 
 
