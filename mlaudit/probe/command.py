@@ -31,6 +31,9 @@ It runs one training step and returns what the step produced: an nn.Module, an o
 a tensor, or a dict/list/tuple of those. If it accepts a `device` argument it gets the device;
 otherwise new tensors default to that device. Imports resolve from the repo root and from src/.
 
+Without a target, a pytest test that steps a torch.optim optimizer is found and run as is (what
+its optimizers stepped is compared); --target can name one: tests/test_train.py::test_one_step.
+
 Each run is a fresh Python process (PYTHONHASHSEED not pinned, so hash-order bugs show) that
 fingerprints every returned tensor (path, dtype, shape, device, sha256 of its bytes).
   ML901  runs with the same seed differ: the message names the first differing tensor
@@ -46,6 +49,8 @@ examples:
   mlaudit probe path/to/repo --runs 3   three same-seed runs instead of two
   mlaudit probe --target mypkg.train:step --device cpu --timeout 60
   mlaudit probe --explain               on ML901, find the module, op or hash order to blame
+  mlaudit probe --steps 3               pass steps=3; ML901 names the first optimizer step that diverges
+  mlaudit probe --python .venv/bin/python   run the step in the project's own interpreter
   mlaudit probe --output-format sarif --output-file probe.sarif"""
 
 
@@ -70,7 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="repository root holding pyproject.toml (default: the current directory)",
     )
     parser.add_argument(
-        "--target", metavar="MODULE:FUNCTION", help="the step function, overriding [tool.mlaudit.probe] target"
+        "--target",
+        metavar="TARGET",
+        help="the step function `pkg.module:function`, or a pytest test `tests/test_train.py::test_one_step`, "
+        "overriding [tool.mlaudit.probe] target (default: that, else a pytest test that steps an optimizer)",
     )
     parser.add_argument(
         "--runs",
@@ -218,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     else:
         sys.stdout.write(text)
+    if report.target is not None and report.target.source == "discovered":
+        sys.stderr.write(chosen_target(report.target.spec))
     # full and concise output on the terminal already show the error and its traceback.
     shown = fmt in ("full", "concise") and not args.output_file
     sys.stderr.write(summary(report, error_shown=shown))
@@ -245,6 +255,14 @@ def to_run_result(report: ProbeReport) -> RunResult:
         files_checked=len(files),
         properties=report_properties(report),
         notes=[f"pass: {report.message}"] if report.verdict == "pass" else [],
+    )
+
+
+def chosen_target(spec: str) -> str:
+    return (
+        f"mlaudit probe: no target was set, so it probes `{spec}`, a pytest test that steps a torch.optim "
+        f'optimizer; pin it (or another) with [tool.mlaudit.probe] target = "{spec}" in pyproject.toml, '
+        "or --target\n"
     )
 
 

@@ -90,7 +90,8 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         steps=options.steps,
     )
     specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
-    specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
+    if not target.pytest:  # a pytest test seeds itself: no seed to change
+        specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
     outcomes = runner.run_all(specs, stop_on_failure=True)
     failed = next((o for o in outcomes if not o.ok and o.error.get("kind") != "cancelled"), None)
     if failed is not None:
@@ -98,14 +99,16 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
     report = verdict(runner, root, target, location, options, outcomes)
     report.options = options
     if report.verdict == "ML901" and options.explain:
-        report.explanation, report.related = explain_mod.explain(runner, base, outcomes[:-1])
+        report.explanation, report.related = explain_mod.explain(
+            runner, base, outcomes if target.pytest else outcomes[:-1]
+        )
     return report
 
 
 def verdict(
     runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
 ) -> ProbeReport:
-    same, other = outcomes[:-1], outcomes[-1]
+    same, other = (outcomes, None) if target.pytest else (outcomes[:-1], outcomes[-1])
     first = same[0]
     device = first.result.get("device", options.device)
     count = len(first.result["tensors"])
@@ -119,7 +122,7 @@ def verdict(
                 data_cause(first.result, run.result),
             ]
             message = (
-                f"Runs 1 and {index} of `{target.spec}` with the same seed {options.seed} on {device} differ "
+                f"Runs 1 and {index} of `{target.spec}` {seed_text(target, options)} on {device} differ "
                 f"bitwise, first at {diff.describe()}: something in the step is not controlled by the seed"
                 + ("" if options.explain else " (run `mlaudit probe --explain` to find what)")
                 + "".join(f"\n{cause}" for cause in causes if cause)
@@ -127,6 +130,15 @@ def verdict(
             report = ProbeReport(root, "ML901", message, location, target, diff, outcomes=outcomes, compared=(1, index))
             report.first_step = first_diverging_step(first.result, run.result)
             return report
+    if other is None:
+        runs = "The run" if len(same) == 1 else f"{len(same)} runs"
+        message = (
+            f"{runs} of the pytest test `{target.spec}` on {device} "
+            + ("is" if len(same) == 1 else "are bitwise identical")
+            + f" ({count} tensors its optimizers stepped, {threads_text(first.result)}); the test seeds itself, "
+            "so seed sensitivity (ML902) was not checked"
+        )
+        return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
     other_diff = first_difference(first.result["tensors"], other.result["tensors"])
     if other_diff is None:
         message = (
@@ -238,6 +250,10 @@ def data_cause(a: dict[str, Any], b: dict[str, Any]) -> str:
     )
 
 
+def seed_text(target: Target, options: ProbeOptions) -> str:
+    return "(a pytest test that seeds itself)" if target.pytest else f"with the same seed {options.seed}"
+
+
 def threads_text(result: dict[str, Any]) -> str:
     """Bitwise equality on CPU holds for one thread count: say which."""
     threads = result.get("threads")
@@ -264,8 +280,9 @@ def report_properties(report: ProbeReport) -> dict[str, Any]:
     props: dict[str, Any] = {
         "verdict": report.verdict,
         "target": report.target.spec if report.target else options.target,
-        "seed": options.seed,
-        "other_seed": options.seed + 1,
+        "target_source": report.target.source if report.target else None,
+        "seed": None if report.target and report.target.pytest else options.seed,
+        "other_seed": None if report.target and report.target.pytest else options.seed + 1,
         "runs": options.runs,
         "device": first.get("device", options.device),
         "torch_version": first.get("torch_version"),

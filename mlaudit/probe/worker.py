@@ -305,6 +305,7 @@ class StepTrace:
         self.optimizers: list[Any] = []  # strong refs: ids stay unique
         self.params: list[Any] = []
         self.handle: Any = None
+        self.module_names: dict[int, str] = {}  # id(param) -> name in the live modules, at first step
 
     def install(self) -> None:
         from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -320,6 +321,7 @@ class StepTrace:
             return
         if not any(o is optimizer for o in self.optimizers):
             self.optimizers.append(optimizer)
+            self.name_parameters(optimizer)
         number = next(i for i, o in enumerate(self.optimizers) if o is optimizer)
         hashes = []
         for g, group in enumerate(optimizer.param_groups):
@@ -331,9 +333,42 @@ class StepTrace:
                         hashes.append([id(param), "", f".{key}", value_hash(item)])
         self.steps.append({"optimizer": number, "tensors": hashes})
 
+    def name_parameters(self, optimizer: Any) -> None:
+        """Name the optimizer's parameters after the live module that holds most of them (for a
+        pytest target nothing is returned, and its modules may be gone by the end of the test)."""
+        import gc
+
+        import torch
+
+        wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        best: tuple[int, Any] = (0, None)
+        for obj in gc.get_objects():
+            if isinstance(obj, torch.nn.Module):
+                held = sum(1 for p in obj.parameters() if id(p) in wanted)
+                if held > best[0]:
+                    best = (held, obj)
+        if best[1] is not None:
+            prefix = f"{type(best[1]).__name__}"
+            for name, param in best[1].named_parameters():
+                self.module_names.setdefault(id(param), join(prefix, name))
+
+    def stepped(self) -> dict[str, Any]:
+        """What the optimizers stepped, as a return value: named parameters and the optimizers."""
+        params: dict[str, Any] = {}
+        seen: set[int] = set()
+        for number, optimizer in enumerate(self.optimizers):
+            for g, group in enumerate(optimizer.param_groups):
+                for i, param in enumerate(group["params"]):
+                    if id(param) not in seen:
+                        seen.add(id(param))
+                        params[self.module_names.get(id(param), f"optimizer{number}.param_groups.{g}.params.{i}")] = (
+                            param
+                        )
+        return {"stepped": params, **{f"optimizer{n}": o for n, o in enumerate(self.optimizers)}}
+
     def named(self, returned: Any) -> list[dict[str, Any]]:
         """[{optimizer, tensors: [[name, hash]]}] with parameters named as in the returned modules."""
-        names = param_names(returned)
+        names = {**{k: f"stepped.{v}" for k, v in self.module_names.items()}, **param_names(returned)}
         out = []
         for step in self.steps:
             named, fallback = [], ""
@@ -600,6 +635,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             importlib.import_module("numpy")
     except Exception:  # noqa: BLE001 - a broken numpy is the step's business, not the probe's
         pass
+    if "::" in args.target:
+        return run_pytest_target(args, root, device, started)
     module_name, _, func_name = args.target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -661,6 +698,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return error("bad_return", message, target_traceback(exc))
 
 
+PYTEST_ARGS = [
+    "-q",
+    "-x",
+    "-p",
+    "no:cacheprovider",  # nothing written into the repo
+    "-p",
+    "no:randomly",  # pytest-randomly would reseed every stream per test, from a seed of its own
+    "-p",
+    "no:xdist",  # the steps must run in this process to be recorded
+]
+
+
+def run_pytest_target(args: argparse.Namespace, root: Path, device: str, started: float) -> dict[str, Any]:
+    """Run one pytest test in this process and fingerprint what its optimizers stepped."""
+    file, _, test = args.target.partition("::")
+    try:
+        import pytest
+    except ImportError:
+        return error("import", f"`{args.target}` is a pytest test, but pytest is not installed for {sys.executable}")
+    path = root / file
+    if not path.is_file():
+        return error("import", f"cannot run `{args.target}`: {path} does not exist")
+    steps, data, rng = StepTrace(), DataTrace(), RngWatch()
+    for watcher in (steps, data, rng):
+        watcher.install()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = pytest.main([f"{path}::{test}", "--rootdir", str(root), *PYTEST_ARGS])
+        finally:
+            for watcher in (steps, data, rng):
+                watcher.remove()
+    if int(code) == 5:
+        return error("import", f"pytest collected no test `{test}` in {file}")
+    if int(code) != 0:
+        return error("exception", f"`{args.target}` failed under pytest (exit status {int(code)}); its output is below")
+    if not steps.optimizers:
+        return error(
+            "bad_return",
+            f"`{args.target}` passed but ran no torch.optim optimizer step, so there is nothing to fingerprint; "
+            "point --target at a test that trains",
+        )
+    returned = steps.stepped()
+    trace = HookTrace()
+    known = {k: f"stepped.{v}" for k, v in steps.module_names.items()}
+    result = fingerprint_return(args, root, returned, device, started, caught, trace, known)
+    result.update(rng=rng.report(), data=data.calls, steps=steps.named(returned))
+    return result
+
+
 def fingerprint_return(
     args: argparse.Namespace,
     root: Path,
@@ -669,10 +756,11 @@ def fingerprint_return(
     started: float,
     caught: list[warnings.WarningMessage],
     trace: HookTrace,
+    known_names: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     import torch
 
-    names = param_names(returned)
+    names = {**(known_names or {}), **param_names(returned)}
     pairs = list(flatten(returned, "", names))
     if not pairs:
         raise BadReturn(f"no tensors in it (got {type(returned).__module__}.{type(returned).__qualname__})")
