@@ -129,6 +129,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stepped parameters and optimizer state are fingerprinted, and ML901 names the first step that diverges",
     )
     parser.add_argument(
+        "--resume-at",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with --steps N (N > K) and a target taking `save_to` and `resume_from`: also run K steps and "
+        "save, resume in a fresh process up to step N, and compare with the uninterrupted run",
+    )
+    parser.add_argument(
         "--python",
         metavar="PATH",
         help="run the step in this interpreter, e.g. the project's .venv/bin/python, which needs torch but "
@@ -186,6 +194,7 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
         threads=getattr(args, "threads", 1),
         python=getattr(args, "python", None),
         steps=getattr(args, "steps", None) or 0,
+        resume_at=getattr(args, "resume_at", None) or 0,
     )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs
@@ -200,6 +209,10 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         problem = "not a folder" if root.exists() else "no such folder"
         sys.stderr.write(f"mlaudit probe: error: {problem}: {args.path} (PATH is the repository root)\n")
+        return 2
+    resume_at, steps = getattr(args, "resume_at", None), getattr(args, "steps", None)
+    if resume_at and not (steps and steps > resume_at):
+        sys.stderr.write(f"mlaudit probe: error: --resume-at {resume_at} needs --steps N with N > {resume_at}\n")
         return 2
     python = getattr(args, "python", None)
     if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):

@@ -71,6 +71,8 @@ class RunSpec:
     hash_seed: int | None = None
     label: str = ""
     steps: int = 0  # passed as steps=N to the target when set
+    save_to: str = ""  # --resume-at: the target saves its checkpoint here after its steps
+    resume_from: str = ""  # --resume-at: the target loads this checkpoint first
     threads: int = 1  # torch intra-op threads (and OMP/MKL); 0 leaves torch's default
 
 
@@ -285,6 +287,10 @@ def worker_args(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
         command += ["--threads", str(spec.threads)]
     if spec.steps:
         command += ["--steps", str(spec.steps)]
+    if spec.save_to:
+        command += ["--save-to", spec.save_to]
+    if spec.resume_from:
+        command += ["--resume-from", spec.resume_from]
     return command
 
 

@@ -33,6 +33,7 @@ class ProbeOptions:
     deterministic: bool = False  # every run under torch.use_deterministic_algorithms(True)
     jobs: int = 4  # runs at a time
     steps: int = 0  # passed as steps=N to the target (--steps); 0: the target's own count
+    resume_at: int = 0  # --resume-at K: also run K steps, checkpoint, resume in a fresh process, compare
     python: str | None = None  # the workers' interpreter (--python); None: this one
     threads: int = 1  # torch threads per run; 0 leaves torch's default (bitwise results depend on it)
 
@@ -98,6 +99,8 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         return failure_report(root, target, location, failed, outcomes)
     report = verdict(runner, root, target, location, options, outcomes)
     report.options = options
+    if options.resume_at and report.verdict == "pass":
+        report = resume_check(runner, base, report, options)
     if report.verdict == "ML901" and options.explain:
         report.explanation, report.related = explain_mod.explain(
             runner, base, outcomes if target.pytest else outcomes[:-1]
@@ -196,6 +199,81 @@ def stream_causes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
                 "between the runs: something consumed it a different number of times (data-dependent draws)"
             )
     return causes
+
+
+def resume_check(runner: Runner, base: RunSpec, report: ProbeReport, options: ProbeOptions) -> ProbeReport:
+    """Run K steps and save with the target's own checkpointing, resume in a fresh process up to step
+    N, and compare with the uninterrupted run 1: ML901 naming what the checkpoint did not carry."""
+    k, n = options.resume_at, options.steps
+    checkpoint = str(runner.workdir / "resume-checkpoint")
+    [saved] = runner.run_all([replace(base, steps=k, save_to=checkpoint, label=f"resume: first {k} steps")])
+    if not saved.ok:
+        return failure_report(report.root, report.target, report.location, saved, [*report.outcomes, saved])  # type: ignore[arg-type]
+    [resumed] = runner.run_all([replace(base, steps=n, resume_from=checkpoint, save=True, label="resume: the rest")])
+    if not resumed.ok:
+        return failure_report(report.root, report.target, report.location, resumed, [*report.outcomes, resumed])  # type: ignore[arg-type]
+    whole = report.outcomes[0]
+    diff = first_difference(whole.result["tensors"], resumed.result["tensors"])
+    report.outcomes = [*report.outcomes, saved, resumed]
+    if diff is None:
+        report.message += f"; resumed after step {k} from the target's own checkpoint, step {n} is identical"
+        return report
+    diff = measure(diff, whole.saved_path, resumed.saved_path, runner)
+    spec = report.target.spec if report.target else base.target
+    step = resumed_divergence(whole.result, resumed.result, k)
+    lines = [
+        f"Resuming `{spec}` after step {k} from its own checkpoint does not give the uninterrupted run: at step "
+        f"{n} they differ first at {diff.describe()}"
+        + (f"; first after optimizer step {step[0]}, at `{step[1]}`" if step else ""),
+        *resume_causes(whole.result, resumed.result, k),
+    ]
+    resumed_report = ProbeReport(
+        report.root, "ML901", "\n".join(lines), report.location, report.target, diff, outcomes=report.outcomes
+    )
+    resumed_report.options = options
+    resumed_report.first_step = step
+    resumed_report.compared = (1, len(report.outcomes))
+    return resumed_report
+
+
+def resumed_divergence(whole: dict[str, Any], resumed: dict[str, Any], k: int) -> tuple[int, str] | None:
+    """The first step after the resume whose stepped tensors differ from the uninterrupted run's."""
+    tail = {"steps": whole.get("steps", [])[k:]}
+    found = first_diverging_step(tail, resumed)
+    return (found[0] + k, found[1]) if found else None
+
+
+def resume_causes(whole: dict[str, Any], resumed: dict[str, Any], k: int) -> list[str]:
+    """Compare what the uninterrupted run had before step K+1 with what the resumed run had before its
+    first step: each difference is something the checkpoint did not carry."""
+    steps_whole, steps_resumed = whole.get("steps", []), resumed.get("steps", [])
+    if len(steps_whole) <= k or not steps_resumed:
+        return ["Checkpoint: no optimizer step was recorded around the resume, so what it lacked is unknown"]
+    before, after = steps_whole[k].get("before", {}), steps_resumed[0].get("before", {})
+    missing = []
+    if before.get("params") != after.get("params"):
+        missing.append("the weights (the model restored is not the model saved)")
+    if before.get("state") != after.get("state"):
+        missing.append("the optimizer state (momentum buffers, Adam moments, step counts): save optimizer.state_dict()")
+    if before.get("hyper") != after.get("hyper"):
+        missing.append("the learning rate and other hyperparameters: save the LR scheduler's state_dict()")
+    for name, label in STREAMS.items():
+        x, y = before.get("rng", {}).get(name), after.get("rng", {}).get(name)
+        if x and y and x != y:
+            missing.append(f"the state of {label}: save and restore it with the checkpoint")
+    fed_whole = [c for c in whole.get("data", []) if c.get("step") == k + 1]
+    fed_resumed = [c for c in resumed.get("data", []) if c.get("step") == 1]
+    if fed_whole and fed_resumed and fed_whole[0]["in"] != fed_resumed[0]["in"]:
+        missing.append(
+            f"the data position: the first batch after resuming is not batch {k + 1} of the uninterrupted run "
+            "(sampler/DataLoader state, epoch, or the order's seed)"
+        )
+    if not missing:
+        return [
+            "Checkpoint: weights, optimizer state, hyperparameters, random streams and the next batch all "
+            "matched at the resume; the difference comes from state outside them"
+        ]
+    return [f"Checkpoint: it did not carry {item}" for item in missing]
 
 
 def first_diverging_step(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, str] | None:

@@ -304,17 +304,40 @@ class StepTrace:
         self.steps: list[dict[str, Any]] = []
         self.optimizers: list[Any] = []  # strong refs: ids stay unique
         self.params: list[Any] = []
-        self.handle: Any = None
+        self.handles: list[Any] = []
         self.module_names: dict[int, str] = {}  # id(param) -> name in the live modules, at first step
+        self.pending: dict[str, Any] = {}
 
     def install(self) -> None:
-        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-        self.handle = register_optimizer_step_post_hook(self.after_step)
+        self.handles = [
+            register_optimizer_step_pre_hook(self.before_step),
+            register_optimizer_step_post_hook(self.after_step),
+        ]
 
     def remove(self) -> None:
-        if self.handle is not None:
-            self.handle.remove()
+        for handle in self.handles:
+            handle.remove()
+
+    def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        """What a resumed run must have restored before this step: weights, optimizer state,
+        hyperparameters (an LR scheduler's work) and the random streams."""
+        if len(self.steps) >= self.MAX_STEPS:
+            return
+        params, state, hyper = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                params.update(value_hash(param).encode())
+                for key, item in sorted(optimizer.state.get(param, {}).items()):
+                    state.update(f"{key}{value_hash(item)}".encode())
+            hyper.update(repr(sorted((k, v) for k, v in group.items() if isinstance(v, _SCALARS))).encode())
+        self.pending = {
+            "params": params.hexdigest()[:16],
+            "state": state.hexdigest()[:16],
+            "hyper": hyper.hexdigest()[:16],
+            "rng": RngWatch.states(),
+        }
 
     def after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if len(self.steps) >= self.MAX_STEPS:
@@ -331,7 +354,8 @@ class StepTrace:
                 for key, item in optimizer.state.get(param, {}).items():
                     if hasattr(item, "dtype"):
                         hashes.append([id(param), "", f".{key}", value_hash(item)])
-        self.steps.append({"optimizer": number, "tensors": hashes})
+        self.steps.append({"optimizer": number, "tensors": hashes, "before": self.pending})
+        self.pending = {}
 
     def name_parameters(self, optimizer: Any) -> None:
         """Name the optimizer's parameters after the live module that holds most of them (for a
@@ -376,7 +400,7 @@ class StepTrace:
                 fallback = default or fallback
                 base = names.get(pid, fallback)
                 named.append([f"optimizer state[{base}]{suffix}" if suffix else base, digest])
-            out.append({"optimizer": step["optimizer"], "tensors": named})
+            out.append({"optimizer": step["optimizer"], "tensors": named, "before": step.get("before", {})})
         return out
 
 
@@ -385,10 +409,11 @@ class DataTrace:
     parameters, its input and its weights before the call. Inputs that differ while the weights
     agree mean the data (order, sampling, augmentation) differed; the other way round, the math."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps: StepTrace | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
         self.depth = 0
         self.handles: list[Any] = []
+        self.step_trace = steps  # to tag each call with the optimizer step it feeds
 
     def install(self) -> None:
         from torch.nn.modules import module as nn_module
@@ -407,7 +432,10 @@ class DataTrace:
         params = list(module.parameters())
         if params:
             weights = hashlib.sha256("".join(value_hash(p) for p in params).encode()).hexdigest()[:16]
-            self.calls.append({"type": type(module).__qualname__, "in": value_hash(args), "params": weights})
+            step = len(self.step_trace.steps) + 1 if self.step_trace is not None else 1
+            self.calls.append(
+                {"type": type(module).__qualname__, "in": value_hash(args), "params": weights, "step": step}
+            )
 
     def post(self, module: Any, args: Any, output: Any) -> None:
         self.depth = max(0, self.depth - 1)
@@ -538,12 +566,22 @@ def is_import_machinery(filename: str) -> bool:
     return filename.startswith("<frozen importlib") or filename == importlib.__file__
 
 
-def call_target(func: Any, seed: int, device: str, steps: int = 0) -> Any:
+def checkpoint_args(args: argparse.Namespace) -> dict[str, str]:
+    """--resume-at's two halves: `save_to` (run K steps, then save) and `resume_from` (load, go on)."""
+    extra = {}
+    if args.save_to:
+        extra["save_to"] = args.save_to
+    if args.resume_from:
+        extra["resume_from"] = args.resume_from
+    return extra
+
+
+def call_target(func: Any, seed: int, device: str, steps: int = 0, extra: dict[str, str] | None = None) -> Any:
     """Pass `device=` when the target takes it; otherwise make `device` the default for new tensors.
-    With `steps`, pass `steps=` (the parent checked that the target takes it)."""
+    With `steps`, pass `steps=` (the parent checked that the target takes it); `extra` likewise."""
     import torch
 
-    kwargs: dict[str, Any] = {"seed": seed}
+    kwargs: dict[str, Any] = {"seed": seed, **(extra or {})}
     if steps:
         kwargs["steps"] = steps
     if takes_device(func):
@@ -654,6 +692,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         where = getattr(module, "__file__", None) or module_name
         found = "has no" if func is None else f"has a non-callable {type(func).__name__}"
         return error("import", f"cannot import `{args.target}`: module `{module_name}` ({where}) {found} `{func_name}`")
+    if (args.save_to or args.resume_from) and not (
+        takes_parameter(func, "save_to") and takes_parameter(func, "resume_from")
+    ):
+        return error(
+            "usage",
+            f"--resume-at needs a target with `save_to` and `resume_from` parameters: `{args.target}` should "
+            "save its checkpoint to `save_to` after its `steps` steps when it is given, and load `resume_from` "
+            "before training when that is given (both default None)",
+        )
     if args.steps and not takes_parameter(func, "steps"):
         return error(
             "usage",
@@ -664,16 +711,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     trace = HookTrace()
     if args.hooks:
         trace.install()
-    data = DataTrace()
-    data.install()
     steps = StepTrace()
     steps.install()
+    data = DataTrace(steps)
+    data.install()
     rng = RngWatch()
     rng.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            returned = call_target(func, args.seed, device, args.steps)
+            returned = call_target(func, args.seed, device, args.steps, checkpoint_args(args))
             if device.startswith("cuda"):
                 torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except BaseException as exc:  # noqa: BLE001 - any failure of the step, sys.exit() and KeyboardInterrupt too
@@ -720,7 +767,8 @@ def run_pytest_target(args: argparse.Namespace, root: Path, device: str, started
     path = root / file
     if not path.is_file():
         return error("import", f"cannot run `{args.target}`: {path} does not exist")
-    steps, data, rng = StepTrace(), DataTrace(), RngWatch()
+    steps = StepTrace()
+    data, rng = DataTrace(steps), RngWatch()
     for watcher in (steps, data, rng):
         watcher.install()
     with warnings.catch_warnings(record=True) as caught:
@@ -864,6 +912,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--deterministic-warn", action="store_true", help="the same with warn_only=True")
     parser.add_argument("--hooks", action="store_true", help="trace every module's forward")
     parser.add_argument("--steps", type=int, default=0, help="pass steps=N to the target")
+    parser.add_argument("--save-to", default="", help="pass save_to=PATH: save a checkpoint after the steps")
+    parser.add_argument("--resume-from", default="", help="pass resume_from=PATH: load it, then train")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     return parser.parse_args(argv)
 
