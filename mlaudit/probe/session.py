@@ -372,7 +372,8 @@ def report_properties(report: ProbeReport) -> dict[str, Any]:
         "run_seconds": [round(o.seconds, 2) for o in report.outcomes if o.seconds],
     }
     if report.diff is not None:
-        step, tensor = report.first_step or (None, None)
+        # A target with no torch.optim step is one step as a whole: its difference is at step 1.
+        step, tensor = report.first_step or ((None, None) if first.get("steps") else (1, None))
         props["finding"] = {
             **report.diff.properties(),
             "step": step,
