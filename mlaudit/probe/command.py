@@ -31,7 +31,7 @@ It runs one training step and returns what the step produced: an nn.Module, an o
 a tensor, or a dict/list/tuple of those. If it accepts a `device` argument it gets the device;
 otherwise new tensors default to that device. Imports resolve from the repo root and from src/.
 
-Without a target, a pytest test that steps a torch.optim optimizer is found and run as is (what
+Without a target, a pytest test that looks like it trains is found and run as is (what
 its optimizers stepped is compared); --target can name one: tests/test_train.py::test_one_step.
 
 Each run is a fresh Python process (PYTHONHASHSEED not pinned, so hash-order bugs show) that
@@ -273,9 +273,8 @@ def to_run_result(report: ProbeReport) -> RunResult:
 
 def chosen_target(spec: str) -> str:
     return (
-        f"mlaudit probe: no target was set, so it probes `{spec}`, a pytest test that steps a torch.optim "
-        f'optimizer; pin it (or another) with [tool.mlaudit.probe] target = "{spec}" in pyproject.toml, '
-        "or --target\n"
+        f"mlaudit probe: no target was set, so it probes `{spec}`, a pytest test that looks like it trains; "
+        f'pin it (or another) with [tool.mlaudit.probe] target = "{spec}" in pyproject.toml, or --target\n'
     )
 
 

@@ -72,7 +72,7 @@ def read_target(root: Path, override: str | None = None) -> Target:
         return test
     raise TargetError(
         f"no probe target: [tool.mlaudit.probe] target is not set in {root / 'pyproject.toml'}, and no pytest test "
-        'under the repo steps a torch.optim optimizer; set it as\n\n    [tool.mlaudit.probe]\n    target = "mypkg.train:step"'
+        'under the repo looks like it trains; set it as\n\n    [tool.mlaudit.probe]\n    target = "mypkg.train:step"'
         "\n\nor pass --target mypkg.train:step (or --target tests/test_train.py::test_one_step)"
     )
 
@@ -120,19 +120,34 @@ def test_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def steps_an_optimizer(function: ast.FunctionDef | ast.AsyncFunctionDef, source: str) -> bool:
-    """The test calls `<something>.step()` and its file uses torch.optim (or an optimizer name)."""
-    if "optim" not in source:
-        return False
-    for node in ast.walk(function):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "step":
-            return True
-    return False
+TRAINING_CALLS = {"fit", "train", "run", "train_step", "training_step"}  # trainer.fit(), trainer.run()...
+TRAINING_WORDS = ("train", "fit", "step")
+ML_LIBRARIES = ("torch", "lightning", "transformers")
+
+
+def training_tier(function: ast.FunctionDef | ast.AsyncFunctionDef, source: str) -> int | None:
+    """How surely the test trains, best first: 0 it calls `.step()` in a file that uses torch.optim;
+    1 it calls a trainer's `.fit()`/`.train()`/`.run()`; 2 its name says train/fit/step in a file that
+    uses torch, Lightning or transformers; None otherwise. The run itself checks that an optimizer
+    stepped, so a wrong guess costs one clear error, never a wrong verdict."""
+    calls = {
+        node.func.attr
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    if "step" in calls and "optim" in source:
+        return 0
+    uses_ml = any(library in source for library in ML_LIBRARIES)
+    if calls & TRAINING_CALLS and "trainer" in source.lower() and uses_ml:
+        return 1
+    if any(word in function.name for word in TRAINING_WORDS) and uses_ml:
+        return 2
+    return None
 
 
 def find_pytest_target(root: Path) -> Target | None:
-    """A pytest smoke test that steps an optimizer: names with train/step first, then path order."""
-    candidates: list[tuple[bool, str, int, str]] = []
+    """A pytest smoke test that trains: the surest tier first, then names with train/step, then path order."""
+    candidates: list[tuple[int, bool, str, int, str]] = []
     for file in test_files(root):
         try:
             source = file.read_text(encoding="utf-8")
@@ -141,16 +156,14 @@ def find_pytest_target(root: Path) -> Target | None:
             continue
         relative = file.relative_to(root).as_posix()
         for node in tree.body:
-            if (
-                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and node.name.startswith("test")
-                and steps_an_optimizer(node, source)
-            ):
-                named = "train" in node.name or "step" in node.name
-                candidates.append((not named, relative, node.lineno, node.name))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                tier = training_tier(node, source)
+                if tier is not None:
+                    named = any(word in node.name for word in TRAINING_WORDS)
+                    candidates.append((tier, not named, relative, node.lineno, node.name))
     if not candidates:
         return None
-    _, relative, _, name = min(candidates)
+    *_, relative, _, name = min(candidates)
     return Target(relative, name, pytest=True, source="discovered")
 
 

@@ -30,7 +30,7 @@ def test_read_target_from_pyproject_and_override(tmp_path: Path) -> None:
 
 
 def test_missing_target_explains_how_to_set_it(tmp_path: Path) -> None:
-    with pytest.raises(TargetError, match=r"no pytest test under the repo steps a torch\.optim optimizer"):
+    with pytest.raises(TargetError, match="no pytest test under the repo looks like it trains"):
         read_target(tmp_path)
     write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
     with pytest.raises(TargetError, match=r"\[tool.mlaudit.probe\]\n    target = "):
@@ -58,7 +58,7 @@ def test_shapes():
 def helper_step(optimizer):
     optimizer.step()
 
-def test_fit(optimizer_factory):
+def test_from_factory(optimizer_factory):
     optimizer = optimizer_factory()
     optimizer.step()
 
@@ -75,8 +75,20 @@ def test_pytest_smoke_test_is_found_when_no_target_is_set(tmp_path: Path) -> Non
     write(tmp_path / ".venv" / "lib" / "test_a.py", SMOKE)  # environments are not searched
     write(tmp_path / "tests" / "test_broken.py", "def test_(:\n")  # unparsable files are skipped
     found = read_target(tmp_path)
-    # Both test_fit and test_one_step step an optimizer; a name with "step" or "train" wins.
+    # Both test_from_factory and test_one_step step an optimizer; a name with train/fit/step wins.
     assert (found.spec, found.pytest, found.source) == ("tests/test_model.py::test_one_step", True, "discovered")
     assert locate(tmp_path, found) == Location("tests/test_model.py", 14)
     write(tmp_path / "pyproject.toml", '[tool.mlaudit.probe]\ntarget = "pkg.train:step"\n')
     assert read_target(tmp_path).source == "pyproject"
+
+
+def test_a_test_that_runs_a_trainer_is_found_too(tmp_path: Path) -> None:
+    """minGPT-style: the test never calls .step() itself, its Trainer does."""
+    write(tmp_path / "tests" / "test_misc.py", "def test_config():\n    assert True\n")
+    write(
+        tmp_path / "tests" / "test_smoke.py",
+        "import torch\nfrom mingpt.trainer import Trainer\n\n"
+        "def test_two_iterations():\n    Trainer(cfg, model, data).run()\n\n"
+        "def test_training_config():\n    assert torch.ones(1)\n",
+    )
+    assert read_target(tmp_path).spec == "tests/test_smoke.py::test_two_iterations"
