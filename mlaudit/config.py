@@ -9,11 +9,13 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from mlaudit.facts.sources import SourceError
 from mlaudit.facts.structured import parse_toml
+from mlaudit.project.boundary import is_inside, read_inside, read_regular, repository_top
 from mlaudit.rules import Rule, all_rules, known_code_or_prefix, rule_by_code
 
 DEFAULT_MAX_FILE_MIB = 10
@@ -29,6 +31,7 @@ KNOWN_KEYS = {
     "max-file-mib": f"files above this size in MiB are not parsed (default {DEFAULT_MAX_FILE_MIB})",
     "cache-dir": "where the cache lives (default .mlaudit_cache)",
     "probe": "settings of `mlaudit probe` (target, timeout, ...)",
+    "baseline": "path of a baseline file (`mlaudit baseline -o FILE`): its findings are not reported",
 }
 
 
@@ -48,6 +51,7 @@ class Settings:
     max_file_mib: float = DEFAULT_MAX_FILE_MIB
     cache_dir: str = ".mlaudit_cache"
     probe: dict[str, Any] = field(default_factory=dict)
+    baseline: str | None = None  # relative to the project root
     source: str = ""  # the file the settings came from, for messages
 
     @property
@@ -59,11 +63,16 @@ class Settings:
         enables ML103 and no other ML1xx rule."""
         chosen = _longest_prefix(code, [*self.select, *self.extend_select])
         ignored = _longest_prefix(code, self.ignore)
+        if code in opt_in_codes():  # off by default: only its full code selects it
+            chosen = len(code) if code in (*self.select, *self.extend_select) else 0
         return chosen > ignored
 
     def ignored_in_file(self, code: str, path: str) -> bool:
+        """As in ruff, a pattern written `!pattern` applies to every file that does NOT match it."""
         for pattern, codes in self.per_file_ignores.items():
-            if _path_matches(path, pattern) and any(code.startswith(c) for c in codes):
+            negated = pattern.startswith("!")
+            matches = _path_matches(path, pattern[1:] if negated else pattern)
+            if matches != negated and any(code.startswith(c) for c in codes):
                 return True
         return False
 
@@ -71,6 +80,11 @@ class Settings:
         rule = rule_by_code(code)
         defaults = dict(rule.defaults) if rule else {}
         return {**defaults, **self.options.get(code, {})}
+
+
+@cache
+def opt_in_codes() -> frozenset[str]:
+    return frozenset(r.code for r in all_rules() if r.opt_in)
 
 
 def _longest_prefix(code: str, prefixes: Iterable[str]) -> int:
@@ -88,19 +102,22 @@ def _path_matches(path: str, pattern: str) -> bool:
     return path.startswith(pattern + "/")
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+
+
 def find_config_file(root: Path) -> Path | None:
+    """The project's own settings file. One that is a symlink out of the project, a FIFO or a
+    device is not the project's and is never opened (project.boundary)."""
     for name in ("mlaudit.toml", "pyproject.toml"):
         candidate = root / name
-        if candidate.is_file() and (name == "mlaudit.toml" or _has_tool_table(candidate)):
+        if candidate.is_file() and (name == "mlaudit.toml" or _has_tool_table(root, candidate)):
             return candidate
     return None
 
 
-def _has_tool_table(path: Path) -> bool:
-    try:
-        return "[tool.mlaudit" in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
+def _has_tool_table(root: Path, path: Path) -> bool:
+    data = read_inside(repository_top(root), path, MAX_CONFIG_BYTES)
+    return data is not None and b"[tool.mlaudit" in data
 
 
 def load_settings(root: Path, config_file: Path | None = None) -> Settings:
@@ -108,13 +125,24 @@ def load_settings(root: Path, config_file: Path | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = parse_toml(path.read_text(encoding="utf-8"))
+        data = parse_toml(_read_config(root, path, explicit=config_file is not None))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        raise ConfigError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
     except SourceError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     table = data if path.name != "pyproject.toml" else data.get("tool", {}).get("mlaudit", {})
     return settings_from_table(table, source=str(path))
+
+
+def _read_config(root: Path, path: Path, explicit: bool) -> str:
+    """A settings file's text. `--config` may name a file anywhere, but only a regular one (a FIFO
+    would block); a found one must also resolve inside the project."""
+    if not explicit and not is_inside(path, repository_top(root)):
+        raise OSError(0, "a symlink to a file outside the repository; it was not read")
+    data = read_regular(path, MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(0, f"over {MAX_CONFIG_BYTES // 2**20} MiB, too large for a settings file")
+    return data.decode("utf-8")
 
 
 def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
@@ -137,6 +165,10 @@ def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
     if not isinstance(probe, dict):
         raise ConfigError(f"'probe'{where} must be a table")
     settings.probe = dict(probe)
+    baseline = table.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+        raise ConfigError(f"'baseline'{where} must be a file path (a string)")
+    settings.baseline = baseline
     return settings
 
 
