@@ -375,7 +375,7 @@ class ResampleBeforeSplit(_LeakageRule):
     name = "resampling-before-split"
     summary = "SMOTE or other over/under-sampling of data that is split into train and test afterwards"
     # Opt-in until measured: no finding on the 13 real repositories triaged (docs/validation.md).
-    default = False
+    opt_in = True
     valid = (
         "from imblearn.over_sampling import SMOTE\nfrom sklearn.model_selection import train_test_split\n"
         "X, y = load()\nX_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)\n"
@@ -406,7 +406,7 @@ class TestSplitForSelection(_LeakageRule):
     name = "test-split-used-for-selection"
     summary = "The test part of a split chooses hyperparameters or stops training early"
     # Opt-in until measured: no finding on the 13 real repositories triaged (docs/validation.md).
-    default = False
+    opt_in = True
     valid = (
         "from sklearn.model_selection import GridSearchCV, train_test_split\nfrom sklearn.svm import SVC\n"
         "X, y = load()\nX_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)\n"
