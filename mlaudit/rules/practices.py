@@ -71,6 +71,10 @@ class TestsNotRunInCI(ProjectRule):
     name = "tests-not-run-in-ci"
     summary = "The repository has tests but no CI workflow, pre-commit hook or script it calls runs them"
     tags = ("practices",)
+    # Opt-in: right on both real repositories where it fired, but CI that lives outside the
+    # repository (a Jenkins or Buildkite pipeline set up in its UI, a separate infra repo) is
+    # invisible here, and it fires on every small repository with a tests/ folder.
+    opt_in = True
     valid = (
         {
             "tests/test_model.py": "def test_shape():\n    assert True\n",
