@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlaudit.facts.notebook import NotebookFacts, parse_notebook
+from mlaudit.facts.notebook import CellError, NotebookFacts, parse_notebook
 from mlaudit.facts.python import CoreFacts, ModuleFacts
 from mlaudit.facts.sources import SourceError, decode_python, decode_text, read_bytes
 from mlaudit.facts.structured import parse_json, parse_toml, parse_yaml
@@ -95,8 +95,10 @@ def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[Rul
         return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None))
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
-        notebook, code, line_map = parse_notebook(text)
-        return _python(file, digest, code, line_map, python_rules, notebook)
+        notebook, code, line_map, tree = parse_notebook(text)
+        result = _python(file, digest, code, line_map, python_rules, notebook, tree)
+        result.findings.extend(_bad_cell_finding(file, bad) for bad in notebook.bad_cells)
+        return result
     parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
     # Lockfiles are read by the dependency reader alone: nothing needs their generic tree, and a
     # big pixi.lock would be slow to compose and could hit the YAML node cap.
@@ -135,14 +137,16 @@ def _python(
     line_map: LineMap,
     python_rules: Sequence[RuleFactory],
     notebook: NotebookFacts | None,
+    tree: ast.Module | None = None,
 ) -> FileResult:
     module, is_package = module_name(file.path) if notebook is None else ("", False)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
-            tree = ast.parse(text, filename=file.path)
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        raise _syntax_error(exc, line_map) from None
+    if tree is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
+                tree = ast.parse(text, filename=file.path)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+            raise _syntax_error(exc, line_map) from None
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
@@ -190,6 +194,12 @@ def _unparseable_finding(file: SourceFile, exc: SourceError) -> Finding:
         col=max(exc.col, 1) if exc.line else 1,
         level=Level.ERROR,
     )
+
+
+def _bad_cell_finding(file: SourceFile, bad: CellError) -> Finding:
+    """A code cell that is not IPython: reported alone, the other cells were analysed."""
+    message = f"cell {bad.cell}: invalid Python syntax: {bad.message} (this cell was skipped; the others were checked)"
+    return _unparseable_finding(file, SourceError(message, line=bad.line, col=bad.col))
 
 
 def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[FileRule]) -> None:
