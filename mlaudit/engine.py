@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,13 +16,16 @@ from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
 from mlaudit.cache import Cache
 from mlaudit.config import Settings, enabled_rules, load_settings
 from mlaudit.findings import Finding
+from mlaudit.project import kinds
 from mlaudit.project.discover import exclude_spec, find_root, list_files
 from mlaudit.project.git import GitState, read_git_state
-from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
 from mlaudit.rules import ProjectRule
 from mlaudit.suppress import apply_suppressions
+
+# copier.yml is read for its `_subdirectory:` line only; a settings file is small.
+COPIER_SETTINGS_MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -46,13 +50,30 @@ def build_settings(root: Path, options: CheckOptions) -> Settings:
 def discover(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None]:
     git = read_git_state(root)
     spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+    paths = list_files(root, git, spec)
+    templates = kinds.find_templates(paths, _copier_subdirectory(root, paths))
     files = {}
-    for rel in list_files(root, git, spec):
-        files[rel] = _source_file(root, rel, git)
+    for rel in paths:
+        files[rel] = _source_file(root, rel, git, templates)
     return files, git
 
 
-def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
+def _copier_subdirectory(root: Path, paths: list[str]) -> str | None:
+    """The template folder that a root copier.yml names, read as a small regular file only."""
+    for name in sorted(kinds.COPIER_MARKERS & set(paths)):
+        path = root / name
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            with open(path, "rb") as handle:
+                text = handle.read(COPIER_SETTINGS_MAX_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        return kinds.copier_subdirectory(text)
+    return None
+
+
+def _source_file(root: Path, rel: str, git: GitState | None, templates: kinds.Templates | None = None) -> SourceFile:
     abs_path = root / rel
     try:
         stat = os.lstat(abs_path)
@@ -60,7 +81,7 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     except OSError:
         size, is_link, mtime, ctime = -1, False, 0, 0
     tracked = git.is_tracked(rel) if git is not None else None
-    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime)
+    return SourceFile(rel, abs_path, kinds.classify(rel, templates), size, tracked, is_link, mtime, ctime)
 
 
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:

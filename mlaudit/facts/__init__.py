@@ -84,6 +84,8 @@ def analyse_file(
     try:
         result = _parse(file, raw, digest, python_rules)
     except SourceError as exc:
+        if kinds.is_template_text(raw.decode("utf-8", errors="replace")):
+            return FileResult(FileFacts(file.path, file.format, digest))  # Jinja to render, not ours to parse
         return _unparseable(file, digest, exc)
     _run_file_rules(file, result, file_rules)
     return result
@@ -114,8 +116,8 @@ _DEPENDENCY_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE})
 def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileResult:
     """Read a manifest or lockfile with the dependency reader; its failure is an ML001 finding,
     while the file's other facts and findings (a setup.py's Python rules) stay."""
-    if not file.kind.roles & _DEPENDENCY_ROLES:
-        return result
+    if not file.kind.roles & _DEPENDENCY_ROLES or kinds.is_template_text(text):
+        return result  # a template's requirements belong to the projects it generates
     # Imported here: the dependency reader uses mlaudit.facts.structured, so a module-level
     # import would be circular.
     from mlaudit.project.manifests import ManifestError, read_dependency_file
@@ -150,7 +152,7 @@ def _python(
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
-    rules = [make() for make in python_rules]
+    rules = [rule for rule in (make() for make in python_rules) if not rule.exempt_roles & file.kind.roles]
     for rule in rules:
         rule.begin(ctx)
     walk(tree, ctx, [core, *extractors, *rules])

@@ -30,6 +30,7 @@ from mlaudit.facts.randomness import (
 )
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
+from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, all_at_least
@@ -122,12 +123,16 @@ class NondeterministicAlgorithms(PythonRule):
     name = "nondeterministic-algorithms"
     summary = "Deterministic algorithms explicitly switched off"
     tags = ("reproducibility", "determinism")
+    exempt_roles = frozenset({kinds.TEST})  # tests are not training: a fixture may restore the default
     valid = (
         "import torch\ntorch.backends.cudnn.deterministic = True\ntorch.use_deterministic_algorithms(True)\n",
         "import torch\ntorch.use_deterministic_algorithms(args.deterministic)\n",
         "from torch.backends import cudnn\ncudnn.deterministic = cfg.deterministic\n",
         # Not torch's flag.
         "class C: pass\ncudnn = C()\ncudnn.deterministic = False\n",
+        # A test fixture that restores the default after a test (pytorch-lightning's conftest).
+        {"tests/conftest.py": "import pytest, torch\n@pytest.fixture(autouse=True)\ndef restore():\n    yield\n"
+                              "    torch.use_deterministic_algorithms(False)\n"},
     )
     invalid = (
         "import torch\ntorch.backends.cudnn.deterministic = False  # expect: ML104\n",
