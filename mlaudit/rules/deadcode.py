@@ -10,7 +10,7 @@ from typing import Any
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.external import COMMENTED_CODE
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Finding, Level
+from mlaudit.findings import Finding, Level, RelatedLocation
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -73,6 +73,7 @@ class DeadFeatureFlag(ProjectRule):
         # Also by module basename + name: `import a; a.DEBUG = True` in a script folder names the
         # module `a`, while the file's own module name may be `examples.a`.
         blocked_tails = {_tail(q) for q in blocked}
+        by_flag: dict[str, list[tuple[str, Any]]] = {}
         for path, test in tests:
             defs = definitions.get(test.name)
             if not defs or test.name in blocked or _tail(test.name) in blocked_tails:
@@ -81,15 +82,27 @@ class DeadFeatureFlag(ProjectRule):
                 continue
             if len(defs) != 1 or not is_training_path(path):
                 continue
-            def_path, value, line = defs[0]
-            short = test.name.rsplit(".", 1)[-1]
-            yield Finding(
-                code=self.code, path=path, line=test.line, col=test.col, end_line=test.end_line,
-                end_col=test.end_col, level=self.level,
-                message=f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so this "
-                        "test always gives the same answer and the code it switches off never runs; remove the flag "
-                        "and the dead code, or make it a real config option.",
-            )
+            by_flag.setdefault(test.name, []).append((path, test))
+        for name, flag_tests in by_flag.items():
+            def_path, value, line = definitions[name][0]
+            short = name.rsplit(".", 1)[-1]
+            yield self._finding(
+                flag_tests, f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so "
+                "{this} always gives the same answer and the code it switches off never runs; remove the flag and "
+                "the dead code, or make it a real config option.")
+
+    def _finding(self, tests: list[tuple[str, Any]], message: str, related_paths: tuple[str, ...] = ()) -> Finding:
+        """One finding per flag, at its first test; the other tests are related locations."""
+        ordered = sorted(tests, key=lambda item: (item[0], item[1].line, item[1].col))
+        path, first = ordered[0]
+        others = ordered[1:]
+        this = "this test" if not others else f"this test and the {len(others)} other(s) listed"
+        return Finding(
+            code=self.code, path=path, line=first.line, col=first.col, end_line=first.end_line,
+            end_col=first.end_col, level=self.level, related_paths=related_paths,
+            message=message.replace("{this}", this),
+            related=tuple(RelatedLocation(p, t.line, t.col, "another test of the same flag") for p, t in others),
+        )
 
     def _dataclass_fields(self, index: ConfigIndex) -> Iterator[Finding]:
         """A bool field of a dataclass config that nothing can set another way, tested by name."""
@@ -119,16 +132,12 @@ class DeadFeatureFlag(ProjectRule):
             if (owner in escaped or built or name in keywords or name in used
                     or name in yaml_names or index.written((name,))):
                 continue
-            for test_path, test in ((p, t) for p, f in index.facts.items() for t in f.attribute_tests):
-                if test.name != name:
-                    continue
-                yield Finding(
-                    code=self.code, path=test_path, line=test.line, col=test.col, end_line=test.end_line,
-                    end_col=test.end_col, level=self.level,
-                    message=f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
-                            f"({path}:{option.line}) and nothing ever sets it, so this test always gives the same "
-                            "answer and the code it switches off never runs; remove the field and the dead code.",
-                )
+            flag_tests = [(p, t) for p, f in index.facts.items() for t in f.attribute_tests if t.name == name]
+            if flag_tests:
+                yield self._finding(
+                    flag_tests, f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
+                    f"({path}:{option.line}) and nothing ever sets it, so {{this}} always gives the same answer and the "
+                    "code it switches off never runs; remove the field and the dead code.")
 
     def _config_flags(self, index: ConfigIndex, ns: Namespace) -> Iterator[Finding]:
         for chain, defs in ns.keys.items():
@@ -145,14 +154,10 @@ class DeadFeatureFlag(ProjectRule):
             value = values.pop()
             where = ", ".join(sorted({f"{d.file}:{d.line}" for d in defs}))
             key = ".".join(chain)
-            for path, read in reads:
-                yield Finding(
-                    code=self.code, path=path, line=read.line, col=read.col, end_line=read.end_line,
-                    end_col=read.end_col, level=self.level, related_paths=tuple(sorted({d.file for d in defs})),
-                    message=f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
-                            "this test always gives the same answer and the code it switches off never runs; remove "
-                            "the flag and the dead code, or set it the other way in an experiment config.",
-                )
+            yield self._finding(
+                list(reads), f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
+                "{this} always gives the same answer and the code it switches off never runs; remove the flag and the "
+                "dead code, or set it the other way in an experiment config.", tuple(sorted({d.file for d in defs})))
 
 
 def _tail(qualname: str) -> str:

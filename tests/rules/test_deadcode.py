@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +26,31 @@ def test_module_constant_flag_across_modules(tmp_path: Path) -> None:
                         "        return x\n    return x * 2\n",
     }
     assert_markers(tmp_path, files, "ML301")
+
+
+def test_one_finding_per_flag_with_the_other_tests_related(tmp_path: Path) -> None:
+    files = {
+        "train.py": "USE_EMA = False\ndef step(m):\n    if USE_EMA:\n        m.ema()\n"
+                    "def save(m):\n    if USE_EMA:\n        m.save_ema()\n    if not USE_EMA:\n        m.save()\n",
+        "conf/config.yaml": "defaults:\n  - _self_\nuse_amp: false\n",
+        "main.py": HYDRA_MAIN + "    if cfg.use_amp:\n        print(1)\n    if cfg.use_amp:\n        print(2)\n",
+    }
+    found = [f for f in check(make_repo(tmp_path / "r", files), select=["ML301"]).findings]
+    assert [(f.path, f.line, [(r.path, r.line) for r in f.related]) for f in found] == [
+        ("main.py", 4, [("main.py", 6)]),
+        ("train.py", 3, [("train.py", 6), ("train.py", 8)]),
+    ]
+    assert "this test and the 2 other(s) listed" in found[1].message
+
+
+@pytest.mark.parametrize("comment", ['#@param {type:"boolean"}', '# @param {type:"boolean"}', "#@param"])
+def test_notebook_form_field_is_a_user_input(tmp_path: Path, comment: str) -> None:
+    # wandb-examples colabs: `use_wandb = True  #@param {type:"boolean"}` is a checkbox in Colab.
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": [f"USE_WANDB = True  {comment}\n", "if USE_WANDB:\n", "    import wandb\n"]}
+    notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
+    assert run(tmp_path, {"train.ipynb": notebook, "t.py": "X = True\nif X:\n    print(1)\n"}, "ML301") == {
+        ("t.py", 2, "ML301")}
 
 
 def test_hydra_flag_same_in_every_file(tmp_path: Path) -> None:
