@@ -193,7 +193,7 @@ def _all_findings(
         clock.lap("analyse")
         clock.lap("project")
         return memo, AnalysisStats(hits=len(keys))
-    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, root, keys)
+    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, keys)
     clock.lap("analyse")
     model = ProjectModel(root, files, {r.facts.path: r.facts for r in results}, git, settings)
     project_findings, project_errors = run_project_rules(model)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
-from mlaudit.facts.external import COMMENTED_CODE
+from mlaudit.facts.comments import commented_code
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level, RelatedLocation
 from mlaudit.project.model import ProjectModel
@@ -236,9 +236,9 @@ class ConstantCondition(PythonRule):
 # --- ML303 -----------------------------------------------------------------------------------
 
 
-class CommentedOutCode(ProjectRule):
-    """Detection is ruff's ERA001 (eradicate), run once per run on the files the cache lacks
-    (`mlaudit.facts.external`); this rule turns the rows into findings, one per block."""
+class CommentedOutCode(PythonRule):
+    """Detection is `mlaudit.facts.comments`: comment blocks whose text parses as Python and reads
+    like a program, not prose that happens to parse; one finding per block, spanning it."""
 
     code = "ML303"
     name = "commented-out-code"
@@ -251,28 +251,42 @@ class CommentedOutCode(ProjectRule):
         # A formula and a pasted REPL session are prose.
         "# KL term:\n# 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)\nx = 1\n",
         "# >>> ds\n# DatasetDict({\n#     train: Dataset({\n#         num_rows: 8009762\n#     })\n# })\nx = 1\n",
+        # A citation, a heading, a comment naming the equivalent call, one word, a URL, directives.
+        "# equation (88)\n# import packages\nimport numpy as np\n# same as F.gelu(x)\n# torch.nn.functional.gelu(x)\n"
+        "y = np.tanh(1)\n# Training\n# https://arxiv.org/abs/1706.03762\nz = y  # type: ignore\n",
+        # A license header, a usage example, and a comment-like line inside a string.
+        "# Copyright 2024 The Authors.\n# Licensed under the Apache License, Version 2.0 (the 'License');\n"
+        "# x = 1\nx = 1\n",
+        "# Example:\n#     model = Net()\n#     model.fit(data)\nx = 1\n",
+        's = """\n# x = 1\n# y = 2\n"""\n',
     )
     invalid = (
         "x = 1\n# y = x + 1  # expect: ML303\n# print(y)\n",
+        # One block of consecutive comment lines is one finding, whatever its length.
+        "import torch\n# for batch in loader:  # expect: ML303\n#     loss = model(batch)\n#     loss.backward()\n"
+        "#     optimizer.step()\nx = 1\n",
+        "# model.eval()  # expect: ML303\n# print(evaluate(model))\nx = 1\n",
     )
 
-    def check(self, model: ProjectModel) -> Iterator[Finding]:
-        for source, facts in model.python_modules():
-            rows = facts.extra.get(COMMENTED_CODE, ())
-            for start, end in _blocks(list(rows)):
-                span = f"line {start}" if start == end else f"lines {start}-{end}"
-                yield Finding(
-                    code=self.code, path=source.path, line=start, col=1, end_line=end, end_col=1, level=self.level,
-                    message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
-                            "turn it into a real option.",
-                )
+    def begin(self, ctx: PyContext) -> None:
+        self.in_strings: set[int] = set()
 
+    def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
+        if isinstance(node.value, str) and node.end_lineno and node.end_lineno > node.lineno:
+            self.in_strings.update(range(node.lineno + 1, node.end_lineno + 1))
 
-def _blocks(rows: list[int]) -> list[tuple[int, int]]:
-    blocks: list[tuple[int, int]] = []
-    for row in rows:
-        if blocks and row == blocks[-1][1] + 1:
-            blocks[-1] = (blocks[-1][0], row)
-        else:
-            blocks.append((row, row))
-    return blocks
+    def visit_JoinedStr(self, node: ast.JoinedStr, ctx: PyContext) -> None:
+        if node.end_lineno and node.end_lineno > node.lineno:
+            self.in_strings.update(range(node.lineno + 1, node.end_lineno + 1))
+
+    def end(self, ctx: PyContext) -> None:
+        if ctx.line_map.file_lines:
+            return  # notebooks: a commented cell line is a scratch-pad habit, not a leftover
+        for block in commented_code(ctx.lines, self.in_strings):
+            span = f"line {block.start}" if block.start == block.end else f"lines {block.start}-{block.end}"
+            ctx.findings.append(Finding(
+                code=self.code, path=ctx.path, line=block.start, col=1, end_line=block.end,
+                end_col=len(ctx.lines[block.end - 1]) + 1, level=self.level,
+                message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
+                        "turn it into a real option.",
+            ))

@@ -1,4 +1,4 @@
-"""ML301 dead feature flags, ML302 constant conditions, ML303 commented-out code (via ruff)."""
+"""ML301 dead feature flags, ML302 constant conditions, ML303 commented-out code."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.rules import deadcode
+from mlaudit.facts.comments import CodeBlock, commented_code
 from tests.helpers import assert_markers, check, make_repo
 from tests.helpers import run_rule as run
 
@@ -116,20 +116,56 @@ def test_commented_out_code_is_grouped_into_blocks(tmp_path: Path) -> None:
     assert found == {("a.py", 2, "ML303"), ("a.py", 7, "ML303")}
 
 
-def test_ruff_missing_is_a_clear_notification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing() -> str:
-        raise FileNotFoundError("no ruff here")
-
-    import ruff.__main__
-
-    monkeypatch.setattr(ruff.__main__, "find_ruff_bin", missing)
-    result = check(make_repo(tmp_path / "repo", {"a.py": "# x = 1\n"}), select=["ML303"])
-    assert result.findings == [] and result.exit_code == 0
-    assert any("ML303 needs the ruff binary" in n for n in result.warnings)
+def test_one_finding_spans_a_long_block(tmp_path: Path) -> None:
+    # One 27-line commented block used to give 9 findings.
+    body = "".join(f"#     x{i} = layer{i}(x{i - 1})\n" for i in range(1, 26))
+    text = "import torch\n# def forward(self, x0):\n" + body + "#     return x25\ny = 1\n"
+    (finding,) = check(make_repo(tmp_path / "r", {"model.py": text}), select=["ML303"]).findings
+    assert (finding.line, finding.end_line, finding.end_col) == (2, 28, len("#     return x25") + 1)
+    assert "lines 2-28" in finding.message
 
 
-def test_blocks() -> None:
-    assert deadcode._blocks([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+@pytest.mark.parametrize("comment", [
+    "# equation (88)",
+    "# Eq. (3) of the paper",
+    "# import packages",
+    "# torch.nn.functional.gelu(x)",
+    "# Training",
+    "# Then we compute the loss.",
+    "# https://github.com/pytorch/pytorch/issues/1",
+    "# type: ignore[attr-defined]",
+    "# noqa: E501",
+    "# pragma: no cover",
+    "# mlaudit: ignore[ML101]",
+    "# fmt: off",
+    "# if needed:",
+    "# else:",
+    "# see model.py:42",
+    "# 0.5 * (x - mu) ** 2 / sigma",
+])
+def test_prose_that_parses_is_not_code(comment: str) -> None:
+    assert commented_code(["x = 1", comment, "y = 2"]) == []
+
+
+@pytest.mark.parametrize(("lines", "span"), [
+    (["# model = Net()"], (1, 1)),
+    (["# import wandb"], (1, 1)),
+    (["# model.eval()", "# print(evaluate(model))"], (1, 2)),
+    (["# Uncomment to use EMA:", "# ema = EMA(model, decay=0.999)"], (2, 2)),
+    (["# trainer = Trainer(", "#     max_epochs=10,", "#     devices=2,", "# )"], (1, 4)),
+    (["# for batch in loader:", "#     loss = model(batch)"], (1, 2)),
+    (["# if args.amp:", "#     scaler = GradScaler()", "# else:", "#     scaler = None"], (1, 4)),
+])
+def test_code_blocks(lines: list[str], span: tuple[int, int]) -> None:
+    (block,) = commented_code(lines)
+    assert (block.start, block.end) == span
+
+
+def test_license_header_shebang_and_strings_are_not_code() -> None:
+    lines = ["#!/usr/bin/env python", "# -*- coding: utf-8 -*-", "# Copyright (c) Meta, Inc.",
+             "# Licensed under the MIT license: x = 1", "", 's = """', "# y = 2", '"""']
+    assert commented_code(lines, skip=[7]) == []
+    assert commented_code(lines) == [CodeBlock(7, 7)]
 
 
 DATACLASS = (
@@ -178,46 +214,9 @@ def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> No
     assert run(tmp_path, files, "ML301") == set()
 
 
-def test_ruff_walks_the_root_when_the_file_list_is_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.facts import external
-
-    monkeypatch.setattr(external, "MAX_ARGUMENT_CHARS", 1)
-    files = {"a.py": "x = 1\n# y = x + 1\n", "build/gen.py": "# z = 2\n", ".gitignore": "build/\n"}
-    assert run(tmp_path, files, "ML303") == {("a.py", 2, "ML303")}
-
-
 def test_constant_set_from_a_script_sibling_is_silent(tmp_path: Path) -> None:
     files = {
         "examples/flags.py": "DEBUG = False\ndef run():\n    if DEBUG:\n        print('debug')\n",
         "examples/main.py": "import flags\nflags.DEBUG = True\nflags.run()\n",
     }
     assert run(tmp_path, files, "ML301") == set()
-
-
-def test_commented_code_rows_are_cached_and_ruff_is_not_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.engine import CheckOptions, check_paths
-    from mlaudit.facts import external
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n# y = x + 1\n# print(y)\n"})
-    first = check_paths([repo], CheckOptions(select=["ML303"]))
-    calls: list[object] = []
-    monkeypatch.setattr(external, "_start_ruff", lambda *args: calls.append(args))
-    second = check_paths([repo], CheckOptions(select=["ML303"]))
-    assert [(f.path, f.line, f.end_line) for f in second.findings] == [(f.path, f.line, f.end_line) for f in first.findings] == [("a.py", 2, 3)]
-    assert calls == []
-
-
-def test_without_ruff_the_run_warns_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.engine import CheckOptions, check_paths
-    from mlaudit.facts import external
-
-    def unavailable(*args: object) -> list[dict[str, object]]:
-        raise external.RuffUnavailable("ML303 needs the ruff binary")
-
-    monkeypatch.setattr(external, "_start_ruff", unavailable)
-    repo = make_repo(tmp_path / "r", {"a.py": "import torch\ntorch.backends.cudnn.benchmark = True\n# y = 1\n"})
-    run = check_paths([repo], CheckOptions(use_cache=False))
-    assert run.exit_code == 1 and run.execution_successful
-    assert [f.code for f in run.findings] == ["ML103"]
-    assert any("ML303" in w for w in run.warnings)

@@ -1,0 +1,189 @@
+"""Commented-out code: blocks of full-line comments that are code someone switched off.
+
+A comment is code when its text parses as Python *and* reads like a program rather than prose.
+Prose that happens to parse is common in ML code and must not count: a citation
+(`# equation (88)`), a heading (`# import packages`), a formula (`# 0.5 * sum(1 + log(s))`), one
+word (`# Training`), a sentence ending with a period, a URL, a REPL session (`# >>> ds`), a usage
+example introduced as one, a license header, and tool directives (`# type: ignore`, `# noqa`).
+
+A block is a run of consecutive full-line comments. It is commented-out code when it holds a
+statement that does something on its own (an assignment, an import, a `def`/`for`/`if`/`with`
+header with its body, `return`, ...) or at least two calls: a lone `# print(x)` or
+`# F.gelu(x)` naming the call the line below makes is too weak a sign. The finding spans the
+block's code lines, first to last.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+import textwrap
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Tool directives: not code, not prose; they neither make nor break a block.
+DIRECTIVE = re.compile(
+    r"^\s*(?:type|noqa|pragma|mlaudit|fmt|isort|pylint|ruff|pyright|mypy|flake8|nosec|yapf|autopep8)\b\s*:?|^\s*noqa\b",
+    re.IGNORECASE,
+)
+# Blocks that are a license or copyright header.
+LICENSE = re.compile(r"copyright|licen[cs]e|spdx-|all rights reserved", re.IGNORECASE)
+# A block that introduces an example shows how to use the code; it is documentation.
+EXAMPLE_INTRO = re.compile(r"^\s*(?:example|examples|usage|e\.g\.|for example|for instance|such as)\b.*:?\s*$",
+                           re.IGNORECASE)
+# `import packages`, `import libraries`: section headings that parse as imports.
+HEADING_IMPORTS = frozenset({
+    "packages", "package", "libraries", "library", "libs", "modules", "module", "dependencies", "stuff",
+    "everything", "necessary", "required", "requirements", "things", "data", "models", "tools", "helpers",
+})
+# Compound statement headers, completed with a body to be parsed on their own.
+HEADER = re.compile(r"^(?:async\s+)?(?:if|elif|else|for|while|with|try|except|finally|def|class)\b.*:\s*$")
+CONTINUED_HEADER = re.compile(r"^(?:elif|else|except|finally)\b")
+# How many comment lines one statement may span (a call with its arguments over several lines).
+MAX_STATEMENT_LINES = 12
+URL = re.compile(r"\w+://|www\.")
+# A comment after the commented-out code (`# for x in y:  # slow`), without quotes in it.
+TRAILING_COMMENT = re.compile(r"\s+#[^'\"]*$")
+CODE_CHARS = re.compile(r"[=()\[\]{}.:,+\-*/%<>\"'@]")
+STRONG = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+          ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try, ast.Return,
+          ast.Raise, ast.Assert, ast.Delete, ast.Global, ast.Nonlocal)
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    start: int  # 1-based line of the first commented-out code line
+    end: int  # its last
+
+
+def commented_code(lines: list[str], skip: Iterable[int] = ()) -> list[CodeBlock]:
+    """Blocks of commented-out code among `lines`; lines in `skip` (1-based, e.g. inside a
+    multi-line string) are not comments."""
+    skipped = set(skip)
+    found = []
+    for block in _comment_blocks(lines, skipped):
+        code = _code_span(block)
+        if code is not None:
+            found.append(code)
+    return found
+
+
+def _comment_blocks(lines: list[str], skipped: set[int]) -> list[list[tuple[int, str]]]:
+    """Runs of consecutive full-line comments, as (line number, text after the `#`)."""
+    blocks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, 1):
+        stripped = line.lstrip()
+        if not stripped.startswith("#") or number in skipped:
+            if current:
+                blocks.append(current)
+                current = []
+            continue
+        if number <= 2 and (stripped.startswith("#!") or "coding" in stripped):
+            continue  # shebang and encoding lines
+        text = stripped.lstrip("#")
+        current.append((number, text[1:] if text.startswith(" ") else text))
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
+    texts = [text for _, text in block]
+    if any(LICENSE.search(t) for t in texts) or any(">>>" in t for t in texts):
+        return None
+    entries = [(n, TRAILING_COMMENT.sub("", t)) for n, t in block if t.strip() and not DIRECTIVE.match(t)]
+    if not entries or EXAMPLE_INTRO.match(entries[0][1]):
+        return None
+    strong, calls = 0, 0
+    code_lines: list[int] = []
+    index = 0
+    while index < len(entries):
+        taken, kind = _statement_at(entries, index)
+        if taken == 0:
+            index += 1
+            continue
+        code_lines.extend(n for n, _ in entries[index : index + taken])
+        strong += kind == "strong"
+        calls += kind == "call"
+        index += taken
+    if not code_lines or (strong == 0 and calls < 2):
+        return None
+    return CodeBlock(min(code_lines), max(code_lines))
+
+
+def _statement_at(entries: list[tuple[int, str]], index: int) -> tuple[int, str]:
+    """How many comment lines from `index` form one statement of code, and how strong a sign
+    of code it is ("strong", "call" or "weak"); (0, "") for prose."""
+    first = entries[index][1]
+    if _is_prose(first):
+        return 0, ""
+    limit = min(len(entries), index + MAX_STATEMENT_LINES)
+    for stop in range(index + 1, limit + 1):
+        text = textwrap.dedent("\n".join(t for _, t in entries[index:stop]))
+        tree = _parse(text)
+        if tree is not None and tree.body:
+            return stop - index, _strength(tree, text)
+        if stop == index + 1 and not _may_continue(first):
+            return 0, ""
+    return 0, ""
+
+
+def _is_prose(text: str) -> bool:
+    stripped = text.strip()
+    words = stripped.split()
+    if not words:
+        return True
+    if not CODE_CHARS.search(stripped) and not keyword.iskeyword(words[0]):
+        return True  # words without operators or brackets: prose (or a bare name), no need to parse
+    if URL.search(stripped) or (stripped.endswith(".") and not stripped.endswith("...")):
+        return True
+    if len(words) == 1 and re.fullmatch(r"[A-Za-z_][\w.]*", stripped) and "." not in stripped:
+        return True  # one word: `# Training`, `# TODO`
+    return len(words) == 2 and words[0] == "import" and words[1].lower() in HEADING_IMPORTS
+
+
+def _may_continue(text: str) -> bool:
+    """Could this line start a statement that goes on below (open bracket, header, backslash)?"""
+    stripped = text.rstrip()
+    opened = sum(stripped.count(c) for c in "([{") - sum(stripped.count(c) for c in ")]}")
+    return opened > 0 or stripped.endswith(("\\", ",")) or HEADER.match(stripped.lstrip()) is not None
+
+
+def _parse(text: str) -> ast.Module | None:
+    candidates = [text]
+    stripped = text.lstrip()
+    if HEADER.match(text.splitlines()[-1].strip()):
+        candidates.append(text + "\n    pass")  # a header whose body was not commented out with it
+    if CONTINUED_HEADER.match(stripped):
+        candidates.append("if x:\n    pass\n" + stripped + ("\n    pass" if stripped.rstrip().endswith(":") else ""))
+        candidates.append("try:\n    pass\n" + stripped + ("\n    pass" if stripped.rstrip().endswith(":") else ""))
+    for candidate in candidates:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ast.parse(candidate)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+    return None
+
+
+def _strength(tree: ast.Module, text: str) -> str:
+    if HEADER.match(text.strip()) and "\n" not in text.strip():
+        return "weak"  # `# if needed:`, `# else:` alone: too little to call it code
+    statement = tree.body[-1] if CONTINUED_HEADER.match(text.lstrip()) else tree.body[0]
+    if isinstance(statement, STRONG):
+        if isinstance(statement, ast.Import) and len(statement.names) == 1:
+            return "strong" if statement.names[0].name.lower() not in HEADING_IMPORTS else "weak"
+        return "strong"
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) and not _citation(statement.value, text):
+        return "call"
+    return "weak"
+
+
+def _citation(call: ast.Call, text: str) -> bool:
+    """`equation (88)`, `Figure 2(b)`, `step (3)`: a name, a space, and numbers in brackets."""
+    literal_args = all(isinstance(a, ast.Constant) for a in call.args) and not call.keywords
+    return literal_args and re.match(r"^\s*[\w.]+\s+\(", text) is not None
