@@ -4,7 +4,7 @@ A comment is code when its text parses as Python *and* reads like a program rath
 Prose that happens to parse is common in ML code and must not count: a citation
 (`# equation (88)`), a heading (`# import packages`), a formula (`# 0.5 * sum(1 + log(s))`), one
 word (`# Training`), a sentence ending with a period, a URL, a REPL session (`# >>> ds`), a usage
-example introduced as one, a license header, and tool directives (`# type: ignore`, `# noqa`).
+example introduced as one, a license header, PEP 723 script metadata, and tool directives (`# type: ignore`, `# noqa`).
 
 A block is a run of consecutive full-line comments. It is commented-out code when it holds a
 statement that does something on its own (an assignment, an import, a `def`/`for`/`if`/`with`
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 # Tool directives: not code, not prose; they neither make nor break a block.
 DIRECTIVE = re.compile(
-    r"^\s*(?:type|noqa|pragma|mlaudit|fmt|isort|pylint|ruff|pyright|mypy|flake8|nosec|yapf|autopep8)\b\s*:?|^\s*noqa\b",
+    r"^\s*(?:type|noqa|pragma|mlaudit|fmt|isort|pylint|ruff|pyright|mypy|flake8|nosec|yapf|autopep8|pytype|pyformat"
+    r"|pyre(?:-\w+)?|black|coverage|codespell|cspell|skipcq|lint|docformatter|jscpd)\b\s*:?|^\s*noqa\b",
     re.IGNORECASE,
 )
 # Blocks that are a license or copyright header.
@@ -33,6 +34,9 @@ LICENSE = re.compile(r"copyright|licen[cs]e|spdx-|all rights reserved", re.IGNOR
 # A block that introduces an example shows how to use the code; it is documentation.
 EXAMPLE_INTRO = re.compile(r"^\s*(?:example|examples|usage|e\.g\.|for example|for instance|such as)\b.*:?\s*$",
                            re.IGNORECASE)
+# Prose ending with a colon right above the code introduces it ("is calculated by:", "You can
+# specify a list:"): an explanation, unless it asks to uncomment the code.
+UNCOMMENT = re.compile(r"\buncomment|\bcomment (?:it |this |them )?(?:in|out)\b", re.IGNORECASE)
 # `import packages`, `import libraries`: section headings that parse as imports.
 HEADING_IMPORTS = frozenset({
     "packages", "package", "libraries", "library", "libs", "modules", "module", "dependencies", "stuff",
@@ -94,6 +98,8 @@ def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
     texts = [text for _, text in block]
     if any(LICENSE.search(t) for t in texts) or any(">>>" in t for t in texts):
         return None
+    if any(t.startswith("///") for t in texts):
+        return None  # PEP 723 inline script metadata (`# /// script` ... `# ///`): TOML, not code
     entries = [(n, TRAILING_COMMENT.sub("", t)) for n, t in block if t.strip() and not DIRECTIVE.match(t)]
     if not entries or EXAMPLE_INTRO.match(entries[0][1]):
         return None
@@ -105,6 +111,8 @@ def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
         if taken == 0:
             index += 1
             continue
+        if not code_lines and _introduced(entries, index):
+            return None
         code_lines.extend(n for n, _ in entries[index : index + taken])
         strong += kind == "strong"
         calls += kind == "call"
@@ -112,6 +120,14 @@ def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
     if not code_lines or (strong == 0 and calls < 2):
         return None
     return CodeBlock(min(code_lines), max(code_lines))
+
+
+def _introduced(entries: list[tuple[int, str]], index: int) -> bool:
+    """Is the code at `index` shown by the prose line right above it (ending with a colon)?"""
+    if index == 0:
+        return False
+    above = entries[index - 1][1].strip()
+    return above.endswith(":") and " " in above and not UNCOMMENT.search(above) and _parse(above + "\n    pass") is None
 
 
 def _statement_at(entries: list[tuple[int, str]], index: int) -> tuple[int, str]:
@@ -174,6 +190,8 @@ def _strength(tree: ast.Module, text: str) -> str:
     if HEADER.match(text.strip()) and "\n" not in text.strip():
         return "weak"  # `# if needed:`, `# else:` alone: too little to call it code
     statement = tree.body[-1] if CONTINUED_HEADER.match(text.lstrip()) else tree.body[0]
+    if isinstance(statement, ast.AnnAssign) and statement.value is None:
+        return "weak"  # `# locations: [R*K, 2]` documents a shape
     if isinstance(statement, STRONG):
         if isinstance(statement, ast.Import) and len(statement.names) == 1:
             return "strong" if statement.names[0].name.lower() not in HEADING_IMPORTS else "weak"

@@ -54,9 +54,10 @@ MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT, VCS = (
 )
 # A test file (tests are not training: determinism switched off in a fixture is not a finding),
 # and a project-template file (cookiecutter/copier: Jinja to render, not the repo's own code).
-TEST, TEMPLATE = "test", "template"
+TEST, TEMPLATE, DOCS = "test", "template", "docs"
 
 TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+DOCS_FOLDERS = frozenset({"docs", "doc"})
 TEST_NAMES = re.compile(r"(test_.*|.*_test|conftest)\.py")
 # A template generator's settings at the root of a repo make it a project template.
 COOKIECUTTER_MARKERS = frozenset({"cookiecutter.json"})
@@ -187,6 +188,8 @@ def classify(rel_path: str, templates: Templates | None = None) -> Kind:
         roles.discard(CONFIG)
     if TEST_NAMES.fullmatch(name) or any(folder in TEST_FOLDERS for folder in folders):
         roles.add(TEST)
+    if any(folder in DOCS_FOLDERS for folder in folders):
+        roles.add(DOCS)
     if is_artifact(rel_path):
         roles.add(DATA)
         if fmt in (OTHER, TEXT):

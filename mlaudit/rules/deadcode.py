@@ -11,6 +11,7 @@ from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_
 from mlaudit.facts.comments import commented_code
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level, RelatedLocation
+from mlaudit.project import kinds
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -245,6 +246,8 @@ class CommentedOutCode(PythonRule):
     summary = "A block of commented-out code"
     level = Level.NOTE
     tags = ("maintainability",)
+    # A docs build script (sphinx-quickstart's conf.py) ships commented settings as documentation.
+    exempt_roles = frozenset({kinds.DOCS})
     valid = (
         "# Compute the loss over the batch.\nx = 1\n",
         "# TODO: tune this later\nx = 1\n",
@@ -259,6 +262,7 @@ class CommentedOutCode(PythonRule):
         "# x = 1\nx = 1\n",
         "# Example:\n#     model = Net()\n#     model.fit(data)\nx = 1\n",
         's = """\n# x = 1\n# y = 2\n"""\n',
+        {"docs/source/conf.py": "# The theme to use.\n# html_theme = 'alabaster'\nhtml_theme = 'furo'\n"},
     )
     invalid = (
         "x = 1\n# y = x + 1  # expect: ML303\n# print(y)\n",

@@ -142,6 +142,9 @@ def test_one_finding_spans_a_long_block(tmp_path: Path) -> None:
     "# else:",
     "# see model.py:42",
     "# 0.5 * (x - mu) ** 2 / sigma",
+    "# pytype: disable=wrong-keyword-args",
+    "# pyformat: disable",
+    "# locations: [R*K, 2]",
 ])
 def test_prose_that_parses_is_not_code(comment: str) -> None:
     assert commented_code(["x = 1", comment, "y = 2"]) == []
@@ -159,6 +162,18 @@ def test_prose_that_parses_is_not_code(comment: str) -> None:
 def test_code_blocks(lines: list[str], span: tuple[int, int]) -> None:
     (block,) = commented_code(lines)
     assert (block.start, block.end) == span
+
+
+@pytest.mark.parametrize("lines", [
+    # timm: a formula explained by the line above it.
+    ["# The hidden_features of SwiGLU is calculated by:", "# hidden_features = (int(h * 2 / 3) + 7) // 8 * 8"],
+    # sphinx-quickstart's conf.py.
+    ["# You can specify multiple suffix as a list of string:", "#", "# source_suffix = ['.rst', '.md']"],
+    # PEP 723 inline script metadata (trl examples/scripts).
+    ["# /// script", "# dependencies = [", '#     "trl[peft]",', '#     "trackio",', "# ]", "# ///"],
+])
+def test_documentation_blocks_are_not_code(lines: list[str]) -> None:
+    assert commented_code(lines) == []
 
 
 def test_license_header_shebang_and_strings_are_not_code() -> None:
