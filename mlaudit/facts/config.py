@@ -511,8 +511,10 @@ class ConfigFacts:
         roots.pop(name, None)
         if isinstance(value, ast.Constant) and isinstance(value.value, bool) and not ctx.scope:
             qual = ctx.resolve_name(name)
-            if qual and _is_form_field(node, ctx):
-                self.non_flag.add(qual)  # a Colab/Jupyter form field: the user sets it, it is no constant
+            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx)):
+                # A notebook's top-level values (Colab form fields above all) are its inputs: the
+                # reader edits the cell and reruns; they are no constants.
+                self.non_flag.add(qual)
             elif qual:
                 self.bool_constants.append(BoolConstant(qual, value.value, node.lineno))
         root = self._root_of_call(value, ctx)

@@ -55,7 +55,7 @@ class DeadFeatureFlag(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
         yield from self._constants(index)
-        yield from self._dataclass_fields(index)
+        yield from self._dataclass_fields(index, model)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
@@ -105,8 +105,9 @@ class DeadFeatureFlag(ProjectRule):
             related=tuple(RelatedLocation(p, t.line, t.col, "another test of the same flag") for p, t in others),
         )
 
-    def _dataclass_fields(self, index: ConfigIndex) -> Iterator[Finding]:
-        """A bool field of a dataclass config that nothing can set another way, tested by name."""
+    def _dataclass_fields(self, index: ConfigIndex, model: ProjectModel) -> Iterator[Finding]:
+        """A bool field of a dataclass config that nothing can set another way, tested by name.
+        A dataclass of an importable package is public API: its users set the field."""
         fields: dict[str, list[tuple[str, Any]]] = {}
         for path, option in index.options:
             fields.setdefault(option.name, []).append((path, option))
@@ -115,7 +116,7 @@ class DeadFeatureFlag(ProjectRule):
             # One dataclass field with a bool default; also an argparse/click option, or fields of
             # several classes, are not constant.
             if len(defs) == 1 and defs[0][1].kind == "dataclass" and isinstance(defs[0][1].default, bool)
-            and is_training_path(defs[0][0])
+            and is_training_path(defs[0][0]) and not _in_package(defs[0][0], model)
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
@@ -159,6 +160,11 @@ class DeadFeatureFlag(ProjectRule):
                 list(reads), f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
                 "{this} always gives the same answer and the code it switches off never runs; remove the flag and the "
                 "dead code, or set it the other way in an experiment config.", tuple(sorted({d.file for d in defs})))
+
+
+def _in_package(path: str, model: ProjectModel) -> bool:
+    folder = path.rpartition("/")[0]
+    return bool(folder) and f"{folder}/__init__.py" in model.files
 
 
 def _tail(qualname: str) -> str:

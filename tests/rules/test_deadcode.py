@@ -43,7 +43,7 @@ def test_one_finding_per_flag_with_the_other_tests_related(tmp_path: Path) -> No
     assert "this test and the 2 other(s) listed" in found[1].message
 
 
-@pytest.mark.parametrize("comment", ['#@param {type:"boolean"}', '# @param {type:"boolean"}', "#@param"])
+@pytest.mark.parametrize("comment", ['#@param {type:"boolean"}', '# @param {type:"boolean"}', "#@param", ""])
 def test_notebook_form_field_is_a_user_input(tmp_path: Path, comment: str) -> None:
     # wandb-examples colabs: `use_wandb = True  #@param {type:"boolean"}` is a checkbox in Colab.
     cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
@@ -51,6 +51,17 @@ def test_notebook_form_field_is_a_user_input(tmp_path: Path, comment: str) -> No
     notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
     assert run(tmp_path, {"train.ipynb": notebook, "t.py": "X = True\nif X:\n    print(1)\n"}, "ML301") == {
         ("t.py", 2, "ML301")}
+
+
+def test_dataclass_of_a_package_is_public_api(tmp_path: Path) -> None:
+    # accelerate's TorchTensorParallelConfig, litgpt's EvalArgs: users and CLIs set the fields.
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/config.py": DATACLASS,
+        "pkg/train.py": "from pkg.config import TrainConfig\ndef main(cfg: TrainConfig) -> None:\n"
+                        "    if cfg.use_old_attention:\n        print('old')\n",
+    }
+    assert run(tmp_path, files, "ML301") == set()
 
 
 def test_hydra_flag_same_in_every_file(tmp_path: Path) -> None:
