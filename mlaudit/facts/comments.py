@@ -48,6 +48,7 @@ CONTINUED_HEADER = re.compile(r"^(?:elif|else|except|finally)\b")
 # How many comment lines one statement may span (a call with its arguments over several lines).
 MAX_STATEMENT_LINES = 12
 URL = re.compile(r"\w+://|www\.")
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 # A comment after the commented-out code (`# for x in y:  # slow`), without quotes in it.
 TRAILING_COMMENT = re.compile(r"\s+#[^'\"]*$")
 CODE_CHARS = re.compile(r"[=()\[\]{}.:,+\-*/%<>\"'@]")
@@ -154,7 +155,8 @@ def _is_prose(text: str) -> bool:
         return True
     if not CODE_CHARS.search(stripped) and not keyword.iskeyword(words[0]):
         return True  # words without operators or brackets: prose (or a bare name), no need to parse
-    if URL.search(stripped) or (stripped.endswith(".") and not stripped.endswith("...")):
+    unquoted = QUOTED.sub("", stripped)  # `# url='https://...'` is a commented-out argument
+    if URL.search(unquoted) or (stripped.endswith(".") and not stripped.endswith("...")):
         return True
     if len(words) == 1 and re.fullmatch(r"[A-Za-z_][\w.]*", stripped) and "." not in stripped:
         return True  # one word: `# Training`, `# TODO`

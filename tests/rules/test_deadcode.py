@@ -163,6 +163,7 @@ def test_prose_that_parses_is_not_code(comment: str) -> None:
 
 @pytest.mark.parametrize(("lines", "span"), [
     (["# model = Net()"], (1, 1)),
+    (["# url='https://github.com/x/y/releases/download/v1/w.pth',"], (1, 1)),
     (["# import wandb"], (1, 1)),
     (["# model.eval()", "# print(evaluate(model))"], (1, 2)),
     (["# Uncomment to use EMA:", "# ema = EMA(model, decay=0.999)"], (2, 2)),
