@@ -45,6 +45,8 @@ HEADING_IMPORTS = frozenset({
 # Compound statement headers, completed with a body to be parsed on their own.
 HEADER = re.compile(r"^(?:async\s+)?(?:if|elif|else|for|while|with|try|except|finally|def|class)\b.*:\s*$")
 CONTINUED_HEADER = re.compile(r"^(?:elif|else|except|finally)\b")
+# `name = ...` of a one-line formula comment.
+REFERENCE_TARGET = re.compile(r"^\s*(\w+)\s*=[^=]")
 # How many comment lines one statement may span (a call with its arguments over several lines).
 MAX_STATEMENT_LINES = 12
 URL = re.compile(r"\w+://|www\.")
@@ -70,9 +72,19 @@ def commented_code(lines: list[str], skip: Iterable[int] = ()) -> list[CodeBlock
     found = []
     for block in _comment_blocks(lines, skipped):
         code = _code_span(block)
-        if code is not None:
+        if code is not None and not _reference_formula(block, lines):
             found.append(code)
     return found
+
+
+def _reference_formula(block: list[tuple[int, str]], lines: list[str]) -> bool:
+    """`# h = f * g` right above `h_row = f_row * g_row`: the math the next line implements
+    (a kernel's comments), not code switched off."""
+    if len(block) != 1:
+        return False
+    target = REFERENCE_TARGET.match(block[0][1])
+    following = lines[block[0][0]] if block[0][0] < len(lines) else ""
+    return target is not None and re.match(rf"\s*{re.escape(target.group(1))}_\w+\s*=", following) is not None
 
 
 def _comment_blocks(lines: list[str], skipped: set[int]) -> list[list[tuple[int, str]]]:
@@ -128,6 +140,8 @@ def _introduced(entries: list[tuple[int, str]], index: int) -> bool:
     if index == 0:
         return False
     above = entries[index - 1][1].strip()
+    if EXAMPLE_INTRO.match(above):
+        return True
     return above.endswith(":") and " " in above and not UNCOMMENT.search(above) and _parse(above + "\n    pass") is None
 
 
@@ -160,6 +174,8 @@ def _is_prose(text: str) -> bool:
         return True
     if len(words) == 1 and re.fullmatch(r"[A-Za-z_][\w.]*", stripped) and "." not in stripped:
         return True  # one word: `# Training`, `# TODO`
+    if len(words) == 2 and words[0] == "assert" and words[1].isidentifier():
+        return True  # `# assert speeds`: a heading
     return len(words) == 2 and words[0] == "import" and words[1].lower() in HEADING_IMPORTS
 
 
@@ -194,6 +210,8 @@ def _strength(tree: ast.Module, text: str) -> str:
     statement = tree.body[-1] if CONTINUED_HEADER.match(text.lstrip()) else tree.body[0]
     if isinstance(statement, ast.AnnAssign) and statement.value is None:
         return "weak"  # `# locations: [R*K, 2]` documents a shape
+    if isinstance(statement, ast.Assign) and _documents_shape(statement):
+        return "weak"  # `# x.shape = [batch_size, n_ctx, width]`
     if isinstance(statement, STRONG):
         if isinstance(statement, ast.Import) and len(statement.names) == 1:
             return "strong" if statement.names[0].name.lower() not in HEADING_IMPORTS else "weak"
@@ -201,6 +219,12 @@ def _strength(tree: ast.Module, text: str) -> str:
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) and not _citation(statement.value, text):
         return "call"
     return "weak"
+
+
+def _documents_shape(statement: ast.Assign) -> bool:
+    target = statement.targets[0]
+    name = target.attr if isinstance(target, ast.Attribute) else target.id if isinstance(target, ast.Name) else ""
+    return name.endswith("shape") and isinstance(statement.value, (ast.List, ast.Tuple))
 
 
 def _citation(call: ast.Call, text: str) -> bool:

@@ -156,6 +156,8 @@ def test_one_finding_spans_a_long_block(tmp_path: Path) -> None:
     "# pytype: disable=wrong-keyword-args",
     "# pyformat: disable",
     "# locations: [R*K, 2]",
+    "# x.shape = [batch_size, n_ctx, transformer.width]",
+    "# assert speeds",
 ])
 def test_prose_that_parses_is_not_code(comment: str) -> None:
     assert commented_code(["x = 1", comment, "y = 2"]) == []
@@ -181,11 +183,19 @@ def test_code_blocks(lines: list[str], span: tuple[int, int]) -> None:
     ["# The hidden_features of SwiGLU is calculated by:", "# hidden_features = (int(h * 2 / 3) + 7) // 8 * 8"],
     # sphinx-quickstart's conf.py.
     ["# You can specify multiple suffix as a list of string:", "#", "# source_suffix = ['.rst', '.md']"],
+    # trl tests/conftest.py: an example of the setting.
+    ["# Pin model revisions here.", "# Example:", "#   MODEL_REVISIONS = {", '#       "tiny-Qwen2": "refs/pr/3",', "#   }"],
     # PEP 723 inline script metadata (trl examples/scripts).
     ["# /// script", "# dependencies = [", '#     "trl[peft]",', '#     "trackio",', "# ]", "# ///"],
 ])
 def test_documentation_blocks_are_not_code(lines: list[str]) -> None:
     assert commented_code(lines) == []
+
+
+def test_reference_formula_above_the_line_that_computes_it() -> None:
+    # litgpt's unsloth swiglu kernel.
+    lines = ["    # h = f * g", "    h_row = f_row * g_row", "    # y = x + 1", "    z = x + 1"]
+    assert commented_code(lines) == [CodeBlock(3, 3)]
 
 
 def test_license_header_shebang_and_strings_are_not_code() -> None:
