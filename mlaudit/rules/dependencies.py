@@ -109,6 +109,7 @@ class UnpinnedDependency(ProjectRule):
         # The `-r` line is not an entry; the included file is pinned.
         {"requirements-dev.txt": "-r requirements.txt\npytest==8.3.3\n", "requirements.txt": "numpy==1.26.4\n"},
         {"docs/requirements.txt": "sphinx\n"},
+        {"requirements/docs.txt": "sphinx >5.0, <6.0\n"},
     )
     invalid = (
         # One finding per file, at the first unpinned line, naming every unpinned entry.
@@ -157,6 +158,8 @@ def _serves_as_lock(manifest: Manifest) -> bool:
     in_requirements_dir = posixpath.basename(folder) == "requirements"
     if not (name.startswith("requirements") or in_requirements_dir):
         return False  # constraints.txt ranges are meant as ranges
+    if in_requirements_dir and posixpath.splitext(name)[0] in UNLOCKED_FOLDERS:
+        return False  # requirements/docs.txt installs documentation tools, like docs/requirements.txt
     return not UNLOCKED_FOLDERS.intersection(folder.split("/"))
 
 
