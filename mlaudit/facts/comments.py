@@ -45,6 +45,8 @@ HEADING_IMPORTS = frozenset({
 # Compound statement headers, completed with a body to be parsed on their own.
 HEADER = re.compile(r"^(?:async\s+)?(?:if|elif|else|for|while|with|try|except|finally|def|class)\b.*:\s*$")
 CONTINUED_HEADER = re.compile(r"^(?:elif|else|except|finally)\b")
+# `name=value` written without spaces, the way a label or a keyword argument is.
+LABEL = re.compile(r"^\w+=[^=\s]")
 # `name = ...` of a one-line formula comment.
 REFERENCE_TARGET = re.compile(r"^\s*(\w+)\s*=[^=]")
 # How many comment lines one statement may span (a call with its arguments over several lines).
@@ -65,13 +67,15 @@ class CodeBlock:
     end: int  # its last
 
 
-def commented_code(lines: list[str], skip: Iterable[int] = ()) -> list[CodeBlock]:
+def commented_code(lines: list[str], skip: Iterable[int] = (), bracketed: Iterable[int] = ()) -> list[CodeBlock]:
     """Blocks of commented-out code among `lines`; lines in `skip` (1-based, e.g. inside a
-    multi-line string) are not comments."""
+    multi-line string) are not comments; lines in `bracketed` sit inside an open bracket of the
+    code (a call's arguments), where `# name=value` is a commented-out argument."""
     skipped = set(skip)
+    inside = set(bracketed)
     found = []
     for block in _comment_blocks(lines, skipped):
-        code = _code_span(block)
+        code = _code_span(block, block[0][0] in inside)
         if code is not None and not _reference_formula(block, lines):
             found.append(code)
     return found
@@ -79,11 +83,11 @@ def commented_code(lines: list[str], skip: Iterable[int] = ()) -> list[CodeBlock
 
 def _reference_formula(block: list[tuple[int, str]], lines: list[str]) -> bool:
     """`# h = f * g` right above `h_row = f_row * g_row`: the math the next line implements
-    (a kernel's comments), not code switched off."""
-    if len(block) != 1:
+    (a kernel's comments, up to three lines), not code switched off."""
+    if len(block) > 3:
         return False
-    target = REFERENCE_TARGET.match(block[0][1])
-    following = lines[block[0][0]] if block[0][0] < len(lines) else ""
+    target = REFERENCE_TARGET.match(block[-1][1])
+    following = lines[block[-1][0]] if block[-1][0] < len(lines) else ""
     return target is not None and re.match(rf"\s*{re.escape(target.group(1))}_\w+\s*=", following) is not None
 
 
@@ -107,7 +111,7 @@ def _comment_blocks(lines: list[str], skipped: set[int]) -> list[list[tuple[int,
     return blocks
 
 
-def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
+def _code_span(block: list[tuple[int, str]], in_brackets: bool = False) -> CodeBlock | None:
     texts = [text for _, text in block]
     if any(LICENSE.search(t) for t in texts) or any(">>>" in t for t in texts):
         return None
@@ -120,7 +124,7 @@ def _code_span(block: list[tuple[int, str]]) -> CodeBlock | None:
     code_lines: list[int] = []
     index = 0
     while index < len(entries):
-        taken, kind = _statement_at(entries, index)
+        taken, kind = _statement_at(entries, index, in_brackets)
         if taken == 0:
             index += 1
             continue
@@ -142,10 +146,12 @@ def _introduced(entries: list[tuple[int, str]], index: int) -> bool:
     above = entries[index - 1][1].strip()
     if EXAMPLE_INTRO.match(above):
         return True
+    if above.endswith((" where", ", where")):
+        return True  # `# ... contains [row, col], where` / `# row = i // grid_size`
     return above.endswith(":") and " " in above and not UNCOMMENT.search(above) and _parse(above + "\n    pass") is None
 
 
-def _statement_at(entries: list[tuple[int, str]], index: int) -> tuple[int, str]:
+def _statement_at(entries: list[tuple[int, str]], index: int, in_brackets: bool = False) -> tuple[int, str]:
     """How many comment lines from `index` form one statement of code, and how strong a sign
     of code it is ("strong", "call" or "weak"); (0, "") for prose."""
     first = entries[index][1]
@@ -156,7 +162,7 @@ def _statement_at(entries: list[tuple[int, str]], index: int) -> tuple[int, str]
         text = textwrap.dedent("\n".join(t for _, t in entries[index:stop]))
         tree = _parse(text)
         if tree is not None and tree.body:
-            return stop - index, _strength(tree, text)
+            return stop - index, _strength(tree, text, in_brackets)
         if stop == index + 1 and not _may_continue(first):
             return 0, ""
     return 0, ""
@@ -204,7 +210,7 @@ def _parse(text: str) -> ast.Module | None:
     return None
 
 
-def _strength(tree: ast.Module, text: str) -> str:
+def _strength(tree: ast.Module, text: str, in_brackets: bool = False) -> str:
     if HEADER.match(text.strip()) and "\n" not in text.strip():
         return "weak"  # `# if needed:`, `# else:` alone: too little to call it code
     statement = tree.body[-1] if CONTINUED_HEADER.match(text.lstrip()) else tree.body[0]
@@ -212,6 +218,10 @@ def _strength(tree: ast.Module, text: str) -> str:
         return "weak"  # `# locations: [R*K, 2]` documents a shape
     if isinstance(statement, ast.Assign) and _documents_shape(statement):
         return "weak"  # `# x.shape = [batch_size, n_ctx, width]`
+    if not in_brackets and LABEL.match(text.strip()):
+        return "weak"  # `# logger=False` above a test case: a label (an argument would sit in brackets)
+    if len(tree.body) > 1 and all(_constant_assignment(s) for s in tree.body):
+        return "weak"  # `# pad_token_id = 151643; eos_token_id = 151645` documents values
     if isinstance(statement, STRONG):
         if isinstance(statement, ast.Import) and len(statement.names) == 1:
             return "strong" if statement.names[0].name.lower() not in HEADING_IMPORTS else "weak"
@@ -219,6 +229,10 @@ def _strength(tree: ast.Module, text: str) -> str:
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) and not _citation(statement.value, text):
         return "call"
     return "weak"
+
+
+def _constant_assignment(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
 
 
 def _documents_shape(statement: ast.Assign) -> bool:

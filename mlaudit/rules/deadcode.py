@@ -280,6 +280,23 @@ class CommentedOutCode(PythonRule):
 
     def begin(self, ctx: PyContext) -> None:
         self.in_strings: set[int] = set()
+        self.bracketed: set[int] = set()  # lines inside a call's or a literal's brackets
+
+    def _brackets(self, node: ast.expr) -> None:
+        if node.end_lineno and node.end_lineno > node.lineno:
+            self.bracketed.update(range(node.lineno + 1, node.end_lineno + 1))
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_Dict(self, node: ast.Dict, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_List(self, node: ast.List, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_Tuple(self, node: ast.Tuple, ctx: PyContext) -> None:
+        self._brackets(node)
 
     def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
         if isinstance(node.value, str) and node.end_lineno and node.end_lineno > node.lineno:
@@ -292,7 +309,7 @@ class CommentedOutCode(PythonRule):
     def end(self, ctx: PyContext) -> None:
         if ctx.line_map.file_lines:
             return  # notebooks: a commented cell line is a scratch-pad habit, not a leftover
-        for block in commented_code(ctx.lines, self.in_strings):
+        for block in commented_code(ctx.lines, self.in_strings, self.bracketed):
             span = f"line {block.start}" if block.start == block.end else f"lines {block.start}-{block.end}"
             ctx.findings.append(Finding(
                 code=self.code, path=ctx.path, line=block.start, col=1, end_line=block.end,

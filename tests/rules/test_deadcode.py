@@ -158,6 +158,9 @@ def test_one_finding_spans_a_long_block(tmp_path: Path) -> None:
     "# locations: [R*K, 2]",
     "# x.shape = [batch_size, n_ctx, transformer.width]",
     "# assert speeds",
+    "# logger=False",
+    "# n=batch, h=grid_height, w=grid_width",
+    "# pad_token_id = 151643; eos_token_id = 151645",
 ])
 def test_prose_that_parses_is_not_code(comment: str) -> None:
     assert commented_code(["x = 1", comment, "y = 2"]) == []
@@ -165,7 +168,6 @@ def test_prose_that_parses_is_not_code(comment: str) -> None:
 
 @pytest.mark.parametrize(("lines", "span"), [
     (["# model = Net()"], (1, 1)),
-    (["# url='https://github.com/x/y/releases/download/v1/w.pth',"], (1, 1)),
     (["# import wandb"], (1, 1)),
     (["# model.eval()", "# print(evaluate(model))"], (1, 2)),
     (["# Uncomment to use EMA:", "# ema = EMA(model, decay=0.999)"], (2, 2)),
@@ -192,9 +194,27 @@ def test_documentation_blocks_are_not_code(lines: list[str]) -> None:
     assert commented_code(lines) == []
 
 
+def test_name_value_inside_brackets_is_a_commented_out_argument(tmp_path: Path) -> None:
+    text = "import torch\nx = dict(\n    a=1,\n    # log_with='wandb',\n)\n\n# logger=False\ny = 1\n"
+    found = check(make_repo(tmp_path / "r", {"a.py": text}), select=["ML303"]).findings
+    assert [(f.line, f.end_line) for f in found] == [(4, 4)]
+
+
+def test_commented_argument_with_a_url() -> None:
+    # timm's default configs: `# url='https://...'` inside `_cfg(...)`.
+    lines = ["# url='https://github.com/x/y/releases/download/v1/w.pth',"]
+    assert commented_code(lines, bracketed=[1]) == [CodeBlock(1, 1)]
+
+
+def test_explained_by_a_where_line_is_documentation() -> None:
+    lines = ["# at index `i` contains [row, col], where", "# row = i // grid_size", "# col = i % grid_size"]
+    assert commented_code(lines) == []
+
+
 def test_reference_formula_above_the_line_that_computes_it() -> None:
     # litgpt's unsloth swiglu kernel.
-    lines = ["    # h = f * g", "    h_row = f_row * g_row", "    # y = x + 1", "    z = x + 1"]
+    lines = ["    # h = f * g", "    h_row = f_row * g_row", "    # y = x + 1", "    z = x + 1",
+             "    # e = e.float()", "    # se = 1.0 / (1.0 + torch.exp(-e))", "    se_row = tl.sigmoid(e_row)"]
     assert commented_code(lines) == [CodeBlock(3, 3)]
 
 
