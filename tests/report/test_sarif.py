@@ -17,8 +17,8 @@ from mlaudit.report import RunResult, render, sarif_format
 from mlaudit.report.fingerprint import line_hashes
 from mlaudit.report.sarif_format import render as render_sarif
 from mlaudit.rules.base import Rule
+from tests.helpers import TEST_DATA
 from tests.sarif_helpers import assert_valid_sarif
-from tests.shared_dir import shared_file
 
 TRAIN_PY = (
     "import torch\n"
@@ -604,7 +604,7 @@ RULE = ("runs", 0, "tool", "driver", "rules")
 
 
 def example_log() -> dict[str, Any]:
-    path = shared_file("schemas", "examples", "mlaudit-example.sarif")
+    path = TEST_DATA / "sarif" / "mlaudit-example.sarif"
     log: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return log
 
