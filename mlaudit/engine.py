@@ -114,7 +114,8 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     found, stats = _all_findings(root, files, git, settings, cache, options, clock)
     findings = [f for f in found.findings if settings.is_enabled(f.code)]
     errors = found.errors
-    findings = _in_scope(findings, _scope(root, targets))
+    scope = _scope(root, targets)
+    findings = _in_scope(findings, scope)
     kept, suppressed = apply_suppressions(findings, root, settings)
     kept.sort(key=Finding.sort_key)
     clock.lap("suppress")
@@ -127,7 +128,8 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         notifications=errors,
         warnings=stats.warnings,
         suppressed=suppressed,
-        files_checked=len(files),
+        files_checked=len(files) if scope is None else sum(1 for rel in files if _inside(rel, scope)),
+        unchecked_targets=_without_files(root, targets, files, settings),
         source_root=git.top if git is not None else None,
         timings=clock.laps,
         cache_hits=stats.hits,
@@ -203,9 +205,43 @@ def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:
     return prefixes
 
 
+def _inside(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
 def _in_scope(findings: list[Finding], prefixes: list[str] | None) -> list[Finding]:
     if prefixes is None:
         return findings
-    def inside(path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
-    return [f for f in findings if inside(f.path) or any(inside(p) for p in f.related_paths)]
+    return [f for f in findings if _inside(f.path, prefixes) or any(_inside(p, prefixes) for p in f.related_paths)]
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix() if path else ""
+    except ValueError:
+        return path
+
+
+def _without_files(root: Path, targets: Sequence[Path], files: dict[str, SourceFile], settings: Settings) -> list[str]:
+    """A line for each target that holds no file to check, saying why (nothing checked there is
+    not the same as nothing found there)."""
+    lines = []
+    for target in targets:
+        try:
+            rel = target.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if rel in ("", ".") and files:
+            continue
+        if rel not in ("", ".") and any(_inside(path, [rel]) for path in files):
+            continue
+        shown = rel if rel not in ("", ".") else str(root)
+        spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+        if rel not in ("", ".") and (spec.match_file(rel) or spec.match_file(rel + "/")):
+            config = _relative(settings.source, root)
+            lines.append(f"not checked: {shown} is excluded (by a built-in exclude or exclude settings{' in ' + config if config else ''})")
+        elif target.is_dir():
+            lines.append(f"no files to check in {shown}: it is empty, or git ignores everything in it")
+        else:
+            lines.append(f"not checked: {shown} is ignored by git or is not a regular file")
+    return lines

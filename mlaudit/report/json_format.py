@@ -4,7 +4,8 @@ Schema (version 1):
   {"version": 1, "tool": {"name": "mlaudit", "version": "..."}, "root": "/abs/path",
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
-                 "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null}],
+                 "fix": {"description", "applicability": "safe" | "unsafe",
+                         "edits": [{"content", "location", "end_location"}]} | null}],
    "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str]}
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
 """
@@ -64,6 +65,7 @@ def _fix(fix: Fix | None) -> dict[str, Any] | None:
         return None
     return {
         "description": fix.description,
+        "applicability": "safe" if fix.safe else "unsafe",
         "edits": [
             {
                 "content": e.content,
