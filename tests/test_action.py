@@ -34,7 +34,7 @@ def test_composite_action_sets_up_python_checks_and_uploads() -> None:
     assert {"args", "baseline", "diff-base", "category"} <= set(data["inputs"])
     uses = [s.get("uses", "") for s in data["runs"]["steps"]]
     assert uses[0].startswith("actions/setup-python@")
-    assert "github/codeql-action/upload-sarif@v3" in uses
+    assert "github/codeql-action/upload-sarif@v4" in uses
     upload = step("Upload SARIF to code scanning")
     assert upload["with"] == {"sarif_file": "${{ inputs.sarif-file }}", "category": "${{ inputs.category }}"}
     # Inputs reach scripts through the environment only (no ${{ }} inside a script: injection).
