@@ -286,13 +286,17 @@ def unified_diff(plan: FixPlan) -> str:
 
 
 def apply_fixes(root: Path, findings: list[Finding], unsafe: bool = False) -> FixPlan:
-    """Write every available fix (unsafe ones only when `unsafe`) into its file; return the plan."""
+    """Write every available fix (unsafe ones only when `unsafe`) into its file; return the plan
+    of the files actually written."""
     plan = plan_fixes(root, findings, unsafe)
-    for file in plan.files:
-        write_fixed(root, file.path, file.data())
-    return plan
+    written = [file for file in plan.files if write_fixed(root, file.path, file.data())]
+    return FixPlan(written, plan.unsafe_skipped)
 
 
-def write_fixed(root: Path, path: str, data: bytes) -> None:
-    """The one place `--fix` writes a file."""
-    (root / path).write_bytes(data)
+def write_fixed(root: Path, path: str, data: bytes) -> bool:
+    """The one place `--fix` writes a file; False when it could not."""
+    try:
+        (root / path).write_bytes(data)
+    except OSError:
+        return False
+    return True
