@@ -7,6 +7,8 @@ Schema (version 1):
                  "fix": {"description", "applicability": "safe" | "unsafe",
                          "edits": [{"content", "location", "end_location"}]} | null}],
    "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str]}
+Paths are relative to "root", the repository root (the git work tree). "summary.files" counts the
+files the report covers: all of them, or those under the paths named on the command line.
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
 """
 
