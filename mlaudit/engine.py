@@ -116,6 +116,7 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     errors = found.errors
     scope = _scope(root, targets)
     findings = _in_scope(findings, scope)
+    in_scope = len(files) if scope is None else sum(1 for rel in files if _inside(rel, scope))
     kept, suppressed = apply_suppressions(findings, root, settings)
     kept.sort(key=Finding.sort_key)
     clock.lap("suppress")
@@ -128,8 +129,10 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         notifications=errors,
         warnings=stats.warnings,
         suppressed=suppressed,
-        files_checked=len(files) if scope is None else sum(1 for rel in files if _inside(rel, scope)),
-        unchecked_targets=_without_files(root, targets, files, settings),
+        files_checked=in_scope,
+        # Only when nothing was checked, as ruff does: pre-commit passing an excluded file next
+        # to others is normal and needs no message.
+        unchecked_targets=_without_files(root, targets, files, settings) if not in_scope else [],
         source_root=git.top if git is not None else None,
         timings=clock.laps,
         cache_hits=stats.hits,

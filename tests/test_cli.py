@@ -174,3 +174,9 @@ def test_readme_links_are_absolute() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     relative = re.findall(r"\]\((?!https?://|#)[^)]*\)", readme)
     assert relative == []
+
+
+def test_an_excluded_file_next_to_checked_ones_is_not_mentioned(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": "[tool.mlaudit]\nextend-exclude = ['vendor/']\n", "vendor/x.py": BENCH, "a.py": BENCH})
+    result = run(repo, "check", "a.py", "vendor/x.py", "--output-format", "concise")
+    assert result.returncode == 1 and result.stdout.startswith("a.py:2:1: ML103") and "vendor" not in result.stdout + result.stderr
