@@ -15,6 +15,9 @@ from pathlib import Path
 
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Edit, Finding, Fix
+from mlaudit.project.boundary import read_regular, replace_file, writable_file
+
+MAX_FIX_BYTES = 64 * 2**20
 
 
 def call_fix(
@@ -255,8 +258,13 @@ def plan_fixes(root: Path, findings: list[Finding], unsafe: bool = False) -> Fix
         by_path.setdefault(finding.path, []).extend(finding.fix.edits)
     files = []
     for path, edits in sorted(by_path.items()):
+        file = root / path
+        if not writable_file(root, file):
+            continue  # only a regular file inside the project, never one reached through a symlink
         try:
-            raw = (root / path).read_bytes()
+            raw = read_regular(file, MAX_FIX_BYTES + 1)
+            if len(raw) > MAX_FIX_BYTES:
+                continue  # never rewrite a file from a truncated read
             text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
@@ -294,9 +302,9 @@ def apply_fixes(root: Path, findings: list[Finding], unsafe: bool = False) -> Fi
 
 
 def write_fixed(root: Path, path: str, data: bytes) -> bool:
-    """The one place `--fix` writes a file; False when it could not."""
+    """The one place `--fix` writes a file: only a regular file inside the project, replaced
+    atomically (project.boundary); False when it could not."""
     try:
-        (root / path).write_bytes(data)
+        return replace_file(root, root / path, data)
     except OSError:
         return False
-    return True
