@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -79,3 +80,22 @@ def test_check_step_fails_on_an_mlaudit_error(tmp_path: Path) -> None:
     result, output, _ = run_check_step(repo, tmp_path, args=". --no-cache")
     assert result.returncode == 2 and output.read_text() == "exit-code=2\n"
     assert json.dumps("configuration error")[1:-1] in result.stderr
+
+
+def test_every_option_the_action_passes_is_a_check_option() -> None:
+    import re
+
+    from mlaudit.cli import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    known = {s for action in subcommands.choices["check"]._actions for s in action.option_strings}
+    used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", step("mlaudit check")["run"]))
+    assert used >= {"--baseline", "--diff-base", "--sarif-category", "--output-format"}
+    assert used <= known, used - known
+
+
+def test_check_step_passes_diff_base(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH})
+    result, output, _ = run_check_step(repo, tmp_path, **{"diff-base": "HEAD"})
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == "exit-code=0\n"  # nothing changed since HEAD

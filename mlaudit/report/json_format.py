@@ -6,7 +6,8 @@ Schema (version 1):
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
                  "fix": {"description", "applicability": "safe" | "unsafe",
                          "edits": [{"content", "location", "end_location"}]} | null}],
-   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str]}
+   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str],
+   "properties": {...} (only when set: `mlaudit probe`'s verdict, target, seeds...), "notes": [str] (likewise)}
 Paths are relative to "root", the repository root (the git work tree). "summary.files" counts the
 files the report covers: all of them, or those under the paths named on the command line.
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
@@ -42,6 +43,10 @@ def render(run: RunResult) -> str:
         "errors": list(run.notifications),
         "warnings": list(run.warnings),
     }
+    if run.properties:
+        document["properties"] = run.properties
+    if run.notes:
+        document["notes"] = list(run.notes)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
