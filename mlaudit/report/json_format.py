@@ -5,7 +5,8 @@ Schema (version 1):
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
                  "fix": {"description", "applicability": "safe" | "unsafe",
-                         "edits": [{"content", "location", "end_location"}]} | null}],
+                         "edits": [{"content", "location", "end_location"}]} | null,
+                 "related": [{"path", "location": {"line", "column"}, "message"}]}],
    "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str],
    "properties": {...} (only when set: `mlaudit probe`'s verdict, target, seeds...), "notes": [str] (likewise)}
 Paths are relative to "root", the repository root (the git work tree). "summary.files" counts the
@@ -64,6 +65,8 @@ def _finding(finding: Finding, name: str) -> dict[str, Any]:
         "location": {"line": finding.line, "column": finding.col},
         "end_location": end,
         "fix": _fix(finding.fix),
+        "related": [{"path": r.path, "location": {"line": r.line, "column": r.col}, "message": r.message}
+                    for r in finding.related],
     }
 
 
