@@ -16,11 +16,14 @@ from dataclasses import dataclass
 
 from mlaudit.facts.walk import PyContext
 
-# Folders that only exist on someone's machine or cluster. `/tmp/` is kept apart: rules skip it in tests.
+# Folders that only exist on someone's machine or cluster. `/tmp/` is not one: every POSIX machine
+# has it, so a scratch path there (a tutorial's `/tmp/flax_ckpt`) runs anywhere.
 MACHINE_ROOTS = (
     "/home/", "/Users/", "/mnt/", "/media/", "/data/", "/datasets/", "/scratch/", "/storage/", "/nfs/",
-    "/gpfs/", "/lustre/", "/raid/", "/root/", "/Volumes/", "/checkpoint/", "/tmp/",
+    "/gpfs/", "/lustre/", "/raid/", "/root/", "/Volumes/", "/checkpoint/",
 )
+# Cluster file systems, reported even bare (`os.path.join("/checkpoint", user, name)`).
+CLUSTER_ROOTS = frozenset({"/checkpoint", "/scratch", "/lustre", "/gpfs"})
 _WINDOWS = re.compile(r"^[A-Za-z]:[\\/]+[^\\/\s]")
 # Calls whose string arguments are code locations or text, not data locations.
 SKIP_CALLEES = frozenset({
@@ -53,6 +56,8 @@ def machine_path(value: str) -> bool:
         return value.startswith("~/") and len(value) > 2 and not value.startswith("~/.")  # ~/.cache: settings
     if first != "/":
         return bool(_WINDOWS.match(value))
+    if value.rstrip("/") in CLUSTER_ROOTS:
+        return True
     return any(value.startswith(root) and len(value) > len(root) for root in MACHINE_ROOTS)
 
 

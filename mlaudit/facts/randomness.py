@@ -524,6 +524,8 @@ def _sklearn_source(node: ast.Call, name: str) -> str:
         return ""
     parts = name.split(".")
     short = f"{parts[1]}.{parts[-1]}" if len(parts) >= 3 else ""
+    if _splat_may_hold(node, "random_state"):
+        return ""  # `RandomForestRegressor(**best_params)`: the dict may well carry random_state
     random_state = _kwarg(node, "random_state")
     if random_state is not None and _const(random_state) is not None:
         return ""
@@ -560,6 +562,18 @@ def _trainer_flags(name: str | None) -> tuple[str, ...]:
 
 def _trainer_class(name: str | None) -> bool:
     return bool(name) and name.startswith(data.TRAINER_PREFIXES) and name.endswith(data.TRAINER_SUFFIX)  # type: ignore[union-attr]
+
+
+def _splat_may_hold(node: ast.Call, keyword: str) -> bool:
+    """Whether a `**mapping` argument may pass `keyword`: anything but a dict literal without it."""
+    for item in node.keywords:
+        if item.arg is not None:
+            continue
+        value = item.value
+        if not (isinstance(value, ast.Dict) and None not in value.keys
+                and all(isinstance(k, ast.Constant) and k.value != keyword for k in value.keys)):
+            return True
+    return False
 
 
 def _global_family(name: str) -> str:

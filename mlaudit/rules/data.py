@@ -144,11 +144,17 @@ class HardcodedAbsolutePath(ProjectRule):
         {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n    - uses: actions/cache@v4\n      with:\n        path: /home/runner/.cache\n"},
         "cache = '~/.cache/torch'\n",
         "BASE = 'https://example.org'\nurl = BASE + '/data/train.csv'\n",
+        # /tmp exists on every POSIX machine: a scratch folder there is portable.
+        "import orbax.checkpoint as ocp\nckpt_dir = '/tmp/flax_ckpt'\nocp.PyTreeCheckpointer().save(ckpt_dir, {})\n",
     )
     invalid = (
         "import pandas as pd\ndf = pd.read_csv('/home/alice/data/train.csv')  # expect: ML403\n",
         "import torch\ntorch.save({}, f'/mnt/ckpt/{1}.pt')  # expect: ML403\n",
         "name = 'run1'\nout = '/scratch/bob/' + name  # expect: ML403\n",
+        # Cluster file systems, also as a bare root joined with more parts.
+        "import os, getpass\nout = os.path.join('/checkpoint', getpass.getuser(), 'exp1')  # expect: ML403\n",
+        "root = f'/lustre/fsw/{1}/imagenet'  # expect: ML403\n",
+        "DATA = '/gpfs/projects/vision/coco'  # expect: ML403\n",
         "ROOT = 'C:\\\\Users\\\\bob\\\\data'  # expect: ML403\n",
         {"conf/config.yaml": "data:\n  root: /data/imagenet  # expect: ML403\n"},
         {"params.yaml": "train:\n  out_dir: ~/runs  # expect: ML403\n"},

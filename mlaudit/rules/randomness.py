@@ -270,6 +270,10 @@ class MissingSeed(ProjectRule):
         # A profiling block calls backward() only to time it: no optimizer steps, nothing trains.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(3, 1)\n"
         "    model(torch.randn(8, 3)).sum().backward()\n",
+        # random_state passed indirectly: a dict built from config or loaded from a tracker may hold it.
+        "import json\nfrom sklearn.ensemble import RandomForestRegressor\n\nif __name__ == '__main__':\n"
+        "    params = {'n_estimators': 100, 'random_state': 42}\n    rf = RandomForestRegressor(**params)\n"
+        "    best = json.load(open('best_params.json'))\n    RandomForestRegressor(**best).fit([[0]], [0])\n",
         # JAX: an explicit PRNG key from a constant is a seed.
         "import jax\n\nif __name__ == '__main__':\n    key = jax.random.PRNGKey(0)\n"
         "    x = jax.random.normal(key, (3,))\n",
@@ -288,6 +292,9 @@ class MissingSeed(ProjectRule):
             "    model = torch.nn.Linear(2, 2)  # expect: ML101\n    opt = Lion(model.parameters(), lr=lr)\n\n"
             "if __name__ == '__main__':\n    fire.Fire(train)\n",
         },
+        # An estimator fitted without random_state (a splatted dict literal without it counts).
+        "from sklearn.ensemble import RandomForestRegressor\n\nif __name__ == '__main__':\n"
+        "    rf = RandomForestRegressor(**{'n_estimators': 10})  # expect: ML101\n    rf.fit([[0]], [0])\n",
         # typer.run(main) runs main().
         "import numpy as np, typer\n\ndef main(n: int = 3):\n    print(np.random.rand(n))  # expect: ML101\n\n"
         "if __name__ == '__main__':\n    typer.run(main)\n",
