@@ -247,6 +247,9 @@ class BrokenDvcPointer(ProjectRule):
         {"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    deps:\n    - train.py  # expect: ML404\n"},
         {"data.csv.dvc": "outs:\n- path: data.csv  # expect: ML404\n"},
         {"data.csv.dvc": "md5: 0cc175b9c0f1b6a831c399e269772661  # expect: ML404\n"},
+        # A merge left conflict markers in the pointer: neither hash can be pulled.
+        {"data.csv.dvc": "outs:\n<<<<<<< HEAD  # expect: ML404\n- md5: 0cc175b9c0f1b6a831c399e269772661\n=======\n"
+         "- md5: 92eb5ffee6ae2fec3ad71c777531578f\n>>>>>>> feature\n  path: data.csv\n"},
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
