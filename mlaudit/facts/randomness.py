@@ -547,7 +547,7 @@ def _optimizer_constructor(name: str) -> bool:
         return True
     last = name.rsplit(".", 1)[-1]
     if name.startswith(data.OPTIMIZER_PREFIXES) and last[:1].isupper():
-        return name not in data.OPTIMIZER_BASES
+        return name not in data.OPTIMIZER_BASES and "._" not in name  # not a private registry class
     return name.startswith(data.FUNCTIONAL_OPTIMIZER_PREFIXES) and name.count(".") == 1 and last[:1].islower()
 
 

@@ -73,6 +73,11 @@ class HardcodedHyperparameter(PythonRule):
         "opt = torch.optim.Adam([], lr=lr)\n",
         "import torch, wandb\nbatch_size = 64\nhparams = dict(batch_size=batch_size)\nwandb.init(config=hparams)\n"
         "loader = torch.utils.data.DataLoader([], batch_size=batch_size)\n",
+        # A notebook's constants cell is its parameters cell.
+        {"train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "source": ["batch_size = 32\\n"], '
+         '"outputs": [], "execution_count": null}, {"cell_type": "code", "metadata": {}, "source": '
+         '["import torch\\n", "loader = torch.utils.data.DataLoader([], batch_size=batch_size)\\n"], '
+         '"outputs": [], "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
         # A loop that only simulates metrics for a logging demo is not a training loop.
         "import random, wandb\nfor epoch in range(1000):\n    wandb.log({'acc': 1 - 2 ** -epoch - random.random() / 10})\n",
     )
@@ -120,7 +125,10 @@ class HardcodedHyperparameter(PythonRule):
     def end(self, ctx: PyContext) -> None:
         if not self.active or self.tracker.execs_config:
             return
+        notebook = ctx.path.endswith(".ipynb")
         for sink, node in self.tracker.findings():
+            if notebook and sink.via is not None:
+                continue  # a notebook's constants cell is its parameters cell: the config
             target = "range()" if sink.sink == "range" else f"{sink.sink.rsplit('.', 1)[-1]}({sink.param}=...)"
             what = f"the {sink.param}" if sink.sink == "range" else target
             source = f"`{sink.value}`"
@@ -329,7 +337,8 @@ TRACKER_STARTS: dict[str, tuple[str | None, frozenset[str]]] = {
                                           ".log_artifacts"})),
     "comet_ml.Experiment": (None, frozenset({".log_parameters", ".log_parameter"})),
     "comet_ml.OfflineExperiment": (None, frozenset({".log_parameters", ".log_parameter"})),
-    "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter"})),
+    # Lightning's CometLogger logs hyperparameters through comet's internal API.
+    "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter", ".__internal_api__log_parameters__"})),
     "neptune.init_run": (None, frozenset()),
     "neptune.init": (None, frozenset()),
 }

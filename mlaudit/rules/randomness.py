@@ -471,9 +471,11 @@ class DeterminismNotEnforced(ProjectRule):
 
     def _check(self, trace: Trace) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
-        training = next((s for s in trace.steps if s.event.kind == TRAIN and DETERMINISM_OPTION not in s.event.flags), None)
+        training = trace.training
         if training is None or CUDA not in kinds or DET_ON in kinds:
-            return None  # not training, or a trainer whose run config has a determinism option
+            return None
+        if any(DETERMINISM_OPTION in s.event.flags for s in trace.steps if s.event.kind == TRAIN):
+            return None  # an HF/TRL trainer: its run config's full_determinism is a launch option
         name = trace.entry.path.rsplit("/", 1)[-1].lower()
         if any(part in name for part in data.BENCHMARK_NAME_PARTS):
             return None
