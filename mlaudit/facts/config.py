@@ -115,6 +115,13 @@ RUN_CONFIG_OBJECTS = frozenset(
 RUN_CONFIG_PREFIX_SUFFIX = (("trl.", "Config"),)
 # Calls that log a run config passed to them: callee -> keyword (None: the first positional).
 RUN_CONFIG_LOGGERS = {"wandb.init": "config", "wandb.config.update": None, "mlflow.log_params": None}
+# Sinks whose value only sets the speed of evaluation, not the result, when the object is an
+# evaluation one (`eval_loader = DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`): callee -> parameter.
+EVALUATION_ONLY_PARAMS = {
+    "torch.utils.data.DataLoader": "batch_size", "torch.utils.data.dataloader.DataLoader": "batch_size",
+}
+EVALUATION_NAME = re.compile(r"(?:^|_)(?:eval|evaluation|test|val|valid|validation|predict|inference)(?:_|$)",
+                             re.IGNORECASE)
 # A `for epoch in range(N)` loop trains only when its body calls something named like training
 # (`train_one_epoch`, `loss.backward`, `optimizer.step`, `model(x)`); a loop that only simulates
 # metrics for a logging demo is not a training loop.
@@ -841,6 +848,7 @@ class SinkTracker:
         self.rebound: set[str] = set()  # module names rebound through `global`
         self.execs_config = False
         self.logged: set[str] = set()  # names given to a run-config object or a logged config dict
+        self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
         self.dicts: dict[str, set[str]] = {}  # dict variable -> names among its values
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
@@ -860,6 +868,8 @@ class SinkTracker:
         for target in node.targets:
             for name in _bound_names(target):
                 self._bind(name, node.value if single else None, node.lineno, ctx)
+        if single and isinstance(node.value, ast.Call):
+            self.targets[id(node.value)] = node.targets[0].id  # type: ignore[attr-defined]
         values = _dict_value_names(node.value)
         if values is not None and single:
             name = node.targets[0].id  # type: ignore[attr-defined]
@@ -893,12 +903,20 @@ class SinkTracker:
         if spec is None:
             return
         keywords, positions = spec
+        # `eval_loader = DataLoader(ds, batch_size=64)`: the batch size of an evaluation loader.
+        skip = EVALUATION_ONLY_PARAMS.get(callee) if EVALUATION_NAME.search(self.targets.get(id(node), "")) else None
         for index, arg in enumerate(node.args):
-            if index in positions:
+            if index in positions and positions[index] != skip and not self._evaluation_constant(callee, positions[index], arg):
                 self._literal_at(callee, positions[index], arg, ctx)
         for keyword in node.keywords:
-            if keyword.arg in keywords:
+            if keyword.arg in keywords and keyword.arg != skip and not self._evaluation_constant(callee, keyword.arg, keyword.value):
                 self._literal_at(callee, keyword.arg, keyword.value, ctx)
+
+    @staticmethod
+    def _evaluation_constant(callee: str, param: str, arg: ast.AST) -> bool:
+        """`DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`: an evaluation batch size, named so."""
+        return (EVALUATION_ONLY_PARAMS.get(callee) == param and isinstance(arg, ast.Name)
+                and EVALUATION_NAME.search(arg.id) is not None)
 
     def _run_config(self, node: ast.Call, callee: str) -> None:
         """Names given to a run-config object (`TrainingArguments(learning_rate=lr)`) or in a dict
