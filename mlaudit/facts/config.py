@@ -904,7 +904,8 @@ class SinkTracker:
             return
         keywords, positions = spec
         # `eval_loader = DataLoader(ds, batch_size=64)`: the batch size of an evaluation loader.
-        skip = EVALUATION_ONLY_PARAMS.get(callee) if EVALUATION_NAME.search(self.targets.get(id(node), "")) else None
+        where = (self.targets.get(id(node), ""), ctx.function.rsplit(".", 1)[-1])  # the loader, or `def eval_split`
+        skip = EVALUATION_ONLY_PARAMS.get(callee) if any(EVALUATION_NAME.search(w) for w in where) else None
         for index, arg in enumerate(node.args):
             if index in positions and positions[index] != skip and not self._evaluation_constant(callee, positions[index], arg):
                 self._literal_at(callee, positions[index], arg, ctx)

@@ -75,7 +75,8 @@ class HardcodedHyperparameter(PythonRule):
         "loader = torch.utils.data.DataLoader([], batch_size=batch_size)\n",
         # The batch size of an evaluation loader sets its speed, not the result.
         "import torch\nEVAL_BATCH_SIZE = 32\ntest_loader = torch.utils.data.DataLoader([], batch_size=1000)\n"
-        "eval_dataloader = torch.utils.data.DataLoader([], batch_size=EVAL_BATCH_SIZE)\n",
+        "eval_dataloader = torch.utils.data.DataLoader([], batch_size=EVAL_BATCH_SIZE)\n"
+        "def eval_split(ds):\n    loader = torch.utils.data.DataLoader(ds, batch_size=100)\n",
         # A notebook's constants cell is its parameters cell.
         {"train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "source": ["batch_size = 32\\n"], '
          '"outputs": [], "execution_count": null}, {"cell_type": "code", "metadata": {}, "source": '
