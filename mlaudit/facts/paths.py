@@ -22,6 +22,9 @@ MACHINE_ROOTS = (
     "/home/", "/Users/", "/mnt/", "/media/", "/data/", "/datasets/", "/scratch/", "/storage/", "/nfs/",
     "/gpfs/", "/lustre/", "/raid/", "/root/", "/Volumes/", "/checkpoint/",
 )
+# Home folders of container images, not of a person (`/home/user` in a sandbox, Jupyter's
+# `/home/jovyan`, the CI runner's `/home/runner`): the same on every run of that image.
+CONTAINER_HOMES = ("/home/user", "/home/jovyan", "/home/runner")
 # Cluster file systems, reported even bare (`os.path.join("/checkpoint", user, name)`).
 CLUSTER_ROOTS = frozenset({"/checkpoint", "/scratch", "/lustre", "/gpfs"})
 _WINDOWS = re.compile(r"^[A-Za-z]:[\\/]+[^\\/\s]")
@@ -58,6 +61,8 @@ def machine_path(value: str) -> bool:
         return bool(_WINDOWS.match(value))
     if value.rstrip("/") in CLUSTER_ROOTS:
         return True
+    if any(value == home or value.startswith(home + "/") for home in CONTAINER_HOMES):
+        return False
     return any(value.startswith(root) and len(value) > len(root) for root in MACHINE_ROOTS)
 
 

@@ -77,6 +77,8 @@ class HardcodedHyperparameter(PythonRule):
         "import torch\nEVAL_BATCH_SIZE = 32\ntest_loader = torch.utils.data.DataLoader([], batch_size=1000)\n"
         "eval_dataloader = torch.utils.data.DataLoader([], batch_size=EVAL_BATCH_SIZE)\n"
         "def eval_split(ds):\n    loader = torch.utils.data.DataLoader(ds, batch_size=100)\n",
+        # A benchmark harness fixes its values on purpose.
+        {"benchmarks/fp8/utils.py": "import torch\nopt = torch.optim.AdamW([], lr=1e-4)\n"},
         # A notebook's constants cell is its parameters cell.
         {"train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "source": ["batch_size = 32\\n"], '
          '"outputs": [], "execution_count": null}, {"cell_type": "code", "metadata": {}, "source": '
@@ -100,7 +102,8 @@ class HardcodedHyperparameter(PythonRule):
     )
 
     def begin(self, ctx: PyContext) -> None:
-        self.active = is_training_path(ctx.path)
+        # A benchmark or profiling harness fixes its values on purpose, to compare like with like.
+        self.active = is_training_path(ctx.path) and not _benchmark_path(ctx.path)
         self.tracker = SinkTracker(_extend_sinks(HYPERPARAMETER_SINKS, self.options.get("extend-sinks")))
 
     def visit_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
@@ -143,6 +146,16 @@ class HardcodedHyperparameter(PythonRule):
 
 
 # --- ML202 / ML203 -----------------------------------------------------------------------------
+
+
+BENCHMARK_PARTS = ("bench", "profil")
+
+
+def _benchmark_path(path: str) -> bool:
+    """`benchmarks/fp8/utils.py`, `bench_attention.py`, `profiler_example.py`."""
+    *folders, name = path.lower().split("/")
+    return any(part in name for part in BENCHMARK_PARTS) or any(
+        folder.startswith(BENCHMARK_PARTS) for folder in folders)
 
 
 def _finding(rule: ProjectRule, path: str, line: int, col: int, message: str, *,

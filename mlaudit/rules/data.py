@@ -144,6 +144,8 @@ class HardcodedAbsolutePath(ProjectRule):
         {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n    - uses: actions/cache@v4\n      with:\n        path: /home/runner/.cache\n"},
         "cache = '~/.cache/torch'\n",
         "BASE = 'https://example.org'\nurl = BASE + '/data/train.csv'\n",
+        # The home folder of a container image (a sandbox's /home/user, Jupyter's /home/jovyan).
+        "WORKDIR = '/home/user/workdir'\nsolution = WORKDIR + '/solution.py'\n",
         # /tmp exists on every POSIX machine: a scratch folder there is portable.
         "import orbax.checkpoint as ocp\nckpt_dir = '/tmp/flax_ckpt'\nocp.PyTreeCheckpointer().save(ckpt_dir, {})\n",
     )
