@@ -220,7 +220,7 @@ def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisSt
     if root is None:
         return None
     try:
-        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON])
+        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON and not f.outside])
     except RuffUnavailable as exc:
         stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
         return None

@@ -11,6 +11,8 @@ import os
 import tokenize
 from pathlib import Path
 
+from mlaudit.project.boundary import NotRegular, open_regular
+
 
 class SourceError(Exception):
     """A file could not be read or decoded. `line` is 1-based, 0 when unknown."""
@@ -23,17 +25,20 @@ class SourceError(Exception):
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes. Only a regular file is opened, without blocking (see project.boundary)."""
     try:
-        size = os.stat(path).st_size
-        if size > max_bytes:
-            raise SourceError(
-                f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit, so it was not "
-                "analysed; raise `max-file-size` in [tool.mlaudit] to include it"
-            )
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise SourceError(
+                    f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit, so it was not "
+                    "analysed; raise `max-file-size` in [tool.mlaudit] to include it"
+                )
             return handle.read(max_bytes + 1)
     except SourceError:
         raise
+    except NotRegular as exc:
+        raise SourceError(f"path is {exc}") from None
     except IsADirectoryError:
         raise SourceError("path is a directory (a symlink to a folder?), not a file") from None
     except OSError as exc:
