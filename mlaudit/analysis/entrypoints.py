@@ -42,7 +42,7 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 class EntryPoint:
     path: str
     kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc", "script",
-    # "cli-runner" (fire.Fire / typer.run)
+    # or "cli-runner", a function run by fire or typer
     function: str | None  # the function that runs, None when the module's top level is the run
     line: int  # main guard, def line, or 1
 

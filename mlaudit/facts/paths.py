@@ -59,7 +59,7 @@ def machine_path(value: str) -> bool:
         return value.startswith("~/") and len(value) > 2 and not value.startswith("~/.")  # ~/.cache: settings
     if first != "/":
         return bool(_WINDOWS.match(value))
-    if value.rstrip("/") in CLUSTER_ROOTS:
+    if value in CLUSTER_ROOTS:
         return True
     if any(value == home or value.startswith(home + "/") for home in CONTAINER_HOMES):
         return False
@@ -78,6 +78,14 @@ class PathLiterals:
     def visit_Expr(self, node: ast.Expr, ctx: PyContext) -> None:
         if isinstance(node.value, ast.Constant):  # docstrings and bare strings
             self.skip.add(id(node.value))
+
+    def visit_Tuple(self, node: ast.Tuple | ast.List | ast.Set, ctx: PyContext) -> None:
+        # A table of roots (`("/checkpoint", "/scratch")`) names places to recognise, not a location.
+        for element in node.elts:
+            if isinstance(element, ast.Constant) and isinstance(element.value, str) and element.value in CLUSTER_ROOTS:
+                self.skip.add(id(element))
+
+    visit_List = visit_Set = visit_Tuple
 
     def visit_Compare(self, node: ast.Compare, ctx: PyContext) -> None:
         for operand in (node.left, *node.comparators):
