@@ -101,6 +101,8 @@ _MAX_DVC_FILE = 1 << 20
 def _conflict_line(file: SourceFile) -> int:
     """The first line of a git merge-conflict block (`<<<<<<< HEAD`) in a DVC file that did not
     parse, or 0 when there is none (or it cannot be read)."""
+    if file.outside:
+        return 0  # a symlink out of the repository is never opened
     try:
         text = read_bytes(file.abs_path, _MAX_DVC_FILE).decode("utf-8", "replace")
     except SourceError:
