@@ -457,7 +457,8 @@ def _run_starts(facts: ModuleFacts) -> list[CallFact]:
 def _sweep_functions(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
     return {
         name for _, facts in modules
-        if isinstance(config := facts.extra.get("config"), ModuleConfigFacts) for name in config.sweep_functions
+        if isinstance(config := facts.extra.get("config"), ModuleConfigFacts)
+        for name in getattr(config, "sweep_functions", ())  # absent from facts cached by an older mlaudit
     }
 
 
