@@ -87,6 +87,19 @@ class PathLiterals:
 
     visit_List = visit_Set = visit_Tuple
 
+    def visit_If(self, node: ast.If, ctx: PyContext) -> None:
+        # `if vocab_path is None: vocab_path = "~/model"`: the fallback of a configurable value, like
+        # the default of `os.environ.get`.
+        test = node.test
+        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Is) and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value is None):
+            return
+        for statement in node.body:
+            if isinstance(statement, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
+                self._skip_tree(statement.value)
+
     def visit_Compare(self, node: ast.Compare, ctx: PyContext) -> None:
         for operand in (node.left, *node.comparators):
             self._skip_tree(operand)

@@ -144,6 +144,9 @@ class HardcodedAbsolutePath(ProjectRule):
         {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n    - uses: actions/cache@v4\n      with:\n        path: /home/runner/.cache\n"},
         "cache = '~/.cache/torch'\n",
         "BASE = 'https://example.org'\nurl = BASE + '/data/train.csv'\n",
+        # The fallback of a configurable value, like the default of os.environ.get.
+        "import os\ndef load(vocab_path=None):\n    if vocab_path is None:\n"
+        "        vocab_path = os.path.expanduser('~/lm1b_sentencepiece_model')\n    return vocab_path\n",
         # The home folder of a container image (a sandbox's /home/user, Jupyter's /home/jovyan).
         "WORKDIR = '/home/user/workdir'\nsolution = WORKDIR + '/solution.py'\n",
         # /tmp exists on every POSIX machine: a scratch folder there is portable.
