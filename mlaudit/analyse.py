@@ -3,7 +3,7 @@
 - Keys: `file_keys` gives each file a key from its content digest (reusing the last run's digest
   when the file's stat is unchanged) and `run_key` one for the whole run.
 - Analysis: `analyse_all` loads what the cache has and analyses the rest, in this process and
-  forked helpers, while ruff's ERA001 runs beside them for ML303.
+  forked helpers.
 
 Results are identical whichever path a file takes (cache hit, serial, or a helper process): a
 test runs the fixtures every way and compares.
@@ -28,9 +28,7 @@ from pathlib import Path
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
 from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
-from mlaudit.facts.external import COMMENTED_CODE, CommentedCode, RuffUnavailable
 from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.project import kinds
 from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
 
@@ -61,16 +59,20 @@ def options_fingerprint(settings: Settings) -> str:
 
 
 @functools.cache
-def _code_fingerprint() -> list[tuple[str, int, int]]:
+def _code_fingerprint() -> str:
+    """A digest of mlaudit's own source, by content: a development checkout changes without a new
+    version number, and a CI job that installs mlaudit afresh (new mtimes) and restores the cache
+    of an earlier job must still hit it (about 1 MB, hashed in a few milliseconds)."""
     package = Path(__file__).resolve().parent
-    stamps = []
+    digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         try:
-            stat = path.stat()
+            content = path.read_bytes()
         except OSError:
             continue
-        stamps.append((path.relative_to(package).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return stamps
+        digest.update(f"{path.relative_to(package).as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:
@@ -162,7 +164,6 @@ def analyse_all(
     settings: Settings,
     cache: Cache | None,
     jobs: int | None = None,
-    root: Path | None = None,
     keys: dict[str, str | None] | None = None,
 ) -> tuple[list[FileResult], AnalysisStats]:
     stats = AnalysisStats()
@@ -176,23 +177,13 @@ def analyse_all(
             keyed.append((file, None))
         else:
             keyed.append((file, keys[file.path] if keys is not None and file.path in keys else _cache_key(file, settings, options)))
-    # Files with no entry will be analysed whatever happens: ruff starts on them now and runs on the
-    # other core while the cached entries load.
-    absent = [f for f, key in keyed if cache is None or key is None or not cache.has(key)]
-    externals = [_start_external(root, absent, stats)]
     todo, miss_keys = _load_cached(keyed, cache, results, stats)
-    absent_paths = {f.path for f in absent}
-    late = [f for f in todo if f.path not in absent_paths]  # an entry that was there but would not load
-    if late and externals[0] is not None:
-        externals.append(_start_external(root, late, stats))
     stats.misses = len(todo)
     fresh, stats.workers = _analyse(todo, settings, jobs)
-    complete = root is None or _add_external_facts(externals, fresh, stats)
     for result in fresh:
         results[result.facts.path] = result
         key = miss_keys.get(result.facts.path)
-        incomplete = not complete and result.facts.python is not None
-        if cache is not None and key is not None and not result.errors and not incomplete:
+        if cache is not None and key is not None and not result.errors:
             cache.store(key, result)
     return [results[f.path] for f in files], stats
 
@@ -213,35 +204,6 @@ def _load_cached(
             miss_keys[file.path] = key
         todo.append(file)
     return todo, miss_keys
-
-
-def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats) -> CommentedCode | None:
-    """Start the external tools once over the Python files to analyse; None when they cannot run."""
-    if root is None:
-        return None
-    try:
-        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON and not f.outside])
-    except RuffUnavailable as exc:
-        stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
-        return None
-
-
-def _add_external_facts(externals: list[CommentedCode | None], fresh: list[FileResult], stats: AnalysisStats) -> bool:
-    """Attach the external tools' facts to the Python files that parsed; False when they could not run."""
-    python = [r for r in fresh if r.facts.python is not None and r.facts.format == kinds.PYTHON]
-    rows: dict[str, tuple[int, ...]] = {}
-    for external in externals:
-        if external is None:
-            return False
-        try:
-            rows.update(external.rows())
-        except RuffUnavailable as exc:
-            stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
-            return False
-    for result in python:
-        assert result.facts.python is not None
-        result.facts.python.extra[COMMENTED_CODE] = rows.get(result.facts.path, ())
-    return True
 
 
 def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None:
