@@ -298,6 +298,12 @@ class Traces:
     tracer: Tracer
     traces: list[Trace]
 
+    def import_lines(self, path: str) -> frozenset[int]:
+        """Lines of `path` that import a module: what a step reached from one of them runs at import
+        time, in the imported module's top level, not because the program called it."""
+        events = self.tracer.by_scope.get(path, {})
+        return frozenset(e.line for scope in events.values() for e in scope if e.kind == IMPORT)
+
     def seeding_helpers(self) -> list[tuple[str, str, int]]:
         """(path, function, line) of repo functions named like seeding helpers that seed, directly
         or through calls."""

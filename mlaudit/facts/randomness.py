@@ -138,6 +138,8 @@ class RandomnessExtractor:
 
     def _assignment(self, targets: list[ast.expr], value: ast.expr, node: ast.AST, ctx: PyContext) -> None:
         for target in targets:
+            if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
+                self._cuda_strings(value, ctx)
             name = ctx.qualname(target)
             if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
                 self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
@@ -183,6 +185,8 @@ class RandomnessExtractor:
         if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
             self.sys_path = True
         self._environment(node, callee, ctx)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            self._cuda_strings(arg, ctx)
         self._generator_seeding(node, ctx, method)
         if self._random_super_init(node, ctx):
             return
@@ -231,9 +235,13 @@ class RandomnessExtractor:
         if isinstance(node.ctx, ast.Load):
             self.loaded.add(node.attr)
 
-    def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
-        if isinstance(node.value, str) and _CUDA_STRING.fullmatch(node.value):
-            self._add(CUDA, node.value, node, ctx, note=f'"{node.value}" device')
+    def _cuda_strings(self, value: ast.expr, ctx: PyContext) -> None:
+        """A "cuda" string counts as CUDA use only where it names a device: a call's argument, a value
+        given to a device variable (either branch of a conditional). A "cuda" key in a
+        table of backends or a list of attribute names is not device use."""
+        for leaf in _branches(value):
+            if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str) and _CUDA_STRING.fullmatch(leaf.value):
+                self._add(CUDA, leaf.value, leaf, ctx, note=f'"{leaf.value}" device')
 
     def leave_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
         self._flush_generators(ctx.function)
@@ -344,7 +352,8 @@ class RandomnessExtractor:
             self._add(CUDA, "cuda", node, ctx, note=".cuda()")
             return True
         if callee and callee.startswith("torch.cuda.") and callee not in data.SEEDERS:
-            self._add(CUDA, callee, node, ctx, note=f"{callee}()")
+            if callee not in data.CUDA_QUERIES:
+                self._add(CUDA, callee, node, ctx, note=f"{callee}()")
             return True
         return False
 
@@ -676,3 +685,15 @@ def _torch_short(name: str) -> str:
 
 
 EXTRACTORS = [RandomnessExtractor]
+
+
+def _branches(value: ast.expr) -> list[ast.expr]:
+    """The values an expression can take, through conditionals: `"cuda" if ok else "cpu"`."""
+    leaves, todo = [], [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, ast.IfExp):
+            todo += [item.body, item.orelse]
+        else:
+            leaves.append(item)
+    return leaves

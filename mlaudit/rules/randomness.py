@@ -483,19 +483,23 @@ class DeterminismNotEnforced(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        return _dedupe(self._check(trace) for trace in traces(model).traces)
+        found = traces(model)
+        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in found.traces)
 
-    def _check(self, trace: Trace) -> Finding | None:
+    def _check(self, trace: Trace, import_lines: frozenset[int]) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
         training = trace.training
-        if training is None or CUDA not in kinds or DET_ON in kinds:
+        # A device string met while a library is imported (its top level) is not this program's choice
+        # of device: only CUDA reached through what the program runs or calls counts.
+        cuda = next((s for s in trace.steps
+                     if s.event.kind == CUDA and (s.site not in import_lines or s.path == trace.entry.path)), None)
+        if training is None or cuda is None or DET_ON in kinds:
             return None
         if any(DETERMINISM_OPTION in s.event.flags for s in trace.steps if s.event.kind == TRAIN):
             return None  # an HF/TRL trainer: its run config's full_determinism is a launch option
         name = trace.entry.path.rsplit("/", 1)[-1].lower()
         if any(part in name for part in data.BENCHMARK_NAME_PARTS):
             return None
-        cuda = next(s for s in trace.steps if s.event.kind == CUDA)
         message = (f"{trace.entry.path} trains ({training.event.note or training.event.name} at "
                    f"{_where(trace, training)}) on CUDA ({cuda.event.note} at {_where(trace, cuda)}) without turning on "
                    "deterministic algorithms; call torch.use_deterministic_algorithms(True) (or set "

@@ -247,6 +247,22 @@ ENTROPY_CALLS = frozenset(
 )
 ENTROPY_PREFIXES = ("secrets.",)
 
+# --- CUDA use -----------------------------------------------------------------------------------
+
+# torch.cuda calls that ask about the machine or tidy memory: they run the same whether or not the
+# program computes on a GPU (`"cuda" if torch.cuda.is_available() else "cpu"` in a library's utils),
+# so they are not evidence that a program uses CUDA (ML105).
+CUDA_QUERIES = frozenset(
+    f"torch.cuda.{name}"
+    for name in (
+        "is_available", "device_count", "current_device", "get_device_name", "get_device_properties",
+        "get_device_capability", "get_arch_list", "is_bf16_supported", "is_initialized", "mem_get_info",
+        "empty_cache", "ipc_collect", "synchronize", "memory_allocated", "max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_summary", "memory_stats", "reset_peak_memory_stats",
+        "reset_max_memory_allocated", "reset_accumulated_memory_stats", "is_current_stream_capturing",
+    )
+)
+
 # --- determinism switches ----------------------------------------------------------------------
 
 USE_DETERMINISTIC = "torch.use_deterministic_algorithms"
