@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -179,12 +180,12 @@ def analyse_all(
     # Files with no entry will be analysed whatever happens: ruff starts on them now and runs on the
     # other core while the cached entries load.
     absent = [f for f, key in keyed if cache is None or key is None or not cache.has(key)]
-    externals = [_start_external(root, absent, stats)]
+    externals = [_start_external(root, absent, stats, settings.max_bytes)]
     todo, miss_keys = _load_cached(keyed, cache, results, stats)
     absent_paths = {f.path for f in absent}
     late = [f for f in todo if f.path not in absent_paths]  # an entry that was there but would not load
     if late and externals[0] is not None:
-        externals.append(_start_external(root, late, stats))
+        externals.append(_start_external(root, late, stats, settings.max_bytes))
     stats.misses = len(todo)
     fresh, stats.workers = _analyse(todo, settings, jobs)
     complete = root is None or _add_external_facts(externals, fresh, stats)
@@ -215,15 +216,25 @@ def _load_cached(
     return todo, miss_keys
 
 
-def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats) -> CommentedCode | None:
-    """Start the external tools once over the Python files to analyse; None when they cannot run."""
+def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats, max_bytes: int) -> CommentedCode | None:
+    """Start the external tools once over the Python files to analyse; None when they cannot run.
+    They get only what mlaudit itself would read: regular files within the size limit (a FIFO
+    named train.py would block ruff; a 2 GiB file took it 130 s and 20 GB)."""
     if root is None:
         return None
     try:
-        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON])
+        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON and _readable(f, max_bytes)])
     except RuffUnavailable as exc:
         stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
         return None
+
+
+def _readable(file: SourceFile, max_bytes: int) -> bool:
+    try:
+        info = os.stat(file.abs_path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes
 
 
 def _add_external_facts(externals: list[CommentedCode | None], fresh: list[FileResult], stats: AnalysisStats) -> bool:

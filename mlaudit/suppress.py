@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.config import Settings
+from mlaudit.facts.sources import SourceError, open_regular
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 
@@ -76,7 +77,7 @@ def apply_suppressions(findings: Iterable[Finding], root: Path, settings: Settin
 
 def _read(path: Path) -> str:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(64 * 2**20).decode("utf-8", errors="replace")
-    except OSError:
+        with open_regular(path) as handle:  # never a FIFO or device: those would block
+            return (handle.read(64 * 2**20) or b"").decode("utf-8", errors="replace")
+    except (OSError, SourceError):
         return ""

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)
 MAX_STEPS = 5000
+# Calls followed into at most this many nested functions or imports. `flatten` recurses (three
+# frames a level), so a hostile chain of 490 calls would exhaust Python's stack; past this depth the
+# trace stops following calls, as it does for recursion. Real projects nest a few dozen at most.
+MAX_CALL_DEPTH = 150
 _SEEDISH = re.compile(r"seed|determinis|reproducib", re.IGNORECASE)
 # Names of helpers worth suggesting in messages (a `main` that seeds is not a helper).
 SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
@@ -90,6 +94,8 @@ class Tracer:
             return self.memo[key]
         if key in self.active:
             return []  # recursion: the outer activation already accounts for these events
+        if len(self.active) >= MAX_CALL_DEPTH:
+            return []  # too deep to follow (see MAX_CALL_DEPTH)
         self.active.add(key)
         result: list[Item] = []
         reached: set[tuple[str, str]] = {(path, scope)}

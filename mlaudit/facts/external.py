@@ -18,7 +18,7 @@ from typing import Any
 
 COMMENTED_CODE = "commented_code"
 RUFF_TIMEOUT_SECONDS = 120
-# Beyond this, the file list would overflow the command line; ruff then walks the root itself.
+# Longer file lists are split over several ruff processes, so no command line overflows.
 MAX_ARGUMENT_CHARS = 100_000
 
 
@@ -33,13 +33,26 @@ class CommentedCode:
     def __init__(self, root: Path, paths: Sequence[str]) -> None:
         self.root = root
         self.paths = list(paths)
-        self.process = _start_ruff(root, self.paths) if self.paths else None
+        self.processes = [_start_ruff(root, batch) for batch in _batches(self.paths)]
 
     def rows(self) -> dict[str, tuple[int, ...]]:
         """Rows of commented-out code per file, ruff's ERA001 minus the prose it mistakes for code."""
-        if self.process is None:
-            return {}
-        return _rows(self.root, self.paths, _collect(self.process, RUFF_TIMEOUT_SECONDS))
+        items = [item for process in self.processes for item in _collect(process, RUFF_TIMEOUT_SECONDS)]
+        return _rows(self.root, self.paths, items) if self.processes else {}
+
+
+def _batches(paths: list[str]) -> list[list[str]]:
+    """The file list cut into command lines that fit. ruff is never pointed at a folder to walk
+    itself: it would then read files mlaudit does not (over the size limit, FIFOs)."""
+    batches: list[list[str]] = []
+    size = MAX_ARGUMENT_CHARS
+    for path in paths:
+        if size + len(path) + 1 > MAX_ARGUMENT_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += len(path) + 1
+    return batches
 
 
 def commented_code_rows(root: Path, paths: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -110,11 +123,8 @@ def _start_ruff(root: Path, paths: list[str]) -> subprocess.Popen[str]:
     except (ImportError, FileNotFoundError) as exc:
         raise RuffUnavailable(f"ML303 needs the ruff binary (pip install ruff) and could not find it: {exc}; "
                               "ignore ML303 or install ruff") from None
-    # One process for the whole run. A very long file list could overflow the command line; then
-    # ruff walks the root itself and the caller keeps only the files mlaudit analyses.
-    targets = paths if sum(len(p) + 1 for p in paths) < MAX_ARGUMENT_CHARS else ["."]
     command = [str(binary), "check", "--isolated", "--no-cache", "--select", "ERA001", "--output-format", "json",
-               "--exit-zero", "--force-exclude", "--", *targets]
+               "--exit-zero", "--force-exclude", "--", *paths]
     try:
         return subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except OSError as exc:

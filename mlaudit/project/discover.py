@@ -9,6 +9,7 @@ from pathlib import Path
 import pathspec
 
 from mlaudit.project.git import GitState, find_git_root
+from mlaudit.project.patterns import gitignore_spec
 
 # Never audited, whatever the configuration says: tool caches and environments.
 ALWAYS_EXCLUDED = (
@@ -74,4 +75,4 @@ def _gitignore_spec(root: Path) -> pathspec.PathSpec:
         lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         pass
-    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *lines])
+    return gitignore_spec([*ALWAYS_EXCLUDED, *lines])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pathspec
 
+from mlaudit.facts.sources import SourceError, open_regular
 from mlaudit.project.model import ProjectModel, SourceFile
 
 # The first line of every LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
@@ -91,9 +92,9 @@ def is_lfs_pointer(file: SourceFile) -> bool:
 def read_head(path: Path, count: int) -> bytes:
     """The first `count` bytes of a file, b"" when it cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read(count)
-    except OSError:
+        with open_regular(path) as handle:  # never a FIFO or device: those would block
+            return handle.read(count) or b""
+    except (OSError, SourceError):
         return b""
 
 
