@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import os
-import stat
 import sys
 import threading
 import time
@@ -28,7 +27,15 @@ from pathlib import Path
 
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
-from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
+from mlaudit.facts import (
+    MAX_PYTHON_TOKENS,
+    FileFacts,
+    FileResult,
+    RuleFactory,
+    analyse_file,
+    needs_reading,
+    python_tokens,
+)
 from mlaudit.facts.external import COMMENTED_CODE, CommentedCode, RuffUnavailable
 from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.project import kinds
@@ -230,11 +237,12 @@ def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisSt
 
 
 def _readable(file: SourceFile, max_bytes: int) -> bool:
+    """Whether mlaudit itself will parse the file: regular, within the size limit and the parse
+    budget (ruff took 1.2 GB on a 9.5 MiB file of bare names that mlaudit refuses)."""
     try:
-        info = os.stat(file.abs_path)
-    except OSError:
+        return python_tokens(read_bytes(file.abs_path, max_bytes)) <= MAX_PYTHON_TOKENS
+    except SourceError:
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size <= max_bytes
 
 
 def _add_external_facts(externals: list[CommentedCode | None], fresh: list[FileResult], stats: AnalysisStats) -> bool:

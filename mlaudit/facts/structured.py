@@ -39,9 +39,12 @@ MAX_YAML_NODES = 200_000
 YAML_COUNT_ABOVE = 2 * MAX_YAML_NODES
 # Deeper data is not configuration; later passes over it (conversion, pickling) recurse.
 MAX_DEPTH = 100
-# tomllib is pure Python: about 1 s and 20 MiB per MiB of input. Real TOML files are kilobytes
-# (the biggest in 19 real ML repositories is under 50 KiB; a large poetry.lock is ~1 MiB).
+# tomllib is pure Python: about 1 s and 20 MiB per MiB of a dense list. Real TOML files are
+# kilobytes (the biggest in 19 real ML repositories is under 50 KiB); a large poetry.lock is 1-2 MiB
+# of long strings, with ~5 separators (',', '=', line breaks) a line, ~300,000 in all. So: a size
+# cap, and a cap on separators, which bounds the number of values (a dense list stops at ~0.8 MiB).
 MAX_TOML_BYTES = 4 * 2**20
+MAX_TOML_SEPARATORS = 400_000
 # What a malformed value can make the standard constructors or parsers raise, besides their own
 # error types: ValueError (dates, ints, the int digit limit), TypeError and OverflowError (odd tags),
 # RecursionError and MemoryError (nesting).
@@ -151,6 +154,8 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 def parse_toml(text: str) -> dict[str, Any]:
     if len(text) > MAX_TOML_BYTES:
         raise SourceError(f"TOML file over {MAX_TOML_BYTES // 2**20} MiB, over the parse budget; not analysed")
+    if text.count(",") + text.count("=") + text.count("\n") > MAX_TOML_SEPARATORS:
+        raise SourceError(f"TOML holds over {MAX_TOML_SEPARATORS:,} values, over the parse budget; not analysed")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

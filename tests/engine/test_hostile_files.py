@@ -14,7 +14,14 @@ import pytest
 
 from mlaudit.facts import MAX_PYTHON_TOKENS
 from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.facts.structured import MAX_TOML_BYTES, MAX_YAML_NODES, parse_json, parse_toml, parse_yaml
+from mlaudit.facts.structured import (
+    MAX_TOML_BYTES,
+    MAX_TOML_SEPARATORS,
+    MAX_YAML_NODES,
+    parse_json,
+    parse_toml,
+    parse_yaml,
+)
 from tests.helpers import check, located, make_repo, write_tree
 
 GOOD = "import torch\ntorch.backends.cudnn.benchmark = True\n"  # ML103 on line 2
@@ -107,7 +114,7 @@ def test_a_fifo_named_train_py_is_never_opened_for_reading(tmp_path: Path) -> No
         read_bytes(repo / "train.py", 2**20)
 
 
-def test_a_file_over_the_size_limit_is_never_read_or_given_to_ruff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_over_the_size_limit_or_parse_budget_is_never_given_to_ruff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlaudit.facts import external
 
     seen: list[list[str]] = []
@@ -119,9 +126,11 @@ def test_a_file_over_the_size_limit_is_never_read_or_given_to_ruff(tmp_path: Pat
 
     monkeypatch.setattr(external, "_start_ruff", spy)
     big = "# x = 1\n" * (2**20 // 8 + 1)  # just over 1 MiB
-    repo = make_repo(tmp_path / "r", {"mlaudit.toml": "max-file-mib = 1\n", "big.py": big, "train.py": GOOD + "# x = 2\n"})
-    run = check(repo)
-    assert seen and all("big.py" not in batch for batch in seen) and any("train.py" in batch for batch in seen)
+    generated = "a\n" * (MAX_PYTHON_TOKENS + 1)  # within the size limit, over the parse budget
+    files = {"mlaudit.toml": "max-file-mib = 1\n", "big.py": big, "gen.py": generated, "train.py": GOOD + "# x = 2\n"}
+    run = check(make_repo(tmp_path / "r", files))
+    assert seen and any("train.py" in batch for batch in seen)
+    assert all("big.py" not in batch and "gen.py" not in batch for batch in seen)
     big_messages = [f.message for f in run.findings if f.path == "big.py"]
     assert len(big_messages) == 1 and "over the 1 MiB limit" in big_messages[0]
 
@@ -140,6 +149,8 @@ def test_structured_parse_budgets() -> None:
         parse_yaml("- 1\n" * (MAX_YAML_NODES + 1))
     with pytest.raises(SourceError, match="over the parse budget"):
         parse_toml("a = 1\n" + "#" * MAX_TOML_BYTES)
+    with pytest.raises(SourceError, match="TOML holds over"):
+        parse_toml("a = [" + "1," * MAX_TOML_SEPARATORS + "1]")
     with pytest.raises(SourceError, match="deeper than 100"):
         parse_json("[" * 101 + "]" * 101)
     assert parse_yaml("- 1\n" * 1000).data == [1] * 1000  # below the count threshold, as before
@@ -159,3 +170,40 @@ def test_an_exception_inside_a_parser_is_ml001_not_a_crash(tmp_path: Path, monke
     messages = {f.path: f.message for f in run.findings if f.code == "ML001"}
     assert "KeyError" in messages["conf/c.yaml"] and "c.yaml" in messages["conf/c.yaml"]
     assert ("train.py", 2, "ML103") in located(run)
+
+
+def test_a_crashing_project_rule_still_writes_the_report_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlaudit.cli import main
+    from mlaudit.rules import rule_by_code
+
+    rule = rule_by_code("ML404")
+    assert rule is not None
+
+    def explode(self: object, model: object) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(rule, "check", explode)
+    repo = make_repo(tmp_path / "r", {"train.py": GOOD})
+    assert main(["check", "--no-cache", "--output-format", "concise", str(repo)]) == 2
+    out, err = capsys.readouterr()
+    assert "train.py:2:1: ML103" in out
+    assert "internal error in ML404" in err and "RecursionError" in err and "Traceback" not in err
+
+
+def test_an_unexpected_engine_error_is_one_line_and_exit_2_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlaudit.engine as engine
+    from mlaudit.cli import main
+
+    def broken(*args: object) -> object:
+        raise TypeError("unexpected")
+
+    monkeypatch.setattr(engine, "discover", broken)
+    monkeypatch.delenv("MLAUDIT_DEBUG", raising=False)
+    repo = make_repo(tmp_path / "r", {"train.py": GOOD})
+    assert main(["check", "--no-cache", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "mlaudit: internal error: TypeError: unexpected; please report it (MLAUDIT_DEBUG=1 prints the traceback)"
