@@ -46,6 +46,7 @@ BROKEN = {
     "nb3-worksheet-str": ("nb.ipynb", json.dumps({"nbformat": 3, "worksheets": ["x"]}), "no cell list"),
     "nb-long-int": ("nb.ipynb", '{"nbformat": 4, "cells": [], "x": ' + "1" * 5000 + "}", "more digits than"),
     "nb-deep-json": ("nb.ipynb", '{"nbformat": 4, "cells": [], "x": ' + "[" * 150 + "]" * 150 + "}", "deeper than 100"),
+    "environment-deep": ("environment.yml", "dependencies:\n- " + "[" * 900 + "]" * 900 + "\n", "nested"),
     "python-token-budget": ("gen.py", "a\n" * (MAX_PYTHON_TOKENS + 1), "over the parse budget"),
 }
 
