@@ -28,7 +28,7 @@ from tests.fuzz.seeds import KINDS, FileKind
 TOTAL_FILES = int(os.environ.get("MLAUDIT_FUZZ_EXAMPLES", "0"))
 LONG = TOTAL_FILES > 0
 # CI: 13 runs of 8 files per kind: 104 files a kind, 1,560 in all.
-RUNS_PER_KIND = max(1, TOTAL_FILES // (len(KINDS) * FILES_PER_RUN)) if LONG else 13
+RUNS_PER_KIND = max(1, -(-TOTAL_FILES // (len(KINDS) * FILES_PER_RUN))) if LONG else 13
 SEED = int(os.environ.get("MLAUDIT_FUZZ_SEED", "12"))
 TIME_LIMIT = 60.0 if LONG else 30.0  # seconds for one engine run of FILES_PER_RUN files
 
