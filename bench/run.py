@@ -1,16 +1,24 @@
-"""Benchmark `mlaudit check` against ruff and pylint+dslinter on real repositories.
+"""Benchmark `mlaudit check` against ruff (and optionally pylint+dslinter) on real repositories, fairly.
 
 Usage: python bench/run.py --repos DIR [--runs 5] [--pylint PATH] [--out docs/benchmarks.md]
 
 DIR holds clones of the repositories below (not part of this repository; clone them yourself).
-Each case runs as a fresh process under /usr/bin/time for wall time and peak memory; the table
-reports the median of --runs runs. mlaudit's per-stage seconds come from its `-v` output.
+
+Fair means the tools do the same work with their output handled the same way:
+- every tool writes the same format (JSON) to a file with its own `-o`; nothing is rendered to a pipe;
+- the cases are interleaved: run 1 of every case, then run 2 of every case (in a rotated order), so a
+  slow minute of the machine hits every tool alike;
+- each case is a fresh process under /usr/bin/time (wall time, peak RSS of the largest process); the
+  table gives the median and the min-max of --runs samples;
+- the yardsticks are ruff without a cache, ruff with a warm cache, and the floor of any ast-based
+  tool: a fresh Python process that reads and `ast.parse`s every tracked .py file, serially.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import shutil
 import signal
@@ -19,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlaudit
@@ -28,6 +36,16 @@ import mlaudit
 REPOS = ("nanoGPT", "examples", "pytorch-image-models", "pytorch-lightning")
 BIN = Path(sys.executable).parent
 STAGES = re.compile(r"\(discover ([\d.]+) s, analyse ([\d.]+) s, project ([\d.]+) s, suppress ([\d.]+) s")
+RUFF_COLD = "ruff --select ALL --no-cache"
+RUFF_WARM = "ruff --select ALL, warm cache"
+PARSE_FLOOR = "ast.parse floor (1 process)"
+PARSE_SCRIPT = (
+    "import ast, sys\n"
+    "for name in open(sys.argv[1]).read().split('\\n'):\n"
+    "    if name:\n"
+    "        try: ast.parse(open(name, 'rb').read())\n"
+    "        except (SyntaxError, ValueError, OSError): pass\n"
+)
 
 
 @dataclass
@@ -36,6 +54,30 @@ class Sample:
     peak_mib: float
     stderr: str = ""
     timed_out: bool = False
+
+
+@dataclass
+class Summary:
+    """The median of a case's samples, with their spread."""
+
+    seconds: float
+    low: float
+    high: float
+    peak_mib: float
+    stderr: str = ""
+    timed_out: bool = False
+    runs: int = 1
+
+
+@dataclass
+class Case:
+    """One timed command; `before`/`after` run untimed around each sample (e.g. touch a file, restore it)."""
+
+    name: str
+    command: list[str]
+    before: Callable[[], None] = field(default=lambda: None)
+    after: Callable[[], None] = field(default=lambda: None)
+    timeout: float = 600
 
 
 # As a user's installed copy runs: bytecode compiled and reused (pip compiles it at install time;
@@ -50,7 +92,7 @@ def measure(command: Sequence[str], cwd: Path, timeout: float) -> Sample:
         # an orphaned pylint would go on eating a core while the next cases are timed.
         process = subprocess.Popen(
             ["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True,
+            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True,
         )
         try:
             _, stderr = process.communicate(timeout=timeout)
@@ -63,54 +105,86 @@ def measure(command: Sequence[str], cwd: Path, timeout: float) -> Sample:
     return Sample(elapsed, peak_kib / 1024, stderr)
 
 
-def median(samples: list[Sample]) -> Sample:
-    seconds = statistics.median(s.seconds for s in samples)
-    peak = max(s.peak_mib for s in samples)
-    return Sample(seconds, peak, samples[-1].stderr, any(s.timed_out for s in samples))
+def summarise(samples: list[Sample]) -> Summary:
+    seconds = [s.seconds for s in samples]
+    return Summary(
+        statistics.median(seconds), min(seconds), max(seconds), max(s.peak_mib for s in samples),
+        samples[-1].stderr, any(s.timed_out for s in samples), len(samples),
+    )
+
+
+def interleaved(cases: list[Case], repo: Path, runs: int) -> dict[str, Summary]:
+    """Run i of every case before run i+1 of any, rotating the order so no case always goes first."""
+    samples: dict[str, list[Sample]] = {case.name: [] for case in cases}
+    for run in range(runs):
+        shift = run % len(cases)
+        for case in cases[shift:] + cases[:shift]:
+            case.before()
+            try:
+                samples[case.name].append(measure(case.command, repo, case.timeout))
+            finally:
+                case.after()
+    return {case.name: summarise(samples[case.name]) for case in cases}
 
 
 def python_files(repo: Path) -> list[Path]:
     listed = subprocess.run(["git", "ls-files", "*.py"], cwd=repo, capture_output=True, text=True).stdout.split()
-    return [repo / p for p in listed]
+    return [repo / p for p in listed if (repo / p).is_file()]
 
 
 def line_count(files: list[Path]) -> int:
-    return sum(len(f.read_bytes().splitlines()) for f in files if f.is_file())
+    return sum(len(f.read_bytes().splitlines()) for f in files)
 
 
-def bench_repo(repo: Path, runs: int, pylint: Path | None, pylint_timeout: float) -> dict[str, Sample]:
-    mlaudit = [str(BIN / "mlaudit"), "check", ".", "--output-format", "concise", "-v"]
-    results: dict[str, Sample] = {}
-    results["mlaudit cold"] = median([measure([*mlaudit, "--no-cache"], repo, 600) for _ in range(runs)])
-    measure(mlaudit, repo, 600)  # prime the cache
-    results["mlaudit warm"] = median([measure(mlaudit, repo, 600) for _ in range(runs)])
-    files = python_files(repo)
-    results["mlaudit one file touched"] = median([_touched(repo, files[len(files) // 2], mlaudit) for _ in range(runs)])
+def repo_cases(repo: Path, scratch: Path, files: list[Path]) -> list[Case]:
+    out = str(scratch / "report.json")
+    mlaudit = [str(BIN / "mlaudit"), "check", "--output-format", "json", "-o", out, "--exit-zero", "-v"]
+    ruff = [str(BIN / "ruff"), "check", "--select", "ALL", "--exit-zero", "--output-format", "json", "-o", out]
+    ruff_cache = str(scratch / "ruff-cache")
+    listing = scratch / "files.txt"
+    listing.write_text("\n".join(str(f) for f in files))
+    middle = files[len(files) // 2]
+    original = middle.read_bytes()
+    warm = [*mlaudit, "."]
+
+    def touch() -> None:
+        # New content every time: content seen before would be served by the cache.
+        middle.write_bytes(original + f"\n# touched by the benchmark at {time.time_ns()}\n".encode())
+
+    def restore() -> None:
+        middle.write_bytes(original)
+        measure(warm, repo, 600)  # back to a warm cache for the next case
+
     five = [str(f.relative_to(repo)) for f in files[:5]]
-    results["mlaudit 5 files (pre-commit)"] = median([measure([*mlaudit[:2], *five, "-v"], repo, 600) for _ in range(runs)])
-    ruff = [str(BIN / "ruff"), "check", "--select", "ALL", "--no-cache", "--exit-zero", "-q", "."]
-    results["ruff --select ALL --no-cache"] = median([measure(ruff, repo, 600) for _ in range(runs)])
-    if pylint is not None:
-        command = [str(pylint), "--load-plugins=dslinter", "--exit-zero", *[str(f.relative_to(repo)) for f in files]]
-        results["pylint + dslinter"] = measure(command, repo, pylint_timeout)
-        for junk in repo.glob("_tmp_dslinter*.py"):  # dslinter's scratch file, left behind when killed
-            junk.unlink()
+    return [
+        Case(RUFF_COLD, [*ruff, "--no-cache", "."]),
+        Case(RUFF_WARM, [*ruff, "--cache-dir", ruff_cache, "."]),
+        Case(PARSE_FLOOR, [sys.executable, "-c", PARSE_SCRIPT, str(listing)]),
+        Case("mlaudit cold", [*mlaudit, "--no-cache", "."]),
+        Case("mlaudit warm", warm),
+        Case("mlaudit one file touched", warm, before=touch, after=restore),
+        Case("mlaudit 5 files (pre-commit)", [*mlaudit, *five]),
+    ]
+
+
+def bench_repo(repo: Path, runs: int, pylint: Path | None, pylint_timeout: float) -> dict[str, Summary]:
+    files = python_files(repo)
+    with tempfile.TemporaryDirectory(prefix="mlaudit-bench-") as tmp:
+        cases = repo_cases(repo, Path(tmp), files)
+        for case in cases:  # prime both caches (and the OS page cache) before any sample is taken
+            measure(case.command, repo, case.timeout)
+        results = interleaved(cases, repo, runs)
+        if pylint is not None:
+            command = [str(pylint), "--load-plugins=dslinter", "--exit-zero", "--output-format=json",
+                       f"--output={tmp}/pylint.json", *[str(f.relative_to(repo)) for f in files]]
+            results["pylint + dslinter"] = summarise([measure(command, repo, pylint_timeout)])
+            for junk in repo.glob("_tmp_dslinter*.py"):  # dslinter's scratch file, left behind when killed
+                junk.unlink()
     return results
 
 
-def _touched(repo: Path, file: Path, command: list[str]) -> Sample:
-    original = file.read_bytes()
-    try:
-        # New content every time: content seen before would be served by the cache.
-        file.write_bytes(original + f"\n# touched by the benchmark at {time.time_ns()}\n".encode())
-        return measure(command, repo, 600)
-    finally:
-        file.write_bytes(original)
-        measure(command, repo, 600)  # back to a warm cache for the next sample
-
-
-def stages(sample: Sample) -> tuple[float, ...] | None:
-    match = STAGES.search(sample.stderr)
+def stages(summary: Summary) -> tuple[float, ...] | None:
+    match = STAGES.search(summary.stderr)
     return tuple(float(x) for x in match.groups()) if match else None
 
 
@@ -123,7 +197,7 @@ def _output(command: Sequence[str], cwd: Path | None = None) -> str:
 
 
 def provenance(repos: dict[str, Path], pylint: Path | None) -> list[str]:
-    """What was measured, so a reader can rerun it: tool versions and each clone's commit."""
+    """What was measured, so a reader can rerun it: machine, tool versions and each clone's commit."""
     here = Path(__file__).resolve().parents[1]
     tools = [
         f"mlaudit {mlaudit.__version__} ({_output(['git', 'rev-parse', '--short', 'HEAD'], here)})",
@@ -132,29 +206,37 @@ def provenance(repos: dict[str, Path], pylint: Path | None) -> list[str]:
     if pylint is not None:
         tools.append(_output([str(pylint), "--version"]).replace("\n", " ") + " with dslinter")
     clones = [f"{name} {_output(['git', 'rev-parse', '--short', 'HEAD'], path)}" for name, path in repos.items()]
+    machine = f"{os.cpu_count()} cores, {platform.machine()} {platform.processor() or ''}".strip()
     return [
-        f"Produced by `python bench/run.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({sys.platform}), "
+        f"Produced by `python bench/run.py` on {time.strftime('%Y-%m-%d')}: {machine} ({sys.platform}), "
         f"Python {sys.version.split()[0]}; {'; '.join(tools)}. Clones: {', '.join(clones)}.",
     ]
 
 
-def render(table: dict[str, dict[str, Sample]], sizes: dict[str, tuple[int, int]], runs: int, about: list[str]) -> str:
+def _seconds(summary: Summary) -> str:
+    if summary.timed_out:
+        return f"over {summary.seconds:.0f}"
+    if summary.runs == 1:
+        return f"{summary.seconds:.2f}"
+    return f"{summary.seconds:.2f} ({summary.low:.2f}-{summary.high:.2f})"
+
+
+def render(table: dict[str, dict[str, Summary]], sizes: dict[str, tuple[int, int]], runs: int, about: list[str]) -> str:
     lines = [
         *about,
         "",
-        f"Median of {runs} runs per mlaudit/ruff case, one pylint run; peak memory of the largest process; "
-        "ratios against the ruff run of the same repository.",
+        f"Median (min-max) of {runs} interleaved runs per case, one pylint run; every tool writes JSON to a file; "
+        "peak memory of the largest process; ratios against ruff without a cache on the same repository.",
         "",
         "| repo | .py files | lines | case | seconds | peak MiB | vs ruff |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
     for repo, results in table.items():
         files, lines_ = sizes[repo]
-        ruff = results["ruff --select ALL --no-cache"].seconds
-        for case, sample in results.items():
-            seconds = f"over {sample.seconds:.0f}" if sample.timed_out else f"{sample.seconds:.2f}"
-            ratio = f"{sample.seconds / ruff:.1f}x"
-            lines.append(f"| {repo} | {files} | {lines_:,} | {case} | {seconds} | {sample.peak_mib:.0f} | {ratio} |")
+        ruff = results[RUFF_COLD].seconds
+        for case, summary in results.items():
+            ratio = f"{summary.seconds / ruff:.1f}x"
+            lines.append(f"| {repo} | {files} | {lines_:,} | {case} | {_seconds(summary)} | {summary.peak_mib:.0f} | {ratio} |")
     lines += ["", "### mlaudit stages, cold run (seconds; lines/s of the analyse stage)", "",
               "| repo | discover | analyse (read, parse, facts, per-file rules) | project rules | suppress | analyse lines/s |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -179,7 +261,7 @@ def main() -> int:
         print("bench: /usr/bin/time is needed for peak memory", file=sys.stderr)
         return 2
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(mlaudit.__file__).parent)], check=True, env=ENV)
-    table: dict[str, dict[str, Sample]] = {}
+    table: dict[str, dict[str, Summary]] = {}
     sizes: dict[str, tuple[int, int]] = {}
     for name in args.only:
         repo = args.repos / name

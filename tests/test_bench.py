@@ -31,10 +31,43 @@ def test_write_block_keeps_the_hand_written_parts(tmp_path: Path) -> None:
     assert text.startswith("# Benchmarks\n\nintro\n") and text.endswith("## Analysis\n\nkept\n")
 
 
-def test_render_reports_ratios_against_ruff() -> None:
+def test_render_reports_medians_spread_and_ratios_against_ruff() -> None:
     bench = _bench_module()
-    ruff, mlaudit = bench.Sample(0.5, 50.0), bench.Sample(2.0, 90.0, "(discover 0.1 s, analyse 1.5 s, project 0.2 s, suppress 0.0 s")
-    table = {"repo": {"mlaudit cold": mlaudit, "ruff --select ALL --no-cache": ruff}}
+    ruff = bench.Summary(0.5, 0.4, 0.7, 50.0, runs=3)
+    stderr = "(discover 0.1 s, analyse 1.5 s, project 0.2 s, suppress 0.0 s"
+    mlaudit = bench.Summary(2.0, 1.9, 2.4, 90.0, stderr, runs=3)
+    table = {"repo": {"mlaudit cold": mlaudit, bench.RUFF_COLD: ruff}}
     text = bench.render(table, {"repo": (10, 1000)}, 3, ["about"])
-    assert "| repo | 10 | 1,000 | mlaudit cold | 2.00 | 90 | 4.0x |" in text
+    assert "| repo | 10 | 1,000 | mlaudit cold | 2.00 (1.90-2.40) | 90 | 4.0x |" in text
     assert "| repo | 0.100 | 1.500 | 0.200 | 0.000 | 667 |" in text
+
+
+def test_cases_are_interleaved_and_rotated(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Run i of every case comes before run i+1 of any, and the first case changes from run to run."""
+    bench = _bench_module()
+    order: list[str] = []
+
+    def fake_measure(command, cwd, timeout):  # type: ignore[no-untyped-def]
+        order.append(command[0])
+        return bench.Sample(float(len(order)), 1.0)
+
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    cases = [bench.Case(name, [name]) for name in ("a", "b", "c")]
+    results = bench.interleaved(cases, tmp_path, 3)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert results["a"].seconds == 6.0 and (results["a"].low, results["a"].high) == (1.0, 8.0)
+    assert results["c"].runs == 3
+
+
+def test_every_tool_writes_the_same_format_to_a_file(tmp_path: Path) -> None:
+    bench = _bench_module()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    files = [repo / f"m{i}.py" for i in range(6)]
+    for f in files:
+        f.write_text("x = 1\n")
+    cases = bench.repo_cases(repo, tmp_path, files)
+    tools = [c for c in cases if c.name != bench.PARSE_FLOOR]
+    for case in tools:
+        assert case.command[case.command.index("--output-format") + 1] == "json", case.name
+        assert case.command[case.command.index("-o") + 1] == str(tmp_path / "report.json"), case.name
