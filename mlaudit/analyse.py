@@ -230,7 +230,8 @@ def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisSt
     if root is None:
         return None
     try:
-        return CommentedCode(root, [f.path for f in todo if f.format == kinds.PYTHON and _readable(f, max_bytes)])
+        paths = [f.path for f in todo if f.format == kinds.PYTHON and not f.outside and _readable(f, max_bytes)]
+        return CommentedCode(root, paths)
     except RuffUnavailable as exc:
         stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
         return None

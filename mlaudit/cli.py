@@ -90,6 +90,10 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     check.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    check.add_argument(
+        "--cache-dir", type=Path, metavar="PATH",
+        help="keep the cache in PATH, which may lie outside the project (the cache-dir setting must name a folder inside it)",
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     check.add_argument("-v", "--verbose", action="store_true", help="print timings and skipped files to stderr")
 
@@ -102,8 +106,15 @@ def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _add_clean(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    clean = sub.add_parser("clean", help="remove the cache folder", description="Remove .mlaudit_cache/ of the project.")
+    clean = sub.add_parser(
+        "clean",
+        help="remove the cache folder",
+        description="Remove the project's cache folder (.mlaudit_cache/, or the cache-dir setting). Only a "
+        "folder that mlaudit signed with its CACHEDIR.TAG is removed, and only inside the project unless "
+        "you name it with --cache-dir.",
+    )
     clean.add_argument("path", nargs="?", type=Path, default=Path("."), help="a folder inside the project")
+    clean.add_argument("--cache-dir", type=Path, metavar="PATH", help="remove this cache folder instead (as passed to check)")
 
 
 def _add_probe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -176,6 +187,7 @@ def run_check(args: argparse.Namespace) -> int:
             extend_select=check_codes(args.extend_select, "--extend-select"),
             ignore=check_codes(args.ignore, "--ignore"),
             use_cache=not args.no_cache,
+            cache_dir=args.cache_dir,
         )
         run = check_paths(args.paths or [Path(".")], options)
         if args.fix:
@@ -238,20 +250,32 @@ def run_rule(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
+    """Remove the cache folder, and nothing else: see cache.removable."""
     import shutil
 
+    from mlaudit.cache import CacheSettingError, cache_location, removable
     from mlaudit.config import ConfigError, load_settings
     from mlaudit.project.discover import find_root
 
     root = find_root(args.path.resolve())
     try:
-        cache_dir = root / load_settings(root).cache_dir
-    except ConfigError as exc:
+        folder = cache_location(root, load_settings(root).cache_dir, args.cache_dir)
+    except (ConfigError, CacheSettingError) as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if cache_dir.is_dir():
-        shutil.rmtree(cache_dir)
-        print(f"removed {cache_dir}")
+    problem = removable(root, folder, explicit=args.cache_dir is not None)
+    if problem == "it does not exist":
+        print(f"nothing to remove: {folder} does not exist")
+        return EXIT_CLEAN
+    if problem is not None:
+        print(f"mlaudit: not removing {folder}: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        shutil.rmtree(folder)  # never follows a symlink inside the folder
+    except OSError as exc:
+        print(f"mlaudit: could not remove all of {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"removed {folder}")
     return EXIT_CLEAN
 
 

@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlaudit.facts.sources import SourceError, open_regular
+from mlaudit.facts.sources import SourceError
 from mlaudit.facts.structured import parse_toml
+from mlaudit.project.boundary import is_inside, read_inside, read_regular, repository_top
 from mlaudit.project.patterns import valid_pattern
 from mlaudit.rules import Rule, all_rules, known_code_or_prefix, rule_by_code
 
 DEFAULT_MAX_FILE_MIB = 10
 # Above this a limit stops being one: parse budgets still bound each file's cost.
 MAX_FILE_MIB_CEILING = 1024
-# Settings files are a few KiB; a bigger one is not read.
-MAX_CONFIG_BYTES = 2**20
 
 KNOWN_KEYS = {
     "select": "rule codes or prefixes to enable (default: all, [\"ML\"])",
@@ -96,19 +95,22 @@ def _path_matches(path: str, pattern: str) -> bool:
     return path.startswith(pattern + "/")
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+
+
 def find_config_file(root: Path) -> Path | None:
+    """The project's own settings file. One that is a symlink out of the project, a FIFO or a
+    device is not the project's and is never opened (project.boundary)."""
     for name in ("mlaudit.toml", "pyproject.toml"):
         candidate = root / name
-        if candidate.is_file() and (name == "mlaudit.toml" or _has_tool_table(candidate)):
+        if candidate.is_file() and (name == "mlaudit.toml" or _has_tool_table(root, candidate)):
             return candidate
     return None
 
 
-def _has_tool_table(path: Path) -> bool:
-    try:
-        return "[tool.mlaudit" in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
+def _has_tool_table(root: Path, path: Path) -> bool:
+    data = read_inside(repository_top(root), path, MAX_CONFIG_BYTES)
+    return data is not None and b"[tool.mlaudit" in data
 
 
 def load_settings(root: Path, config_file: Path | None = None) -> Settings:
@@ -116,13 +118,9 @@ def load_settings(root: Path, config_file: Path | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        with open_regular(path) as handle:  # a FIFO passed as --config must not block
-            raw = handle.read(MAX_CONFIG_BYTES + 1) or b""
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path} is over {MAX_CONFIG_BYTES // 2**20} MiB; that is not a settings file")
-        data = parse_toml(raw.decode("utf-8"))
+        data = parse_toml(_read_config(root, path, explicit=config_file is not None))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        raise ConfigError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
     except SourceError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     table = data if path.name != "pyproject.toml" else _tool_table(data, path)
@@ -137,6 +135,17 @@ def _tool_table(data: dict[str, Any], path: Path) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"'tool.mlaudit' in {path} must be a table")
     return table
+
+
+def _read_config(root: Path, path: Path, explicit: bool) -> str:
+    """A settings file's text. `--config` may name a file anywhere, but only a regular one (a FIFO
+    would block); a found one must also resolve inside the project."""
+    if not explicit and not is_inside(path, repository_top(root)):
+        raise OSError(0, "a symlink to a file outside the repository; it was not read")
+    data = read_regular(path, MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(0, f"over {MAX_CONFIG_BYTES // 2**20} MiB, too large for a settings file")
+    return data.decode("utf-8")
 
 
 def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
@@ -202,8 +211,10 @@ def _max_file_mib(table: Mapping[str, Any], where: str) -> float:
 
 
 def _cache_dir(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip() or "\0" in value:
-        raise ConfigError(f"'cache-dir'{where} must be a non-empty folder path without NUL characters (got {value!r:.40})")
+    """Type and characters only; where the folder may lie is the cache's own check (Cache.refusal)."""
+    if not isinstance(value, str) or "\0" in value:
+        raise ConfigError(f"'cache-dir'{where} must be a folder path without NUL characters (got {value!r:.40}); "
+                          "to keep the cache elsewhere, pass --cache-dir PATH on the command line")
     return value
 
 

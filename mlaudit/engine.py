@@ -4,6 +4,7 @@ apply suppressions. No printing here; the CLI hands the result to a reporter."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import time
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
-from mlaudit.cache import Cache
-from mlaudit.config import Settings, enabled_rules, load_settings
+from mlaudit.cache import Cache, CacheSettingError, cache_location
+from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
+from mlaudit.facts import needs_reading
 from mlaudit.findings import Finding
+from mlaudit.project.boundary import OUTSIDE, screen
 from mlaudit.project.discover import exclude_spec, find_root, list_files
-from mlaudit.project.git import GitState, read_git_state
+from mlaudit.project.git import GitState, find_git_root, read_git_state
 from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
@@ -31,6 +34,7 @@ class CheckOptions:
     extend_select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     use_cache: bool = True
+    cache_dir: Path | None = None  # from --cache-dir: any folder; the setting must lie inside the project
     jobs: int | None = None  # worker processes; None chooses from the machine and the work
 
 
@@ -44,15 +48,36 @@ def build_settings(root: Path, options: CheckOptions) -> Settings:
 
 
 def discover(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None]:
-    git = read_git_state(root)
-    spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
-    files = {}
-    for rel in list_files(root, git, spec):
-        files[rel] = _source_file(root, rel, git)
+    files, git, _ = discover_files(root, settings)
     return files, git
 
 
-def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
+def discover_files(root: Path, settings: Settings) -> tuple[dict[str, SourceFile], GitState | None, list[str]]:
+    """The files to audit, the git state, and a warning for each file that must not be opened."""
+    git = read_git_state(root)
+    spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+    top = os.path.realpath(git.top if git is not None else (find_git_root(root) or root))
+    files = {}
+    warnings = []
+    for rel in list_files(root, git, spec):
+        file, skipped = _source_file(root, rel, git, top)
+        if skipped is not None:
+            warnings.append(f"skipped {rel}: {skipped}; it was not read")
+        if file is not None:
+            files[rel] = file
+    if len(warnings) > MAX_SKIP_WARNINGS:
+        more = len(warnings) - MAX_SKIP_WARNINGS + 1
+        warnings[MAX_SKIP_WARNINGS - 1 :] = [f"skipped {more} more files (symlinks out of the repository, FIFOs, devices)"]
+    return files, git, warnings
+
+
+MAX_SKIP_WARNINGS = 10  # then one line for the rest
+
+
+def _source_file(root: Path, rel: str, git: GitState | None, top: str) -> tuple[SourceFile | None, str | None]:
+    """The file, and why it is not read when it is not. A FIFO, device or socket is no file to
+    audit; a symlink out of the repository stays listed (a data folder linked in from a mount is
+    common) but is never opened, and a warning says so when its content would have been read."""
     abs_path = root / rel
     try:
         stat = os.lstat(abs_path)
@@ -60,7 +85,11 @@ def _source_file(root: Path, rel: str, git: GitState | None) -> SourceFile:
     except OSError:
         size, is_link, mtime, ctime = -1, False, 0, 0
     tracked = git.is_tracked(rel) if git is not None else None
-    return SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime)
+    reason = screen(abs_path, top)
+    if reason is not None and reason != OUTSIDE:
+        return None, reason
+    file = SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime, outside=reason == OUTSIDE)
+    return file, reason if file.outside and needs_reading(dataclasses.replace(file, outside=False)) else None
 
 
 def run_project_rules(model: ProjectModel) -> tuple[list[Finding], list[str]]:
@@ -101,16 +130,16 @@ def paused_gc() -> Iterator[None]:
 
 def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     clock = _Clock()
-    targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    targets = [_target(p) for p in paths] or [Path.cwd().resolve()]
     missing = [t for t in targets if not os.path.lexists(t)]
     if missing:
         # A missing path would otherwise make its parent (up to "/") the project: refuse it.
         raise FileNotFoundError(f"no such file or folder: {missing[0]}")
     root = find_root(targets[0])
     settings = build_settings(root, options)
-    files, git = discover(root, settings)
+    files, git, skipped = discover_files(root, settings)
     clock.lap("discover")
-    cache = Cache(root, settings.cache_dir) if options.use_cache else None
+    cache, refused = open_cache(root, settings, options)
     found, stats = _all_findings(root, files, git, settings, cache, options, clock)
     findings = [f for f in found.findings if settings.is_enabled(f.code)]
     errors = found.errors
@@ -125,7 +154,7 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         exit_code=2 if errors else (1 if kept else 0),
         execution_successful=not errors,
         notifications=errors,
-        warnings=stats.warnings,
+        warnings=[*skipped, *refused, *stats.warnings],
         suppressed=suppressed,
         files_checked=len(files),
         source_root=git.top if git is not None else None,
@@ -133,6 +162,21 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         cache_hits=stats.hits,
         workers=stats.workers,
     )
+
+
+def open_cache(root: Path, settings: Settings, options: CheckOptions) -> tuple[Cache | None, list[str]]:
+    """The run's cache, or None with a warning when its folder is unsafe (cache.Cache.refusal)."""
+    if not options.use_cache:
+        return None, []
+    try:
+        location = cache_location(root, settings.cache_dir, options.cache_dir)
+    except CacheSettingError as exc:
+        raise ConfigError(str(exc)) from None
+    cache = Cache(root, location)
+    problem = cache.refusal()
+    if problem is None:
+        return cache, []
+    return None, [f"not using the cache: {problem}; running without it (remove that path, or pass --cache-dir)"]
 
 
 class _Clock:
@@ -187,6 +231,16 @@ def _all_findings(
         if cache.written:
             cache.prune_if_due()
     return found, stats
+
+
+def _target(path: Path) -> Path:
+    """The absolute path, with a final symlink kept as it is: `check requirements.txt`, where that
+    file links to `~/.netrc`, audits the repository holding the link, never the folder its target
+    lies in (a pre-commit hook passes such names unasked)."""
+    if os.path.islink(path):
+        absolute = Path(os.path.abspath(path))
+        return absolute.parent.resolve() / absolute.name
+    return path.resolve()
 
 
 def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Edit, Finding, Fix
+from mlaudit.project.boundary import read_regular, replace_file, writable_file
+
+MAX_FIX_BYTES = 64 * 2**20
 
 
 def call_fix(ctx: PyContext, node: ast.Call, description: str, transform: Callable[[object], object]) -> Fix | None:
@@ -138,14 +141,20 @@ def apply_fixes(root: Path, findings: list[Finding]) -> int:
     total = 0
     for path, edits in by_path.items():
         file = root / path
+        if not writable_file(root, file):
+            continue  # only a regular file inside the project, never one reached through a symlink
         try:
-            raw = file.read_bytes()
+            raw = read_regular(file, MAX_FIX_BYTES + 1)
+            if len(raw) > MAX_FIX_BYTES:
+                continue  # never rewrite a file from a truncated read
             text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         newline = "\r\n" if b"\r\n" in raw else "\n"
         fixed, applied = apply_edits(text.replace("\r\n", "\n"), edits)
-        if applied:
-            file.write_bytes(fixed.replace("\n", newline).encode("utf-8"))
-            total += applied
+        try:
+            if applied and replace_file(root, file, fixed.replace("\n", newline).encode("utf-8")):
+                total += applied
+        except OSError:
+            continue
     return total

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.config import Settings
-from mlaudit.facts.sources import SourceError, open_regular
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
+from mlaudit.project.boundary import read_inside
 
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)", re.I)
 _FILE_NOQA = re.compile(r"#\s*mlaudit\s*:\s*noqa\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)", re.I)
@@ -67,7 +67,7 @@ def apply_suppressions(findings: Iterable[Finding], root: Path, settings: Settin
         if finding.path not in noqa_by_path:
             # Data artifacts cannot carry comments; never read a large binary just to look.
             is_text = kinds.classify(finding.path).format not in (kinds.BINARY, kinds.OTHER)
-            noqa_by_path[finding.path] = parse_noqa(_read(root / finding.path) if is_text else "")
+            noqa_by_path[finding.path] = parse_noqa(_read(root, root / finding.path) if is_text else "")
         if noqa_by_path[finding.path].silences(finding):
             dropped += 1
             continue
@@ -75,9 +75,6 @@ def apply_suppressions(findings: Iterable[Finding], root: Path, settings: Settin
     return kept, dropped
 
 
-def _read(path: Path) -> str:
-    try:
-        with open_regular(path) as handle:  # never a FIFO or device: those would block
-            return (handle.read(64 * 2**20) or b"").decode("utf-8", errors="replace")
-    except (OSError, SourceError):
-        return ""
+def _read(root: Path, path: Path) -> str:
+    data = read_inside(root, path, 64 * 2**20)  # never a file outside the repository, nor a FIFO
+    return data.decode("utf-8", errors="replace") if data is not None else ""

@@ -72,6 +72,8 @@ class FileResult:
 
 
 def needs_reading(file: SourceFile) -> bool:
+    if file.outside:
+        return False  # a symlink out of the repository is never opened (project.boundary)
     if file.format in (kinds.PYTHON, kinds.NOTEBOOK, kinds.YAML, kinds.TOML):
         return True
     return file.format in (kinds.TEXT, kinds.JSON) and bool(file.kind.roles & _TEXT_ROLES)

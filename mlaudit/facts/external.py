@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlaudit.project.boundary import read_inside
+
 COMMENTED_CODE = "commented_code"
 RUFF_TIMEOUT_SECONDS = 120
 # Longer file lists are split over several ruff processes, so no command line overflows.
@@ -70,16 +72,14 @@ def _rows(root: Path, paths: list[str], items: list[dict[str, Any]]) -> dict[str
             found.setdefault(rel, []).append(location["row"])
     rows = {}
     for path, hits in found.items():
-        lines = _source_lines(root / path)
+        lines = _source_lines(root, root / path)
         rows[path] = tuple(row for row in sorted(set(hits)) if _looks_like_code(lines, row))
     return {path: value for path, value in rows.items() if value}
 
 
-def _source_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
+def _source_lines(root: Path, path: Path) -> list[str]:
+    data = read_inside(root, path, 64 * 2**20)  # never a file outside the repository
+    return data.decode("utf-8", errors="replace").splitlines() if data is not None else []
 
 
 def _looks_like_code(lines: list[str], row: int) -> bool:

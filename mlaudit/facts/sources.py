@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import tokenize
 from pathlib import Path
+
+from mlaudit.project.boundary import NotRegular, open_regular
 
 
 class SourceError(Exception):
@@ -24,10 +25,11 @@ class SourceError(Exception):
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, if it is a regular file of at most `max_bytes`. The size is checked on the
-    opened file, so nothing over the limit is read, and a FIFO or device is never read from."""
+    """The file's bytes, if it is a regular file of at most `max_bytes`. Only a regular file is
+    opened, without blocking (see project.boundary); the size is checked on the open descriptor,
+    so nothing over the limit is read."""
     try:
-        with open_regular(path) as handle:
+        with os.fdopen(open_regular(path), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise SourceError(
@@ -41,32 +43,16 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
                 raise SourceError("file would block when read (not a file on disk); not read")
     except SourceError:
         raise
+    except NotRegular as exc:
+        raise SourceError(f"path is {exc}") from None
+    except IsADirectoryError:
+        raise SourceError("path is a directory (a symlink to a folder?), not a file") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise SourceError(f"cannot read file: {reason}") from None
     if len(data) > size:
         raise SourceError("file grew while being read (a log being written, or not a file on disk); not analysed")
     return data
-
-
-def open_regular(path: Path) -> io.BufferedReader:
-    """Open a regular file for reading, never blocking: a FIFO, device or socket (a hostile repo can
-    name one `train.py`) raises SourceError instead of being opened for good. O_NONBLOCK makes the
-    open itself return at once for a FIFO; the descriptor's type is then checked before any read.
-    It stays set: reads of files on disk ignore it, and a "regular" file that would block (procfs)
-    fails instead of hanging."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise SourceError("path is a directory (a symlink to a folder?), not a file")
-        if not stat.S_ISREG(mode):
-            raise SourceError("not a regular file (a FIFO, device or socket); not read")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def decode_python(data: bytes) -> str:

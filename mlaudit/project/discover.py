@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pathspec
 
+from mlaudit.project.boundary import read_inside
 from mlaudit.project.git import GitState, find_git_root
 from mlaudit.project.patterns import gitignore_spec
 
@@ -70,9 +71,6 @@ def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
 
 
 def _gitignore_spec(root: Path) -> pathspec.PathSpec:
-    lines: list[str] = []
-    try:
-        lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        pass
+    data = read_inside(root, root / ".gitignore", 16 * 2**20)  # never one outside, nor a FIFO
+    lines = data.decode("utf-8", errors="replace").splitlines() if data is not None else []
     return gitignore_spec([*ALWAYS_EXCLUDED, *lines])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pathspec
 
-from mlaudit.facts.sources import SourceError, open_regular
+from mlaudit.project.boundary import read_regular
 from mlaudit.project.model import ProjectModel, SourceFile
 
 # The first line of every LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
@@ -84,7 +84,7 @@ def parse_gitattributes(path: str, text: str) -> list[LfsPattern]:
 
 def is_lfs_pointer(file: SourceFile) -> bool:
     """Whether the file on disk is an LFS pointer (read only when it is small enough to be one)."""
-    if not 0 < file.size <= MAX_POINTER_BYTES:
+    if file.outside or not 0 < file.size <= MAX_POINTER_BYTES:
         return False
     return read_head(file.abs_path, len(POINTER_PREFIX)) == POINTER_PREFIX
 
@@ -92,9 +92,8 @@ def is_lfs_pointer(file: SourceFile) -> bool:
 def read_head(path: Path, count: int) -> bytes:
     """The first `count` bytes of a file, b"" when it cannot be read."""
     try:
-        with open_regular(path) as handle:  # never a FIFO or device: those would block
-            return handle.read(count) or b""
-    except (OSError, SourceError):
+        return read_regular(path, count)
+    except OSError:
         return b""
 
 

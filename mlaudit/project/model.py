@@ -29,6 +29,7 @@ class SourceFile:
     is_symlink: bool = False
     mtime_ns: int = 0
     ctime_ns: int = 0  # with size and mtime, tells an unchanged file without reading it
+    outside: bool = False  # a symlink whose target lies outside the repository: listed, never opened
 
     @property
     def name(self) -> str:

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from mlaudit.findings import Finding, Level
+from mlaudit.project.boundary import read_inside
 from mlaudit.report import RunResult
 from mlaudit.report.summary import summary_lines
 
@@ -65,11 +66,8 @@ def _per_code(run: RunResult) -> list[tuple[str, str]]:
 
 def _source_lines(root: Path, path: str, cache: dict[str, list[str]]) -> list[str]:
     if path not in cache:
-        try:
-            with open(root / path, "rb") as handle:
-                cache[path] = handle.read(8 * 2**20).decode("utf-8", errors="replace").splitlines()
-        except OSError:
-            cache[path] = []
+        data = read_inside(root, root / path, 8 * 2**20)  # never a file outside the repository
+        cache[path] = data.decode("utf-8", errors="replace").splitlines() if data is not None else []
     return cache[path]
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import mlaudit
 from mlaudit.docs import RuleDoc, load_doc
 from mlaudit.findings import Edit, Finding, Fix, Level
+from mlaudit.project.boundary import is_inside
 from mlaudit.report import RunResult
 from mlaudit.report.fingerprint import decode_like_node, line_hashes
 from mlaudit.rules.base import Rule
@@ -265,7 +266,8 @@ class SourceCache:
     def read(self, path: str) -> SourceText | None:
         file = self.root / path
         try:
-            if not file.is_file() or file.stat().st_size > MAX_READ_BYTES:
+            # Only a regular file inside the repository (never a FIFO, nor a symlink out of it).
+            if not is_inside(file, self.root) or not file.is_file() or file.stat().st_size > MAX_READ_BYTES:
                 return None
             data = file.read_bytes()
         except OSError:

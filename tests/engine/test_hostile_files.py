@@ -111,7 +111,7 @@ def test_a_fifo_named_train_py_is_never_opened_for_reading(tmp_path: Path) -> No
                             cwd=Path(__file__).parents[2])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in ("0", "1")
-    with pytest.raises(SourceError, match="not a regular file"):
+    with pytest.raises(SourceError, match="FIFO"):
         read_bytes(repo / "train.py", 2**20)
 
 
@@ -202,7 +202,7 @@ def test_an_unexpected_engine_error_is_one_line_and_exit_2_not_a_traceback(
     def broken(*args: object) -> object:
         raise TypeError("unexpected")
 
-    monkeypatch.setattr(engine, "discover", broken)
+    monkeypatch.setattr(engine, "build_settings", broken)
     monkeypatch.delenv("MLAUDIT_DEBUG", raising=False)
     repo = make_repo(tmp_path / "r", {"train.py": GOOD})
     assert main(["check", "--no-cache", str(repo)]) == 2

@@ -26,7 +26,6 @@ ROOT = Path(__file__).parents[2]
         ("max-file-mib = true", "'max-file-mib' .* \\(got True\\)"),
         ('max-file-mib = "10"', "'max-file-mib' .* \\(got '10'\\)"),
         ('cache-dir = "a\\u0000b"', "'cache-dir' .* without NUL"),
-        ('cache-dir = ""', "'cache-dir' .* non-empty"),
         ("cache-dir = 3", "'cache-dir' .* \\(got 3\\)"),
         ("exclude = ['\\']", "'exclude' .* is not a valid gitignore-style pattern"),
         ("extend-exclude = ['[z-a]']", "'extend-exclude' .* '\\[z-a\\]' is not a valid"),
@@ -78,7 +77,7 @@ def test_config_pointing_at_a_fifo_does_not_block(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n"})
     os.mkfifo(tmp_path / "settings.toml")
     result = run_cli(repo, "--config", str(tmp_path / "settings.toml"))
-    assert result.returncode == 2 and "not a regular file" in result.stderr
+    assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_good_values_are_accepted() -> None:
