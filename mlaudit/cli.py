@@ -13,8 +13,13 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlaudit import __version__
+
+if TYPE_CHECKING:
+    from mlaudit.engine import CheckOptions
+    from mlaudit.report import RunResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -31,6 +36,8 @@ examples:
   mlaudit check train.py conf/model.yaml       model the whole repo, report only on these files
   mlaudit check . --select ML1 --ignore ML105  only randomness rules, without ML105
   mlaudit check . --output-format sarif -o mlaudit.sarif --exit-zero   for GitHub code scanning
+  mlaudit baseline && mlaudit check --baseline mlaudit-baseline.json   only findings not there today
+  mlaudit check --diff-base origin/main        only findings on lines this branch changed
   mlaudit rule ML101                           why a rule exists and how to fix what it finds
   mlaudit probe                                run the training step twice and compare bitwise
 
@@ -42,7 +49,10 @@ configuration: [tool.mlaudit] in pyproject.toml, or mlaudit.toml (same keys, top
   select = ["ML"]          ignore = ["ML303"]        extend-select = ["ML103"]
   exclude = ["third_party/"]                         extend-exclude = ["notebooks/scratch/"]
   per-file-ignores = { "tests/*" = ["ML201"] }       [tool.mlaudit.options.ML403] ...
-suppress one line with `# noqa: ML103`, a whole file with `# mlaudit: noqa: ML201`.
+suppress one line with `# noqa: ML103`, a whole file with `# mlaudit: noqa: ML201` (every rule:
+`# mlaudit: noqa`), on its own line.
+adopting on a repository with findings: `mlaudit baseline` then `check --baseline FILE` (or
+`baseline = "FILE"` above), `check --diff-base origin/main`, or `check --add-noqa` (docs/adoption.md).
 
 exit codes: 0 no findings, 1 findings, 2 usage/config/internal error
 """
@@ -55,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
+    _add_baseline(sub)
     _add_rule(sub)
     _add_clean(sub)
     _add_probe(sub)
@@ -96,6 +107,48 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     check.add_argument("-v", "--verbose", action="store_true", help="print timings and skipped files to stderr")
+    _add_adoption_options(check)
+
+
+def _add_adoption_options(check: argparse.ArgumentParser) -> None:
+    """Options for repositories that adopt mlaudit with findings already in them (docs/adoption.md)."""
+    group = check.add_argument_group("adopting mlaudit on an existing repository")
+    group.add_argument(
+        "--baseline", type=Path, metavar="FILE",
+        help="report only findings not listed in FILE (written by `mlaudit baseline`); default: the "
+        "`baseline` setting",
+    )  # fmt: skip
+    group.add_argument("--no-baseline", action="store_true", help="ignore the configured baseline: report every finding")
+    group.add_argument(
+        "--diff-base", metavar="REF",
+        help="report only findings on lines the working tree changed since REF (a branch, tag or "
+        "commit, e.g. origin/main or HEAD), plus findings in files added since",
+    )  # fmt: skip
+    group.add_argument(
+        "--add-noqa", action="store_true",
+        help="write `# noqa: CODE` on each reported line (merged with existing codes), then report what is left",
+    )  # fmt: skip
+    group.add_argument("--reason", metavar="TEXT", help="with --add-noqa: a comment after the directive saying why")
+
+
+def _add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    baseline = sub.add_parser(
+        "baseline",
+        help="record the current findings, so `check --baseline` reports only new ones",
+        description="Run `mlaudit check` on PATH and write every finding to a baseline file. Then "
+        "`mlaudit check --baseline FILE` (or `baseline = \"FILE\"` in [tool.mlaudit]) reports only findings "
+        "that are not in it. Entries survive unrelated edits, moved lines and renamed files; see "
+        "docs/adoption.md for the format.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    baseline.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH", help="a folder or file (default: .)")
+    baseline.add_argument(
+        "-o", "--output-file", type=Path, metavar="FILE",
+        help="where to write it (default: the `baseline` setting, else mlaudit-baseline.json in the project root)",
+    )  # fmt: skip
+    baseline.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
+    baseline.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    baseline.add_argument("--cache-dir", type=Path, metavar="PATH", help="keep the cache in PATH (as for `check`)")
 
 
 def _add_rule(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return run_check(args)
+        if args.command == "baseline":
+            return run_baseline(args)
         if args.command == "rule":
             return run_rule(args)
         if args.command == "clean":
@@ -188,6 +243,7 @@ def run_check(args: argparse.Namespace) -> int:
             ignore=check_codes(args.ignore, "--ignore"),
             use_cache=not args.no_cache,
             cache_dir=args.cache_dir,
+            **_adoption_options(args),
         )
         run = check_paths(args.paths or [Path(".")], options)
         if args.fix:
@@ -197,8 +253,12 @@ def run_check(args: argparse.Namespace) -> int:
             if fixed:
                 print(f"mlaudit: applied {fixed} fix{'es' if fixed != 1 else ''}", file=sys.stderr)
                 run = check_paths(args.paths or [Path(".")], options)
+        run = _add_noqa_then_recheck(args, run, options)
     except ConfigError as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except _adoption_errors() as exc:
+        print(f"mlaudit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or ("concise" if os.environ.get("PRE_COMMIT") else "full")
     if args.statistics:
@@ -223,6 +283,84 @@ def run_check(args: argparse.Namespace) -> int:
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
+
+
+def _adoption_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.reason is not None and not args.add_noqa:
+        raise _usage("--reason only goes with --add-noqa")
+    if args.baseline is not None and args.no_baseline:
+        raise _usage("--baseline and --no-baseline contradict each other; pass one")
+    return {"baseline": args.baseline, "use_baseline": not args.no_baseline, "diff_base": args.diff_base}
+
+
+def _adoption_errors() -> tuple[type[Exception], ...]:
+    from mlaudit.adopt import AdoptError
+
+    return (*AdoptError, UsageError)
+
+
+class UsageError(Exception):
+    """A wrong combination of options: exit 2 with the message."""
+
+
+def _usage(message: str) -> UsageError:
+    return UsageError(message)
+
+
+def _add_noqa_then_recheck(args: argparse.Namespace, run: RunResult, options: CheckOptions) -> RunResult:
+    """--add-noqa: write the directives, say what was done and what could not be, check again."""
+    if not args.add_noqa or not run.findings:
+        return run
+    from mlaudit.engine import check_paths
+    from mlaudit.noqa_writer import add_noqa
+
+    result = add_noqa(run.root, run.findings, args.reason)
+    for message in result.messages():
+        print(f"mlaudit: {message}", file=sys.stderr)
+    return check_paths(args.paths or [Path(".")], options) if result.added else run
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    from mlaudit.adopt import DEFAULT_NAME, baseline_path, write_from_run
+    from mlaudit.config import ConfigError, load_settings
+    from mlaudit.engine import CheckOptions, check_paths, find_root
+    from mlaudit.project.git import read_git_state
+
+    if not args.path.exists():
+        print(f"mlaudit: error: no such file or folder: {args.path}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        run = check_paths([args.path], CheckOptions(config_file=args.config, use_cache=not args.no_cache, cache_dir=args.cache_dir, use_baseline=False))
+        root = find_root(args.path.resolve())
+        target = args.output_file or baseline_path(root, load_settings(root, args.config), None) or root / DEFAULT_NAME
+        entries = write_from_run(run.root, read_git_state(run.root), run.findings, target)
+    except ConfigError as exc:
+        print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except _adoption_errors() as exc:
+        print(f"mlaudit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"mlaudit: error: cannot write the baseline: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for note in run.notifications:
+        print(f"mlaudit: {note}", file=sys.stderr)
+    noun = "finding" if len(run.findings) == 1 else "findings"
+    shown = _shown(target)
+    print(f"mlaudit: wrote {len(run.findings)} {noun} ({entries} entries) to {shown}", file=sys.stderr)
+    if load_settings(root, args.config).baseline is None:
+        inside = _shown(target, root)
+        setting = f", or set `baseline = \"{inside}\"` in [tool.mlaudit]" if not Path(inside).is_absolute() else ""
+        print(f"mlaudit: use it with `mlaudit check --baseline {shown}`{setting}", file=sys.stderr)
+    return EXIT_ERROR if run.exit_code == EXIT_ERROR else EXIT_CLEAN
+
+
+def _shown(path: Path, base: Path | None = None) -> str:
+    """`path` relative to `base` (default: the working directory) when it is inside it."""
+    try:
+        return path.resolve().relative_to((base or Path.cwd()).resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _write(text: str, output_file: Path | None) -> None:

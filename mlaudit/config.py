@@ -12,6 +12,7 @@ import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ KNOWN_KEYS = {
     "max-file-mib": f"files above this size in MiB are not parsed (default {DEFAULT_MAX_FILE_MIB})",
     "cache-dir": "where the cache lives (default .mlaudit_cache)",
     "probe": "settings of `mlaudit probe` (target, timeout, ...)",
+    "baseline": "path of a baseline file (`mlaudit baseline -o FILE`): its findings are not reported",
 }
 
 
@@ -55,6 +57,7 @@ class Settings:
     max_file_mib: float = DEFAULT_MAX_FILE_MIB
     cache_dir: str = ".mlaudit_cache"
     probe: dict[str, Any] = field(default_factory=dict)
+    baseline: str | None = None  # relative to the project root
     source: str = ""  # the file the settings came from, for messages
 
     @property
@@ -66,11 +69,16 @@ class Settings:
         enables ML103 and no other ML1xx rule."""
         chosen = _longest_prefix(code, [*self.select, *self.extend_select])
         ignored = _longest_prefix(code, self.ignore)
+        if code in opt_in_codes():  # off by default: only its full code selects it
+            chosen = len(code) if code in (*self.select, *self.extend_select) else 0
         return chosen > ignored
 
     def ignored_in_file(self, code: str, path: str) -> bool:
+        """As in ruff, a pattern written `!pattern` applies to every file that does NOT match it."""
         for pattern, codes in self.per_file_ignores.items():
-            if _path_matches(path, pattern) and any(code.startswith(c) for c in codes):
+            negated = pattern.startswith("!")
+            matches = _path_matches(path, pattern[1:] if negated else pattern)
+            if matches != negated and any(code.startswith(c) for c in codes):
                 return True
         return False
 
@@ -78,6 +86,11 @@ class Settings:
         rule = rule_by_code(code)
         defaults = dict(rule.defaults) if rule else {}
         return {**defaults, **self.options.get(code, {})}
+
+
+@cache
+def opt_in_codes() -> frozenset[str]:
+    return frozenset(r.code for r in all_rules() if r.opt_in)
 
 
 def _longest_prefix(code: str, prefixes: Iterable[str]) -> int:
@@ -168,6 +181,10 @@ def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
     if not isinstance(probe, dict):
         raise ConfigError(f"'probe'{where} must be a table")
     settings.probe = dict(probe)
+    baseline = table.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+        raise ConfigError(f"'baseline'{where} must be a file path (a string)")
+    settings.baseline = baseline
     return settings
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlaudit.adopt import Narrowed, baseline_path, narrow
 from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
 from mlaudit.cache import Cache, CacheSettingError, cache_location
 from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
@@ -24,7 +25,7 @@ from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
 from mlaudit.rules import ProjectRule
-from mlaudit.suppress import apply_suppressions
+from mlaudit.suppress import UNUSED_NOQA, suppress
 
 
 @dataclass
@@ -36,6 +37,10 @@ class CheckOptions:
     use_cache: bool = True
     cache_dir: Path | None = None  # from --cache-dir: any folder; the setting must lie inside the project
     jobs: int | None = None  # worker processes; None chooses from the machine and the work
+    # Adoption (mlaudit.adopt): hide findings a baseline lists / on lines unchanged since a ref.
+    baseline: Path | None = None  # None: the configured one, if any
+    use_baseline: bool = True  # False for `mlaudit baseline`, which must see every finding
+    diff_base: str | None = None
 
 
 def build_settings(root: Path, options: CheckOptions) -> Settings:
@@ -143,8 +148,11 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     found, stats = _all_findings(root, files, git, settings, cache, options, clock)
     findings = [f for f in found.findings if settings.is_enabled(f.code)]
     errors = found.errors
-    findings = _in_scope(findings, _scope(root, targets))
-    kept, suppressed = apply_suppressions(findings, root, settings)
+    scope = _scope(root, targets)
+    findings = _in_scope(findings, scope)
+    silenced = suppress(findings, root, settings, _noqa_scan(files, scope, settings))
+    narrowed = _narrow(root, git, silenced.kept, settings, scope, options)
+    kept = narrowed.findings
     kept.sort(key=Finding.sort_key)
     clock.lap("suppress")
     return RunResult(
@@ -154,14 +162,33 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         exit_code=2 if errors else (1 if kept else 0),
         execution_successful=not errors,
         notifications=errors,
-        warnings=[*skipped, *refused, *stats.warnings],
-        suppressed=suppressed,
+        warnings=[*skipped, *refused, *stats.warnings, *silenced.warnings],
+        suppressed=silenced.dropped,
+        adoption_notes=narrowed.notes,
         files_checked=len(files),
         source_root=git.top if git is not None else None,
         timings=clock.laps,
         cache_hits=stats.hits,
         workers=stats.workers,
     )
+
+
+def _noqa_scan(files: dict[str, SourceFile], scope: list[str] | None, settings: Settings) -> list[str]:
+    """Files whose noqa comments ML002 (off by default) must read: every text file in scope."""
+    if not settings.is_enabled(UNUSED_NOQA):
+        return []
+    text = [rel for rel, f in files.items() if f.kind.format not in ("binary", "other", "json")]
+    return [rel for rel in text if scope is None or any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in scope)]
+
+
+def _narrow(
+    root: Path, git: GitState | None, findings: list[Finding], settings: Settings, scope: list[str] | None, options: CheckOptions
+) -> Narrowed:
+    baseline = baseline_path(root, settings, options.baseline) if options.use_baseline else None
+    diff_base = options.diff_base if options.use_baseline else None
+    if baseline is None and diff_base is None:
+        return Narrowed(findings)
+    return narrow(root, git, findings, settings, scope, baseline, diff_base)
 
 
 def open_cache(root: Path, settings: Settings, options: CheckOptions) -> tuple[Cache | None, list[str]]:

@@ -36,6 +36,8 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     workers: int = 1
+    # Summary lines from --baseline / --diff-base: findings not shown, baseline entries fixed.
+    adoption_notes: list[str] = field(default_factory=list)
 
 
 def render(fmt: str, run: RunResult, color: bool = False) -> str:

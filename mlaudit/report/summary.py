@@ -17,6 +17,7 @@ def summary_lines(run: RunResult) -> list[str]:
         lines.append(f"Found {count} {noun} in {_files(run.files_checked)}{_suppressed(run)}.")
     else:
         lines.append(f"All checks passed ({_files(run.files_checked)}{_suppressed(run, prefix=', ')}).")
+    lines.extend(run.adoption_notes)
     return lines
 
 

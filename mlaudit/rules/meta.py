@@ -21,3 +21,26 @@ class UnparseableFile(Rule):
         {"pyproject.toml": "[project\nname = 'x'\n"},
     )
     valid = ({"train.py": "print('ok')\n", "conf/config.yaml": "model: resnet\n"},)
+
+
+class UnusedNoqa(Rule):
+    """Reported by the suppression stage (`mlaudit.suppress`), like ruff's RUF100: a `# noqa`
+    code (or a file-level `# mlaudit: noqa: CODE`) that silenced nothing in this run. Off by
+    default: enable it with `extend-select = ["ML002"]`."""
+
+    code = "ML002"
+    name = "unused-noqa"
+    summary = "A noqa comment names a code that reports nothing there (off by default)"
+    level = Level.WARNING
+    tags = ("mlaudit",)
+    opt_in = True
+    invalid = (
+        "import torch\ntorch.backends.cudnn.benchmark = False  # noqa: ML103  # expect: ML002\n",
+        "# mlaudit: noqa: ML201  # expect: ML002\nx = 1\n",
+        {"requirements.txt": "torch==2.6.0  # noqa: ML502  # expect: ML002\n"},
+    )
+    valid = (
+        "# mlaudit: noqa\nx = 1\n",
+        "x = 1  # noqa: E501\n",
+        'def f():\n    """Example: `x = 1  # noqa: ML103`."""\n',
+    )
