@@ -69,16 +69,20 @@ def options_fingerprint(settings: Settings) -> str:
 
 
 @functools.cache
-def _code_fingerprint() -> list[tuple[str, int, int]]:
+def _code_fingerprint() -> str:
+    """A digest of mlaudit's own source, by content: a development checkout changes without a new
+    version number, and a CI job that installs mlaudit afresh (new mtimes) and restores the cache
+    of an earlier job must still hit it (about 1 MB, hashed in a few milliseconds)."""
     package = Path(__file__).resolve().parent
-    stamps = []
+    digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         try:
-            stat = path.stat()
+            content = path.read_bytes()
         except OSError:
             continue
-        stamps.append((path.relative_to(package).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return stamps
+        digest.update(f"{path.relative_to(package).as_posix()}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:

@@ -2,7 +2,9 @@
 
 Resolution follows how Python would find the repo's own modules without running anything:
 - absolute names against the repo root, a `src/` layout, and package folders declared in
-  pyproject (`[tool.setuptools.packages.find] where`, `package-dir`, poetry `packages from`);
+  pyproject (`[tool.setuptools.packages.find] where`, `package-dir`, poetry `packages from`),
+  setup.py (`package_dir={"": "src"}`, `find_packages("src")`) and setup.cfg (`[options]
+  package_dir`, `[options.packages.find] where`), in any folder of a monorepo;
 - the folder of the importing file and its parent folders, because `python examples/mnist/main.py`
   puts `examples/mnist` on sys.path and `import utils` there means `examples/mnist/utils.py`;
 - relative imports (already made absolute by the walk);
@@ -15,16 +17,19 @@ Build it once per run with `model.analysis("modules", build_module_graph)`.
 
 from __future__ import annotations
 
+import ast
+import configparser
 import functools
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlaudit.facts.python import DefFact, ModuleFacts
+from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.project.kinds import stem_parts
 
 if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+    from mlaudit.project.model import ProjectModel, SourceFile
 
 MAX_REEXPORT_DEPTH = 8
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
@@ -188,17 +193,75 @@ def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool
 
 
 def package_roots(model: ProjectModel) -> tuple[str, ...]:
-    """Folders that hold top-level packages: `src`, plus those declared in pyproject files."""
+    """Folders that hold top-level packages: `src`, plus those declared in pyproject, setup.py and
+    setup.cfg files anywhere in the repo (a monorepo's `libs/x/setup.py` with
+    `package_dir={"": "src"}` makes `libs/x/src` a root)."""
     roots = {"src"}
     for file in model.files.values():
-        if file.name != "pyproject.toml":
+        if file.name not in _DECLARING or file.outside:
             continue
         base = PurePosixPath(file.path).parent
-        for folder in _declared_roots(model.data(file.path)):
+        declared = _declared_roots(model.data(file.path)) if file.name == "pyproject.toml" else _setup_roots(file, model)
+        for folder in declared:
             joined = (base / folder).as_posix()
             if joined not in (".", ""):
                 roots.add(joined)
     return tuple(sorted(roots))
+
+
+_DECLARING = frozenset({"pyproject.toml", "setup.py", "setup.cfg"})
+
+
+def _setup_roots(file: SourceFile, model: ProjectModel) -> list[str]:
+    """Package folders a setup.py (`package_dir={"": "src"}`, `find_packages("src")`,
+    `find_packages(where="src")`) or setup.cfg (`[options] package_dir = =src`,
+    `[options.packages.find] where = src`) declares: literals only, the file is never run."""
+    try:
+        text = read_bytes(file.abs_path, model.settings.max_bytes).decode("utf-8", "replace")
+    except SourceError:
+        return []
+    found = _setup_cfg_roots(text) if file.name == "setup.cfg" else _setup_py_roots(text)
+    return [f.strip("/") for f in found if f.strip("/") not in ("", ".")]
+
+
+def _setup_py_roots(text: str) -> list[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []  # ML001 reports the file itself
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if callee in ("find_packages", "find_namespace_packages"):
+            where = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "where"), None)
+            if isinstance(where, ast.Constant) and isinstance(where.value, str):
+                found.append(where.value)
+        for keyword in node.keywords:
+            if keyword.arg == "package_dir" and isinstance(keyword.value, ast.Dict):
+                for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
+                    if (isinstance(key, ast.Constant) and key.value == "" and isinstance(value, ast.Constant)
+                            and isinstance(value.value, str)):
+                        found.append(value.value)
+    return found
+
+
+def _setup_cfg_roots(text: str) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    found: list[str] = []
+    for line in parser.get("options", "package_dir", fallback="").splitlines():
+        name, _, folder = line.partition("=")
+        if not name.strip() and folder.strip():
+            found.append(folder.strip())
+    where = parser.get("options.packages.find", "where", fallback="").strip()
+    if where:
+        found.append(where)
+    return found
 
 
 def _declared_roots(pyproject: Any) -> list[str]:

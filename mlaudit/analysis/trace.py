@@ -1,10 +1,18 @@
-"""What an entry point runs, in order: its randomness events with calls into the repo inlined.
+"""What an entry point runs, in order: its randomness events with calls into the repo followed.
 
-Starting from an entry point, the events of each function are taken in statement order; a call
-that resolves to a repo function is replaced by that function's events (so a helper that seeds
-counts as a seed at its call site, and a random draw inside a function called before the seed
-counts as before it); an import of a repo module runs that module's top level once. Recursion is
-cut, and traces are bounded so that a huge repo cannot blow up.
+Each function (and each module's top level) is summarised once, as a `Node`: its own events in
+statement order, with every call that resolves to a repo function kept as a link to the callee's
+node (an import of a repo module links to that module's top level), plus whether anything it runs
+seeds and which functions it reaches. Building all nodes costs O(events + call edges); nothing is
+copied from callee to caller.
+
+A trace walks an entry point's node depth first, following links, so a helper that seeds counts as
+a seed at its call site and a draw inside a function called before the seed counts as before it.
+A function already walked in the same trace is not walked again: everything it runs has already
+appeared earlier in the trace, so every "first draw", "first seed", "first use of a family" and
+every set of kinds the rules ask about is the same as with the function repeated, and a trace is
+at most as long as the events it can reach (no step cap, nothing silently dropped). Recursion is
+cut where it closes the cycle: the outer activation already accounts for those events.
 
 Unresolved calls whose name suggests seeding or determinism (`set_random_seed`, `make_deterministic`)
 are kept as UNRESOLVED steps, so rules can lower their certainty instead of guessing.
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,11 +37,6 @@ if TYPE_CHECKING:
 
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)
-MAX_STEPS = 5000
-# Calls followed into at most this many nested functions or imports. `flatten` recurses (three
-# frames a level), so a hostile chain of 490 calls would exhaust Python's stack; past this depth the
-# trace stops following calls, as it does for recursion. Real projects nest a few dozen at most.
-MAX_CALL_DEPTH = 150
 _SEEDISH = re.compile(r"seed|determinis|reproducib", re.IGNORECASE)
 # Names of helpers worth suggesting in messages (a `main` that seeds is not a helper).
 SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
@@ -45,12 +49,36 @@ class Step:
     site: int  # the last line of the entry point's own file on the way to the event
 
 
-# The call sites that led to a flattened event from the function being flattened, outermost
-# first, as a linked list of (path, line, rest). Inlining a callee's events then adds one site
-# to each in O(1), where copying a tuple of sites cost time in the depth of the call tree.
-Sites = tuple[str, int, "Sites"] | None
-# A flattened event: where it is written, the event, and the call sites that led to it.
-Item = tuple[str, RandEvent, Sites]
+Key = tuple[str, str, bool]  # (path, function or "" for the top level, main guard body included)
+
+
+@dataclass(eq=False)
+class Node:
+    """One function's (or top level's) summary: what it runs, in order, with calls as links."""
+
+    path: str  # the file it is written in
+    # (path, line, what): an event written at path:line, or a call (or import) at path:line
+    # that runs the linked node. Links to nodes that run no event at all are left out.
+    parts: list[tuple[str, int, RandEvent | Node]] = field(default_factory=list)
+    # What it reaches: the nodes it links to (each once), and (path, function) pairs: its own,
+    # and those of calls not followed.
+    callees: set[Node] = field(default_factory=set)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    seeds: bool = False  # a SEED event runs in it or in anything it links to
+    order: int = 0  # when it was finished: callees first
+    alone: Walked | None = None  # its walk from a fresh start, once summarised
+
+    __hash__ = object.__hash__  # identity: one node per function
+
+@dataclass(frozen=True)
+class Walked:
+    """What walking a node from a fresh start gives: its steps as (event, file) in order, the nodes
+    the walk went through and their files. A trace that meets the node with none of those nodes
+    seen yet, and outside the entry point's file, takes these steps as they are."""
+
+    steps: tuple[tuple[RandEvent, str], ...]
+    nodes: frozenset[Node]
+    paths: frozenset[str]
 
 
 @dataclass
@@ -60,13 +88,19 @@ class Trace:
     reached: set[tuple[str, str]]  # (path, function) run by the entry point; "" is a top level
 
 
+# A node being built waits for a callee's node: it yields the callee's key and is sent the node
+# (None while that callee is itself being built: recursion).
+Build = Generator[Key, "Node | None", Node]
+
+
 @dataclass
 class Tracer:
     model: ProjectModel
     calls: CallGraph
-    memo: dict[tuple[str, str, bool], list[Item]] = field(default_factory=dict)
-    reached_by: dict[tuple[str, str, bool], set[tuple[str, str]]] = field(default_factory=dict)
-    active: set[tuple[str, str, bool]] = field(default_factory=set)
+    memo: dict[Key, Node] = field(default_factory=dict)
+    active: set[Key] = field(default_factory=set)
+    built: int = 0  # nodes finished so far (callees finish before their callers)
+    met: dict[Node, int] = field(default_factory=dict)  # how many traces walked into a node
     by_scope: dict[str, dict[str, list[RandEvent]]] = field(default_factory=dict)  # path -> scope -> events
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
@@ -75,42 +109,106 @@ class Tracer:
         return extra.events if isinstance(extra, RandomnessFacts) else ()
 
     def trace(self, entry: EntryPoint) -> Trace:
-        steps: list[Step] = []
-        reached: set[tuple[str, str]] = set()
         frames = [(entry.path, "", entry.function is None)]
         if entry.function:
             frames.append((entry.path, entry.function, False))
-        for path, scope, guard in frames:
-            self.flatten(path, scope, guard)
-            reached |= self.reached_by.get((path, scope, guard), set())
-            for inner_path, event, sites in self.flatten(path, scope, guard):
-                steps.append(Step(event, inner_path, _last_site_in(entry.path, sites, event.line)))
-        return Trace(entry, steps[:MAX_STEPS], reached)
+        roots = [node for node in (self.node(*frame) for frame in frames) if node is not None]
+        met: list[Node] = []
+        steps = _walk(roots, entry.path, met)
+        self._summarise(met)
+        return Trace(entry, steps, _reached(roots))
 
-    def flatten(self, path: str, scope: str, guard: bool = False) -> list[Item]:
-        """Events a function (or a module's top level) runs, calls inlined."""
+    def _summarise(self, met: list[Node]) -> None:
+        """Walks from a fresh start of the nodes that traces walked into twice (a library's import
+        tree, a shared helper), callees before callers so each reuses its callees' walks; later
+        traces then take them in one step. Nodes walked into once are never summarised."""
+        for node in sorted(met, key=lambda n: n.order):
+            self.met[node] = count = self.met.get(node, 0) + 1
+            if count == 2:
+                seen = {node}
+                found: list[tuple[RandEvent, str, int]] = []
+                _walk_parts(node.parts, None, 0, seen, found, [])
+                node.alone = Walked(tuple((e, p) for e, p, _ in found), frozenset(seen), frozenset(n.path for n in seen))
+
+    def seeds(self, path: str, scope: str) -> bool:
+        node = self.node(path, scope)
+        return node is not None and node.seeds
+
+    def node(self, path: str, scope: str, guard: bool = False) -> Node | None:
+        """The summary of a function (or a module's top level), built on first use.
+
+        Builds run on an explicit stack, not Python's, so a deep call chain cannot overflow it.
+        """
         key = (path, scope, guard)
         if key in self.memo:
             return self.memo[key]
-        if key in self.active:
-            return []  # recursion: the outer activation already accounts for these events
-        if len(self.active) >= MAX_CALL_DEPTH:
-            return []  # too deep to follow (see MAX_CALL_DEPTH)
-        self.active.add(key)
-        result: list[Item] = []
-        reached: set[tuple[str, str]] = {(path, scope)}
-        for event in self._own(path, scope, guard):
-            result.extend(self._expand(path, event))
-            reached |= self._reached(path, event)
-            if len(result) > MAX_STEPS:
-                break
-        self.active.discard(key)
-        self.memo[key] = result[:MAX_STEPS]
-        self.reached_by[key] = reached
-        return self.memo[key]
+        stack = [self._build(key)]
+        sent: Node | None = None
+        while True:
+            try:
+                want = stack[-1].send(sent)
+            except StopIteration as done:
+                stack.pop()
+                sent = done.value
+                if not stack:
+                    return sent
+                continue
+            sent = self.memo.get(want)
+            if sent is None and want not in self.active:
+                stack.append(self._build(want))
 
-    def seeds(self, path: str, scope: str) -> bool:
-        return any(e.kind == SEED for _, e, _ in self.flatten(path, scope))
+    def _build(self, key: Key) -> Build:
+        path, scope, guard = key
+        self.active.add(key)
+        node = Node(path, pairs={(path, scope)})
+        for event in self._own(path, scope, guard):
+            if event.kind == IMPORT:
+                target = self._import_target(path, event)
+                if target is not None:
+                    self._link(node, path, event.line, (yield (target, "", False)))
+            elif event.kind != CALL:
+                node.parts.append((path, event.line, event))
+                node.seeds = node.seeds or event.kind == SEED
+            else:
+                yield from self._call(node, path, event)
+        self.active.discard(key)
+        self.memo[key] = node
+        node.order = self.built
+        self.built += 1
+        return node
+
+    def _call(self, node: Node, path: str, event: RandEvent) -> Generator[Key, Node | None, None]:
+        found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
+        symbol = found.symbol
+        callee: Node | None = None
+        if found.status == RESOLVED and symbol is not None:
+            callee = yield (symbol.path, symbol.name, False)
+            if callee is not None and callee.seeds:
+                marker = RandEvent(HELPER_SEED, _label(symbol.path, symbol.name), event.line,
+                                   event.scope, event.main_guard, note=event.note, text=event.text)
+                node.parts.append((path, event.line, marker))
+            self._link(node, path, event.line, callee)
+        elif found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
+            marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
+                               event.main_guard, note=found.reason)
+            node.parts.append((path, event.line, marker))
+        if symbol is not None and (found.status != RESOLVED or callee is None):
+            # Not followed (ambiguous, or recursion): it counts as reached, with what it reaches
+            # when its summary is already built.
+            built = self.memo.get((symbol.path, symbol.name, False))
+            if built is not None:
+                node.callees.add(built)
+            else:
+                node.pairs.add((symbol.path, symbol.name))
+
+    @staticmethod
+    def _link(node: Node, path: str, line: int, callee: Node | None) -> None:
+        if callee is None:
+            return  # recursion: the outer activation already accounts for its events
+        if callee.parts:
+            node.parts.append((path, line, callee))
+        node.callees.add(callee)
+        node.seeds = node.seeds or callee.seeds
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
         if path not in self.by_scope:
@@ -123,39 +221,6 @@ class Tracer:
         # imported; functions defined inside the guard are filtered by being called or not.
         return own if guard or scope else [e for e in own if not e.main_guard]
 
-    def _expand(self, path: str, event: RandEvent) -> list[Item]:
-        here: Sites = (path, event.line, None)
-        if event.kind == IMPORT:
-            target = self._import_target(path, event)
-            return [(p, e, (path, event.line, c)) for p, e, c in self.flatten(target, "")] if target is not None else []
-        if event.kind != CALL:
-            return [(path, event, here)]
-        found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
-        if found.status == RESOLVED and found.symbol is not None:
-            inner: list[Item] = [(p, e, (path, event.line, c)) for p, e, c in self.flatten(found.symbol.path, found.symbol.name)]
-            if any(e.kind == SEED for _, e, _ in inner):
-                marker = RandEvent(HELPER_SEED, _label(found.symbol.path, found.symbol.name), event.line,
-                                   event.scope, event.main_guard, note=event.note, text=event.text)
-                return [(path, marker, here), *inner]
-            return inner
-        if found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
-            marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
-                               event.main_guard, note=found.reason)
-            return [(path, marker, here)]
-        return []
-
-    def _reached(self, path: str, event: RandEvent) -> set[tuple[str, str]]:
-        """Functions and modules an event leads into (computed after `_expand` memoised them)."""
-        if event.kind == IMPORT:
-            target = self._import_target(path, event)
-            return self.reached_by.get((target, "", False), set()) if target is not None else set()
-        if event.kind != CALL:
-            return set()
-        found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
-        if found.symbol is None:
-            return set()
-        return self.reached_by.get((found.symbol.path, found.symbol.name, False), {(found.symbol.path, found.symbol.name)})
-
     def _import_target(self, path: str, event: RandEvent) -> str | None:
         graph = self.calls.graph
         target = graph.module_path(path, event.name)
@@ -164,14 +229,57 @@ class Tracer:
         return target if target != path else None
 
 
-def _last_site_in(path: str, sites: Sites, default: int) -> int:
-    """The innermost call site written in `path` on the way to an event, else `default`."""
-    found = default
-    while sites is not None:
-        site_path, line, sites = sites
-        if site_path == path:
-            found = line
-    return found
+def _walk(roots: list[Node], entry_path: str, met: list[Node]) -> list[Step]:
+    """The steps an entry point runs, each node walked once (see the module docstring).
+
+    A step's site is the innermost line of the entry point's file on the way to it (the event's
+    own line when it is written there), else the event's line.
+    """
+    found: list[tuple[RandEvent, str, int]] = []
+    seen: set[Node] = set()
+    for root in roots:
+        _walk_parts([(entry_path, 0, root)], entry_path, 0, seen, found, met)
+    return [Step(event, path, site or event.line) for event, path, site in found]
+
+
+def _walk_parts(
+    parts: list[tuple[str, int, RandEvent | Node]], entry_path: str | None, site: int, seen: set[Node],
+    found: list[tuple[RandEvent, str, int]], met: list[Node],
+) -> None:
+    """Append the (event, file, site) steps of `parts` to `found`, skipping nodes in `seen`; site 0
+    means no line of the entry point's file on the way. Nodes walked part by part go to `met`."""
+    stack = [(0, parts, site)]
+    while stack:
+        index, parts, site = stack.pop()
+        if index >= len(parts):
+            continue
+        stack.append((index + 1, parts, site))
+        path, line, what = parts[index]
+        here = line if path == entry_path else site
+        if isinstance(what, RandEvent):
+            found.append((what, path, here))
+        elif what not in seen:
+            alone = what.alone
+            if alone is not None and entry_path not in alone.paths and alone.nodes.isdisjoint(seen):
+                seen |= alone.nodes
+                found.extend((event, inner, here) for event, inner in alone.steps)
+            else:
+                seen.add(what)
+                met.append(what)
+                stack.append((0, what.parts, here))
+
+
+def _reached(roots: list[Node]) -> set[tuple[str, str]]:
+    reached: set[tuple[str, str]] = set()
+    seen = set(roots)
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        reached |= node.pairs
+        for callee in node.callees - seen:
+            seen.add(callee)
+            todo.append(callee)
+    return reached
 
 
 def _label(path: str, name: str) -> str:

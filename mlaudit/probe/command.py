@@ -31,6 +31,9 @@ It runs one training step and returns what the step produced: an nn.Module, an o
 a tensor, or a dict/list/tuple of those. If it accepts a `device` argument it gets the device;
 otherwise new tensors default to that device. Imports resolve from the repo root and from src/.
 
+Without a target, a pytest test that looks like it trains is found and run as is (what
+its optimizers stepped is compared); --target can name one: tests/test_train.py::test_one_step.
+
 Each run is a fresh Python process (PYTHONHASHSEED not pinned, so hash-order bugs show) that
 fingerprints every returned tensor (path, dtype, shape, device, sha256 of its bytes).
   ML901  runs with the same seed differ: the message names the first differing tensor
@@ -46,6 +49,8 @@ examples:
   mlaudit probe path/to/repo --runs 3   three same-seed runs instead of two
   mlaudit probe --target mypkg.train:step --device cpu --timeout 60
   mlaudit probe --explain               on ML901, find the module, op or hash order to blame
+  mlaudit probe --steps 3               pass steps=3; ML901 names the first optimizer step that diverges
+  mlaudit probe --python .venv/bin/python   run the step in the project's own interpreter
   mlaudit probe --output-format sarif --output-file probe.sarif"""
 
 
@@ -70,7 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="repository root holding pyproject.toml (default: the current directory)",
     )
     parser.add_argument(
-        "--target", metavar="MODULE:FUNCTION", help="the step function, overriding [tool.mlaudit.probe] target"
+        "--target",
+        metavar="TARGET",
+        help="the step function `pkg.module:function`, or a pytest test `tests/test_train.py::test_one_step`, "
+        "overriding [tool.mlaudit.probe] target (default: that, else a pytest test that steps an optimizer)",
     )
     parser.add_argument(
         "--runs",
@@ -113,6 +121,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how many runs go at once (default: 4); use 1 when one step fills the GPU",
     )
     parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="pass steps=N to a target that takes a `steps` parameter; after every optimizer.step() the "
+        "stepped parameters and optimizer state are fingerprinted, and ML901 names the first step that diverges",
+    )
+    parser.add_argument(
+        "--resume-at",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with --steps N (N > K) and a target taking `save_to` and `resume_from`: also run K steps and "
+        "save, resume in a fresh process up to step N, and compare with the uninterrupted run",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run the step in this interpreter, e.g. the project's .venv/bin/python, which needs torch but "
+        "not mlaudit (default: the one running mlaudit)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=non_negative_int,
+        default=1,
+        metavar="N",
+        help="torch (and OpenMP/MKL) threads per run (default: 1). CPU results are bitwise reproducible "
+        "only for the same thread count; 0 keeps torch's default, which depends on the machine",
+    )
+    parser.add_argument(
         "--output-format",
         choices=FORMATS,
         default=None,
@@ -125,6 +163,13 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -146,6 +191,10 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
         timeout=args.timeout,
         explain=args.explain,
         deterministic=getattr(args, "deterministic", False),
+        threads=getattr(args, "threads", 1),
+        python=getattr(args, "python", None),
+        steps=getattr(args, "steps", None) or 0,
+        resume_at=getattr(args, "resume_at", None) or 0,
     )
     if getattr(args, "jobs", None):
         options.jobs = args.jobs
@@ -153,17 +202,45 @@ def options_from(args: argparse.Namespace) -> ProbeOptions:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlaudit.probe.reaper import ProbeInterrupted
     from mlaudit.probe.session import run_probe
 
-    report = run_probe(Path(args.path), options_from(args))
+    root = Path(args.path)
+    if not root.is_dir():
+        problem = "not a folder" if root.exists() else "no such folder"
+        sys.stderr.write(f"mlaudit probe: error: {problem}: {args.path} (PATH is the repository root)\n")
+        return 2
+    resume_at, steps = getattr(args, "resume_at", None), getattr(args, "steps", None)
+    if resume_at and not (steps and steps > resume_at):
+        sys.stderr.write(f"mlaudit probe: error: --resume-at {resume_at} needs --steps N with N > {resume_at}\n")
+        return 2
+    python = getattr(args, "python", None)
+    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        sys.stderr.write(f"mlaudit probe: error: --python {python}: not an executable file\n")
+        return 2
+    if args.output_file and not Path(args.output_file).parent.is_dir():
+        sys.stderr.write(f"mlaudit probe: error: cannot write {args.output_file}: its folder does not exist\n")
+        return 2
+    try:
+        report = run_probe(root, options_from(args))
+    except KeyboardInterrupt as exc:
+        cause = exc.name if isinstance(exc, ProbeInterrupted) else "Ctrl-C"
+        sys.stderr.write(f"mlaudit probe: interrupted by {cause}; every run was stopped and its files removed\n")
+        return 2
     result = to_run_result(report)
     fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or "full"
     color = not args.output_file and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render_report(fmt, result, color=color)
     if args.output_file:
-        Path(args.output_file).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output_file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"mlaudit probe: error: cannot write {args.output_file}: {exc.strerror or exc}\n")
+            return 2
     else:
         sys.stdout.write(text)
+    if report.target is not None and report.target.source == "discovered":
+        sys.stderr.write(chosen_target(report.target.spec))
     # full and concise output on the terminal already show the error and its traceback.
     shown = fmt in ("full", "concise") and not args.output_file
     sys.stderr.write(summary(report, error_shown=shown))
@@ -176,6 +253,8 @@ def to_run_result(report: ProbeReport) -> RunResult:
     if rule is not None:
         message = "\n".join([report.message, *report.explanation])
         findings.append(Finding(rule.code, message, report.location.path, report.location.line, level=rule.level))
+    from mlaudit.probe.session import report_properties
+
     # Reporters show notifications as errors: only a run that could not finish has any.
     notifications = error_details(report) if report.verdict == "error" else []
     files = report.outcomes[0].result.get("repo_files", []) if report.outcomes else []
@@ -187,6 +266,15 @@ def to_run_result(report: ProbeReport) -> RunResult:
         execution_successful=report.verdict != "error",
         notifications=notifications,
         files_checked=len(files),
+        properties=report_properties(report),
+        notes=[f"pass: {report.message}"] if report.verdict == "pass" else [],
+    )
+
+
+def chosen_target(spec: str) -> str:
+    return (
+        f"mlaudit probe: no target was set, so it probes `{spec}`, a pytest test that looks like it trains; "
+        f'pin it (or another) with [tool.mlaudit.probe] target = "{spec}" in pyproject.toml, or --target\n'
     )
 
 

@@ -19,6 +19,18 @@ class TensorDiff:
     path: str
     reason: str  # "bytes", "dtype", "shape", "device", "missing" (only in run a), "extra" (only in b)
     detail: str  # e.g. "12 of 40 elements differ, max abs diff 0.0421"
+    count: int | None = None  # differing elements, when measured
+    numel: int | None = None
+    max_abs_diff: float | None = None
+
+    def properties(self) -> dict[str, Any]:
+        return {
+            "tensor": self.path,
+            "reason": self.reason,
+            "differing_elements": self.count,
+            "numel": self.numel,
+            "max_abs_diff": self.max_abs_diff,
+        }
 
     def describe(self) -> str:
         return f"`{self.path}` ({self.detail})" if self.detail else f"`{self.path}`"
@@ -64,4 +76,4 @@ def measure(diff: TensorDiff, a_file: Path | None, b_file: Path | None, runner: 
     detail = f"{result['count']} of {result['numel']} elements differ"
     if result.get("max_abs_diff") is not None:
         detail += f", max abs diff {result['max_abs_diff']:.3g}"
-    return TensorDiff(diff.path, diff.reason, detail)
+    return TensorDiff(diff.path, diff.reason, detail, result["count"], result["numel"], result.get("max_abs_diff"))

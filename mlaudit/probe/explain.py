@@ -10,12 +10,19 @@ Three pairs of extra same-seed runs, all at once:
   strings) is the cause.
 Then `mlaudit check` runs on the repo files the step imported, and its randomness and determinism
 findings (ML1xx) are listed as likely causes.
+
+Nondeterminism can be intermittent (a coin-flip augmentation agrees in half the pairs), so one
+pair that agreed proves nothing. "Deterministic mode / a fixed hash seed makes the runs identical"
+is stated only after enough pairs agreed under it that chance is ruled out at the rate plain
+same-seed pairs were seen to differ (control pairs run alongside); otherwise the line says what was
+seen, with counts. The number of runs used is printed.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -23,30 +30,114 @@ from mlaudit.probe.compare import first_difference
 from mlaudit.probe.runner import Runner, RunOutcome, RunSpec
 
 MAX_RELATED = 10
+MAX_PAIRS = 6  # per check: beyond this the probe stops and says what it saw
+CHANCE = 0.05  # a "fixes it" claim may be a fluke with at most this probability
+
+Pair = tuple[RunOutcome, RunOutcome]
 
 
-def explain(runner: Runner, base: RunSpec, first: RunOutcome) -> tuple[list[str], list[Any]]:
-    """Lines of explanation, and the related static findings."""
+def explain(runner: Runner, base: RunSpec, same: list[RunOutcome]) -> tuple[list[str], list[Any]]:
+    """Lines of explanation, and the related static findings. `same`: the verdict's same-seed runs."""
+    first = same[0]
     plain = replace(base, save=False, deterministic=False)
-    specs = [
-        replace(plain, hooks=True, label="explain: hooks"),
-        replace(plain, hooks=True, label="explain: hooks"),
-        replace(plain, deterministic_warn=True, label="explain: deterministic mode"),
-        replace(plain, deterministic_warn=True, label="explain: deterministic mode"),
-        replace(plain, hash_seed=0, label="explain: PYTHONHASHSEED=0"),
-        replace(plain, hash_seed=0, label="explain: PYTHONHASHSEED=0"),
-    ]
-    hooks_a, hooks_b, det_a, det_b, hash_a, hash_b = runner.run_all(specs)
+    checks = {
+        "plain": replace(plain, label="explain: control"),
+        "deterministic": replace(plain, deterministic_warn=True, label="explain: deterministic mode"),
+        "hash": replace(plain, hash_seed=0, label="explain: PYTHONHASHSEED=0"),
+    }
+    hooks_spec = replace(plain, hooks=True, label="explain: hooks")
+    outcomes = runner.run_all([hooks_spec, hooks_spec, *(spec for spec in checks.values() for _ in range(2))])
+    hooks_a, hooks_b = outcomes[:2]
+    pairs: dict[str, list[Pair]] = {name: [(outcomes[2 + 2 * i], outcomes[3 + 2 * i])] for i, name in enumerate(checks)}
+    # The verdict's own pairs are plain pairs too.
+    pairs["plain"] = [(first, other) for other in same[1:] if other.ok] + pairs["plain"]
+    extra_runs = 0
+    while undecided := [name for name in ("deterministic", "hash") if needs_more(pairs[name], pairs["plain"])]:
+        specs = [checks[name] for name in [*undecided, "plain"] for _ in range(2)]
+        more = runner.run_all(specs)
+        extra_runs += len(more)
+        for i, name in enumerate([*undecided, "plain"]):
+            pairs[name].append((more[2 * i], more[2 * i + 1]))
     lines = [
         explain_hooks(hooks_a, hooks_b),
-        *explain_deterministic(det_a, det_b),
-        explain_hash_seed(hash_a, hash_b),
+        *explain_deterministic(pairs["deterministic"], pairs["plain"]),
+        explain_hash_seed(pairs["hash"], pairs["plain"]),
+        *explain_intermittent(pairs["plain"]),
         *explain_settings(first),
+        runs_used(pairs, 8 + extra_runs),
     ]
     files = sorted(set(first.result.get("repo_files", [])) | set(hooks_a.result.get("repo_files", [])))
     related, note = static_findings(base, files)
     lines.append(note)
     return lines, related
+
+
+def differing_rate(pairs: list[Pair]) -> float:
+    usable = [p for p in pairs if not pair_failed(*p)]
+    return sum(not identical(*p) for p in usable) / len(usable) if usable else 1.0
+
+
+def pairs_needed(control: list[Pair]) -> int:
+    """Identical pairs under a change before "it fixes it" is stated: enough that, at the rate plain
+    pairs differ, all of them agreeing by chance has probability under CHANCE."""
+    rate = differing_rate(control)
+    if rate >= 1.0:
+        return 2
+    if rate <= 0.0:
+        return MAX_PAIRS + 1  # plain pairs never differed here: no claim can be told from chance
+    return max(2, math.ceil(math.log(CHANCE) / math.log(1.0 - rate)))
+
+
+def needs_more(pairs: list[Pair], control: list[Pair]) -> bool:
+    """More pairs are worth running while every pair so far agreed and the claim is not yet safe."""
+    if len(pairs) >= MAX_PAIRS or any(pair_failed(*p) or not identical(*p) for p in pairs):
+        return False
+    return len(pairs) < pairs_needed(control)
+
+
+def counted(pairs: list[Pair]) -> tuple[int, int]:
+    """(identical pairs, pairs that ran)."""
+    usable = [p for p in pairs if not pair_failed(*p)]
+    return sum(identical(*p) for p in usable), len(usable)
+
+
+def verdict_under(pairs: list[Pair], control: list[Pair]) -> str:
+    """ "fixes" (identical in enough pairs), "no" (differed in every pair), or "intermittent"."""
+    same, total = counted(pairs)
+    if same == total and total >= pairs_needed(control):
+        return "fixes"
+    if same == 0:
+        return "no"
+    return "intermittent"
+
+
+def tally(pairs: list[Pair]) -> str:
+    same, total = counted(pairs)
+    return f"identical in {same} of {total} pair{'s' if total != 1 else ''}"
+
+
+def control_tally(control: list[Pair]) -> str:
+    same, total = counted(control)
+    return f"plain same-seed runs differed in {total - same} of {total}"
+
+
+def explain_intermittent(control: list[Pair]) -> list[str]:
+    same, total = counted(control)
+    if not same:
+        return []
+    return [
+        f"Intermittent: plain same-seed runs differed in {total - same} of {total} pairs "
+        f"({100 * (total - same) / total:.0f}%): the source fires only in some runs (a coin-flip augmentation, "
+        "a race, data-dependent control flow); a single passing probe does not prove the step reproducible."
+    ]
+
+
+def runs_used(pairs: dict[str, list[Pair]], runs: int) -> str:
+    counts = ", ".join(
+        f"{label} {len(pairs[name])}"
+        for name, label in (("plain", "plain"), ("deterministic", "deterministic mode"), ("hash", "PYTHONHASHSEED=0"))
+    )
+    return f"Runs: --explain ran {runs} more runs; pairs compared: {counts}."
 
 
 def pair_failed(a: RunOutcome, b: RunOutcome) -> str:
@@ -108,24 +199,32 @@ def blame(x: dict[str, Any], y: dict[str, Any]) -> str:
     return "its input and weights are identical, so an op inside it is nondeterministic"
 
 
-def explain_deterministic(a: RunOutcome, b: RunOutcome) -> list[str]:
-    failure = pair_failed(a, b)
+def explain_deterministic(pairs: list[Pair], control: list[Pair]) -> list[str]:
+    failure = pair_failed(*pairs[0])
     if failure:
         return [f"Deterministic mode: the step fails under torch.use_deterministic_algorithms(True): {failure}."]
     ops: dict[tuple[str, str, int], None] = {}
-    for run in (a, b):
-        for op in run.result.get("nondeterministic_ops", []):
-            ops[(first_line(op["message"]), op["file"], op["line"])] = None
+    for pair in pairs:
+        for run in pair:
+            for op in run.result.get("nondeterministic_ops", []):
+                ops[(first_line(op["message"]), op["file"], op["line"])] = None
     lines = [f"Nondeterministic op at {file}:{line}: {text}" for text, file, line in ops]
-    if identical(a, b):
+    seen = f"({tally(pairs)}; {control_tally(control)})"
+    verdict = verdict_under(pairs, control)
+    if verdict == "fixes":
         lines.append(
-            "Deterministic mode: under torch.use_deterministic_algorithms(True) the runs are identical; "
+            f"Deterministic mode: under torch.use_deterministic_algorithms(True) the runs are identical {seen}; "
             "call it (and set torch.backends.cudnn.benchmark = False) before training."
+        )
+    elif verdict == "no":
+        lines.append(
+            f"Deterministic mode: the runs still differ under torch.use_deterministic_algorithms(True) {seen}, "
+            "so the cause is not (only) a nondeterministic kernel."
         )
     else:
         lines.append(
-            "Deterministic mode: the runs still differ under torch.use_deterministic_algorithms(True), "
-            "so the cause is not (only) a nondeterministic kernel."
+            f"Deterministic mode: no conclusion {seen}: agreeing pairs are as likely by chance as because of "
+            "deterministic mode."
         )
     return lines
 
@@ -153,17 +252,24 @@ def explain_settings(first: RunOutcome) -> list[str]:
     return lines
 
 
-def explain_hash_seed(a: RunOutcome, b: RunOutcome) -> str:
-    failure = pair_failed(a, b)
+def explain_hash_seed(pairs: list[Pair], control: list[Pair]) -> str:
+    failure = pair_failed(*pairs[0])
     if failure:
         return f"Hash seed: could not run with PYTHONHASHSEED=0: {failure}."
-    if identical(a, b):
+    seen = f"({tally(pairs)}; {control_tally(control)})"
+    verdict = verdict_under(pairs, control)
+    if verdict == "fixes":
         return (
-            "Hash seed: with PYTHONHASHSEED fixed the runs are identical, so hash randomization is the "
+            f"Hash seed: with PYTHONHASHSEED fixed the runs are identical {seen}, so hash randomization is the "
             "cause: the step iterates a set (or a dict built from one) of strings whose order changes "
             "between processes; iterate sorted(...) instead."
         )
-    return "Hash seed: fixing PYTHONHASHSEED does not make the runs identical, so hash randomization is not the cause."
+    if verdict == "no":
+        return (
+            f"Hash seed: fixing PYTHONHASHSEED does not make the runs identical {seen}, so hash randomization "
+            "is not the cause."
+        )
+    return f"Hash seed: no conclusion {seen}: agreeing pairs are as likely by chance as because of the fixed hash seed."
 
 
 def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:

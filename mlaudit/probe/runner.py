@@ -1,17 +1,24 @@
 """Start probe workers as fresh subprocesses and always get them back, whatever the target does.
 
-Each worker is `python -m mlaudit.probe.worker` of the current interpreter, in the repo root, in
-its own session (`start_new_session=True`) so that at its timeout, or when it exits leaving
-children behind, `os.killpg` ends the whole process group: no orphans. Output goes through a pipe
-of which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
+Each worker is `worker.py` run as a plain script (copied into the run's temporary folder: it
+imports nothing from mlaudit, so `--python` can name an interpreter where mlaudit is not
+installed), with a temporary working directory of its own that links to the repo's top-level
+entries, its own free `MASTER_PORT`, and a pinned thread count, in its own session
+(`start_new_session=True`). At its timeout, when it exits, on Ctrl-C, SIGTERM or
+SIGHUP, and at interpreter exit, `reaper.kill_tree` ends its process group, its descendants and
+every process carrying its token, `setsid()` escapees included. Output goes through a pipe of
+which only the tail is kept, so a target that prints megabytes costs neither memory nor disk.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import secrets
+import shutil
 import signal
-import site
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,11 +30,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlaudit
+from mlaudit.probe import reaper
 
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+WORKER_COPY = "mlaudit_probe_worker.py"  # a name no project module shadows or is shadowed by
 OUTPUT_TAIL_BYTES = 16 * 1024
 _READ_CHUNK = 64 * 1024
 STACK_DUMP_WAIT = 0.5  # seconds a hung worker gets to print its stack
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+# Every live worker of every Runner in this process (pid -> token), for the exit handler.
+_LIVE: dict[int, str] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_live_at_exit() -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE.items())
+    for pid, token in live:
+        reaper.kill_tree(pid, token)
+
+
+atexit.register(_kill_live_at_exit)
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,10 @@ class RunSpec:
     hooks: bool = False
     hash_seed: int | None = None
     label: str = ""
+    steps: int = 0  # passed as steps=N to the target when set
+    save_to: str = ""  # --resume-at: the target saves its checkpoint here after its steps
+    resume_from: str = ""  # --resume-at: the target loads this checkpoint first
+    threads: int = 1  # torch intra-op threads (and OMP/MKL); 0 leaves torch's default
 
 
 @dataclass
@@ -71,11 +100,19 @@ class Runner:
     """Runs specs, at most `jobs` at a time; files live in `workdir` until `close()`."""
 
     jobs: int = 4
+    python: str = sys.executable  # the interpreter the workers run in (--python)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mlaudit-probe-")))
-    _live: set[int] = field(default_factory=set)
+    _live: dict[int, str] = field(default_factory=dict)  # pid -> token
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _count: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        shutil.copyfile(WORKER_SCRIPT, self.workdir / WORKER_COPY)
+
+    @property
+    def script(self) -> Path:
+        return self.workdir / WORKER_COPY
 
     def run_all(self, specs: list[RunSpec], stop_on_failure: bool = False) -> list[RunOutcome]:
         """Run `specs`; with `stop_on_failure`, the first failure cancels the others (a hang would
@@ -89,14 +126,16 @@ class Runner:
                 self.kill_all()
             return outcome
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+        reaper.become_subreaper()  # setsid() grandchildren become ours when their parent dies
+        with ThreadPoolExecutor(max_workers=max(1, self.jobs)) as pool:
+            try:
                 return list(pool.map(one, specs))
-        except BaseException:
-            # Ctrl-C or any failure here: take every worker group down with us.
-            self._stop.set()
-            self.kill_all()
-            raise
+            except BaseException:
+                # Ctrl-C, SIGTERM, SIGHUP or any failure: kill every worker before the pool's exit
+                # waits for its threads, so they return at once instead of at the timeout.
+                self._stop.set()
+                self.kill_all()
+                raise
 
     def run_one(self, spec: RunSpec) -> RunOutcome:
         if self._stop.is_set():
@@ -106,21 +145,26 @@ class Runner:
             stem = self.workdir / f"run{self._count}"
         result_path = stem.with_suffix(".json")
         save_path = stem.with_suffix(".pt")
-        command = worker_command(spec, result_path, save_path)
+        cwd = make_cwd(spec.root, stem.with_suffix(".cwd"))
+        command = [self.python, str(self.script), *worker_args(spec, result_path, save_path)]
+        token = secrets.token_hex(8)
+        env = {**worker_env(spec), reaper.TOKEN_VARIABLE: token, "MASTER_PORT": str(free_port())}
+        env.setdefault("MASTER_ADDR", "127.0.0.1")
         started = time.perf_counter()
         proc = subprocess.Popen(
             command,
-            cwd=spec.root,
-            env=worker_env(spec),
+            cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        with self._lock:
-            self._live.add(proc.pid)
+        with self._lock, _LIVE_LOCK:
+            self._live[proc.pid] = token
+            _LIVE[proc.pid] = token
             if self._stop.is_set():  # another run failed while this one was starting
-                kill_group(proc.pid)
+                reaper.kill_tree(proc.pid, token)
         tail: deque[bytes] = deque()
         reader = threading.Thread(target=keep_tail, args=(proc.stdout, tail), daemon=True)
         reader.start()
@@ -131,11 +175,12 @@ class Runner:
             timed_out = True
             dump_stack(proc)
         finally:
-            # Also after a normal exit: the target may have left children in its group.
-            kill_group(proc.pid)
+            # Also after a normal exit: the target may have left children behind.
+            reaper.kill_tree(proc.pid, token)
             proc.wait()
-            with self._lock:
-                self._live.discard(proc.pid)
+            with self._lock, _LIVE_LOCK:
+                self._live.pop(proc.pid, None)
+                _LIVE.pop(proc.pid, None)
         reader.join(timeout=5)
         seconds = time.perf_counter() - started
         output = b"".join(tail).decode("utf-8", "replace")
@@ -151,9 +196,8 @@ class Runner:
             self._count += 1
             result_path = self.workdir / f"diff{self._count}.json"
         command = [
-            sys.executable,
-            "-m",
-            "mlaudit.probe.worker",
+            self.python,
+            str(self.script),
             "diff",
             "--a",
             str(a_file),
@@ -176,14 +220,13 @@ class Runner:
 
     def kill_all(self) -> None:
         with self._lock:
-            live = list(self._live)
-        for pid in live:
-            kill_group(pid)
+            live = list(self._live.items())
+        for pid, token in live:
+            reaper.kill_tree(pid, token)
 
     def close(self) -> None:
-        for path in sorted(self.workdir.glob("*"), reverse=True):
-            path.unlink(missing_ok=True)
-        self.workdir.rmdir()
+        self.kill_all()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def cancelled() -> dict[str, Any]:
@@ -193,11 +236,34 @@ def cancelled() -> dict[str, Any]:
     }
 
 
-def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
+def make_cwd(root: Path, folder: Path) -> Path:
+    """A working directory of the run's own: links to the repo's top-level entries, so relative
+    reads (`data/train.txt`) work, while new files and folders it creates there (`out/`, logs,
+    checkpoints) stay apart from the repo and from the other runs."""
+    folder.mkdir()
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return folder
+    for entry in entries:
+        try:
+            (folder / entry.name).symlink_to(entry)
+        except OSError:
+            continue
+    return folder
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for torch.distributed's MASTER_PORT: concurrent runs of a
+    DDP step would otherwise all bind the default 29500 and fail with EADDRINUSE."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def worker_args(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
     command = [
-        sys.executable,
-        "-m",
-        "mlaudit.probe.worker",
         "--root",
         str(spec.root),
         "--target",
@@ -217,11 +283,19 @@ def worker_command(spec: RunSpec, result_path: Path, save_path: Path) -> list[st
         command.append("--deterministic-warn")
     if spec.hooks:
         command.append("--hooks")
+    if spec.threads:
+        command += ["--threads", str(spec.threads)]
+    if spec.steps:
+        command += ["--steps", str(spec.steps)]
+    if spec.save_to:
+        command += ["--save-to", spec.save_to]
+    if spec.resume_from:
+        command += ["--resume-from", spec.resume_from]
     return command
 
 
 def worker_env(spec: RunSpec) -> dict[str, str]:
-    """The user's environment, minus a pinned PYTHONHASHSEED, plus where mlaudit lives."""
+    """The user's environment, minus a pinned PYTHONHASHSEED, with the thread count pinned."""
     env = dict(os.environ)
     env.pop("PYTHONHASHSEED", None)  # a fixed hash seed would hide set/dict-order bugs
     if spec.hash_seed is not None:
@@ -229,18 +303,12 @@ def worker_env(spec: RunSpec) -> dict[str, str]:
     if spec.deterministic or spec.deterministic_warn:
         # Needed by cuBLAS under deterministic mode on torch releases before 2.10; harmless after.
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    package_parent = str(Path(mlaudit.__file__).resolve().parent.parent)
-    # An installed mlaudit is found from site-packages anyway; putting site-packages on
-    # PYTHONPATH would move it ahead of the standard library, so only a source checkout is added.
-    if package_parent not in site_dirs():
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    if spec.threads:
+        # Reductions split across threads add in another order: bitwise results depend on the count.
+        for variable in THREAD_VARIABLES:
+            env[variable] = str(spec.threads)
     env["PYTHONUNBUFFERED"] = "1"  # so the output tail shows the last lines before a crash
     return env
-
-
-def site_dirs() -> set[str]:
-    dirs = [*site.getsitepackages(), site.getusersitepackages()]
-    return {str(Path(d).resolve()) for d in dirs}
 
 
 def keep_tail(stream: Any, tail: deque[bytes]) -> None:
@@ -265,13 +333,6 @@ def dump_stack(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: float) -> dict[str, Any]:
     if timed_out:
         return {
@@ -287,12 +348,16 @@ def read_result(path: Path, returncode: int | None, timed_out: bool, timeout: fl
         return data
     except (OSError, ValueError):
         pass
-    return {"status": "error", "error": {"kind": "crash", "message": describe_exit(returncode), "traceback": ""}}
+    kind = "crash" if returncode is not None and returncode < 0 else "exit"
+    return {"status": "error", "error": {"kind": kind, "message": describe_exit(returncode), "traceback": ""}}
 
 
 def describe_exit(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
         hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
-        return f"the worker process was killed by {name}{hint} before it reported a result"
-    return f"the worker process exited with status {returncode} before it reported a result"
+        return f"the step's process was killed by {name}{hint} before it reported a result"
+    return (
+        f"the step ended its process with exit status {returncode} before it reported a result "
+        "(os._exit(), or a native library that aborted); its last output is below"
+    )

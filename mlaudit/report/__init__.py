@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlaudit.findings import Finding
 from mlaudit.rules.base import Rule
@@ -38,6 +39,10 @@ class RunResult:
     workers: int = 1
     # Summary lines from --baseline / --diff-base: findings not shown, baseline entries fixed.
     adoption_notes: list[str] = field(default_factory=list)
+    # Structured facts about the run for machine readers (the probe: verdict, target, seeds,
+    # device...): JSON's "properties", SARIF's run property bag. "finding" also goes on each result.
+    properties: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # note-level messages (a probe's pass)
 
 
 def render(fmt: str, run: RunResult, color: bool = False) -> str:

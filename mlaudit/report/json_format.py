@@ -5,7 +5,8 @@ Schema (version 1):
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
                  "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null}],
-   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str]}
+   "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str],
+   "properties": {...} (only when set: `mlaudit probe`'s verdict, target, seeds...), "notes": [str] (likewise)}
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
 """
 
@@ -39,6 +40,10 @@ def render(run: RunResult) -> str:
         "errors": list(run.notifications),
         "warnings": list(run.warnings),
     }
+    if run.properties:
+        document["properties"] = run.properties
+    if run.notes:
+        document["notes"] = list(run.notes)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -64,7 +64,7 @@ def sarif_log(run: RunResult) -> Json:
 def sarif_run(run: RunResult) -> Json:
     catalog = Catalog.build(run)
     sources = SourceCache(run.root, uri_prefix(run))
-    return {
+    document: Json = {
         "tool": {"driver": driver(catalog)},
         # The category; a run with its own tool_name (e.g. the probe) gets its own, so both
         # logs can be uploaded from one job without replacing each other's alerts.
@@ -74,6 +74,12 @@ def sarif_run(run: RunResult) -> Json:
         "columnKind": "unicodeCodePoints",
         "results": [result(f, catalog, sources) for f in run.findings],
     }
+    if run.properties:
+        document["properties"] = run.properties
+        if run.properties.get("finding"):
+            for res in document["results"]:
+                res["properties"] = run.properties["finding"]
+    return document
 
 
 def driver(catalog: Catalog) -> Json:
@@ -93,6 +99,7 @@ def invocation(run: RunResult) -> Json:
     }
     # Internal errors (which made the run fail) are errors; degraded parts of a run are warnings.
     notes = [("error", text) for text in run.notifications] + [("warning", text) for text in run.warnings]
+    notes += [("note", text) for text in run.notes]
     if notes:
         inv["toolExecutionNotifications"] = [{"level": level, "message": {"text": text}} for level, text in notes]
     return inv

@@ -50,6 +50,28 @@ def test_module_graph_resolves_package_roots_siblings_and_reexports(tmp_path: Pa
     assert "vendored.thing" in graph.unresolved["examples/mnist/main.py"]
 
 
+def test_monorepo_package_roots_from_setup_py_and_setup_cfg(tmp_path: Path) -> None:
+    """Each project of a monorepo declares its own package folder; setup.py is read, never run."""
+    graph = module_graph(build(tmp_path, {
+        "libs/a/setup.py": "from setuptools import setup, find_packages\nsetup(name='a', "
+        "package_dir={'': 'src'}, packages=find_packages('src'))\n",
+        "libs/a/src/alpha/__init__.py": "from .core import f\n",
+        "libs/a/src/alpha/core.py": "def f():\n    return 1\n",
+        "libs/b/setup.cfg": "[metadata]\nname = b\n\n[options]\npackage_dir =\n    =lib\n",
+        "libs/b/lib/beta/__init__.py": "",
+        "libs/c/setup.py": "import setuptools\nsetuptools.setup(packages=setuptools.find_packages(where='code'))\n",
+        "libs/c/code/gamma.py": "",
+        "libs/d/setup.py": "setup(package_dir={'': compute()})\n",  # not a literal: no root
+        "libs/d/other/delta.py": "",
+        "app/train.py": "import alpha\nimport beta\nimport gamma\nimport delta\n",
+    }))
+    assert graph.module_path("app/train.py", "alpha") == "libs/a/src/alpha/__init__.py"
+    assert graph.resolve("app/train.py", "alpha.f") is not None
+    assert graph.module_path("app/train.py", "beta") == "libs/b/lib/beta/__init__.py"
+    assert graph.module_path("app/train.py", "gamma") == "libs/c/code/gamma.py"
+    assert graph.unresolved["app/train.py"] == ("delta",)
+
+
 def test_entry_points_of_every_kind(tmp_path: Path) -> None:
     entries = {(e.path, e.kind, e.function) for e in entry_points(build(tmp_path, FILES))}
     assert entries == {

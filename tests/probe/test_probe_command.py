@@ -138,3 +138,67 @@ def test_sarif_report_validates_against_the_official_schema(probes: ProbeCache) 
         sarif = assert_valid_sarif(command.render_report("sarif", to_run_result(probes.get(name).report)))
         results = sarif["runs"][0]["results"]
         assert [r["ruleId"] for r in results] == ([probes.get(name).report.verdict] if results else [])
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["/nonexistent/repo", "--target", "t:step"], "no such folder: /nonexistent/repo"),
+        ([str(REPO / "pyproject.toml"), "--target", "t:step"], "not a folder: "),
+        ([str(FIXTURES / "deterministic"), "-o", "/nonexistent/out.json"], "cannot write /nonexistent/out.json"),
+        ([str(FIXTURES / "deterministic"), "--python", "/nonexistent/python"], "--python /nonexistent/python: not an"),
+    ],
+)
+def test_bad_paths_exit_2_with_one_line(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("mlaudit probe: error: ") and line in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_unknown_target_module_is_one_line_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path), "--target", "t:step", "--runs", "1", "--output-format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"mlaudit probe: error: cannot import `t:step`: there is no module `t` in {tmp_path.resolve()}; a target "
+        "is `package.module:function` as imported from the repository root (or src/)\n"
+    )
+    document = json.loads(captured.out)
+    assert document["properties"]["verdict"] == "error"
+    assert document["properties"]["error"]["kind"] == "import"
+
+
+def test_json_carries_the_verdict_and_run_facts_on_a_pass(probes: ProbeCache) -> None:
+    document = json.loads(command.render_report("json", to_run_result(probes.get("deterministic").report)))
+    props = document["properties"]
+    assert props["verdict"] == "pass" and document["findings"] == []
+    assert (props["target"], props["seed"], props["other_seed"], props["runs"]) == ("detstep.train:step", 0, 1, 2)
+    assert (props["device"], props["steps"], props["threads"]) == ("cpu", 1, 1)
+    assert props["torch_version"].startswith("2.") and props["tensors"] > 0
+    assert document["notes"][0].startswith("pass: 2 runs of `detstep.train:step` with seed 0 on cpu")
+
+
+def test_ml901_carries_tensor_step_and_counts_as_properties(probes: ProbeCache) -> None:
+    result = to_run_result(probes.get("unseeded_random").report)
+    finding = json.loads(command.render_report("json", result))["properties"]["finding"]
+    assert finding["tensor"] == "model.0.weight" and finding["reason"] == "bytes"
+    assert finding["step"] == 1 and finding["runs"] == [1, 2]
+    assert 0 < finding["differing_elements"] <= finding["numel"] == 64
+    assert finding["max_abs_diff"] > 0
+    sarif = json.loads(command.render_report("sarif", result))
+    [res] = sarif["runs"][0]["results"]
+    assert res["properties"] == finding
+    assert sarif["runs"][0]["properties"]["verdict"] == "ML901"
+
+
+def test_a_pass_is_a_note_in_sarif(probes: ProbeCache) -> None:
+    from tests.sarif_helpers import assert_valid_sarif
+
+    sarif = assert_valid_sarif(command.render_report("sarif", to_run_result(probes.get("deterministic").report)))
+    run = sarif["runs"][0]
+    assert run["results"] == [] and run["properties"]["verdict"] == "pass"
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "note" and note["message"]["text"].startswith("pass: 2 runs of `detstep.train:step`")

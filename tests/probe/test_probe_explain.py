@@ -69,28 +69,56 @@ def test_hooks_blame_inputs_weights_or_later_steps() -> None:
     )
 
 
+DIFFERED = [(outcome("a"), outcome("b"))]  # the verdict's pair: plain runs differed
+
+
 def test_deterministic_mode_lists_ops_and_says_whether_it_helps() -> None:
     op = {
         "message": "scatter_add_cuda_kernel does not have a deterministic implementation, but ...\nmore",
         "file": "pkg/train.py",
         "line": 12,
     }
-    lines = explain.explain_deterministic(outcome("a", ops=[op]), outcome("a", ops=[op]))
+    agreeing = [(outcome("a", ops=[op]), outcome("a", ops=[op])), (outcome("a"), outcome("a"))]
+    lines = explain.explain_deterministic(agreeing, DIFFERED)
     assert lines[0] == (
         "Nondeterministic op at pkg/train.py:12: scatter_add_cuda_kernel does not have a "
         "deterministic implementation, but ..."
     )
-    assert "the runs are identical" in lines[1]
-    assert "still differ" in explain.explain_deterministic(outcome("a"), outcome("b"))[0]
+    assert "the runs are identical (identical in 2 of 2 pairs; plain same-seed runs differed in 1 of 1)" in lines[1]
+    assert "still differ" in explain.explain_deterministic([(outcome("a"), outcome("b"))], DIFFERED)[0]
     failed = explain.explain_deterministic(
-        outcome(error="RuntimeError: histc_cuda does not have a deterministic"), outcome("a")
+        [(outcome(error="RuntimeError: histc_cuda does not have a deterministic"), outcome("a"))], DIFFERED
     )
     assert "fails under torch.use_deterministic_algorithms(True): RuntimeError: histc_cuda" in failed[0]
 
 
 def test_hash_seed_verdicts() -> None:
-    assert "hash randomization is the cause" in explain.explain_hash_seed(outcome("a"), outcome("a"))
-    assert "is not the cause" in explain.explain_hash_seed(outcome("a"), outcome("b"))
+    same = [(outcome("a"), outcome("a"))] * 2
+    assert "hash randomization is the cause" in explain.explain_hash_seed(same, DIFFERED)
+    assert "is not the cause" in explain.explain_hash_seed([(outcome("a"), outcome("b"))], DIFFERED)
+
+
+def test_one_agreeing_pair_proves_nothing() -> None:
+    """The coin-flip case: one pair that agreed under a fixed hash seed is not a cause."""
+    assert "no conclusion (identical in 1 of 1 pair;" in explain.explain_hash_seed(
+        [(outcome("a"), outcome("a"))], DIFFERED
+    )
+
+
+def test_intermittent_sources_need_more_pairs_and_are_reported_with_their_rate() -> None:
+    sometimes = [*DIFFERED, (outcome("a"), outcome("a")), (outcome("a"), outcome("a"))]  # differed in 1 of 3
+    assert [explain.pairs_needed(DIFFERED), explain.pairs_needed(DIFFERED * 2 + sometimes[1:3])] == [2, 5]
+    assert explain.pairs_needed(sometimes) == 8  # (2/3)^8 < 0.05: more than MAX_PAIRS, so never claimed
+    three_agreeing = [(outcome("a"), outcome("a"))] * 3
+    assert not explain.needs_more([(outcome("a"), outcome("b"))], sometimes)
+    assert explain.needs_more(three_agreeing, sometimes)
+    line = explain.explain_deterministic(three_agreeing, sometimes)[-1]
+    assert line.startswith(
+        "Deterministic mode: no conclusion (identical in 3 of 3 pairs; plain same-seed runs differed in 1 of 3)"
+    )
+    [rate] = explain.explain_intermittent(sometimes)
+    assert rate.startswith("Intermittent: plain same-seed runs differed in 1 of 3 pairs (33%)")
+    assert explain.explain_intermittent(DIFFERED) == []
 
 
 def test_static_findings_fall_back_when_the_engine_is_missing() -> None:

@@ -32,6 +32,15 @@ def test_ml901_names_first_differing_tensor(probes: ProbeCache, name: str) -> No
     assert f"`{report.diff.path}`" in report.message
 
 
+@pytest.mark.parametrize("name", [n for n in CPU if expected(n).get("message_contains")])
+def test_ml901_names_the_stream_and_tells_data_from_math(probes: ProbeCache, name: str) -> None:
+    message = probes.get(name).report.message
+    for part in expected(name)["message_contains"]:
+        assert part in message
+    for part in expected(name).get("message_lacks", []):
+        assert part not in message
+
+
 @pytest.mark.parametrize("name", [n for n in CPU if expected(n).get("explain")])
 def test_explain_names_the_cause(probes: ProbeCache, name: str) -> None:
     text = "\n".join(probes.get(name).report.explanation)

@@ -15,7 +15,10 @@ def write(path: Path, text: str) -> Path:
 
 def test_parse_target() -> None:
     assert parse_target(" pkg.train:step ") == Target("pkg.train", "step")
-    for bad in ("pkg.train", "pkg.train:", ":step", "pkg/train.py:step", "pkg.train:step:x"):
+    assert parse_target("./tests/test_train.py::test_one_step") == Target(
+        "tests/test_train.py", "test_one_step", pytest=True
+    )
+    for bad in ("pkg.train", "pkg.train:", ":step", "pkg/train.py:step", "pkg.train:step:x", "tests/t.py::"):
         with pytest.raises(TargetError, match=r"package\.module:function"):
             parse_target(bad)
 
@@ -27,7 +30,7 @@ def test_read_target_from_pyproject_and_override(tmp_path: Path) -> None:
 
 
 def test_missing_target_explains_how_to_set_it(tmp_path: Path) -> None:
-    with pytest.raises(TargetError, match="does not exist"):
+    with pytest.raises(TargetError, match="no pytest test under the repo looks like it trains"):
         read_target(tmp_path)
     write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
     with pytest.raises(TargetError, match=r"\[tool.mlaudit.probe\]\n    target = "):
@@ -44,3 +47,48 @@ def test_locate_def_line_in_src_layout(tmp_path: Path) -> None:
     assert locate(tmp_path, Target("pkg.train", "step")) == Location("src/pkg/train.py", 4)
     assert locate(tmp_path, Target("pkg", "step")) == Location("src/pkg/__init__.py", 1)
     assert locate(tmp_path, Target("nowhere", "step")) == Location("pyproject.toml", 1)
+
+
+SMOKE = """
+import torch
+
+def test_shapes():
+    torch.nn.Linear(2, 2)
+
+def helper_step(optimizer):
+    optimizer.step()
+
+def test_from_factory(optimizer_factory):
+    optimizer = optimizer_factory()
+    optimizer.step()
+
+def test_one_step():
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer.step()
+"""
+
+
+def test_pytest_smoke_test_is_found_when_no_target_is_set(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", "[project]\nname = 'x'\n")
+    write(tmp_path / "tests" / "test_model.py", SMOKE)
+    write(tmp_path / ".venv" / "lib" / "test_a.py", SMOKE)  # environments are not searched
+    write(tmp_path / "tests" / "test_broken.py", "def test_(:\n")  # unparsable files are skipped
+    found = read_target(tmp_path)
+    # Both test_from_factory and test_one_step step an optimizer; a name with train/fit/step wins.
+    assert (found.spec, found.pytest, found.source) == ("tests/test_model.py::test_one_step", True, "discovered")
+    assert locate(tmp_path, found) == Location("tests/test_model.py", 14)
+    write(tmp_path / "pyproject.toml", '[tool.mlaudit.probe]\ntarget = "pkg.train:step"\n')
+    assert read_target(tmp_path).source == "pyproject"
+
+
+def test_a_test_that_runs_a_trainer_is_found_too(tmp_path: Path) -> None:
+    """minGPT-style: the test never calls .step() itself, its Trainer does."""
+    write(tmp_path / "tests" / "test_misc.py", "def test_config():\n    assert True\n")
+    write(
+        tmp_path / "tests" / "test_smoke.py",
+        "import torch\nfrom mingpt.trainer import Trainer\n\n"
+        "def test_two_iterations():\n    Trainer(cfg, model, data).run()\n\n"
+        "def test_training_config():\n    assert torch.ones(1)\n",
+    )
+    assert read_target(tmp_path).spec == "tests/test_smoke.py::test_two_iterations"
