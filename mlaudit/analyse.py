@@ -3,7 +3,7 @@
 - Keys: `file_keys` gives each file a key from its content digest (reusing the last run's digest
   when the file's stat is unchanged) and `run_key` one for the whole run.
 - Analysis: `analyse_all` loads what the cache has and analyses the rest, in this process and
-  forked helpers, while ruff's ERA001 runs beside them for ML303.
+  forked helpers.
 
 Results are identical whichever path a file takes (cache hit, serial, or a helper process): a
 test runs the fixtures every way and compares.
@@ -27,18 +27,8 @@ from pathlib import Path
 
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
-from mlaudit.facts import (
-    MAX_PYTHON_TOKENS,
-    FileFacts,
-    FileResult,
-    RuleFactory,
-    analyse_file,
-    needs_reading,
-    python_tokens,
-)
-from mlaudit.facts.external import COMMENTED_CODE, CommentedCode, RuffUnavailable
+from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
 from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.project import kinds
 from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
 
@@ -174,7 +164,6 @@ def analyse_all(
     settings: Settings,
     cache: Cache | None,
     jobs: int | None = None,
-    root: Path | None = None,
     keys: dict[str, str | None] | None = None,
 ) -> tuple[list[FileResult], AnalysisStats]:
     stats = AnalysisStats()
@@ -188,23 +177,13 @@ def analyse_all(
             keyed.append((file, None))
         else:
             keyed.append((file, keys[file.path] if keys is not None and file.path in keys else _cache_key(file, settings, options)))
-    # Files with no entry will be analysed whatever happens: ruff starts on them now and runs on the
-    # other core while the cached entries load.
-    absent = [f for f, key in keyed if cache is None or key is None or not cache.has(key)]
-    externals = [_start_external(root, absent, stats, settings.max_bytes)]
     todo, miss_keys = _load_cached(keyed, cache, results, stats)
-    absent_paths = {f.path for f in absent}
-    late = [f for f in todo if f.path not in absent_paths]  # an entry that was there but would not load
-    if late and externals[0] is not None:
-        externals.append(_start_external(root, late, stats, settings.max_bytes))
     stats.misses = len(todo)
     fresh, stats.workers = _analyse(todo, settings, jobs)
-    complete = root is None or _add_external_facts(externals, fresh, stats)
     for result in fresh:
         results[result.facts.path] = result
         key = miss_keys.get(result.facts.path)
-        incomplete = not complete and result.facts.python is not None
-        if cache is not None and key is not None and not result.errors and not incomplete:
+        if cache is not None and key is not None and not result.errors:
             cache.store(key, result)
     return [results[f.path] for f in files], stats
 
@@ -225,47 +204,6 @@ def _load_cached(
             miss_keys[file.path] = key
         todo.append(file)
     return todo, miss_keys
-
-
-def _start_external(root: Path | None, todo: list[SourceFile], stats: AnalysisStats, max_bytes: int) -> CommentedCode | None:
-    """Start the external tools once over the Python files to analyse; None when they cannot run.
-    They get only what mlaudit itself would read: regular files within the size limit (a FIFO
-    named train.py would block ruff; a 2 GiB file took it 130 s and 20 GB)."""
-    if root is None:
-        return None
-    try:
-        paths = [f.path for f in todo if f.format == kinds.PYTHON and not f.outside and _readable(f, max_bytes)]
-        return CommentedCode(root, paths)
-    except RuffUnavailable as exc:
-        stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
-        return None
-
-
-def _readable(file: SourceFile, max_bytes: int) -> bool:
-    """Whether mlaudit itself will parse the file: regular, within the size limit and the parse
-    budget (ruff took 1.2 GB on a 9.5 MiB file of bare names that mlaudit refuses)."""
-    try:
-        return python_tokens(read_bytes(file.abs_path, max_bytes)) <= MAX_PYTHON_TOKENS
-    except SourceError:
-        return False
-
-
-def _add_external_facts(externals: list[CommentedCode | None], fresh: list[FileResult], stats: AnalysisStats) -> bool:
-    """Attach the external tools' facts to the Python files that parsed; False when they could not run."""
-    python = [r for r in fresh if r.facts.python is not None and r.facts.format == kinds.PYTHON]
-    rows: dict[str, tuple[int, ...]] = {}
-    for external in externals:
-        if external is None:
-            return False
-        try:
-            rows.update(external.rows())
-        except RuffUnavailable as exc:
-            stats.warnings.append(f"{exc}; commented-out code (ML303) was not checked")
-            return False
-    for result in python:
-        assert result.facts.python is not None
-        result.facts.python.extra[COMMENTED_CODE] = rows.get(result.facts.path, ())
-    return True
 
 
 def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None:

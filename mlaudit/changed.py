@@ -172,7 +172,10 @@ def on_changed_lines(findings: Iterable[Finding], changed: ChangedLines, prefix:
         paths = [finding.path, *finding.related_paths]
         repo = [f"{prefix}/{p}" if prefix else p for p in paths]
         last = max(finding.end_line or finding.line, finding.line)
-        if changed.touches(repo[0], finding.line, last) or any(p in changed.whole for p in repo[1:]):
+        # A finding with several places (ML502: every unpinned line of a file) counts when any changed.
+        others = [(f"{prefix}/{r.path}" if prefix else r.path, r.line) for r in finding.related]
+        if (changed.touches(repo[0], finding.line, last) or any(p in changed.whole for p in repo[1:])
+                or any(changed.touches(path, line, line) for path, line in others)):
             kept.append(finding)
         else:
             left_out += 1

@@ -18,14 +18,17 @@ from mlaudit.cache import Cache, CacheSettingError, cache_location
 from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
 from mlaudit.facts import needs_reading
 from mlaudit.findings import Finding
-from mlaudit.project.boundary import OUTSIDE, screen
+from mlaudit.project import kinds
+from mlaudit.project.boundary import OUTSIDE, read_inside, screen
 from mlaudit.project.discover import exclude_spec, find_root, list_files
 from mlaudit.project.git import GitState, find_git_root, read_git_state
-from mlaudit.project.kinds import classify
 from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.report import RunResult
 from mlaudit.rules import ProjectRule
 from mlaudit.suppress import UNUSED_NOQA, suppress
+
+# copier.yml is read for its `_subdirectory:` line only; a settings file is small.
+COPIER_SETTINGS_MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -62,10 +65,12 @@ def discover_files(root: Path, settings: Settings) -> tuple[dict[str, SourceFile
     git = read_git_state(root)
     spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
     top = os.path.realpath(git.top if git is not None else (find_git_root(root) or root))
+    paths = list_files(root, git, spec)
+    templates = kinds.find_templates(paths, _copier_subdirectory(root, paths))
     files = {}
     warnings = []
-    for rel in list_files(root, git, spec):
-        file, skipped = _source_file(root, rel, git, top)
+    for rel in paths:
+        file, skipped = _source_file(root, rel, git, top, templates)
         if skipped is not None:
             warnings.append(f"skipped {rel}: {skipped}; it was not read")
         if file is not None:
@@ -79,7 +84,18 @@ def discover_files(root: Path, settings: Settings) -> tuple[dict[str, SourceFile
 MAX_SKIP_WARNINGS = 10  # then one line for the rest
 
 
-def _source_file(root: Path, rel: str, git: GitState | None, top: str) -> tuple[SourceFile | None, str | None]:
+def _copier_subdirectory(root: Path, paths: list[str]) -> str | None:
+    """The template folder that a root copier.yml names (read only inside the repository)."""
+    for name in sorted(kinds.COPIER_MARKERS & set(paths)):
+        data = read_inside(root, root / name, COPIER_SETTINGS_MAX_BYTES)
+        if data is not None:
+            return kinds.copier_subdirectory(data.decode("utf-8", errors="replace"))
+    return None
+
+
+def _source_file(
+    root: Path, rel: str, git: GitState | None, top: str, templates: kinds.Templates | None = None
+) -> tuple[SourceFile | None, str | None]:
     """The file, and why it is not read when it is not. A FIFO, device or socket is no file to
     audit; a symlink out of the repository stays listed (a data folder linked in from a mount is
     common) but is never opened, and a warning says so when its content would have been read."""
@@ -93,7 +109,8 @@ def _source_file(root: Path, rel: str, git: GitState | None, top: str) -> tuple[
     reason = screen(abs_path, top)
     if reason is not None and reason != OUTSIDE:
         return None, reason
-    file = SourceFile(rel, abs_path, classify(rel), size, tracked, is_link, mtime, ctime, outside=reason == OUTSIDE)
+    kind = kinds.classify(rel, templates)
+    file = SourceFile(rel, abs_path, kind, size, tracked, is_link, mtime, ctime, outside=reason == OUTSIDE)
     return file, reason if file.outside and needs_reading(dataclasses.replace(file, outside=False)) else None
 
 
@@ -243,7 +260,7 @@ def _all_findings(
         clock.lap("analyse")
         clock.lap("project")
         return memo, AnalysisStats(hits=len(keys))
-    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, root, keys)
+    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, keys)
     clock.lap("analyse")
     model = ProjectModel(root, files, {r.facts.path: r.facts for r in results}, git, settings)
     project_findings, project_errors = run_project_rules(model)

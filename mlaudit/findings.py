@@ -34,6 +34,16 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class RelatedLocation:
+    """Another place that belongs to the same finding (the other tests of one dead flag)."""
+
+    path: str
+    line: int
+    col: int = 1
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem at one place.
 
@@ -54,6 +64,8 @@ class Finding:
     # Extra paths whose presence in a pre-commit batch makes this finding relevant
     # (e.g. the lockfile for a stale-lockfile finding anchored at pyproject.toml).
     related_paths: tuple[str, ...] = field(default=())
+    # Other places of the same problem, shown as SARIF relatedLocations and JSON `related`.
+    related: tuple[RelatedLocation, ...] = field(default=())
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.col, self.code)

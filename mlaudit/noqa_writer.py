@@ -223,7 +223,7 @@ def _edit_notebook(data: bytes, findings: list[Finding], reason: str | None, ski
     try:
         text = data.decode("utf-8")
         document = json.loads(text)
-        _, code, line_map = parse_notebook(text)
+        _, code, line_map, _ = parse_notebook(text)
     except (UnicodeDecodeError, ValueError, SourceError, RecursionError):
         return None
     layout = _layout(code)

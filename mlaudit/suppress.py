@@ -131,7 +131,7 @@ def _notebook_comments(text: str) -> list[Comment] | None:
     from mlaudit.facts.sources import SourceError
 
     try:
-        _, code, line_map = parse_notebook(text)
+        _, code, line_map, _ = parse_notebook(text)
     except (SourceError, ValueError, RecursionError):
         return None
     comments = python_comments(code)

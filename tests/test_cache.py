@@ -130,9 +130,7 @@ def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(tmp_path: Path, d
     assert run(repo).cache_hits == 1  # rewritten
 
 
-def test_a_file_whose_entry_fails_to_load_still_gets_commented_code_checked(tmp_path: Path) -> None:
-    """ruff starts early on the files with no entry; one whose entry exists but will not load is
-    found only later and needs a ruff run of its own."""
+def test_a_file_whose_entry_fails_to_load_is_analysed_again(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"a.py": BENCH + "# x = torch.zeros(3)\n# print(x)\n"})
     expected = summary(run(repo))
     assert "ML303" in {code for _, _, _, code, _ in expected}

@@ -529,10 +529,9 @@ def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
         if default in model.files:
             _file_namespace(model, index, default, "params")
         data = facts.data if facts is not None else None
-        for file, chain in _dvc_params(data, default):
-            target = _normalise(str(base / file)) if file != default else default
-            if target in model.files:
-                ns = _file_namespace(model, index, target, "params")
+        for file, chain in _dvc_params(data, base):
+            if file in model.files:
+                ns = _file_namespace(model, index, file, "params")
                 ns.references.add(chain)
         for text in _strings(data):
             for ref in INTERPOLATION.findall(text):
@@ -545,21 +544,29 @@ def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
             index.namespaces[f"file:{path}"].kind = "params"
 
 
-def _dvc_params(data: Any, default: str) -> Iterable[tuple[str, Chain]]:
+def _dvc_params(data: Any, base: PurePosixPath) -> Iterable[tuple[str, Chain]]:
+    """(params file, key) for every stage param. A stage's files, `params.yaml` by default, are
+    relative to its `wdir` (itself relative to the dvc.yaml folder), as DVC reads them."""
     stages = data.get("stages") if isinstance(data, dict) else None
     if not isinstance(stages, dict):
         return
     for stage in stages.values():
-        params = stage.get("params") if isinstance(stage, dict) else None
+        if not isinstance(stage, dict):
+            continue
+        wdir = stage.get("wdir")
+        folder = base / wdir if isinstance(wdir, str) else base
+        default = _normalise(str(folder / "params.yaml")) or "params.yaml"
+        params = stage.get("params")
         for entry in params if isinstance(params, list) else []:
             if isinstance(entry, str):
                 yield default, tuple(entry.split("."))
             elif isinstance(entry, dict):
                 for file, keys in entry.items():
+                    target = _normalise(str(folder / str(file))) or str(file)
                     if not keys:
-                        yield str(file), ()
+                        yield target, ()
                     for key in keys if isinstance(keys, list) else []:
-                        yield str(file), tuple(str(key).split("."))
+                        yield target, tuple(str(key).split("."))
 
 
 def _strings(data: Any) -> Iterable[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlaudit.facts.notebook import NotebookFacts, parse_notebook
+from mlaudit.facts.notebook import CellError, NotebookFacts, parse_notebook
 from mlaudit.facts.python import CoreFacts, ModuleFacts
 from mlaudit.facts.sources import SourceError, decode_python, decode_text, read_bytes
 from mlaudit.facts.structured import parse_json, parse_toml, parse_yaml
@@ -93,6 +93,8 @@ def analyse_file(
     try:
         result = _parse(file, raw, digest, python_rules)
     except SourceError as exc:
+        if kinds.is_template_text(raw.decode("utf-8", errors="replace")):
+            return FileResult(FileFacts(file.path, file.format, digest))  # Jinja to render, not ours to parse
         return _unparseable(file, digest, exc)
     except Exception as exc:  # noqa: BLE001 - hostile input must become ML001, never end the run
         return _unparseable(file, digest, SourceError(f"unexpected content ({type(exc).__name__}: {_first_line(exc)})"))
@@ -111,8 +113,10 @@ def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[Rul
         return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None))
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
-        notebook, code, line_map = parse_notebook(text)
-        return _python(file, digest, code, line_map, python_rules, notebook)
+        notebook, code, line_map, tree = parse_notebook(text)
+        result = _python(file, digest, code, line_map, python_rules, notebook, tree)
+        result.findings.extend(_bad_cell_finding(file, bad) for bad in notebook.bad_cells)
+        return result
     parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
     # Lockfiles are read by the dependency reader alone: nothing needs their generic tree, and a
     # big pixi.lock would be slow to compose and could hit the YAML node cap.
@@ -128,8 +132,8 @@ _DEPENDENCY_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE})
 def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileResult:
     """Read a manifest or lockfile with the dependency reader; its failure is an ML001 finding,
     while the file's other facts and findings (a setup.py's Python rules) stay."""
-    if not file.kind.roles & _DEPENDENCY_ROLES:
-        return result
+    if not file.kind.roles & _DEPENDENCY_ROLES or kinds.is_template_text(text):
+        return result  # a template's requirements belong to the projects it generates
     # Imported here: the dependency reader uses mlaudit.facts.structured, so a module-level
     # import would be circular.
     from mlaudit.project.manifests import ManifestError, read_dependency_file
@@ -155,19 +159,21 @@ def _python(
     line_map: LineMap,
     python_rules: Sequence[RuleFactory],
     notebook: NotebookFacts | None,
+    tree: ast.Module | None = None,
 ) -> FileResult:
     module, is_package = module_name(file.path) if notebook is None else ("", False)
-    _check_python_budget(text)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
-            tree = ast.parse(text, filename=file.path)
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        raise _syntax_error(exc, line_map) from None
+    if tree is None:
+        _check_python_budget(text)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
+                tree = ast.parse(text, filename=file.path)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+            raise _syntax_error(exc, line_map) from None
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
-    rules = [make() for make in python_rules]
+    rules = [rule for rule in (make() for make in python_rules) if not rule.exempt_roles & file.kind.roles]
     for rule in rules:
         rule.begin(ctx)
     walk(tree, ctx, [core, *extractors, *rules])
@@ -225,6 +231,12 @@ def _unparseable_finding(file: SourceFile, exc: SourceError) -> Finding:
         col=max(exc.col, 1) if exc.line else 1,
         level=Level.ERROR,
     )
+
+
+def _bad_cell_finding(file: SourceFile, bad: CellError) -> Finding:
+    """A code cell that is not IPython: reported alone, the other cells were analysed."""
+    message = f"cell {bad.cell}: invalid Python syntax: {bad.message} (this cell was skipped; the others were checked)"
+    return _unparseable_finding(file, SourceError(message, line=bad.line, col=bad.col))
 
 
 def _run_file_rules(file: SourceFile, result: FileResult, file_rules: Sequence[FileRule]) -> None:

@@ -511,7 +511,11 @@ class ConfigFacts:
         roots.pop(name, None)
         if isinstance(value, ast.Constant) and isinstance(value.value, bool) and not ctx.scope:
             qual = ctx.resolve_name(name)
-            if qual:
+            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx)):
+                # A notebook's top-level values (Colab form fields above all) are its inputs: the
+                # reader edits the cell and reruns; they are no constants.
+                self.non_flag.add(qual)
+            elif qual:
                 self.bool_constants.append(BoolConstant(qual, value.value, node.lineno))
         root = self._root_of_call(value, ctx)
         if root is not None:
@@ -772,6 +776,15 @@ class ConfigFacts:
             uses_config_store=self.config_store,
             tracker_config_stores=self.tracker_stores,
         )
+
+
+# A Colab/Jupyter form field: `use_wandb = True  #@param {type:"boolean"}` is a checkbox.
+FORM_FIELD = re.compile(r"#\s*@param\b")
+
+
+def _is_form_field(node: ast.stmt, ctx: PyContext) -> bool:
+    line = node.end_lineno or node.lineno
+    return 0 < line <= len(ctx.lines) and FORM_FIELD.search(ctx.lines[line - 1]) is not None
 
 
 TRACKER_KEYS = re.compile(r"param|config|hparam|args", re.IGNORECASE)

@@ -1,22 +1,26 @@
 """Jupyter notebooks: cells, execution counts, and their code joined into one module.
 
 nbformat v4 (`cells`, `source`, `execution_count`) and v3 (`worksheets[0].cells`, `input`,
-`prompt_number`) are read as plain JSON. Magics and shell escapes are blanked, not removed, so
-line numbers stay put; each joined line remembers the JSON line of the notebook that holds it.
+`prompt_number`) are read as plain JSON. Each code cell is read as IPython reads it
+(`mlaudit.facts.ipython`: magics, shell escapes and help lines become the calls IPython makes, line
+for line), so line numbers stay put; each joined line remembers the JSON line that holds it. A cell
+that is not valid IPython (markdown pasted into a code cell) is left out and reported on its own:
+the other cells are still analysed.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from mlaudit.facts.ipython import transform_cell
 from mlaudit.facts.sources import SourceError
 from mlaudit.facts.structured import parse_json
 from mlaudit.facts.walk import LineMap
 
-# Cell magics whose body is still Python.
-PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 # How far ahead to look for a source line in the JSON; bounds the cost on odd layouts.
 SEARCH_WINDOW = 500
 
@@ -31,37 +35,89 @@ class CellFact:
 
 
 @dataclass(frozen=True)
+class CellError:
+    """A code cell that is not valid IPython; its lines were left out of the joined module."""
+
+    cell: int  # 1-based position among all cells
+    line: int  # line of the notebook file
+    col: int
+    message: str
+
+
+@dataclass(frozen=True)
 class NotebookFacts:
     nbformat: int
     cells: tuple[CellFact, ...]
+    bad_cells: tuple[CellError, ...] = ()
 
     @property
     def code_cells(self) -> tuple[CellFact, ...]:
         return tuple(c for c in self.cells if c.cell_type == "code")
 
 
-def parse_notebook(text: str) -> tuple[NotebookFacts, str, LineMap]:
-    """Return the notebook's facts, its code cells joined as Python, and the line map."""
+def parse_notebook(text: str) -> tuple[NotebookFacts, str, LineMap, ast.Module]:
+    """Return the notebook's facts, its code cells joined as Python, the line map and the tree of
+    the joined code (cells that do not parse are left out and listed in `bad_cells`)."""
     document = parse_json(text)
     if not isinstance(document, dict):
         raise SourceError("invalid notebook: the top level is not a JSON object")
     raw_cells, nbformat = _raw_cells(document)
     finder = _LineFinder(text.splitlines())
-    cells, code_lines, file_lines, cell_numbers = [], [], [], []
+    cells: list[CellFact] = []
+    code: list[_CodeCell] = []
     for index, raw in enumerate(raw_cells, 1):
         cell_type, lines, count = _cell_parts(raw, nbformat)
         json_lines = [finder.find(line) for line in lines]
         start = json_lines[0] if json_lines else finder.last
         source = "".join(lines)
         cells.append(CellFact(index, cell_type, source, count, start))
-        if cell_type != "code":
-            continue
-        for text_line, json_line in zip(_python_lines(source), json_lines or [start], strict=False):
-            code_lines.append(text_line)
-            file_lines.append(json_line)
-            cell_numbers.append(index)
-    facts = NotebookFacts(nbformat, tuple(cells))
-    return facts, "\n".join(code_lines) + "\n", LineMap(tuple(file_lines), tuple(cell_numbers))
+        if cell_type == "code":
+            python = transform_cell(source)
+            code.append(_CodeCell(index, python, (json_lines or [start]) + [start] * (len(python) - len(json_lines))))
+    tree, bad = _parse_cells(code)
+    code_lines = [line for cell in code for line in cell.python]
+    file_lines = tuple(n for cell in code for n in cell.json_lines[: len(cell.python)])
+    cell_numbers = tuple(cell.index for cell in code for _ in cell.python)
+    facts = NotebookFacts(nbformat, tuple(cells), bad)
+    return facts, "\n".join(code_lines) + "\n", LineMap(file_lines, cell_numbers), tree
+
+
+@dataclass
+class _CodeCell:
+    index: int
+    python: list[str]  # the cell as Python, one line per source line
+    json_lines: list[int]
+
+
+def _parse_cells(cells: list[_CodeCell]) -> tuple[ast.Module, tuple[CellError, ...]]:
+    """Parse the joined cells; when that fails, find the cells that do not parse on their own
+    (IPython runs each cell alone), blank them, and parse the rest."""
+    try:
+        return _parse("\n".join(line for cell in cells for line in cell.python) + "\n"), ()
+    except SyntaxError:
+        pass
+    bad = []
+    for cell in cells:
+        try:
+            _parse("\n".join(cell.python) + "\n")
+        except SyntaxError as exc:
+            line = min(max(exc.lineno or 1, 1), len(cell.json_lines))
+            bad.append(CellError(cell.index, cell.json_lines[line - 1], exc.offset or 0, exc.msg))
+            cell.python = [""] * len(cell.python)
+    # Every remaining cell parses alone, so their concatenation parses.
+    return _parse("\n".join(line for cell in cells for line in cell.python) + "\n"), tuple(bad)
+
+
+def _parse(text: str) -> ast.Module:
+    """`ast.parse`, with any failure to parse (null bytes, nesting too deep) as a SyntaxError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
+            return ast.parse(text)
+    except SyntaxError:
+        raise
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise SyntaxError(str(exc) or type(exc).__name__) from None
 
 
 def _raw_cells(document: dict[str, Any]) -> tuple[list[Any], int]:
@@ -91,17 +147,6 @@ def _cell_parts(raw: Any, nbformat: int) -> tuple[str, list[str], int | None]:
         text = source if isinstance(source, str) else ""
     count = raw.get("execution_count" if nbformat >= 4 else "prompt_number")
     return cell_type, text.splitlines(keepends=True), count if isinstance(count, int) else None
-
-
-def _python_lines(source: str) -> list[str]:
-    """The cell's lines with IPython magics and shell escapes blanked."""
-    lines = source.splitlines() or [""]
-    first = lines[0].strip()
-    if first.startswith("%%"):
-        if not first.startswith(PYTHON_CELL_MAGICS):
-            return ["" for _ in lines]
-        lines = ["", *lines[1:]]
-    return ["" if line.lstrip().startswith(("%", "!", "?")) else line for line in lines]
 
 
 class _LineFinder:

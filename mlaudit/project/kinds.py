@@ -52,6 +52,20 @@ FORMAT_BY_NAME = {
 MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT, VCS = (
     "manifest", "lockfile", "dvc", "data", "config", "env-script", "vcs",
 )
+# A test file (tests are not training: determinism switched off in a fixture is not a finding),
+# and a project-template file (cookiecutter/copier: Jinja to render, not the repo's own code).
+TEST, TEMPLATE, DOCS = "test", "template", "docs"
+
+TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+DOCS_FOLDERS = frozenset({"docs", "doc"})
+TEST_NAMES = re.compile(r"(test_.*|.*_test|conftest)\.py")
+# A template generator's settings at the root of a repo make it a project template.
+COOKIECUTTER_MARKERS = frozenset({"cookiecutter.json"})
+COPIER_MARKERS = frozenset({"copier.yml", "copier.yaml"})
+# Template files by name: Jinja in a path (`{{cookiecutter.project_slug}}/`) or copier's suffix.
+TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+# Jinja that a generator renders, in a file's text: decides a file that does not parse.
+TEMPLATE_TEXT = re.compile(r"\{\{-?\s*(?:cookiecutter|copier)\b|\{%-?\s*(?:if|for|raw|set|include|macro)\b")
 
 ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("pyproject.toml", MANIFEST),
@@ -115,8 +129,51 @@ class Kind:
     roles: frozenset[str]
 
 
-def classify(rel_path: str) -> Kind:
-    """Decide the format and roles of the file at `rel_path` (POSIX, relative to the root)."""
+@dataclass(frozen=True)
+class Templates:
+    """Where a repo keeps a project template: folders whose files are all templates."""
+
+    folders: tuple[str, ...] = ()  # "hooks/", "template/": prefixes of repo paths
+
+    def holds(self, rel_path: str) -> bool:
+        return rel_path.startswith(self.folders) if self.folders else False
+
+
+def find_templates(rel_paths: list[str], copier_subdirectory: str | None = None) -> Templates:
+    """The template folders of a repo, from the generator settings at its root: cookiecutter
+    renders `hooks/` too; copier renders its `_subdirectory` (given by the caller, who reads
+    copier.yml). Files with Jinja in their path are templates wherever they are (`classify`)."""
+    root_names = {p for p in rel_paths if "/" not in p}
+    folders = []
+    if root_names & COOKIECUTTER_MARKERS:
+        folders.append("hooks/")
+    if root_names & COPIER_MARKERS and copier_subdirectory:
+        folders.append(copier_subdirectory.strip("/") + "/")
+    return Templates(tuple(folders))
+
+
+def copier_subdirectory(settings_text: str) -> str | None:
+    """copier.yml's `_subdirectory:` (the folder that holds the template), read without YAML."""
+    match = re.search(r"^_subdirectory:[ \t]*[\"']?([\w./-]+)", settings_text, re.MULTILINE)
+    return match.group(1) if match and match.group(1).strip("./") else None
+
+
+def is_template_text(text: str) -> bool:
+    """Does a file that failed to parse hold Jinja for a project generator to render?"""
+    return TEMPLATE_TEXT.search(text) is not None
+
+
+TEMPLATE_KIND = Kind(OTHER, frozenset({TEMPLATE}))
+
+
+def classify(rel_path: str, templates: Templates | None = None) -> Kind:
+    """Decide the format and roles of the file at `rel_path` (POSIX, relative to the root).
+
+    A template file is nothing else: it is not parsed, and its requirements are not the repo's."""
+    if "{{" in rel_path or "{%" in rel_path or rel_path.endswith(TEMPLATE_SUFFIXES):
+        return TEMPLATE_KIND
+    if templates is not None and templates.holds(rel_path):
+        return TEMPLATE_KIND
     *folders, name = rel_path.split("/")  # string work, not pathlib: this runs for every file
     suffix = suffix_of(name)
     fmt = FORMAT_BY_NAME.get(name) or FORMAT_BY_SUFFIX.get(suffix.lower(), OTHER)
@@ -129,6 +186,10 @@ def classify(rel_path: str) -> Kind:
     # RL config rather than a conda environment, so manifests keep the config role unless named above.
     if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(folders) or LOCKFILE in roles):
         roles.discard(CONFIG)
+    if TEST_NAMES.fullmatch(name) or any(folder in TEST_FOLDERS for folder in folders):
+        roles.add(TEST)
+    if any(folder in DOCS_FOLDERS for folder in folders):
+        roles.add(DOCS)
     if is_artifact(rel_path):
         roles.add(DATA)
         if fmt in (OTHER, TEXT):

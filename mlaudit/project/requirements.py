@@ -256,10 +256,22 @@ def read_requirement_line(
         return  # pip fills in ${VAR} at install time; what it stands for is unknown here
     if _is_path_or_url(requirement_text):
         egg = _EGG.search(requirement_text)
-        if egg:
-            requirements.append(_url_requirement(egg.group(1), requirement_text, line, path, group))
+        name = egg.group(1) if egg else _vcs_project(requirement_text)
+        if name:
+            requirements.append(_url_requirement(name, requirement_text, line, path, group))
         return
     requirements.append(parse_requirement(requirement_text, line=line, source=path, group=group))
+
+
+def _vcs_project(url: str) -> str | None:
+    """The project a bare VCS URL installs, from the repository's name:
+    `git+https://github.com/openai/CLIP.git@main` -> `CLIP`. None for other URLs and paths."""
+    if not url.startswith(_VCS_PREFIXES):
+        return None
+    path = url.split("://", 1)[-1].split("#", 1)[0].rstrip("/")
+    last = path.rsplit("/", 1)[-1].split("@", 1)[0]
+    name = last.removesuffix(".git")
+    return name if _NAME.fullmatch(name) and "/" in path else None
 
 
 def _url_requirement(name: str, url: str, line: int, path: str, group: str) -> Requirement:

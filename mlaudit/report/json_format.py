@@ -4,7 +4,8 @@ Schema (version 1):
   {"version": 1, "tool": {"name": "mlaudit", "version": "..."}, "root": "/abs/path",
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
-                 "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null}],
+                 "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null,
+                 "related": [{"path", "location": {"line", "column"}, "message"}]}],
    "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str],
    "properties": {...} (only when set: `mlaudit probe`'s verdict, target, seeds...), "notes": [str] (likewise)}
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
@@ -61,6 +62,8 @@ def _finding(finding: Finding, name: str) -> dict[str, Any]:
         "location": {"line": finding.line, "column": finding.col},
         "end_location": end,
         "fix": _fix(finding.fix),
+        "related": [{"path": r.path, "location": {"line": r.line, "column": r.col}, "message": r.message}
+                    for r in finding.related],
     }
 
 

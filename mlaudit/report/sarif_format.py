@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import mlaudit
 from mlaudit.docs import RuleDoc, load_doc
-from mlaudit.findings import Edit, Finding, Fix, Level
+from mlaudit.findings import Edit, Finding, Fix, Level, RelatedLocation
 from mlaudit.project.boundary import is_inside
 from mlaudit.report import RunResult
 from mlaudit.report.fingerprint import decode_like_node, line_hashes
@@ -304,10 +304,24 @@ def result(finding: Finding, catalog: Catalog, sources: SourceCache) -> Json:
         res["partialFingerprints"] = {
             "primaryLocationLineHash": source.hashes[reg["startLine"] - 1]
         }
+    if finding.related:
+        res["relatedLocations"] = [related_location(i, r, sources) for i, r in enumerate(finding.related, 1)]
     # SARIF requires at least one replacement per change, so a fix without edits is left out.
     if finding.fix is not None and finding.fix.edits:
         res["fixes"] = [sarif_fix(finding.fix, sources.prefix + rel)]
     return res
+
+
+def related_location(number: int, related: RelatedLocation, sources: SourceCache) -> Json:
+    rel = relative_path(related.path, sources.root)
+    line, col = max(1, related.line), max(1, related.col)
+    location: Json = {
+        "id": number,
+        "physicalLocation": {"artifactLocation": artifact(sources.prefix + rel), "region": region(line, col, line, col)},
+    }
+    if related.message:
+        location["message"] = {"text": related.message}
+    return location
 
 
 def message_text(finding: Finding, catalog: Catalog) -> str:

@@ -80,6 +80,8 @@ class PythonRule(Rule):
     """
 
     scope = Scope.FILE
+    # File roles (mlaudit.project.kinds) the rule does not apply to, e.g. {"test"}.
+    exempt_roles: frozenset[str] = frozenset()
 
     def begin(self, ctx: PyContext) -> None:
         """Called before the walk of a file."""

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
-from mlaudit.facts.external import COMMENTED_CODE
+from mlaudit.facts.comments import commented_code
 from mlaudit.facts.walk import PyContext
-from mlaudit.findings import Finding, Level
+from mlaudit.findings import Finding, Level, RelatedLocation
+from mlaudit.project import kinds
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -54,7 +55,7 @@ class DeadFeatureFlag(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
         yield from self._constants(index)
-        yield from self._dataclass_fields(index)
+        yield from self._dataclass_fields(index, model)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
@@ -73,6 +74,7 @@ class DeadFeatureFlag(ProjectRule):
         # Also by module basename + name: `import a; a.DEBUG = True` in a script folder names the
         # module `a`, while the file's own module name may be `examples.a`.
         blocked_tails = {_tail(q) for q in blocked}
+        by_flag: dict[str, list[tuple[str, Any]]] = {}
         for path, test in tests:
             defs = definitions.get(test.name)
             if not defs or test.name in blocked or _tail(test.name) in blocked_tails:
@@ -81,18 +83,31 @@ class DeadFeatureFlag(ProjectRule):
                 continue
             if len(defs) != 1 or not is_training_path(path):
                 continue
-            def_path, value, line = defs[0]
-            short = test.name.rsplit(".", 1)[-1]
-            yield Finding(
-                code=self.code, path=path, line=test.line, col=test.col, end_line=test.end_line,
-                end_col=test.end_col, level=self.level,
-                message=f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so this "
-                        "test always gives the same answer and the code it switches off never runs; remove the flag "
-                        "and the dead code, or make it a real config option.",
-            )
+            by_flag.setdefault(test.name, []).append((path, test))
+        for name, flag_tests in by_flag.items():
+            def_path, value, line = definitions[name][0]
+            short = name.rsplit(".", 1)[-1]
+            yield self._finding(
+                flag_tests, f"`{short}` is always {value} (set once at {def_path}:{line} and never changed), so "
+                "{this} always gives the same answer and the code it switches off never runs; remove the flag and "
+                "the dead code, or make it a real config option.")
 
-    def _dataclass_fields(self, index: ConfigIndex) -> Iterator[Finding]:
-        """A bool field of a dataclass config that nothing can set another way, tested by name."""
+    def _finding(self, tests: list[tuple[str, Any]], message: str, related_paths: tuple[str, ...] = ()) -> Finding:
+        """One finding per flag, at its first test; the other tests are related locations."""
+        ordered = sorted(tests, key=lambda item: (item[0], item[1].line, item[1].col))
+        path, first = ordered[0]
+        others = ordered[1:]
+        this = "this test" if not others else f"this test and the {len(others)} other(s) listed"
+        return Finding(
+            code=self.code, path=path, line=first.line, col=first.col, end_line=first.end_line,
+            end_col=first.end_col, level=self.level, related_paths=related_paths,
+            message=message.replace("{this}", this),
+            related=tuple(RelatedLocation(p, t.line, t.col, "another test of the same flag") for p, t in others),
+        )
+
+    def _dataclass_fields(self, index: ConfigIndex, model: ProjectModel) -> Iterator[Finding]:
+        """A bool field of a dataclass config that nothing can set another way, tested by name.
+        A dataclass of an importable package is public API: its users set the field."""
         fields: dict[str, list[tuple[str, Any]]] = {}
         for path, option in index.options:
             fields.setdefault(option.name, []).append((path, option))
@@ -101,7 +116,7 @@ class DeadFeatureFlag(ProjectRule):
             # One dataclass field with a bool default; also an argparse/click option, or fields of
             # several classes, are not constant.
             if len(defs) == 1 and defs[0][1].kind == "dataclass" and isinstance(defs[0][1].default, bool)
-            and is_training_path(defs[0][0])
+            and is_training_path(defs[0][0]) and not _in_package(defs[0][0], model)
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
@@ -119,16 +134,12 @@ class DeadFeatureFlag(ProjectRule):
             if (owner in escaped or built or name in keywords or name in used
                     or name in yaml_names or index.written((name,))):
                 continue
-            for test_path, test in ((p, t) for p, f in index.facts.items() for t in f.attribute_tests):
-                if test.name != name:
-                    continue
-                yield Finding(
-                    code=self.code, path=test_path, line=test.line, col=test.col, end_line=test.end_line,
-                    end_col=test.end_col, level=self.level,
-                    message=f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
-                            f"({path}:{option.line}) and nothing ever sets it, so this test always gives the same "
-                            "answer and the code it switches off never runs; remove the field and the dead code.",
-                )
+            flag_tests = [(p, t) for p, f in index.facts.items() for t in f.attribute_tests if t.name == name]
+            if flag_tests:
+                yield self._finding(
+                    flag_tests, f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
+                    f"({path}:{option.line}) and nothing ever sets it, so {{this}} always gives the same answer and the "
+                    "code it switches off never runs; remove the field and the dead code.")
 
     def _config_flags(self, index: ConfigIndex, ns: Namespace) -> Iterator[Finding]:
         for chain, defs in ns.keys.items():
@@ -145,14 +156,15 @@ class DeadFeatureFlag(ProjectRule):
             value = values.pop()
             where = ", ".join(sorted({f"{d.file}:{d.line}" for d in defs}))
             key = ".".join(chain)
-            for path, read in reads:
-                yield Finding(
-                    code=self.code, path=path, line=read.line, col=read.col, end_line=read.end_line,
-                    end_col=read.end_col, level=self.level, related_paths=tuple(sorted({d.file for d in defs})),
-                    message=f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
-                            "this test always gives the same answer and the code it switches off never runs; remove "
-                            "the flag and the dead code, or set it the other way in an experiment config.",
-                )
+            yield self._finding(
+                list(reads), f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
+                "{this} always gives the same answer and the code it switches off never runs; remove the flag and the "
+                "dead code, or set it the other way in an experiment config.", tuple(sorted({d.file for d in defs})))
+
+
+def _in_package(path: str, model: ProjectModel) -> bool:
+    folder = path.rpartition("/")[0]
+    return bool(folder) and f"{folder}/__init__.py" in model.files
 
 
 def _tail(qualname: str) -> str:
@@ -231,43 +243,77 @@ class ConstantCondition(PythonRule):
 # --- ML303 -----------------------------------------------------------------------------------
 
 
-class CommentedOutCode(ProjectRule):
-    """Detection is ruff's ERA001 (eradicate), run once per run on the files the cache lacks
-    (`mlaudit.facts.external`); this rule turns the rows into findings, one per block."""
+class CommentedOutCode(PythonRule):
+    """Detection is `mlaudit.facts.comments`: comment blocks whose text parses as Python and reads
+    like a program, not prose that happens to parse; one finding per block, spanning it."""
 
     code = "ML303"
     name = "commented-out-code"
     summary = "A block of commented-out code"
     level = Level.NOTE
     tags = ("maintainability",)
+    # A docs build script (sphinx-quickstart's conf.py) ships commented settings as documentation.
+    exempt_roles = frozenset({kinds.DOCS})
     valid = (
         "# Compute the loss over the batch.\nx = 1\n",
         "# TODO: tune this later\nx = 1\n",
         # A formula and a pasted REPL session are prose.
         "# KL term:\n# 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)\nx = 1\n",
         "# >>> ds\n# DatasetDict({\n#     train: Dataset({\n#         num_rows: 8009762\n#     })\n# })\nx = 1\n",
+        # A citation, a heading, a comment naming the equivalent call, one word, a URL, directives.
+        "# equation (88)\n# import packages\nimport numpy as np\n# same as F.gelu(x)\n# torch.nn.functional.gelu(x)\n"
+        "y = np.tanh(1)\n# Training\n# https://arxiv.org/abs/1706.03762\nz = y  # type: ignore\n",
+        # A license header, a usage example, and a comment-like line inside a string.
+        "# Copyright 2024 The Authors.\n# Licensed under the Apache License, Version 2.0 (the 'License');\n"
+        "# x = 1\nx = 1\n",
+        "# Example:\n#     model = Net()\n#     model.fit(data)\nx = 1\n",
+        's = """\n# x = 1\n# y = 2\n"""\n',
+        {"docs/source/conf.py": "# The theme to use.\n# html_theme = 'alabaster'\nhtml_theme = 'furo'\n"},
     )
     invalid = (
         "x = 1\n# y = x + 1  # expect: ML303\n# print(y)\n",
+        # One block of consecutive comment lines is one finding, whatever its length.
+        "import torch\n# for batch in loader:  # expect: ML303\n#     loss = model(batch)\n#     loss.backward()\n"
+        "#     optimizer.step()\nx = 1\n",
+        "# model.eval()  # expect: ML303\n# print(evaluate(model))\nx = 1\n",
     )
 
-    def check(self, model: ProjectModel) -> Iterator[Finding]:
-        for source, facts in model.python_modules():
-            rows = facts.extra.get(COMMENTED_CODE, ())
-            for start, end in _blocks(list(rows)):
-                span = f"line {start}" if start == end else f"lines {start}-{end}"
-                yield Finding(
-                    code=self.code, path=source.path, line=start, col=1, end_line=end, end_col=1, level=self.level,
-                    message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
-                            "turn it into a real option.",
-                )
+    def begin(self, ctx: PyContext) -> None:
+        self.in_strings: set[int] = set()
+        self.bracketed: set[int] = set()  # lines inside a call's or a literal's brackets
 
+    def _brackets(self, node: ast.expr) -> None:
+        if node.end_lineno and node.end_lineno > node.lineno:
+            self.bracketed.update(range(node.lineno + 1, node.end_lineno + 1))
 
-def _blocks(rows: list[int]) -> list[tuple[int, int]]:
-    blocks: list[tuple[int, int]] = []
-    for row in rows:
-        if blocks and row == blocks[-1][1] + 1:
-            blocks[-1] = (blocks[-1][0], row)
-        else:
-            blocks.append((row, row))
-    return blocks
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_Dict(self, node: ast.Dict, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_List(self, node: ast.List, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_Tuple(self, node: ast.Tuple, ctx: PyContext) -> None:
+        self._brackets(node)
+
+    def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
+        if isinstance(node.value, str) and node.end_lineno and node.end_lineno > node.lineno:
+            self.in_strings.update(range(node.lineno + 1, node.end_lineno + 1))
+
+    def visit_JoinedStr(self, node: ast.JoinedStr, ctx: PyContext) -> None:
+        if node.end_lineno and node.end_lineno > node.lineno:
+            self.in_strings.update(range(node.lineno + 1, node.end_lineno + 1))
+
+    def end(self, ctx: PyContext) -> None:
+        if ctx.line_map.file_lines:
+            return  # notebooks: a commented cell line is a scratch-pad habit, not a leftover
+        for block in commented_code(ctx.lines, self.in_strings, self.bracketed):
+            span = f"line {block.start}" if block.start == block.end else f"lines {block.start}-{block.end}"
+            ctx.findings.append(Finding(
+                code=self.code, path=ctx.path, line=block.start, col=1, end_line=block.end,
+                end_col=len(ctx.lines[block.end - 1]) + 1, level=self.level,
+                message=f"Commented-out code ({span}); delete it (version control keeps the history) or "
+                        "turn it into a real option.",
+            ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
-from mlaudit.findings import Finding, Level
+from mlaudit.findings import Finding, Level, RelatedLocation
 from mlaudit.project.dependencies import DependencyIndex, dependency_index
 from mlaudit.project.lockfiles import Lockfile
 from mlaudit.project.manifests import Manifest, expand_includes
@@ -109,10 +109,14 @@ class UnpinnedDependency(ProjectRule):
         # The `-r` line is not an entry; the included file is pinned.
         {"requirements-dev.txt": "-r requirements.txt\npytest==8.3.3\n", "requirements.txt": "numpy==1.26.4\n"},
         {"docs/requirements.txt": "sphinx\n"},
+        {"requirements/docs.txt": "sphinx >5.0, <6.0\n"},
     )
     invalid = (
-        {"requirements.txt": "numpy==1.26.4\ntorch>=2.1  # expect: ML502\nscipy~=1.11  # expect: ML502\npandas  # expect: ML502\n"},
+        # One finding per file, at the first unpinned line, naming every unpinned entry.
+        {"requirements.txt": "numpy==1.26.4\ntorch>=2.1  # expect: ML502\nscipy~=1.11\npandas\n"},
         {"requirements-dev.txt": "-r requirements.txt\npytest  # expect: ML502\n", "requirements.txt": "Foo_Bar==1.0\n"},
+        # A VCS URL without a revision installs whatever the branch holds that day.
+        {"requirements.txt": "numpy==1.26.4\ngit+https://github.com/openai/CLIP.git  # expect: ML502\n"},
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -122,19 +126,26 @@ class UnpinnedDependency(ProjectRule):
             if not _serves_as_lock(manifest) or index.covering_locks(manifest.path, real_only=True):
                 continue
             constrained = _constrained_names(manifest, by_path)
-            for requirement in manifest.requirements:
-                if not requirement.pinned and requirement.name not in constrained:
-                    yield self._finding(requirement)
+            unpinned = [r for r in manifest.requirements if not r.pinned and r.name not in constrained]
+            if unpinned:
+                yield self._finding(sorted(unpinned, key=lambda r: r.line))
 
-    def _finding(self, requirement: Requirement) -> Finding:
+    def _finding(self, unpinned: list[Requirement]) -> Finding:
+        """One finding per file: the fix (`pip-compile` / `uv pip compile`) is one for all entries."""
+        first = unpinned[0]
+        if len(unpinned) == 1:
+            what, pronoun = f"`{first.raw}` is not pinned to one version", "it"
+        else:
+            names = ", ".join(f"`{r.raw}`" for r in unpinned)
+            what, pronoun = f"{len(unpinned)} entries are not pinned to one version ({names})", "them"
         return Finding(
             code=self.code,
-            message=f"`{requirement.raw}` is not pinned to one version and this file is the project's only lock, "
-            "so installs drift over time; pin it with `==` (e.g. from `pip freeze`) or generate the file "
-            "with `pip-compile` / `uv pip compile`.",
-            path=requirement.source,
-            line=requirement.line,
+            message=f"{what} and this file is the project's only lock, so installs drift over time; pin {pronoun} "
+            "with `==` (e.g. from `pip freeze`) or generate the file with `pip-compile` / `uv pip compile`.",
+            path=first.source,
+            line=first.line,
             level=self.level,
+            related=tuple(RelatedLocation(r.source, r.line, 1, f"`{r.raw}` is not pinned") for r in unpinned[1:]),
         )
 
 
@@ -147,6 +158,8 @@ def _serves_as_lock(manifest: Manifest) -> bool:
     in_requirements_dir = posixpath.basename(folder) == "requirements"
     if not (name.startswith("requirements") or in_requirements_dir):
         return False  # constraints.txt ranges are meant as ranges
+    if in_requirements_dir and posixpath.splitext(name)[0] in UNLOCKED_FOLDERS:
+        return False  # requirements/docs.txt installs documentation tools, like docs/requirements.txt
     return not UNLOCKED_FOLDERS.intersection(folder.split("/"))
 
 

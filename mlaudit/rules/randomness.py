@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from mlaudit.facts.randomness import (
 )
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
+from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, all_at_least
@@ -122,12 +124,21 @@ class NondeterministicAlgorithms(PythonRule):
     name = "nondeterministic-algorithms"
     summary = "Deterministic algorithms explicitly switched off"
     tags = ("reproducibility", "determinism")
+    exempt_roles = frozenset({kinds.TEST})  # tests are not training: a fixture may restore the default
+    # A function that exists to undo determinism (diffusers' `disable_full_determinism`) or to
+    # restore the default after a run is the switch's other position, not a training choice.
+    UNDO_FUNCTION = re.compile(r"^_*(disable|restore|reset|undo|teardown|tear_down|cleanup)", re.IGNORECASE)
     valid = (
         "import torch\ntorch.backends.cudnn.deterministic = True\ntorch.use_deterministic_algorithms(True)\n",
         "import torch\ntorch.use_deterministic_algorithms(args.deterministic)\n",
         "from torch.backends import cudnn\ncudnn.deterministic = cfg.deterministic\n",
         # Not torch's flag.
         "class C: pass\ncudnn = C()\ncudnn.deterministic = False\n",
+        # A test fixture that restores the default after a test (pytorch-lightning's conftest).
+        {"tests/conftest.py": "import pytest, torch\n@pytest.fixture(autouse=True)\ndef restore():\n    yield\n"
+                              "    torch.use_deterministic_algorithms(False)\n"},
+        # A library's off-switch (diffusers' disable_full_determinism).
+        "import torch\ndef disable_full_determinism():\n    torch.use_deterministic_algorithms(False)\n",
     )
     invalid = (
         "import torch\ntorch.backends.cudnn.deterministic = False  # expect: ML104\n",
@@ -136,13 +147,18 @@ class NondeterministicAlgorithms(PythonRule):
         "from torch import use_deterministic_algorithms\nuse_deterministic_algorithms(mode=False)  # expect: ML104\n",
     )
 
+    def _undoing(self, ctx: PyContext) -> bool:
+        return bool(ctx.scope) and self.UNDO_FUNCTION.match(ctx.scope[-1]) is not None
+
     def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        if self._undoing(ctx):
+            return
         if any(ctx.qualname(t) == data.CUDNN_DETERMINISTIC for t in node.targets) and _falsy_constant(node.value):
             ctx.report(self, node, "cudnn.deterministic = False lets cuDNN pick nondeterministic convolution "
                        "algorithms; set it to True (or remove the line) for reproducible runs.")
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        if ctx.qualname(node.func) != data.USE_DETERMINISTIC:
+        if ctx.qualname(node.func) != data.USE_DETERMINISTIC or self._undoing(ctx):
             return
         mode = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "mode"), None)
         if mode is not None and _falsy_constant(mode):

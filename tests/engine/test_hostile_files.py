@@ -115,34 +115,14 @@ def test_a_fifo_named_train_py_is_never_opened_for_reading(tmp_path: Path) -> No
         read_bytes(repo / "train.py", 2**20)
 
 
-def test_a_file_over_the_size_limit_or_parse_budget_is_never_given_to_ruff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.facts import external
-
-    seen: list[list[str]] = []
-    real = external._start_ruff
-
-    def spy(root: Path, paths: list[str]) -> subprocess.Popen[str]:
-        seen.append(list(paths))
-        return real(root, paths)
-
-    monkeypatch.setattr(external, "_start_ruff", spy)
+def test_a_file_over_the_size_limit_or_the_parse_budget_is_ml001_and_not_parsed(tmp_path: Path) -> None:
     big = "# x = 1\n" * (2**20 // 8 + 1)  # just over 1 MiB
     generated = "a\n" * (MAX_PYTHON_TOKENS + 1)  # within the size limit, over the parse budget
-    files = {"mlaudit.toml": "max-file-mib = 1\n", "big.py": big, "gen.py": generated, "train.py": GOOD + "# x = 2\n"}
+    files = {"mlaudit.toml": "max-file-mib = 1\n", "big.py": big, "gen.py": generated, "train.py": GOOD}
     run = check(make_repo(tmp_path / "r", files))
-    assert seen and any("train.py" in batch for batch in seen)
-    assert all("big.py" not in batch and "gen.py" not in batch for batch in seen)
-    big_messages = [f.message for f in run.findings if f.path == "big.py"]
-    assert len(big_messages) == 1 and "over the 1 MiB limit" in big_messages[0]
-
-
-def test_a_long_file_list_is_split_over_ruff_runs_not_replaced_by_a_folder_walk() -> None:
-    from mlaudit.facts.external import MAX_ARGUMENT_CHARS, _batches
-
-    paths = [f"pkg/module_{i:05d}.py" for i in range(2 * MAX_ARGUMENT_CHARS // 20)]
-    batches = _batches(paths)
-    assert len(batches) > 1 and [p for b in batches for p in b] == paths
-    assert all(sum(len(p) + 1 for p in b) <= MAX_ARGUMENT_CHARS for b in batches)
+    messages = {f.path: f.message for f in run.findings if f.code == "ML001"}
+    assert "over the 1 MiB limit" in messages["big.py"] and "over the parse budget" in messages["gen.py"]
+    assert ("train.py", 2, "ML103") in located(run)
 
 
 def test_structured_parse_budgets() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import mlaudit
 from mlaudit.docs import load_doc
-from mlaudit.findings import Edit, Finding, Fix, Level
+from mlaudit.findings import Edit, Finding, Fix, Level, RelatedLocation
 from mlaudit.report import RunResult, render, sarif_format
 from mlaudit.report.fingerprint import line_hashes
 from mlaudit.report.sarif_format import render as render_sarif
@@ -643,3 +643,13 @@ def test_load_doc_is_available_for_ml103() -> None:
     # The doc-based assertions above rely on the shipped ML103 doc.
     doc = load_doc("ML103")
     assert doc is not None and doc.what
+
+
+def test_related_locations(repo: Path) -> None:
+    related = (RelatedLocation("pkg/train.py", 5, 12, "also here"), RelatedLocation("pkg/train.py", 3))
+    finding = Finding("ML601", "m", "pkg/train.py", line=1, related=related)
+    result = only_result(sarif(make_run(repo, [finding])))
+    assert [(r["id"], r["physicalLocation"]["region"]["startLine"], r.get("message")) for r in result["relatedLocations"]] == [
+        (1, 5, {"text": "also here"}), (2, 3, None)]
+    plain = only_result(sarif(make_run(repo, [Finding("ML601", "m", "pkg/train.py")])))
+    assert "relatedLocations" not in plain

@@ -26,12 +26,13 @@ HYDRA_MAIN = "import hydra\n@hydra.main(config_path='conf', config_name='config'
 # --- fixture ---------------------------------------------------------------------------------
 
 
-def test_hydra_fixture_gives_exactly_the_expected_findings(tmp_path: Path) -> None:
-    repo = tmp_path / "hydra_app"
-    shutil.copytree(FIXTURES / "hydra_app", repo, ignore=shutil.ignore_patterns("expected.txt"))
+@pytest.mark.parametrize("name", ["hydra_app", "dvc_wdir"])
+def test_fixture_gives_exactly_the_expected_findings(tmp_path: Path, name: str) -> None:
+    repo = tmp_path / name
+    shutil.copytree(FIXTURES / name, repo, ignore=shutil.ignore_patterns("expected.txt"))
     make_repo(repo, {})
     found = {f"{p}:{line}: {c}" for p, line, c in located(check(repo, select=CODES))}
-    expected = set((FIXTURES / "hydra_app" / "expected.txt").read_text().split("\n")) - {""}
+    expected = set((FIXTURES / name / "expected.txt").read_text().split("\n")) - {""}
     assert found == expected
 
 

@@ -1,13 +1,14 @@
-"""ML301 dead feature flags, ML302 constant conditions, ML303 commented-out code (via ruff)."""
+"""ML301 dead feature flags, ML302 constant conditions, ML303 commented-out code."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from mlaudit.rules import deadcode
+from mlaudit.facts.comments import CodeBlock, commented_code
 from tests.helpers import assert_markers, check, make_repo
 from tests.helpers import run_rule as run
 
@@ -25,6 +26,42 @@ def test_module_constant_flag_across_modules(tmp_path: Path) -> None:
                         "        return x\n    return x * 2\n",
     }
     assert_markers(tmp_path, files, "ML301")
+
+
+def test_one_finding_per_flag_with_the_other_tests_related(tmp_path: Path) -> None:
+    files = {
+        "train.py": "USE_EMA = False\ndef step(m):\n    if USE_EMA:\n        m.ema()\n"
+                    "def save(m):\n    if USE_EMA:\n        m.save_ema()\n    if not USE_EMA:\n        m.save()\n",
+        "conf/config.yaml": "defaults:\n  - _self_\nuse_amp: false\n",
+        "main.py": HYDRA_MAIN + "    if cfg.use_amp:\n        print(1)\n    if cfg.use_amp:\n        print(2)\n",
+    }
+    found = [f for f in check(make_repo(tmp_path / "r", files), select=["ML301"]).findings]
+    assert [(f.path, f.line, [(r.path, r.line) for r in f.related]) for f in found] == [
+        ("main.py", 4, [("main.py", 6)]),
+        ("train.py", 3, [("train.py", 6), ("train.py", 8)]),
+    ]
+    assert "this test and the 2 other(s) listed" in found[1].message
+
+
+@pytest.mark.parametrize("comment", ['#@param {type:"boolean"}', '# @param {type:"boolean"}', "#@param", ""])
+def test_notebook_form_field_is_a_user_input(tmp_path: Path, comment: str) -> None:
+    # wandb-examples colabs: `use_wandb = True  #@param {type:"boolean"}` is a checkbox in Colab.
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": [f"USE_WANDB = True  {comment}\n", "if USE_WANDB:\n", "    import wandb\n"]}
+    notebook = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]})
+    assert run(tmp_path, {"train.ipynb": notebook, "t.py": "X = True\nif X:\n    print(1)\n"}, "ML301") == {
+        ("t.py", 2, "ML301")}
+
+
+def test_dataclass_of_a_package_is_public_api(tmp_path: Path) -> None:
+    # accelerate's TorchTensorParallelConfig, litgpt's EvalArgs: users and CLIs set the fields.
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/config.py": DATACLASS,
+        "pkg/train.py": "from pkg.config import TrainConfig\ndef main(cfg: TrainConfig) -> None:\n"
+                        "    if cfg.use_old_attention:\n        print('old')\n",
+    }
+    assert run(tmp_path, files, "ML301") == set()
 
 
 def test_hydra_flag_same_in_every_file(tmp_path: Path) -> None:
@@ -90,20 +127,102 @@ def test_commented_out_code_is_grouped_into_blocks(tmp_path: Path) -> None:
     assert found == {("a.py", 2, "ML303"), ("a.py", 7, "ML303")}
 
 
-def test_ruff_missing_is_a_clear_notification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing() -> str:
-        raise FileNotFoundError("no ruff here")
-
-    import ruff.__main__
-
-    monkeypatch.setattr(ruff.__main__, "find_ruff_bin", missing)
-    result = check(make_repo(tmp_path / "repo", {"a.py": "# x = 1\n"}), select=["ML303"])
-    assert result.findings == [] and result.exit_code == 0
-    assert any("ML303 needs the ruff binary" in n for n in result.warnings)
+def test_one_finding_spans_a_long_block(tmp_path: Path) -> None:
+    # One 27-line commented block used to give 9 findings.
+    body = "".join(f"#     x{i} = layer{i}(x{i - 1})\n" for i in range(1, 26))
+    text = "import torch\n# def forward(self, x0):\n" + body + "#     return x25\ny = 1\n"
+    (finding,) = check(make_repo(tmp_path / "r", {"model.py": text}), select=["ML303"]).findings
+    assert (finding.line, finding.end_line, finding.end_col) == (2, 28, len("#     return x25") + 1)
+    assert "lines 2-28" in finding.message
 
 
-def test_blocks() -> None:
-    assert deadcode._blocks([1, 2, 3, 7, 9, 10]) == [(1, 3), (7, 7), (9, 10)]
+@pytest.mark.parametrize("comment", [
+    "# equation (88)",
+    "# Eq. (3) of the paper",
+    "# import packages",
+    "# torch.nn.functional.gelu(x)",
+    "# Training",
+    "# Then we compute the loss.",
+    "# https://github.com/pytorch/pytorch/issues/1",
+    "# type: ignore[attr-defined]",
+    "# noqa: E501",
+    "# pragma: no cover",
+    "# mlaudit: ignore[ML101]",
+    "# fmt: off",
+    "# if needed:",
+    "# else:",
+    "# see model.py:42",
+    "# 0.5 * (x - mu) ** 2 / sigma",
+    "# pytype: disable=wrong-keyword-args",
+    "# pyformat: disable",
+    "# locations: [R*K, 2]",
+    "# x.shape = [batch_size, n_ctx, transformer.width]",
+    "# assert speeds",
+    "# logger=False",
+    "# n=batch, h=grid_height, w=grid_width",
+    "# pad_token_id = 151643; eos_token_id = 151645",
+])
+def test_prose_that_parses_is_not_code(comment: str) -> None:
+    assert commented_code(["x = 1", comment, "y = 2"]) == []
+
+
+@pytest.mark.parametrize(("lines", "span"), [
+    (["# model = Net()"], (1, 1)),
+    (["# import wandb"], (1, 1)),
+    (["# model.eval()", "# print(evaluate(model))"], (1, 2)),
+    (["# Uncomment to use EMA:", "# ema = EMA(model, decay=0.999)"], (2, 2)),
+    (["# trainer = Trainer(", "#     max_epochs=10,", "#     devices=2,", "# )"], (1, 4)),
+    (["# for batch in loader:", "#     loss = model(batch)"], (1, 2)),
+    (["# if args.amp:", "#     scaler = GradScaler()", "# else:", "#     scaler = None"], (1, 4)),
+])
+def test_code_blocks(lines: list[str], span: tuple[int, int]) -> None:
+    (block,) = commented_code(lines)
+    assert (block.start, block.end) == span
+
+
+@pytest.mark.parametrize("lines", [
+    # timm: a formula explained by the line above it.
+    ["# The hidden_features of SwiGLU is calculated by:", "# hidden_features = (int(h * 2 / 3) + 7) // 8 * 8"],
+    # sphinx-quickstart's conf.py.
+    ["# You can specify multiple suffix as a list of string:", "#", "# source_suffix = ['.rst', '.md']"],
+    # trl tests/conftest.py: an example of the setting.
+    ["# Pin model revisions here.", "# Example:", "#   MODEL_REVISIONS = {", '#       "tiny-Qwen2": "refs/pr/3",', "#   }"],
+    # PEP 723 inline script metadata (trl examples/scripts).
+    ["# /// script", "# dependencies = [", '#     "trl[peft]",', '#     "trackio",', "# ]", "# ///"],
+])
+def test_documentation_blocks_are_not_code(lines: list[str]) -> None:
+    assert commented_code(lines) == []
+
+
+def test_name_value_inside_brackets_is_a_commented_out_argument(tmp_path: Path) -> None:
+    text = "import torch\nx = dict(\n    a=1,\n    # log_with='wandb',\n)\n\n# logger=False\ny = 1\n"
+    found = check(make_repo(tmp_path / "r", {"a.py": text}), select=["ML303"]).findings
+    assert [(f.line, f.end_line) for f in found] == [(4, 4)]
+
+
+def test_commented_argument_with_a_url() -> None:
+    # timm's default configs: `# url='https://...'` inside `_cfg(...)`.
+    lines = ["# url='https://github.com/x/y/releases/download/v1/w.pth',"]
+    assert commented_code(lines, bracketed=[1]) == [CodeBlock(1, 1)]
+
+
+def test_explained_by_a_where_line_is_documentation() -> None:
+    lines = ["# at index `i` contains [row, col], where", "# row = i // grid_size", "# col = i % grid_size"]
+    assert commented_code(lines) == []
+
+
+def test_reference_formula_above_the_line_that_computes_it() -> None:
+    # litgpt's unsloth swiglu kernel.
+    lines = ["    # h = f * g", "    h_row = f_row * g_row", "    # y = x + 1", "    z = x + 1",
+             "    # e = e.float()", "    # se = 1.0 / (1.0 + torch.exp(-e))", "    se_row = tl.sigmoid(e_row)"]
+    assert commented_code(lines) == [CodeBlock(3, 3)]
+
+
+def test_license_header_shebang_and_strings_are_not_code() -> None:
+    lines = ["#!/usr/bin/env python", "# -*- coding: utf-8 -*-", "# Copyright (c) Meta, Inc.",
+             "# Licensed under the MIT license: x = 1", "", 's = """', "# y = 2", '"""']
+    assert commented_code(lines, skip=[7]) == []
+    assert commented_code(lines) == [CodeBlock(7, 7)]
 
 
 DATACLASS = (
@@ -152,46 +271,9 @@ def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> No
     assert run(tmp_path, files, "ML301") == set()
 
 
-def test_ruff_walks_the_root_when_the_file_list_is_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.facts import external
-
-    monkeypatch.setattr(external, "MAX_ARGUMENT_CHARS", 1)
-    files = {"a.py": "x = 1\n# y = x + 1\n", "build/gen.py": "# z = 2\n", ".gitignore": "build/\n"}
-    assert run(tmp_path, files, "ML303") == {("a.py", 2, "ML303")}
-
-
 def test_constant_set_from_a_script_sibling_is_silent(tmp_path: Path) -> None:
     files = {
         "examples/flags.py": "DEBUG = False\ndef run():\n    if DEBUG:\n        print('debug')\n",
         "examples/main.py": "import flags\nflags.DEBUG = True\nflags.run()\n",
     }
     assert run(tmp_path, files, "ML301") == set()
-
-
-def test_commented_code_rows_are_cached_and_ruff_is_not_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.engine import CheckOptions, check_paths
-    from mlaudit.facts import external
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    repo = make_repo(tmp_path / "r", {"a.py": "x = 1\n# y = x + 1\n# print(y)\n"})
-    first = check_paths([repo], CheckOptions(select=["ML303"]))
-    calls: list[object] = []
-    monkeypatch.setattr(external, "_start_ruff", lambda *args: calls.append(args))
-    second = check_paths([repo], CheckOptions(select=["ML303"]))
-    assert [(f.path, f.line, f.end_line) for f in second.findings] == [(f.path, f.line, f.end_line) for f in first.findings] == [("a.py", 2, 3)]
-    assert calls == []
-
-
-def test_without_ruff_the_run_warns_and_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlaudit.engine import CheckOptions, check_paths
-    from mlaudit.facts import external
-
-    def unavailable(*args: object) -> list[dict[str, object]]:
-        raise external.RuffUnavailable("ML303 needs the ruff binary")
-
-    monkeypatch.setattr(external, "_start_ruff", unavailable)
-    repo = make_repo(tmp_path / "r", {"a.py": "import torch\ntorch.backends.cudnn.benchmark = True\n# y = 1\n"})
-    run = check_paths([repo], CheckOptions(use_cache=False))
-    assert run.exit_code == 1 and run.execution_successful
-    assert [f.code for f in run.findings] == ["ML103"]
-    assert any("ML303" in w for w in run.warnings)

@@ -175,9 +175,17 @@ def test_ml501_requirements_txt_alone_is_ml502s_business(tmp_path: Path) -> None
 # -- ML502 -------------------------------------------------------------------------------------------
 
 
-def test_ml502_flags_each_unpinned_line(tmp_path: Path) -> None:
-    text = "numpy==1.26.4\ntorch>=2.4\nscipy~=1.11\npandas\nrich==13.*\nx @ git+https://h/x.git\ny===1.0\n"
-    assert repo(tmp_path, {"requirements.txt": text}) == [f"requirements.txt:{n}: ML502" for n in (2, 3, 4, 5, 6)]
+def test_ml502_one_finding_per_file_naming_every_unpinned_entry(tmp_path: Path) -> None:
+    text = ("numpy==1.26.4\ntorch>=2.4\nscipy~=1.11\npandas\nrich==13.*\nx @ git+https://h/x.git\ny===1.0\n"
+            "git+https://github.com/openai/CLIP.git\ngit+https://github.com/a/b.git@3f2a1b0c\n")
+    (finding,) = check(write(tmp_path / "repo", {"requirements.txt": text}))
+    assert (finding.path, finding.line) == ("requirements.txt", 2)
+    for entry in ("torch>=2.4", "scipy~=1.11", "pandas", "rich==13.*", "x @ git+https://h/x.git", "CLIP.git`"):
+        assert entry in finding.message
+    assert "numpy" not in finding.message and "b.git" not in finding.message
+    assert "6 entries" in finding.message
+    assert [(r.line, r.message) for r in finding.related][:1] == [(3, "`scipy~=1.11` is not pinned")]
+    assert [r.line for r in finding.related] == [3, 4, 5, 6, 8]
 
 
 def test_ml502_finding_quotes_the_requirement(tmp_path: Path) -> None:
@@ -193,6 +201,13 @@ def test_ml502_real_lock_in_a_folder_above_silences(tmp_path: Path) -> None:
 def test_ml502_requirements_folder_and_lock_named_files(tmp_path: Path) -> None:
     files = {"requirements/base.txt": "torch\n", "requirements-gpu.lock": "torch==2.6.0\nnumpy\n", "constraints.txt": "torch<3\n"}
     assert repo(tmp_path, files) == ["requirements-gpu.lock:2: ML502", "requirements/base.txt:1: ML502"]
+
+
+def test_ml502_bare_vcs_url_without_revision_is_unpinned(tmp_path: Path) -> None:
+    files = {"requirements.txt": "torch==2.6.0\ngit+https://github.com/openai/CLIP.git\n"}
+    assert repo(tmp_path, files) == ["requirements.txt:2: ML502"]
+    files = {"requirements.txt": "torch==2.6.0\ngit+https://github.com/openai/CLIP.git@dcba3cb2e2827b402d2701e7e1c7d9fed8a20ef1\n"}
+    assert repo(tmp_path, files) == []
 
 
 def test_ml502_constraints_pin_through_nested_includes(tmp_path: Path) -> None:
