@@ -173,7 +173,10 @@ class RandomnessExtractor:
         self._generator_seeding(node, ctx, method)
         if self._random_super_init(node, ctx):
             return
-        for classify in (self._seed, self._determinism, self._source, self._local_generator, self._cuda, self._training):
+        for classify in (
+            self._seed, self._determinism, self._source, self._local_generator, self._cuda, self._training,
+            self._data_method,
+        ):
             if classify(node, callee, method, ctx):
                 return
         if callee and callee.startswith("builtins."):
@@ -322,6 +325,50 @@ class RandomnessExtractor:
             self._add(TRAIN, callee, node, ctx)
             return True
         return False
+
+    def _data_method(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
+        """pandas/datasets/Polars/Dask methods that draw random numbers unless given a seed."""
+        if not method or not isinstance(node.func, ast.Attribute):
+            return False
+        spec = next((m for m in data.DATA_METHODS if m.method == method), None)
+        if spec is None:
+            return False
+        built_from = self._built_from(node.func.value, ctx)
+        spec = next((m for m in data.DATA_METHODS if m.method == method and _made_by(built_from, m.objects)), None)
+        if spec is None:
+            return False
+        seed = _kwarg(node, spec.seed_keyword)
+        if seed is not None and not (isinstance(seed, ast.Constant) and seed.value is None):
+            return True
+        if spec.shuffle_keyword and _kwarg_is(node, spec.shuffle_keyword, False):
+            return True
+        note = f"{spec.label} without {spec.seed_keyword}="
+        if spec.family:
+            self._add(SOURCE, f"{built_from}.{method}", node, ctx, families=(spec.family,), note=note)
+        else:
+            self._add(GENERATOR, f"{built_from}.{method}", node, ctx, note=f"{note} seeds itself from the OS")
+        return True
+
+    def _built_from(self, expr: ast.expr, ctx: PyContext) -> str:
+        """The call a receiver chain starts from: `pd.read_csv(f)` in `pd.read_csv(f).dropna()["a"]`,
+        or what the variable at its root was built from."""
+        while True:
+            if isinstance(expr, ast.Call):
+                if isinstance(expr.func, ast.Attribute) and not ctx.qualname(expr.func):
+                    expr = expr.func.value  # a method call on the chain: `.dropna()`
+                    continue
+                return ctx.qualname(expr.func) or ""
+            if isinstance(expr, ast.Subscript):
+                expr = expr.value
+                continue
+            written = ctx.dotted(expr)
+            if written is None:
+                return ""
+            for scope in _enclosing(ctx.function):
+                ctor = self.vars.get((scope, written))
+                if ctor:
+                    return ctor
+            return ""
 
     # --- torch.Generator seeding, environment, argparse --------------------------------------
 
@@ -487,6 +534,11 @@ def _global_family(name: str) -> str:
     if name in data.TORCH_RANDOM_FUNCTIONS:
         return data.TORCH
     return ""
+
+
+def _made_by(built_from: str, objects: frozenset[str]) -> bool:
+    """`pandas.read_csv` or a method chain on it (`pandas.read_csv.dropna`) is one of `objects`."""
+    return any(built_from == o or built_from.startswith(o + ".") for o in objects)
 
 
 def _seed_argument(node: ast.Call) -> bool:

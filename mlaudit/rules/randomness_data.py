@@ -11,8 +11,10 @@ CUDA), "cuda" (the per-device CUDA generators only), "numpy" (numpy's legacy glo
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 TORCH, CUDA, NUMPY, PYRANDOM, TF = "torch", "cuda", "numpy", "random", "tensorflow"
-GLOBAL_FAMILIES = (TORCH, NUMPY, PYRANDOM, TF)
+GLOBAL_FAMILIES: tuple[str, ...] = (TORCH, NUMPY, PYRANDOM, TF)
 FAMILY_LABELS = {
     TORCH: "torch",
     CUDA: "torch CUDA",
@@ -305,3 +307,57 @@ CLICK_COMMANDS = frozenset({"click.command", "click.group", "typer.main.command"
 # Objects whose `.command()` / `.callback()` decorator makes a CLI command.
 CLI_APPS = frozenset({"typer.Typer", "click.Group", "click.group"})
 CLI_APP_DECORATORS = frozenset({"command", "callback"})
+
+# --- data libraries (pandas, Hugging Face datasets, Polars, Dask) ------------------------------
+
+# A method call counts only when its receiver is known to be the library's object: a variable
+# built by one of these calls, or a chain of method calls on one (`pd.read_csv(f).dropna()`).
+# `.sample()` and `.shuffle()` are common names, so an unknown receiver never counts.
+PANDAS_OBJECTS = frozenset(
+    f"pandas.{n}"
+    for n in (
+        "DataFrame", "Series", "read_csv", "read_table", "read_parquet", "read_json", "read_excel", "read_feather",
+        "read_pickle", "read_sql", "read_sql_query", "read_sql_table", "read_hdf", "read_orc", "read_fwf",
+        "concat", "merge", "get_dummies",
+    )
+)
+DATASETS_OBJECTS = frozenset(
+    {
+        "datasets.load_dataset", "datasets.load_from_disk", "datasets.Dataset.from_dict", "datasets.Dataset.from_pandas",
+        "datasets.Dataset.from_list", "datasets.Dataset.from_csv", "datasets.Dataset.from_json",
+        "datasets.Dataset.from_parquet", "datasets.Dataset.from_generator", "datasets.concatenate_datasets",
+        "datasets.interleave_datasets",
+    }
+)
+POLARS_OBJECTS = frozenset(
+    f"polars.{n}" for n in ("DataFrame", "Series", "read_csv", "read_parquet", "read_json", "read_ipc", "read_excel", "concat")
+)
+DASK_OBJECTS = frozenset(f"dask.dataframe.{n}" for n in ("read_csv", "read_parquet", "read_json", "from_pandas", "read_table"))
+POLARS = "polars"  # Polars' global seed, set by pl.set_random_seed
+
+
+class DataMethod(NamedTuple):
+    objects: frozenset[str]
+    method: str
+    seed_keyword: str  # the keyword that makes the call reproducible
+    family: str  # the global RNG it draws from without that keyword; "" = a fresh OS-seeded RNG
+    label: str  # for messages
+    shuffle_keyword: str = ""  # a keyword that, set to False, makes the call draw nothing
+
+
+# pandas' sample/GroupBy.sample use numpy's global RandomState when random_state is None; datasets'
+# shuffle/train_test_split derive their seed from numpy's global state when seed is None; Polars
+# draws from its own global seed; Dask's sample builds a RandomState(None) (OS entropy), which no
+# global seeding reaches (ML106).
+DATA_METHODS = (
+    DataMethod(PANDAS_OBJECTS, "sample", "random_state", NUMPY, "pandas .sample()"),
+    DataMethod(DATASETS_OBJECTS, "shuffle", "seed", NUMPY, "datasets .shuffle()"),
+    DataMethod(DATASETS_OBJECTS, "train_test_split", "seed", NUMPY, "datasets .train_test_split()", "shuffle"),
+    DataMethod(POLARS_OBJECTS, "sample", "seed", POLARS, "Polars .sample()"),
+    DataMethod(POLARS_OBJECTS, "shuffle", "seed", POLARS, "Polars .shuffle()"),
+    DataMethod(DASK_OBJECTS, "sample", "random_state", "", "Dask .sample()"),
+)
+SEEDERS["polars.set_random_seed"] = frozenset({POLARS})
+FAMILY_LABELS[POLARS] = "Polars'"
+FAMILY_SEED_CALL[POLARS] = "pl.set_random_seed(seed)"
+GLOBAL_FAMILIES = (*GLOBAL_FAMILIES, POLARS)

@@ -1,0 +1,102 @@
+"""Statement order inside one scope, for the rules that follow data through a function or a
+notebook (ML110, ML111, ML8xx).
+
+A *scope* is a module's top level (a notebook's cells joined in order) or one function body.
+Nested functions, classes and lambdas are scopes of their own and are not entered. Statements
+come in source order, compound statements (if/for/while/with/try) flattened, which is the order
+they run in on the straight path; loops and branches are not modelled.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_BODIES = ("body", "orelse", "finalbody", "handlers")
+
+
+def scopes(tree: ast.Module) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
+    """The module and every function in it (methods included), each with its body."""
+    yield tree, tree.body
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, node.body
+
+
+def statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of a scope in source order, compound ones before their bodies."""
+    for stmt in body:
+        if isinstance(stmt, _NESTED):
+            continue
+        yield stmt
+        for field in _BODIES:
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                yield from statements([s for s in inner if isinstance(s, ast.stmt)] + _handler_bodies(inner))
+        if isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                yield from statements(case.body)
+
+
+def _handler_bodies(items: list[object]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for item in items:
+        if isinstance(item, ast.ExceptHandler):
+            out.extend(item.body)
+    return out
+
+
+def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and its descendants, without entering nested functions, classes or lambdas, and
+    without the bodies of compound statements (those are statements of their own)."""
+    stack: list[ast.AST] = [node]
+    first = True
+    while stack:
+        current = stack.pop()
+        if not first and isinstance(current, (*_NESTED, ast.stmt)):
+            continue
+        first = False
+        yield current
+        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+
+
+def root_name(expr: ast.AST) -> str | None:
+    """The variable an expression reads its data from: `X` for `X`, `X.values`, `X[cols]`,
+    `X.iloc[:, 1:]`, `X.to_numpy()`; None for anything else."""
+    while True:
+        if isinstance(expr, ast.Name):
+            return expr.id
+        if isinstance(expr, (ast.Attribute, ast.Subscript)):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            expr = expr.func.value
+        else:
+            return None
+
+
+def names_read(expr: ast.AST) -> set[str]:
+    """Names loaded anywhere in an expression (nested scopes aside)."""
+    return {n.id for n in own_nodes(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def target_names(target: ast.AST) -> list[str]:
+    """Names bound by an assignment target (`a`, `a, b`, `[a, *b]`), in order."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Starred):
+        return target_names(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in target_names(elt)]
+    return []
+
+
+def kwarg(node: ast.Call, name: str) -> ast.expr | None:
+    for keyword in node.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def const(node: ast.AST | None) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
