@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,6 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return probe_command.run(args)
     except KeyboardInterrupt:
         print("mlaudit: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a bug is exit 2 and one line: exit 1 means findings
+        print(f"mlaudit: internal error: {type(exc).__name__}: {exc}; please report it "
+              "(MLAUDIT_DEBUG=1 prints the traceback)", file=sys.stderr)
+        if os.environ.get("MLAUDIT_DEBUG"):
+            traceback.print_exc()
         return EXIT_ERROR
     parser.print_help()
     return EXIT_ERROR

@@ -10,6 +10,7 @@ import pathspec
 
 from mlaudit.project.boundary import read_inside
 from mlaudit.project.git import GitState, find_git_root
+from mlaudit.project.patterns import gitignore_spec
 
 # Never audited, whatever the configuration says: tool caches and environments.
 ALWAYS_EXCLUDED = (
@@ -76,4 +77,4 @@ def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
 def _gitignore_spec(root: Path) -> pathspec.PathSpec:
     data = read_inside(root, root / ".gitignore", 16 * 2**20)  # never one outside, nor a FIFO
     lines = data.decode("utf-8", errors="replace").splitlines() if data is not None else []
-    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *lines])
+    return gitignore_spec([*ALWAYS_EXCLUDED, *lines])

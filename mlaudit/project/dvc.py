@@ -23,6 +23,7 @@ from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.facts.structured import YamlFacts
 from mlaudit.project.lfs import file_text
 from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.patterns import gitignore_spec
 
 # Keys an out of a `.dvc` file uses to record its content; without one, `dvc pull` has nothing to fetch.
 HASH_KEYS = frozenset({"md5", "etag", "checksum", "files", "version_id"})
@@ -85,7 +86,7 @@ class DvcState:
 
 @functools.lru_cache(maxsize=64)
 def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitignore", lines)
+    return gitignore_spec(lines)
 
 
 def dvc_state(model: ProjectModel) -> DvcState:
@@ -235,7 +236,12 @@ class _Builder:
             if not isinstance(stage, dict):
                 continue
             wdir = wdirs.get((yaml_source, name.split("@", 1)[0]), posixpath.dirname(source))
-            for index, out in enumerate(stage.get("outs") or []):
+            outs = stage.get("outs") or []
+            if not isinstance(outs, list):
+                line = facts.key_lines.get(f"stages.{name}.outs", 1)
+                self.problem(source, line, f"has stage `{name}` whose `outs` is not a list")
+                continue
+            for index, out in enumerate(outs):
                 if isinstance(out, dict) and isinstance(out.get("path"), str):
                     line = facts.key_lines.get(f"stages.{name}.outs.{index}.path", 1)
                     self.add(self.outs, source, line, "out", name, wdir, out["path"])

@@ -30,7 +30,7 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ({"per-file-ignores": {"tests/*": ["XX1"]}}, "unknown rule code or prefix 'XX1'"),
         ({"options": {"ML103": {"nope": 1}}}, "unknown option 'nope' for ML103"),
         ({"options": {"ML777": {}}}, "unknown rule code 'ML777'"),
-        ({"max-file-mib": -1}, "must be a positive number"),
+        ({"max-file-mib": -1}, "must be a number of MiB above 0"),
     ],
 )
 def test_invalid_settings_are_rejected(table: dict[str, object], message: str) -> None:
