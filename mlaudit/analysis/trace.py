@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.facts.randomness import CALL, IMPORT, SEED, TRAIN, RandEvent, RandomnessFacts
+from mlaudit.project.kinds import TEST
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -309,6 +310,8 @@ class Traces:
         or through calls."""
         helpers = []
         for path, defs in self.tracer.calls.graph.defs.items():
+            if _is_test(self.tracer.model, path):
+                continue  # a test that checks seeding is no helper to call from a program
             for name, fact in defs.items():
                 if fact.kind == "function" and _helper_name(name) and self.tracer.seeds(path, name):
                     helpers.append((path, name, fact.line))
@@ -322,7 +325,15 @@ def _helper_name(name: str) -> bool:
 
 def build_traces(model: ProjectModel) -> Traces:
     tracer = Tracer(model, call_graph(model))
-    return Traces(tracer, [tracer.trace(entry) for entry in entry_points(model)])
+    # A test's main guard or test-runner script is not a program whose results anyone keeps: the
+    # randomness rules judge programs, so entry points in test files are not traced.
+    programs = [entry for entry in entry_points(model) if not _is_test(model, entry.path)]
+    return Traces(tracer, [tracer.trace(entry) for entry in programs])
+
+
+def _is_test(model: ProjectModel, path: str) -> bool:
+    file = model.files.get(path)
+    return file is not None and file.has_role(TEST)
 
 
 def traces(model: ProjectModel) -> Traces:

@@ -132,6 +132,8 @@ class LargeFileInGit(ProjectRule):
 
 class HardcodedAbsolutePath(ProjectRule):
     code = "ML403"
+    # Measured at 0.80 (8 of 10) on the validation corpus: opt-in until it reaches 0.95 (rules/ML403.md).
+    opt_in = True
     name = "hardcoded-absolute-path"
     summary = "An absolute path to one machine's data, model or output folder is written into code or config"
     valid = (

@@ -66,6 +66,11 @@ SEEDERS: dict[str, frozenset[str]] = {
     "transformers.trainer_utils.enable_full_determinism": _HF_SEED,
     "accelerate.utils.set_seed": _EVERYTHING,
     "accelerate.utils.random.set_seed": _EVERYTHING,
+    # ColossalAI's launchers call its set_seed(seed) with a default seed of 1024.
+    "colossalai.launch": _EVERYTHING,
+    "colossalai.launch_from_torch": _EVERYTHING,
+    "colossalai.launch_from_slurm": _EVERYTHING,
+    "colossalai.launch_from_openmpi": _EVERYTHING,
     "ray.train.torch.enable_reproducibility": _EVERYTHING,
     "detectron2.utils.env.seed_all_rng": _EVERYTHING,
 }
