@@ -16,16 +16,40 @@ _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _BODIES = ("body", "orelse", "finalbody", "handlers")
 
 
+class _Memo:
+    """What the flow rules (five of them, each at the end of the same module) ask of one tree, worked
+    out once: its scopes, each body's statements and each statement's own nodes. Held for the last
+    tree only: a worker analyses one file at a time, and holding the tree keeps the ids valid."""
+
+    tree: ast.Module | None = None
+    scopes: list[tuple[ast.AST, list[ast.stmt]]] = []
+    statements: dict[int, list[ast.stmt]] = {}
+    nodes: dict[int, list[ast.AST]] = {}
+
+    @classmethod
+    def use(cls, tree: ast.Module) -> None:
+        if cls.tree is not tree:
+            cls.tree, cls.statements, cls.nodes = tree, {}, {}
+            found: list[tuple[ast.AST, list[ast.stmt]]] = [(tree, tree.body)]
+            found += [(n, n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            cls.scopes = found
+
+
 def scopes(tree: ast.Module) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
     """The module and every function in it (methods included), each with its body."""
-    yield tree, tree.body
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node, node.body
+    _Memo.use(tree)
+    return iter(_Memo.scopes)
 
 
 def statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Every statement of a scope in source order, compound ones before their bodies."""
+    known = _Memo.statements.get(id(body))
+    if known is None:
+        known = _Memo.statements[id(body)] = list(_statements(body))
+    return iter(known)
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     for stmt in body:
         if isinstance(stmt, _NESTED):
             continue
@@ -33,10 +57,10 @@ def statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         for field in _BODIES:
             inner = getattr(stmt, field, None)
             if isinstance(inner, list):
-                yield from statements([s for s in inner if isinstance(s, ast.stmt)] + _handler_bodies(inner))
+                yield from _statements([s for s in inner if isinstance(s, ast.stmt)] + _handler_bodies(inner))
         if isinstance(stmt, ast.Match):
             for case in stmt.cases:
-                yield from statements(case.body)
+                yield from _statements(case.body)
 
 
 def _handler_bodies(items: list[object]) -> list[ast.stmt]:
@@ -50,6 +74,15 @@ def _handler_bodies(items: list[object]) -> list[ast.stmt]:
 def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     """`node` and its descendants, without entering nested functions, classes or lambdas, and
     without the bodies of compound statements (those are statements of their own)."""
+    if isinstance(node, ast.stmt) and _Memo.tree is not None:
+        known = _Memo.nodes.get(id(node))
+        if known is None:
+            known = _Memo.nodes[id(node)] = list(_own_nodes(node))
+        return iter(known)
+    return _own_nodes(node)
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     stack: list[ast.AST] = [node]
     first = True
     while stack:
