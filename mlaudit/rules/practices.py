@@ -175,7 +175,9 @@ OPTIMIZER_WORDS = ("optim", "opt", "scaler")  # `scaler.step(optimizer)` under A
 SMOKE_KEYWORDS = frozenset({"fast_dev_run", "max_steps", "limit_train_batches"})
 # `train_test_split`, `train_loader()`: data, not a step.
 DATA_WORDS = ("split", "load", "data", "transform", "set", "path", "file")
-MAX_IMPORT_DEPTH = 12
+# Training entry points in this many folders make a collection of examples, which is
+# rarely meant to carry tests (ML812/ML813 judged such findings noise on real repositories).
+COLLECTION_FOLDERS = 3
 
 
 def _is_step_call(call: Any) -> bool:
@@ -224,6 +226,8 @@ def _training_entries(model: ProjectModel) -> list[tuple[EntryPoint, set[str]]]:
         code = {p for p in _reachable(graph, entry.path) if not model.files[p].has_role(TEST)}
         if any(_is_step_call(c) for p in code for c in graph.facts[p].calls):
             found.append((entry, code))
+    if len({entry.path.rpartition("/")[0] for entry, _ in found}) >= COLLECTION_FOLDERS:
+        return []  # a collection of independent examples (pytorch/examples, a book's chapters), not one project
     # The finding points at the entry that most looks like *the* training script.
     return sorted(found, key=lambda item: "train" not in item[0].path.rpartition("/")[2])
 

@@ -101,3 +101,10 @@ def test_ci_that_runs_the_training_script_is_a_smoke_test(tmp_path: Path) -> Non
     assert codes(tmp_path / "a", files, "ML813") == []
     other = {**files, ".github/workflows/ci.yml": WORKFLOW.format("python pretrain.py")}
     assert codes(tmp_path / "b", other, "ML813") == [("tests/test_model.py", 1)]
+
+
+def test_a_collection_of_examples_is_not_one_untested_project(tmp_path: Path) -> None:
+    step = "if __name__ == '__main__':\n    optimizer.step()\n"
+    files = {f"{name}/main.py": step for name in ("dcgan", "mnist", "vae")}
+    assert codes(tmp_path / "a", files, "ML812") == []
+    assert codes(tmp_path / "b", dict(list(files.items())[:2]), "ML812") == [("dcgan/main.py", 1)]
