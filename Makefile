@@ -15,9 +15,14 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The demo audits a copy: inside this repository fixtures/ is excluded from mlaudit's own audit.
+DEMO_DIR ?= $(or $(TMPDIR),/tmp)/mlaudit-demo
 demo: $(STAMP)
-	@echo "== mlaudit check fixtures/demo (a small ML repo with planted problems) =="
-	-$(BIN)/mlaudit check fixtures/demo --no-cache
+	@rm -rf $(DEMO_DIR) && cp -R fixtures/demo $(DEMO_DIR) && rm -f $(DEMO_DIR)/expected.txt
+	@echo "== mlaudit check $(DEMO_DIR)  (a copy of fixtures/demo: a small ML repo with planted problems) =="
+	@$(BIN)/mlaudit check $(DEMO_DIR) --no-cache; status=$$?; \
+	if [ $$status -ne 1 ]; then exit $$status; fi; \
+	echo "== exit code 1: findings, as planted (0 means none, 2 an error) =="
 
 test: $(STAMP) lint typecheck pytest
 
@@ -31,10 +36,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
+LOCKED_TORCH := 2.13.0
 # Regenerate the lock from pyproject.toml (needs the package index; torch comes from the local wheel).
 lock:
 	rm -rf /tmp/mlaudit-lock && $(PYTHON) -m venv /tmp/mlaudit-lock
-	/tmp/mlaudit-lock/bin/pip install --quiet hatchling editables -e '.[probe,dev]'
+	# The probe extra accepts any torch >= 2.1; the lock pins the one CI installs (the local wheel).
+	/tmp/mlaudit-lock/bin/pip install --quiet hatchling editables 'torch==$(LOCKED_TORCH)' -e '.[probe,dev]'
 	/tmp/mlaudit-lock/bin/pip freeze --exclude-editable --exclude mlaudit | sed 's/+cpu$$//' > $(LOCK)
 
 # REPOS: a folder with clones of nanoGPT, examples, pytorch-image-models, pytorch-lightning (not part of this repo).

@@ -10,7 +10,8 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlaudit", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"mlaudit {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and the rule set, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
     _add_baseline(sub)
@@ -70,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clean(sub)
     _add_probe(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`: the package version and the rule-set version (imports the rules, so only on demand)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from mlaudit.rules import ruleset_version
+
+        print(f"mlaudit {__version__} (rule set: {ruleset_version()})")
+        parser.exit()
 
 
 def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,7 +107,26 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to enable (replaces config)")
     check.add_argument("--extend-select", type=_codes, default=[], help="codes or prefixes to enable in addition")
     check.add_argument("--ignore", type=_codes, default=[], help="codes or prefixes to disable")
-    check.add_argument("--fix", action="store_true", help="apply the available fixes (e.g. yaml.safe_load), then report what is left")
+    check.add_argument(
+        "--fix", action="store_true", help="apply the available safe fixes (e.g. yaml.safe_load), then report what is left"
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply fixes that may change what working code does "
+        "(e.g. an explicit weights_only=False flipped to True)",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of writing them; exit 1 when there would be changes",
+    )
+    check.add_argument(
+        "--sarif-category",
+        metavar="CATEGORY",
+        help="SARIF automationDetails.id, which code scanning uses to keep uploads apart "
+        "(default: mlaudit/check/); give the same value as the upload action's category:",
+    )
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (2 still means an error)")
     check.add_argument("--statistics", action="store_true", help="print a count per rule instead of each finding")
     check.add_argument("--config", type=Path, help="use this TOML file instead of pyproject.toml / mlaudit.toml")
@@ -214,6 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a bug is exit 2 and one line: exit 1 means findings
+        print(f"mlaudit: internal error: {type(exc).__name__}: {exc}; please report it "
+              "(MLAUDIT_DEBUG=1 prints the traceback)", file=sys.stderr)
+        if os.environ.get("MLAUDIT_DEBUG"):
+            traceback.print_exc()
+        return EXIT_ERROR
     parser.print_help()
     return EXIT_ERROR
 
@@ -221,14 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from mlaudit.config import ConfigError, check_codes
     from mlaudit.engine import CheckOptions, check_paths
-    from mlaudit.report import render
-    from mlaudit.report.summary import statistics_lines
 
     started = time.perf_counter()
-    missing = [str(p) for p in args.paths if not p.exists()]
-    if missing:
-        print(f"mlaudit: error: no such file or folder: {missing[0]}", file=sys.stderr)
+    fmt, problem = _output_format(args)
+    problem = problem or _output_file_problem(args.output_file) or _missing_path(args.paths)
+    if problem:
+        print(f"mlaudit: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    paths = args.paths or [Path(".")]
     try:
         options = CheckOptions(
             config_file=args.config,
@@ -239,14 +275,11 @@ def run_check(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             **_adoption_options(args),
         )
-        run = check_paths(args.paths or [Path(".")], options)
+        run = check_paths(paths, options)
+        if args.diff:
+            return _show_diff(args, run)
         if args.fix:
-            from mlaudit.fix import apply_fixes
-
-            fixed = apply_fixes(run.root, run.findings)
-            if fixed:
-                print(f"mlaudit: applied {fixed} fix{'es' if fixed != 1 else ''}", file=sys.stderr)
-                run = check_paths(args.paths or [Path(".")], options)
+            run = _fix(args, run, lambda: check_paths(paths, options))
         run = _add_noqa_then_recheck(args, run, options)
     except ConfigError as exc:
         print(f"mlaudit: configuration error: {exc}", file=sys.stderr)
@@ -254,19 +287,12 @@ def run_check(args: argparse.Namespace) -> int:
     except _adoption_errors() as exc:
         print(f"mlaudit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    fmt = args.output_format or os.environ.get("MLAUDIT_OUTPUT_FORMAT") or ("concise" if os.environ.get("PRE_COMMIT") else "full")
-    if args.statistics:
-        text = "\n".join(statistics_lines(run)) + ("\n" if run.findings else "")
-    else:
-        to_terminal = args.output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        text = render(fmt, run, color=to_terminal)
-        if args.quiet and fmt in ("full", "concise"):
-            text = "".join(line for line in text.splitlines(keepends=True) if ": ML" in line or line.startswith(" "))
-    _write(text, args.output_file)
-    for warning in run.warnings:
-        print(f"mlaudit: warning: {warning}", file=sys.stderr)
-    for note in run.notifications:
-        print(f"mlaudit: {note}", file=sys.stderr)
+    run.sarif_category = args.sarif_category
+    try:
+        _report(args, fmt, run)
+    except OSError as exc:
+        print(f"mlaudit: error: cannot write {exc.filename or 'the report'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     if args.verbose:
         stages = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in run.timings.items())
         print(
@@ -277,6 +303,105 @@ def run_check(args: argparse.Namespace) -> int:
     if run.exit_code == EXIT_ERROR:
         return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else run.exit_code
+
+
+def _output_format(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The format to write, and a one-line problem when MLAUDIT_OUTPUT_FORMAT names none."""
+    from mlaudit.report import FORMATS
+
+    if args.output_format:
+        return args.output_format, None
+    env = os.environ.get("MLAUDIT_OUTPUT_FORMAT")
+    if env:
+        if env not in FORMATS:
+            return "", f"MLAUDIT_OUTPUT_FORMAT={env!r} is not an output format; choose one of {', '.join(FORMATS)}"
+        return env, None
+    return ("concise" if os.environ.get("PRE_COMMIT") else "full"), None
+
+
+def _output_file_problem(output_file: Path | None) -> str | None:
+    """Refuse an output file that cannot be written before spending a run on it."""
+    if output_file is None:
+        return None
+    folder = output_file.parent
+    if not folder.is_dir():
+        return f"cannot write {output_file}: the folder {folder} does not exist; create it first"
+    if output_file.is_dir():
+        return f"cannot write {output_file}: it is a folder"
+    return None
+
+
+def _missing_path(paths: Sequence[Path]) -> str | None:
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
+    return f"no such file or folder: {missing[0]}" if missing else None
+
+
+def _show_diff(args: argparse.Namespace, run: RunResult) -> int:
+    """`--diff`: the fixes as a unified diff on stdout, nothing written (ruff's convention: exit 1
+    when there would be changes)."""
+    from mlaudit.fix import plan_fixes, unified_diff
+
+    plan = plan_fixes(run.root, run.findings, unsafe=args.unsafe_fixes)
+    sys.stdout.write(unified_diff(plan))
+    sys.stdout.flush()
+    count = plan.applied
+    note = f"would apply {count} fix{'es' if count != 1 else ''}" if count else "no fixes to apply"
+    print(f"mlaudit: {note}{_unsafe_note(plan.unsafe_skipped)}", file=sys.stderr)
+    if run.exit_code == EXIT_ERROR:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if count and not args.exit_zero else EXIT_CLEAN
+
+
+def _fix(args: argparse.Namespace, run: RunResult, rerun: Callable[[], RunResult]) -> RunResult:
+    """`--fix`: write the fixes, then check again so the report shows what is left."""
+    from mlaudit.fix import apply_fixes
+
+    plan = apply_fixes(run.root, run.findings, unsafe=args.unsafe_fixes)
+    if plan.applied:
+        print(f"mlaudit: applied {plan.applied} fix{'es' if plan.applied != 1 else ''}", file=sys.stderr)
+    if plan.unsafe_skipped:
+        print(f"mlaudit: {_unsafe_note(plan.unsafe_skipped).lstrip('; ')}", file=sys.stderr)
+    return rerun() if plan.applied else run
+
+
+def _unsafe_note(skipped: int) -> str:
+    if not skipped:
+        return ""
+    return f"; {skipped} unsafe fix{'es' if skipped != 1 else ''} left out (they may change what working code does; --unsafe-fixes applies them)"
+
+
+def _report(args: argparse.Namespace, fmt: str, run: RunResult) -> None:
+    from mlaudit.report import render
+    from mlaudit.report.summary import statistics_lines
+
+    if args.statistics:
+        text = "\n".join(statistics_lines(run)) + ("\n" if run.findings else "")
+    else:
+        to_terminal = args.output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = render(fmt, run, color=to_terminal)
+        if args.quiet and fmt in ("full", "concise"):
+            text = "".join(line for line in text.splitlines(keepends=True) if ": ML" in line or line.startswith(" "))
+    _write(text, args.output_file)
+    for line in run.unchecked_targets:
+        print(f"mlaudit: {line}", file=sys.stderr)
+    for warning in run.warnings:
+        print(f"mlaudit: warning: {warning}", file=sys.stderr)
+    for note in run.notifications:
+        print(f"mlaudit: {note}", file=sys.stderr)
+    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        _write_step_summary(Path(os.environ["GITHUB_STEP_SUMMARY"]), run)
+
+
+def _write_step_summary(path: Path, run: RunResult) -> None:
+    """Append the run's Markdown summary to the GitHub Actions job summary; a summary that cannot
+    be written is a warning, not a failed check."""
+    from mlaudit.report.github_format import step_summary
+
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(step_summary(run))
+    except OSError as exc:
+        print(f"mlaudit: warning: cannot write the job summary {path}: {exc.strerror or exc}", file=sys.stderr)
 
 
 def _adoption_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -417,6 +542,7 @@ def _default_label(rule: type[Rule]) -> str:
 
 
 def rule_table(markdown: bool = False) -> str:
+    from mlaudit.docs import DOCS_URL
     from mlaudit.rules import all_rules
 
     if not markdown:
@@ -425,5 +551,6 @@ def rule_table(markdown: bool = False) -> str:
         )
     rows = ["| code | name | level | default | what it finds |", "|---|---|---|---|---|"]
     for r in all_rules():
-        rows.append(f"| [{r.code}](rules/{r.code}.md) | {r.name} | {r.level.value} | {_default_label(r)} | {r.summary} |")
+        # Absolute links: the README is also the package page on PyPI, where relative links break.
+        rows.append(f"| [{r.code}]({DOCS_URL.format(code=r.code)}) | {r.name} | {r.level.value} | {_default_label(r)} | {r.summary} |")
     return "\n".join(rows)

@@ -1,13 +1,16 @@
 """Settings from `[tool.mlaudit]` in pyproject.toml or from `mlaudit.toml`, plus CLI overrides.
 
 Unknown keys, unknown rule codes and unknown rule options are errors (exit 2): a typo in a
-linter's config must never silently switch a rule off.
+linter's config must never silently switch a rule off. So are values of the wrong type or out of
+range (`max-file-mib = nan`, `words = "final"`, a pattern that cannot compile, a NUL in a path):
+the settings may come from the repository being audited, so they are checked before any is used.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -16,9 +19,12 @@ from typing import Any
 from mlaudit.facts.sources import SourceError
 from mlaudit.facts.structured import parse_toml
 from mlaudit.project.boundary import is_inside, read_inside, read_regular, repository_top
+from mlaudit.project.patterns import valid_pattern
 from mlaudit.rules import Rule, all_rules, known_code_or_prefix, rule_by_code
 
 DEFAULT_MAX_FILE_MIB = 10
+# Above this a limit stops being one: parse budgets still bound each file's cost.
+MAX_FILE_MIB_CEILING = 1024
 
 KNOWN_KEYS = {
     "select": "rule codes or prefixes to enable (default: all, [\"ML\"])",
@@ -130,8 +136,18 @@ def load_settings(root: Path, config_file: Path | None = None) -> Settings:
         raise ConfigError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
     except SourceError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
-    table = data if path.name != "pyproject.toml" else data.get("tool", {}).get("mlaudit", {})
+    table = data if path.name != "pyproject.toml" else _tool_table(data, path)
     return settings_from_table(table, source=str(path))
+
+
+def _tool_table(data: dict[str, Any], path: Path) -> Any:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"'tool' in {path} must be a table ([tool.mlaudit])")
+    table = tool.get("mlaudit", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"'tool.mlaudit' in {path} must be a table")
+    return table
 
 
 def _read_config(root: Path, path: Path, explicit: bool) -> str:
@@ -155,12 +171,12 @@ def settings_from_table(table: Mapping[str, Any], source: str = "") -> Settings:
     settings.select = _codes(table, "select", settings.select, where)
     settings.extend_select = _codes(table, "extend-select", [], where)
     settings.ignore = _codes(table, "ignore", [], where)
-    settings.exclude = _strings(table, "exclude", where)
-    settings.extend_exclude = _strings(table, "extend-exclude", where)
+    settings.exclude = _patterns(table, "exclude", where)
+    settings.extend_exclude = _patterns(table, "extend-exclude", where)
     settings.per_file_ignores = _per_file_ignores(table.get("per-file-ignores", {}), where)
     settings.options = _options(table.get("options", {}), where)
-    settings.max_file_mib = _number(table, "max-file-mib", DEFAULT_MAX_FILE_MIB, where)
-    settings.cache_dir = str(table.get("cache-dir", settings.cache_dir))
+    settings.max_file_mib = _max_file_mib(table, where)
+    settings.cache_dir = _cache_dir(table.get("cache-dir", settings.cache_dir), where)
     probe = table.get("probe", {})
     if not isinstance(probe, dict):
         raise ConfigError(f"'probe'{where} must be a table")
@@ -188,21 +204,35 @@ def _codes(table: Mapping[str, Any], key: str, default: list[str], where: str) -
     return check_codes(_list_of_str(table[key], key, where), f"'{key}'{where}")
 
 
-def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
-    return _list_of_str(table.get(key, []), key, where)
+def _patterns(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    patterns = _list_of_str(table.get(key, []), key, where)
+    for pattern in patterns:
+        if "\0" in pattern or not valid_pattern(pattern):
+            raise ConfigError(f"'{key}'{where}: {pattern!r} is not a valid gitignore-style pattern")
+    return patterns
 
 
 def _list_of_str(value: Any, key: str, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"'{key}'{where} must be a list of strings")
+        shown = f" (got {type(value).__name__} {value!r:.40})" if isinstance(value, str) else ""
+        raise ConfigError(f"'{key}'{where} must be a list of strings{shown}")
     return list(value)
 
 
-def _number(table: Mapping[str, Any], key: str, default: float, where: str) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"'{key}'{where} must be a positive number")
+def _max_file_mib(table: Mapping[str, Any], where: str) -> float:
+    value = table.get("max-file-mib", DEFAULT_MAX_FILE_MIB)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0 < value <= MAX_FILE_MIB_CEILING:
+        raise ConfigError(f"'max-file-mib'{where} must be a number of MiB above 0 and at most {MAX_FILE_MIB_CEILING} (got {value!r:.40})")
     return float(value)
+
+
+def _cache_dir(value: Any, where: str) -> str:
+    """Type and characters only; where the folder may lie is the cache's own check (Cache.refusal)."""
+    if not isinstance(value, str) or "\0" in value:
+        raise ConfigError(f"'cache-dir'{where} must be a folder path without NUL characters (got {value!r:.40}); "
+                          "to keep the cache elsewhere, pass --cache-dir PATH on the command line")
+    return value
 
 
 def _per_file_ignores(value: Any, where: str) -> dict[str, list[str]]:
@@ -228,8 +258,54 @@ def _options(value: Any, where: str) -> dict[str, dict[str, Any]]:
         if unknown:
             known = ", ".join(sorted(rule.defaults)) or "none"
             raise ConfigError(f"unknown option {unknown[0]!r} for {rule.code}{where}; its options are: {known}")
+        for key, option in table.items():
+            problem = _option_problem(key, option, rule.defaults[key])
+            if problem:
+                raise ConfigError(f"'options.{rule.code}.{key}'{where} must be {problem} (got {option!r:.60})")
         options[rule.code] = dict(table)
     return options
+
+
+def _option_problem(key: str, value: Any, default: Any) -> str:
+    """What a rule option must be, judged by its default's type; "" when the value fits."""
+    special = _OPTION_SHAPES.get(key)
+    if special is not None:
+        return special(value)
+    if isinstance(default, bool):
+        return "true or false" if not isinstance(value, bool) else ""
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            return "a number, 0 or more"
+        return "a whole number" if isinstance(default, int) and not isinstance(value, int) else ""
+    if isinstance(default, str):
+        return "a string" if not isinstance(value, str) else ""
+    if isinstance(default, list):
+        return "a list of strings" if not isinstance(value, list) or not all(isinstance(v, str) for v in value) else ""
+    return ""
+
+
+def _sink_table(value: Any) -> str:
+    """ML201's `extend-sinks`: callee = [keywords] or {keywords = [...], positional = {"1" = "lr"}}."""
+    shape = 'a table of callee = ["keyword", ...] or {keywords = [...], positional = {"1" = "lr"}}'
+    if not isinstance(value, dict):
+        return shape
+    for spec in value.values():
+        if isinstance(spec, list) and all(isinstance(k, str) for k in spec):
+            continue
+        if not isinstance(spec, dict) or set(spec) - {"keywords", "positional"}:
+            return shape
+        keywords, positional = spec.get("keywords", []), spec.get("positional", {})
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            return shape
+        if not isinstance(positional, dict) or not all(
+            isinstance(n, str) and i.isdigit() and len(i) < 4 for i, n in positional.items()
+        ):
+            return shape
+    return ""
+
+
+# Options whose shape is more than their default's type says.
+_OPTION_SHAPES: dict[str, Callable[[Any], str]] = {"extend-sinks": _sink_table}
 
 
 def enabled_rules(settings: Settings) -> list[type[Rule]]:

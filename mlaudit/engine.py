@@ -167,6 +167,7 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
     errors = found.errors
     scope = _scope(root, targets)
     findings = _in_scope(findings, scope)
+    in_scope = len(files) if scope is None else sum(1 for rel in files if _inside(rel, scope))
     silenced = suppress(findings, root, settings, _noqa_scan(files, scope, settings))
     narrowed = _narrow(root, git, silenced.kept, settings, scope, options)
     kept = narrowed.findings
@@ -182,7 +183,10 @@ def _check(paths: Sequence[Path], options: CheckOptions) -> RunResult:
         warnings=[*skipped, *refused, *stats.warnings, *silenced.warnings],
         suppressed=silenced.dropped,
         adoption_notes=narrowed.notes,
-        files_checked=len(files),
+        files_checked=in_scope,
+        # Only when nothing was checked, as ruff does: pre-commit passing an excluded file next
+        # to others is normal and needs no message.
+        unchecked_targets=_without_files(root, targets, files, settings) if not in_scope else [],
         source_root=git.top if git is not None else None,
         timings=clock.laps,
         cache_hits=stats.hits,
@@ -301,9 +305,43 @@ def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:
     return prefixes
 
 
+def _inside(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
 def _in_scope(findings: list[Finding], prefixes: list[str] | None) -> list[Finding]:
     if prefixes is None:
         return findings
-    def inside(path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
-    return [f for f in findings if inside(f.path) or any(inside(p) for p in f.related_paths)]
+    return [f for f in findings if _inside(f.path, prefixes) or any(_inside(p, prefixes) for p in f.related_paths)]
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix() if path else ""
+    except ValueError:
+        return path
+
+
+def _without_files(root: Path, targets: Sequence[Path], files: dict[str, SourceFile], settings: Settings) -> list[str]:
+    """A line for each target that holds no file to check, saying why (nothing checked there is
+    not the same as nothing found there)."""
+    lines = []
+    for target in targets:
+        try:
+            rel = target.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if rel in ("", ".") and files:
+            continue
+        if rel not in ("", ".") and any(_inside(path, [rel]) for path in files):
+            continue
+        shown = rel if rel not in ("", ".") else str(root)
+        spec = exclude_spec([*settings.exclude, *settings.extend_exclude])
+        if rel not in ("", ".") and (spec.match_file(rel) or spec.match_file(rel + "/")):
+            config = _relative(settings.source, root)
+            lines.append(f"not checked: {shown} is excluded (by a built-in exclude or exclude settings{' in ' + config if config else ''})")
+        elif target.is_dir():
+            lines.append(f"no files to check in {shown}: it is empty, or git ignores everything in it")
+        else:
+            lines.append(f"not checked: {shown} is ignored by git or is not a regular file")
+    return lines

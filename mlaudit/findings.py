@@ -27,10 +27,17 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
-    """A mechanical change that resolves a finding; shown in JSON and SARIF output."""
+    """A mechanical change that resolves a finding; shown in JSON and SARIF output.
+
+    A safe fix keeps what the code means in every case the rule can see (`yaml.load` with a
+    full loader -> `yaml.safe_load`). An unsafe one may change what a working program does
+    (flipping an explicit `weights_only=False`, which someone may have written on purpose);
+    `check --fix` applies those only with `--unsafe-fixes`.
+    """
 
     description: str
     edits: tuple[Edit, ...]
+    safe: bool = True
 
 
 @dataclass(frozen=True)

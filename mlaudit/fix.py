@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.facts.walk import PyContext
@@ -19,8 +20,11 @@ from mlaudit.project.boundary import read_regular, replace_file, writable_file
 MAX_FIX_BYTES = 64 * 2**20
 
 
-def call_fix(ctx: PyContext, node: ast.Call, description: str, transform: Callable[[object], object]) -> Fix | None:
-    """A fix replacing the call `node` by `transform(libcst Call)`; None when it cannot be built safely."""
+def call_fix(
+    ctx: PyContext, node: ast.Call, description: str, transform: Callable[[object], object], *, safe: bool = True
+) -> Fix | None:
+    """A fix replacing the call `node` by `transform(libcst Call)`; None when it cannot be built
+    reliably. `safe=False` marks a fix that may change what working code does (see `Fix`)."""
     if ctx.line_map.file_lines:
         return None  # notebook cells: positions are in the joined cells, not in the file
     segment = ctx.segment(node)
@@ -39,7 +43,7 @@ def call_fix(ctx: PyContext, node: ast.Call, description: str, transform: Callab
         return None
     code = cst.Module(body=[]).code_for_node(new)
     line, col, end_line, end_col = ctx.span(node)
-    return Fix(description, (Edit(line, col, end_line, end_col, code),))
+    return Fix(description, (Edit(line, col, end_line, end_col, code),), safe=safe)
 
 
 def rename_callee(attr: str) -> Callable[[object], object]:
@@ -56,7 +60,9 @@ def rename_callee(attr: str) -> Callable[[object], object]:
 
 
 def drop_argument(keyword: str, position: int | None = None) -> Callable[[object], object]:
-    """Remove the argument passed as `keyword=` (or positionally at `position`)."""
+    """Remove the argument passed as `keyword=` (or positionally at `position`). When it was the
+    last one, the argument before it takes over how it ended (trailing comma, the line break
+    before the parenthesis), and keeps its own comment."""
     import libcst as cst
 
     def transform(call: object) -> object:
@@ -68,15 +74,37 @@ def drop_argument(keyword: str, position: int | None = None) -> Callable[[object
             by_position = position is not None and position < len(positional) and index == positional[position]
             if not (by_keyword or by_position):
                 kept.append(arg)
-        if kept:
-            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if kept and len(kept) < len(call.args) and kept[-1] is not call.args[-1]:
+            last = _ending_as(kept[-1], call.args[-1])
+            assert isinstance(last, cst.Arg)
+            kept[-1] = last
         return call.with_changes(args=kept)
 
     return transform
 
 
+def _ending_as(arg: object, dropped: object) -> object:
+    """`arg`, now the last argument, ending the call as `dropped` did."""
+    import libcst as cst
+
+    assert isinstance(arg, cst.Arg) and isinstance(dropped, cst.Arg)
+    tail = _tail(dropped)
+    if not _has_comment(arg.comma):
+        if isinstance(dropped.comma, cst.Comma):
+            return arg.with_changes(comma=dropped.comma)
+        return arg.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=dropped.whitespace_after_arg)
+    assert isinstance(arg.comma, cst.Comma)
+    if isinstance(tail, cst.ParenthesizedWhitespace) and isinstance(arg.comma.whitespace_after, cst.ParenthesizedWhitespace):
+        # Keep the comment on its line; the parenthesis goes back where it was.
+        ending = tail.with_changes(first_line=arg.comma.whitespace_after.first_line)
+        return arg.with_changes(comma=arg.comma.with_changes(whitespace_after=ending))
+    return arg
+
+
 def set_keyword(keyword: str, value: str) -> Callable[[object], object]:
-    """Set `keyword=value`, replacing an existing value or appending the argument."""
+    """Set `keyword=value`, replacing an existing value or appending the argument in the call's
+    own layout: on a line of its own when the call ends on one, and ending the call as the old
+    last argument did (trailing comma, line break); comments stay on their lines."""
     import libcst as cst
 
     def transform(call: object) -> object:
@@ -87,13 +115,73 @@ def set_keyword(keyword: str, value: str) -> Callable[[object], object]:
             if arg.keyword is not None and arg.keyword.value == keyword:
                 args[index] = arg.with_changes(value=new_value)
                 return call.with_changes(args=args)
+        no_space = cst.SimpleWhitespace("")
+        new_arg = cst.Arg(
+            value=new_value,
+            keyword=cst.Name(keyword),
+            equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space),
+        )
         if args:
-            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        args.append(cst.Arg(value=new_value, keyword=cst.Name(keyword), equal=cst.AssignEqual(
-            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))))
+            old, new = _append_after(call, args[-1], new_arg)
+            assert isinstance(old, cst.Arg) and isinstance(new, cst.Arg)
+            args[-1], new_arg = old, new
+        args.append(new_arg)
         return call.with_changes(args=args)
 
     return transform
+
+
+def _append_after(call: object, last: object, new: object) -> tuple[object, object]:
+    """(old last argument with a separating comma, new argument ending the call as the old did)."""
+    import libcst as cst
+
+    assert isinstance(last, cst.Arg) and isinstance(new, cst.Arg)
+    tail, indent = _tail(last), _separator(call)
+    has_comma = isinstance(last.comma, cst.Comma)
+    comma = last.comma if isinstance(last.comma, cst.Comma) else cst.Comma(whitespace_before=cst.SimpleWhitespace(""))
+    if isinstance(tail, cst.ParenthesizedWhitespace):
+        # The parenthesis is on a line of its own: the old last argument keeps its comment on
+        # its line, the new one goes on the next line, then the line break the old one had.
+        last_line = indent.last_line if isinstance(indent, cst.ParenthesizedWhitespace) else tail.last_line
+        between = cst.ParenthesizedWhitespace(first_line=tail.first_line, indent=True, last_line=last_line)
+        ending = tail.with_changes(first_line=cst.TrailingWhitespace())
+        old = last.with_changes(comma=comma.with_changes(whitespace_after=between))
+        if has_comma:
+            return old, new.with_changes(comma=comma.with_changes(whitespace_after=ending))
+        return old.with_changes(whitespace_after_arg=cst.SimpleWhitespace("")), new.with_changes(whitespace_after_arg=ending)
+    old = last.with_changes(comma=comma.with_changes(whitespace_after=indent))
+    if has_comma:  # `f(a, )`: keep the trailing comma and what follows it
+        return old, new.with_changes(comma=last.comma)
+    return old.with_changes(whitespace_after_arg=cst.SimpleWhitespace("")), new.with_changes(whitespace_after_arg=last.whitespace_after_arg)
+
+
+def _tail(arg: object) -> object:
+    """The whitespace that ends an argument: after its comma, or after it when it has none."""
+    import libcst as cst
+
+    assert isinstance(arg, cst.Arg)
+    return arg.comma.whitespace_after if isinstance(arg.comma, cst.Comma) else arg.whitespace_after_arg
+
+
+def _separator(call: object) -> object:
+    """The whitespace after a new comma between arguments: a line break and the arguments'
+    indentation when the call puts them on lines of their own, else one space."""
+    import libcst as cst
+
+    assert isinstance(call, cst.Call)
+    breaks = [a.comma.whitespace_after for a in call.args[:-1] if isinstance(a.comma, cst.Comma)]
+    breaks.append(call.whitespace_before_args)
+    for whitespace in breaks:
+        if isinstance(whitespace, cst.ParenthesizedWhitespace):
+            return cst.ParenthesizedWhitespace(indent=whitespace.indent, last_line=whitespace.last_line)
+    return cst.SimpleWhitespace(" ")
+
+
+def _has_comment(node: object) -> bool:
+    import libcst as cst
+    import libcst.matchers as m
+
+    return isinstance(node, cst.CSTNode) and bool(m.findall(node, m.Comment()))
 
 
 def chain(*transforms: Callable[[object], object]) -> Callable[[object], object]:
@@ -132,14 +220,44 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
-def apply_fixes(root: Path, findings: list[Finding]) -> int:
-    """Write every available fix into its file; return the number of edits applied."""
+@dataclass(frozen=True)
+class FileFix:
+    """One file's text before and after its fixes (LF line ends), and how it is stored."""
+
+    path: str  # relative to the project root, POSIX style
+    before: str
+    after: str
+    applied: int
+    newline: str  # "\r\n" when the file uses CRLF line ends, else "\n"
+
+    def data(self) -> bytes:
+        return self.after.replace("\n", self.newline).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    files: list[FileFix]
+    unsafe_skipped: int  # unsafe fixes left out (no --unsafe-fixes)
+
+    @property
+    def applied(self) -> int:
+        return sum(f.applied for f in self.files)
+
+
+def plan_fixes(root: Path, findings: list[Finding], unsafe: bool = False) -> FixPlan:
+    """Every available fix applied to the text of its file, in memory; unsafe fixes only when
+    `unsafe`. Nothing is written."""
     by_path: dict[str, list[Edit]] = {}
+    skipped = 0
     for finding in findings:
-        if finding.fix is not None and not finding.path.endswith(".ipynb"):
-            by_path.setdefault(finding.path, []).extend(finding.fix.edits)
-    total = 0
-    for path, edits in by_path.items():
+        if finding.fix is None or finding.path.endswith(".ipynb"):
+            continue
+        if not finding.fix.safe and not unsafe:
+            skipped += 1
+            continue
+        by_path.setdefault(finding.path, []).extend(finding.fix.edits)
+    files = []
+    for path, edits in sorted(by_path.items()):
         file = root / path
         if not writable_file(root, file):
             continue  # only a regular file inside the project, never one reached through a symlink
@@ -151,10 +269,42 @@ def apply_fixes(root: Path, findings: list[Finding]) -> int:
         except (OSError, UnicodeDecodeError):
             continue
         newline = "\r\n" if b"\r\n" in raw else "\n"
-        fixed, applied = apply_edits(text.replace("\r\n", "\n"), edits)
-        try:
-            if applied and replace_file(root, file, fixed.replace("\n", newline).encode("utf-8")):
-                total += applied
-        except OSError:
-            continue
-    return total
+        before = text.replace("\r\n", "\n")
+        after, applied = apply_edits(before, edits)
+        if applied and after != before:
+            files.append(FileFix(path, before, after, applied, newline))
+    return FixPlan(files, skipped)
+
+
+def unified_diff(plan: FixPlan) -> str:
+    """The planned fixes as one unified diff (`a/` and `b/` paths relative to the project root)."""
+    import difflib
+
+    chunks: list[str] = []
+    for file in plan.files:
+        chunks.extend(
+            difflib.unified_diff(
+                file.before.splitlines(keepends=True),
+                file.after.splitlines(keepends=True),
+                fromfile=f"a/{file.path}",
+                tofile=f"b/{file.path}",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in chunks)
+
+
+def apply_fixes(root: Path, findings: list[Finding], unsafe: bool = False) -> FixPlan:
+    """Write every available fix (unsafe ones only when `unsafe`) into its file; return the plan
+    of the files actually written."""
+    plan = plan_fixes(root, findings, unsafe)
+    written = [file for file in plan.files if write_fixed(root, file.path, file.data())]
+    return FixPlan(written, plan.unsafe_skipped)
+
+
+def write_fixed(root: Path, path: str, data: bytes) -> bool:
+    """The one place `--fix` writes a file: only a regular file inside the project, replaced
+    atomically (project.boundary); False when it could not."""
+    try:
+        return replace_file(root, root / path, data)
+    except OSError:
+        return False

@@ -10,6 +10,9 @@ from pathlib import Path
 from mlaudit.engine import CheckOptions, check_paths
 from mlaudit.report import RunResult
 
+# Files tests read (vendored schemas, real-format samples); see tests/data/*/README.md.
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>ML\d+(?:\s*,\s*ML\d+)*)")
 
 

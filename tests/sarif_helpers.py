@@ -2,7 +2,8 @@
 
 `assert_valid_sarif(text)` validates against the official OASIS SARIF 2.1.0 schema (draft-04, with
 a format checker) and then checks what the schema lets through but GitHub rejects or mishandles
-(shared/research/sarif.md §1.1, §2). Any test that produces SARIF can call it.
+(the SARIF research notes, §1.1 and §2). Any test that produces SARIF can call it; the schema is
+vendored in tests/data/sarif/ (source and licence in its README).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 
-from tests.shared_dir import shared_file
+from tests.helpers import TEST_DATA
 
 # RFC 3986 URI-reference characters: draft-04 format checkers do not check "uri-reference",
 # so a space or backslash in a location would otherwise slip through.
@@ -23,7 +24,7 @@ URI_REFERENCE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2}
 
 @lru_cache(maxsize=1)
 def official_schema() -> dict[str, Any]:
-    path = shared_file("schemas", "sarif-schema-2.1.0.json")
+    path = TEST_DATA / "sarif" / "sarif-schema-2.1.0.json"
     schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     Draft4Validator.check_schema(schema)
     return schema

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ def apply(text: str, finding: Finding) -> str:
         ("cfg = yaml.load(f)\n", "cfg = yaml.safe_load(f)\n"),
         ("cfg = yaml.load(f, Loader=yaml.FullLoader)\n", "cfg = yaml.safe_load(f)\n"),
         ("cfg = yaml.load(f, yaml.Loader)\n", "cfg = yaml.safe_load(f)\n"),
-        ("cfg = yaml.load(  # the config\n    f,\n    Loader=yaml.Loader,\n)\n", "cfg = yaml.safe_load(  # the config\n    f)\n"),
+        ("cfg = yaml.load(  # the config\n    f,\n    Loader=yaml.Loader,\n)\n", "cfg = yaml.safe_load(  # the config\n    f,\n)\n"),
+        ("cfg = yaml.load(\n    f,  # the file\n    Loader=yaml.Loader\n)\n", "cfg = yaml.safe_load(\n    f,  # the file\n)\n"),
         ("x = 'é'; cfg = yaml.unsafe_load(f)\n", "x = 'é'; cfg = yaml.safe_load(f)\n"),
     ],
 )
@@ -44,9 +47,6 @@ def test_no_fix_for_a_bare_imported_name(tmp_path: Path) -> None:
 
 
 def test_check_fix_rewrites_the_file_and_reports_the_rest(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     source = "import torch, yaml\r\ntorch.backends.cudnn.benchmark = True\r\ncfg = yaml.load(open('c'), Loader=yaml.Loader)\r\n"
     repo = make_repo(tmp_path / "r", {"a.py": ""})
     (repo / "a.py").write_bytes(source.encode())
@@ -55,3 +55,94 @@ def test_check_fix_rewrites_the_file_and_reports_the_rest(tmp_path: Path) -> Non
     assert "applied 1 fix" in result.stderr
     assert (repo / "a.py").read_bytes() == source.replace("yaml.load(open('c'), Loader=yaml.Loader)", "yaml.safe_load(open('c'))").encode()
     assert result.returncode == 1 and "ML103" in result.stdout and "ML602" not in result.stdout
+
+
+PYPROJECT = "[project]\nname = 'p'\ndependencies = ['torch>=2.1']\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("torch.load(path)\n", "torch.load(path, weights_only=True)\n"),
+        (
+            "torch.load(\n    path,  # the checkpoint\n    map_location='cpu',  # on CPU\n)\n",
+            "torch.load(\n    path,  # the checkpoint\n    map_location='cpu',  # on CPU\n    weights_only=True,\n)\n",
+        ),
+        (
+            "torch.load(\n    path,  # the checkpoint\n    map_location='cpu'  # on CPU\n)\n",
+            "torch.load(\n    path,  # the checkpoint\n    map_location='cpu',  # on CPU\n    weights_only=True\n)\n",
+        ),
+        (
+            "torch.load(path,  # the checkpoint\n           map_location='cpu')\n",
+            "torch.load(path,  # the checkpoint\n           map_location='cpu',\n           weights_only=True)\n",
+        ),
+        (
+            "torch.load(\n    path,\n    weights_only=False,  # our own file\n)\n",
+            "torch.load(\n    path,\n    weights_only=True,  # our own file\n)\n",
+        ),
+    ],
+)
+def test_torch_load_fix_keeps_the_layout_and_comments(tmp_path: Path, before: str, after: str) -> None:
+    import ast
+
+    prefix = "import torch\npath = 'm.pt'\nstate = "
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": prefix + before})
+    finding = next(f for f in check(repo).findings if f.code == "ML601")
+    fixed = apply(prefix + before, finding)
+    assert fixed == prefix + after
+    ast.parse(fixed)
+
+
+def test_flipping_an_explicit_false_is_an_unsafe_fix(tmp_path: Path) -> None:
+    from mlaudit.fix import plan_fixes
+
+    source = "import torch\na = torch.load('a.pt')\nb = torch.load('b.pt', weights_only=False)\n"
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": source})
+    run = check(repo)
+    fixes = {f.line: f.fix for f in run.findings if f.code == "ML601"}
+    assert fixes[2] is not None and fixes[2].safe
+    assert fixes[3] is not None and not fixes[3].safe
+    safe_only = plan_fixes(run.root, run.findings)
+    assert safe_only.unsafe_skipped == 1
+    assert safe_only.files[0].after == source.replace("torch.load('a.pt')", "torch.load('a.pt', weights_only=True)")
+    both = plan_fixes(run.root, run.findings, unsafe=True)
+    assert both.unsafe_skipped == 0 and "weights_only=False" not in both.files[0].after
+    assert (repo / "a.py").read_text() == source  # planning writes nothing
+
+
+def mlaudit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlaudit", "check", ".", "--no-cache", *args],
+                          cwd=repo, capture_output=True, text=True, timeout=120)
+
+
+def test_diff_shows_the_fixes_and_writes_nothing(tmp_path: Path) -> None:
+    source = "import torch\nstate = torch.load(\n    'm.pt',  # checkpoint\n)\nb = torch.load('b.pt', weights_only=False)\n"
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": source})
+    result = mlaudit(repo, "--diff")
+    assert result.returncode == 1  # there would be changes
+    assert result.stdout == (
+        "--- a/a.py\n+++ b/a.py\n@@ -1,5 +1,6 @@\n import torch\n state = torch.load(\n"
+        "     'm.pt',  # checkpoint\n+    weights_only=True,\n )\n b = torch.load('b.pt', weights_only=False)\n"
+    )
+    assert "1 unsafe fix left out" in result.stderr and "--unsafe-fixes" in result.stderr
+    assert (repo / "a.py").read_text() == source
+    unsafe = mlaudit(repo, "--diff", "--unsafe-fixes")
+    assert "+b = torch.load('b.pt', weights_only=True)" in unsafe.stdout
+    assert (repo / "a.py").read_text() == source
+
+
+def test_diff_without_fixes_exits_0(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": "import torch\ntorch.backends.cudnn.benchmark = True\n"})
+    result = mlaudit(repo, "--diff")
+    assert result.returncode == 0 and result.stdout == "" and "no fixes to apply" in result.stderr
+
+
+def test_fix_applies_unsafe_fixes_only_when_asked(tmp_path: Path) -> None:
+    source = "import torch\nb = torch.load('b.pt', weights_only=False)  # trusted\n"
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": source})
+    kept = mlaudit(repo, "--fix", "--output-format", "concise")
+    assert kept.returncode == 1 and "--unsafe-fixes" in kept.stderr
+    assert (repo / "a.py").read_text() == source
+    fixed = mlaudit(repo, "--fix", "--unsafe-fixes", "--output-format", "concise")
+    assert "applied 1 fix" in fixed.stderr and "ML601" not in fixed.stdout
+    assert (repo / "a.py").read_text() == source.replace("False", "True")

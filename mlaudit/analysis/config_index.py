@@ -302,7 +302,7 @@ def _consumes(path: str, read: ConfigRead, repo_modules: set[str], local_defs: s
 
 # Files that are not training code: a literal there is a test value or an example in prose.
 # (Switch to "reachable from an entry point" once the module graph and call graph are in.)
-NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "docs", "doc"})
+NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "test_utils", "docs", "doc"})
 NON_TRAINING_NAMES = frozenset({"setup.py", "conftest.py", "noxfile.py"})
 
 

@@ -2,6 +2,7 @@
 
 - a module with `if __name__ == "__main__":` (its whole top level runs, guard included);
 - a function decorated with `@hydra.main`, a click command/group, or a typer command;
+- a function handed to `fire.Fire(train)` or `typer.run(main)`;
 - a module that builds a LightningCLI at its top level;
 - a `[project.scripts]` / `[tool.poetry.scripts]` target (`pkg.cli:main`);
 - a script named in a `dvc.yaml` stage `cmd` (`python src/train.py`, `python -m pkg.train`);
@@ -9,6 +10,10 @@
   `dcgan/main.py`): no main guard, imported by no module of the repo, not a test/setup/docs file,
   with calls at its top level after its last definition. Such a file only makes sense run as
   `python file.py`.
+
+Not an entry point: the `if __name__ == "__main__":` block of a *library module* (a module inside a
+package that another non-test module of the repo imports). Such a block is a demo or a self-test
+(detectron2's `data/datasets/coco.py`, yolov5's `models/yolo.py --profile`), not how the project runs.
 
 An entry point is either a module (`function is None`: its top level is the run) or a function
 (the module's top level outside the main guard runs first, then the function).
@@ -36,7 +41,8 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 @dataclass(frozen=True)
 class EntryPoint:
     path: str
-    kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc", "script"
+    kind: str  # "main-guard", "hydra", "click", "typer", "lightning-cli", "project-script", "dvc", "script",
+    # or "cli-runner", a function run by fire or typer
     function: str | None  # the function that runs, None when the module's top level is the run
     line: int  # main guard, def line, or 1
 
@@ -55,8 +61,10 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
     for file, facts in model.python_modules():
         if file.format != "python":
             continue
-        if facts.main_guard_line is not None:
+        if facts.main_guard_line is not None and not is_library_module(model, graph, file.path):
             add(EntryPoint(file.path, "main-guard", None, facts.main_guard_line))
+        for entry in _cli_runs(file.path, facts):
+            add(entry)
         for entry in _decorated(file.path, facts):
             if facts.main_guard_line is None or not _called_at_top_level(facts, entry.function or ""):
                 add(entry)
@@ -73,6 +81,31 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
 
 def entry_points(model: ProjectModel) -> list[EntryPoint]:
     return model.analysis("entrypoints", build_entry_points)
+
+
+def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> bool:
+    """A module of a package (its folder has an `__init__.py`) that another module of the repo,
+    not a test, imports: its code runs as part of other programs, and its main guard is a demo."""
+    folder, _, name = path.rpartition("/")
+    if name == "__main__.py" or not folder or f"{folder}/__init__.py" not in model.files:
+        return False
+    return any(not _test_path(importer) for importer in graph.importers_of(path) if importer != path)
+
+
+def _test_path(path: str) -> bool:
+    *folders, name = path.split("/")
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or bool(_NOT_SCRIPT_FOLDERS.intersection(folders)))
+
+
+def _cli_runs(path: str, facts: ModuleFacts) -> list[EntryPoint]:
+    """`fire.Fire(train)` / `typer.run(main)` at the module's top level or in its main guard."""
+    extra = facts.extra.get("randomness")
+    defined = {d.name: d.line for d in facts.defs if d.kind == "function" and "." not in d.name}
+    return [
+        EntryPoint(path, "cli-runner", name, defined[name])
+        for name, _ in getattr(extra, "cli_targets", ()) if name in defined
+    ]
 
 
 def _decorated(path: str, facts: ModuleFacts) -> list[EntryPoint]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
-from mlaudit.facts.randomness import CALL, IMPORT, SEED, RandEvent, RandomnessFacts
+from mlaudit.facts.randomness import CALL, IMPORT, SEED, TRAIN, RandEvent, RandomnessFacts
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -86,6 +86,12 @@ class Trace:
     entry: EntryPoint
     steps: list[Step]
     reached: set[tuple[str, str]]  # (path, function) run by the entry point; "" is a top level
+
+    @property
+    def training(self) -> Step | None:
+        """The first sign that this program trains (an optimizer built or stepped, a trainer, an
+        estimator's fit), or None for a program that does not train (evaluation, export, a demo)."""
+        return next((s for s in self.steps if s.event.kind == TRAIN), None)
 
 
 # A node being built waits for a callee's node: it yields the callee's key and is sent the node
@@ -291,6 +297,12 @@ def _label(path: str, name: str) -> str:
 class Traces:
     tracer: Tracer
     traces: list[Trace]
+
+    def import_lines(self, path: str) -> frozenset[int]:
+        """Lines of `path` that import a module: what a step reached from one of them runs at import
+        time, in the imported module's top level, not because the program called it."""
+        events = self.tracer.by_scope.get(path, {})
+        return frozenset(e.line for scope in events.values() for e in scope if e.kind == IMPORT)
 
     def seeding_helpers(self) -> list[tuple[str, str, int]]:
         """(path, function, line) of repo functions named like seeding helpers that seed, directly

@@ -40,6 +40,13 @@ EXTRACTOR_MODULES: tuple[str, ...] = (
     "mlaudit.facts.config",
 )
 
+# Parse budget of Python source: ast.parse costs memory per token, up to ~1.8 KB for a file of bare
+# names on their own lines (a 10 MiB `a+a+...` took 2.5 GB). Tokens are estimated in C time by
+# counting punctuation and line breaks, about one per syntax node; the largest of 19 real ML
+# repositories has 43,000, so 250,000 (~450 MB, ~3 s at worst) leaves six times the room.
+MAX_PYTHON_TOKENS = 250_000
+_PUNCTUATION = b"\n;,.:()[]{}=+-*/%&|^<>@~!"
+
 # Which non-Python files are worth reading at all. Anything else is only stat'ed: a 2 GB
 # JSON dataset must never be loaded.
 _TEXT_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE, kinds.DVC, kinds.ENV_SCRIPT, kinds.VCS})
@@ -89,8 +96,15 @@ def analyse_file(
         if kinds.is_template_text(raw.decode("utf-8", errors="replace")):
             return FileResult(FileFacts(file.path, file.format, digest))  # Jinja to render, not ours to parse
         return _unparseable(file, digest, exc)
+    except Exception as exc:  # noqa: BLE001 - hostile input must become ML001, never end the run
+        return _unparseable(file, digest, SourceError(f"unexpected content ({type(exc).__name__}: {_first_line(exc)})"))
     _run_file_rules(file, result, file_rules)
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no detail"
 
 
 def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory]) -> FileResult:
@@ -130,6 +144,10 @@ def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileR
     except ManifestError as exc:
         result.findings.append(_unparseable_finding(file, SourceError(exc.message, line=exc.line)))
         return result
+    except Exception as exc:  # noqa: BLE001 - a reader failing on odd content must not lose the file's other facts
+        reason = f"unexpected content in its dependency list ({type(exc).__name__}: {_first_line(exc)})"
+        result.findings.append(_unparseable_finding(file, SourceError(reason)))
+        return result
     result.facts = dataclasses.replace(result.facts, dependencies=dependencies)
     return result
 
@@ -145,6 +163,7 @@ def _python(
 ) -> FileResult:
     module, is_package = module_name(file.path) if notebook is None else ("", False)
     if tree is None:
+        _check_python_budget(text)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
@@ -165,6 +184,20 @@ def _python(
         facts.extra[extractor.family] = extractor.facts(ctx)
     file_facts = FileFacts(file.path, file.format, digest, python=facts, notebook=notebook)
     return FileResult(file_facts, ctx.findings, ctx.errors)
+
+
+def python_tokens(data: bytes) -> int:
+    """Estimated tokens of Python source (see MAX_PYTHON_TOKENS), in C time."""
+    return len(data) - len(data.translate(None, _PUNCTUATION))
+
+
+def _check_python_budget(text: str) -> None:
+    tokens = python_tokens(text.encode("utf-8", "surrogatepass"))
+    if tokens > MAX_PYTHON_TOKENS:
+        raise SourceError(
+            f"Python source has about {tokens:,} tokens, over the parse budget of {MAX_PYTHON_TOKENS:,} "
+            "(generated code?); not analysed; exclude it in [tool.mlaudit] if it is meant to be there"
+        )
 
 
 def _guarded(ctx: PyContext, rule: Any, action: Any) -> None:

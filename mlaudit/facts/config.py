@@ -44,6 +44,8 @@ HYDRA_INITIALIZE = frozenset(
 )
 HYDRA_MAIN = "hydra.main"
 DVC_PARAMS = frozenset({"dvc.api.params_show"})
+# Sweep agents: the function they run gets its config from the sweep controller.
+SWEEP_AGENTS = frozenset({"wandb.agent"})
 # Methods of DictConfig / dict: calling them reads no key of that name.
 MAPPING_METHODS = frozenset(
     {"get", "items", "keys", "values", "pop", "copy", "update", "setdefault", "merge_with", "to_dict",
@@ -98,17 +100,32 @@ HYPERPARAMETER_SINKS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
     "torch.nn.Dropout3d": (("p",), {0: "p"}),
     "torch.nn.AlphaDropout": (("p",), {0: "p"}),
     "torch.nn.functional.dropout": (("p",), {1: "p"}),
-    "lightning.Trainer": (("max_epochs", "max_steps", "gradient_clip_val", "accumulate_grad_batches"), {}),
-    "lightning.pytorch.Trainer": (("max_epochs", "max_steps", "gradient_clip_val", "accumulate_grad_batches"), {}),
-    "pytorch_lightning.Trainer": (("max_epochs", "max_steps", "gradient_clip_val", "accumulate_grad_batches"), {}),
-    "transformers.TrainingArguments": (
-        ("learning_rate", "weight_decay", "per_device_train_batch_size", "num_train_epochs", "max_steps",
-         "warmup_steps", "warmup_ratio", "gradient_accumulation_steps", "adam_beta1", "adam_beta2",
-         "adam_epsilon", "max_grad_norm"), {}),
-    "transformers.Seq2SeqTrainingArguments": (
-        ("learning_rate", "weight_decay", "per_device_train_batch_size", "num_train_epochs", "max_steps",
-         "warmup_steps", "warmup_ratio", "gradient_accumulation_steps"), {}),
 }
+# Run-config objects: their arguments *are* the run's config (the trainer logs them, a tracker
+# records them, `--help` lists them), so a literal given to one is where a hyperparameter belongs,
+# and a constant passed to one is logged wherever else it is used. `trl.<X>Config` counts too.
+RUN_CONFIG_OBJECTS = frozenset(
+    {
+        "transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
+        "transformers.training_args.TrainingArguments", "lightning.Trainer", "lightning.pytorch.Trainer",
+        "pytorch_lightning.Trainer", "lightning.pytorch.trainer.Trainer", "lightning.fabric.Fabric",
+        "lightning.Fabric", "accelerate.utils.ProjectConfiguration",
+    }
+)
+RUN_CONFIG_PREFIX_SUFFIX = (("trl.", "Config"),)
+# Calls that log a run config passed to them: callee -> keyword (None: the first positional).
+RUN_CONFIG_LOGGERS = {"wandb.init": "config", "wandb.config.update": None, "mlflow.log_params": None}
+# Sinks whose value only sets the speed of evaluation, not the result, when the object is an
+# evaluation one (`eval_loader = DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`): callee -> parameter.
+EVALUATION_ONLY_PARAMS = {
+    "torch.utils.data.DataLoader": "batch_size", "torch.utils.data.dataloader.DataLoader": "batch_size",
+}
+EVALUATION_NAME = re.compile(r"(?:^|_)(?:eval|evaluation|test|val|valid|validation|predict|inference)(?:_|$)",
+                             re.IGNORECASE)
+# A `for epoch in range(N)` loop trains only when its body calls something named like training
+# (`train_one_epoch`, `loss.backward`, `optimizer.step`, `model(x)`); a loop that only simulates
+# metrics for a logging demo is not a training loop.
+TRAINING_CALL = re.compile(r"train|step|backward|fit|optim|forward|loss|model|net|epoch|batch|learn", re.IGNORECASE)
 # Sinks that are not hyperparameters even though they match a prefix above.
 NOT_SINKS = frozenset({"torch.optim.lr_scheduler", "torch.optim.Optimizer", "torch.optim.swa_utils.AveragedModel"})
 # A `for <name> in range(N)` loop drives training when its variable is named like this.
@@ -208,6 +225,9 @@ class ModuleConfigFacts:
     execs_config: bool = False  # `exec(open(...).read())`: module globals are overridable config
     uses_config_store: bool = False  # hydra ConfigStore / OmegaConf.structured: schemas in code
     tracker_config_stores: int = 0  # `wandb.config.x = ...` / `run.config[...] = ...`
+    # Functions handed to a sweep agent (`wandb.agent(sweep_id, function=train)`): the sweep
+    # controller fills the config of the runs they start.
+    sweep_functions: tuple[str, ...] = ()
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -325,6 +345,7 @@ class ConfigFacts:
         self.execs = False
         self.config_store = False
         self.tracker_stores = 0
+        self.sweep_functions: set[str] = set()
         self.arguments: dict[int, str] = {}  # id of a call argument -> callee, for whole reads
         self.seen: set[int] = set()  # inner nodes of chains already recorded
         self.conditions: set[int] = set()  # ids of condition atoms
@@ -683,6 +704,12 @@ class ConfigFacts:
             self.apps.append(HydraApp(None, _str_arg(node, 0, "config_name"), ctx.function, node.lineno))
         elif callee in EXEC_CALLS:
             self.execs = True
+        elif callee in SWEEP_AGENTS:
+            function = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "function"), None)
+            name = ctx.dotted(function) if function is not None else None
+            if name:
+                self.sweep_functions.add(name.rsplit(".", 1)[-1])
         elif callee and (callee.endswith("ConfigStore.instance") or callee == "omegaconf.OmegaConf.structured"):
             self.config_store = True
         elif callee == "omegaconf.OmegaConf.select" and len(node.args) >= 2:
@@ -775,6 +802,7 @@ class ConfigFacts:
             execs_config=self.execs,
             uses_config_store=self.config_store,
             tracker_config_stores=self.tracker_stores,
+            sweep_functions=tuple(sorted(self.sweep_functions)),
         )
 
 
@@ -832,6 +860,9 @@ class SinkTracker:
         self.literals: dict[str, dict[str, tuple[Any, int, int]]] = {}  # scope -> name -> (value, line, count)
         self.rebound: set[str] = set()  # module names rebound through `global`
         self.execs_config = False
+        self.logged: set[str] = set()  # names given to a run-config object or a logged config dict
+        self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
+        self.dicts: dict[str, set[str]] = {}  # dict variable -> names among its values
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
         args = node.args
@@ -850,6 +881,14 @@ class SinkTracker:
         for target in node.targets:
             for name in _bound_names(target):
                 self._bind(name, node.value if single else None, node.lineno, ctx)
+        if single and isinstance(node.value, ast.Call):
+            self.targets[id(node.value)] = node.targets[0].id  # type: ignore[attr-defined]
+        values = _dict_value_names(node.value)
+        if values is not None and single:
+            name = node.targets[0].id  # type: ignore[attr-defined]
+            self.dicts[name] = values
+            if is_config_name(name) or name.lower() in ("hparams", "hyperparameters"):
+                self.logged |= values  # `config = dict(lr=lr)`: the run's config, logged with it
 
     def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
         if isinstance(node.target, ast.Name) and node.value is not None:
@@ -872,28 +911,61 @@ class SinkTracker:
         if callee in EXEC_CALLS:
             self.execs_config = True
             return
+        self._run_config(node, callee)
         spec = sink_spec(callee, self.table)
         if spec is None:
             return
         keywords, positions = spec
+        # `eval_loader = DataLoader(ds, batch_size=64)`: the batch size of an evaluation loader.
+        where = (self.targets.get(id(node), ""), ctx.function.rsplit(".", 1)[-1])  # the loader, or `def eval_split`
+        skip = EVALUATION_ONLY_PARAMS.get(callee) if any(EVALUATION_NAME.search(w) for w in where) else None
         for index, arg in enumerate(node.args):
-            if index in positions:
+            if index in positions and positions[index] != skip and not self._evaluation_constant(callee, positions[index], arg):
                 self._literal_at(callee, positions[index], arg, ctx)
         for keyword in node.keywords:
-            if keyword.arg in keywords:
+            if keyword.arg in keywords and keyword.arg != skip and not self._evaluation_constant(callee, keyword.arg, keyword.value):
                 self._literal_at(callee, keyword.arg, keyword.value, ctx)
+
+    @staticmethod
+    def _evaluation_constant(callee: str, param: str, arg: ast.AST) -> bool:
+        """`DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`: an evaluation batch size, named so."""
+        return (EVALUATION_ONLY_PARAMS.get(callee) == param and isinstance(arg, ast.Name)
+                and EVALUATION_NAME.search(arg.id) is not None)
+
+    def _run_config(self, node: ast.Call, callee: str) -> None:
+        """Names given to a run-config object (`TrainingArguments(learning_rate=lr)`) or in a dict
+        handed to a config logger (`wandb.init(config={"lr": lr})`) are logged config."""
+        if is_run_config_object(callee):
+            self.logged.update(a.id for a in (*node.args, *(k.value for k in node.keywords)) if isinstance(a, ast.Name))
+            return
+        if callee not in RUN_CONFIG_LOGGERS:
+            return
+        keyword = RUN_CONFIG_LOGGERS[callee]
+        arg = next((k.value for k in node.keywords if k.arg == keyword), None) if keyword else (
+            node.args[0] if node.args else None)
+        if isinstance(arg, ast.Name):
+            self.logged |= self.dicts.get(arg.id, set())
+        elif arg is not None:
+            self.logged |= _dict_value_names(arg) or set()
 
     def visit_For(self, node: ast.For, ctx: PyContext) -> None:
         for name in _bound_names(node.target):
             self._bind(name, None, node.lineno, ctx)
         if not (isinstance(node.target, ast.Name) and LOOP_VARIABLE.match(node.target.id)):
             return
+        if not _calls_training(node.body):
+            return  # a loop that only simulates metrics (a logging demo) is not a training loop
         call = node.iter
         if isinstance(call, ast.Call) and ctx.qualname(call.func) == "builtins.range" and call.args:
             bound = call.args[1] if len(call.args) >= 2 else call.args[0]
             self._literal_at("range", f"bound of the '{node.target.id}' loop", bound, ctx)
 
     def _literal_at(self, sink: str, param: str, arg: ast.AST, ctx: PyContext) -> None:
+        if isinstance(arg, (ast.Tuple, ast.List)) and _number(arg) is None:
+            for element in arg.elts:  # `betas=(momentum, 0.999)`: beta2 is still a literal
+                if _number(element) is not None:
+                    self._literal_at(sink, param, element, ctx)
+            return
         value = _number(arg)
         via: str | None = None
         via_line: int | None = None
@@ -926,10 +998,36 @@ class SinkTracker:
         for sink, node in self.sinks:
             if sink.via is not None:
                 counts = [scope[sink.via][2] for scope in self.literals.values() if sink.via in scope]
-                if any(c > 1 for c in counts) or sink.via in self.rebound:
+                if any(c > 1 for c in counts) or sink.via in self.rebound or sink.via in self.logged:
                     continue
             kept.append((sink, node))
         return kept
+
+
+def is_run_config_object(callee: str) -> bool:
+    return callee in RUN_CONFIG_OBJECTS or any(
+        callee.startswith(prefix) and callee.endswith(suffix) for prefix, suffix in RUN_CONFIG_PREFIX_SUFFIX)
+
+
+def _dict_value_names(value: ast.AST) -> set[str] | None:
+    """Names among the values of a dict literal or `dict(...)` call, None when it is neither."""
+    if isinstance(value, ast.Dict):
+        return {v.id for v in value.values if isinstance(v, ast.Name)}
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
+        return {k.value.id for k in value.keywords if isinstance(k.value, ast.Name)}
+    return None
+
+
+def _calls_training(body: list[ast.stmt]) -> bool:
+    """Whether a loop body calls something named like training (see TRAINING_CALL)."""
+    for statement in body:
+        for sub in ast.walk(statement):
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+                if TRAINING_CALL.search(name):
+                    return True
+    return False
 
 
 def _bound_names(target: ast.AST) -> list[str]:

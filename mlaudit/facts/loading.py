@@ -56,9 +56,14 @@ def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:
             state = TRUE if value is True else FALSE if value is False else OTHER
         elif keyword.arg is None and state == MISSING:
             state = OTHER  # **kwargs may carry weights_only
-    if state not in (MISSING, FALSE):
-        return state, None
-    return state, call_fix(ctx, node, "Pass weights_only=True", set_keyword("weights_only", "True"))
+    if state == MISSING:
+        return state, call_fix(ctx, node, "Pass weights_only=True", set_keyword("weights_only", "True"))
+    if state == FALSE:
+        # Unsafe: someone wrote False, perhaps for a checkpoint that holds whole objects, which
+        # weights_only=True refuses to load.
+        fix = call_fix(ctx, node, "Change weights_only=False to True", set_keyword("weights_only", "True"), safe=False)
+        return state, fix
+    return state, None
 
 
 EXTRACTORS = [TorchLoads]

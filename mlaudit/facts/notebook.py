@@ -127,8 +127,10 @@ def _raw_cells(document: dict[str, Any]) -> tuple[list[Any], int]:
     if nbformat >= 4:
         cells = document.get("cells")
     else:
+        # nbformat 3 keeps cells in worksheets; a hostile file may put anything there.
         worksheets = document.get("worksheets") or [{}]
-        cells = worksheets[0].get("cells") if isinstance(worksheets[0], dict) else None
+        first = worksheets[0] if isinstance(worksheets, list) else None
+        cells = first.get("cells") if isinstance(first, dict) else None
     if not isinstance(cells, list):
         raise SourceError(f"invalid notebook: no cell list for nbformat {nbformat}")
     return cells, nbformat

@@ -16,11 +16,17 @@ from dataclasses import dataclass
 
 from mlaudit.facts.walk import PyContext
 
-# Folders that only exist on someone's machine or cluster. `/tmp/` is kept apart: rules skip it in tests.
+# Folders that only exist on someone's machine or cluster. `/tmp/` is not one: every POSIX machine
+# has it, so a scratch path there (a tutorial's `/tmp/flax_ckpt`) runs anywhere.
 MACHINE_ROOTS = (
     "/home/", "/Users/", "/mnt/", "/media/", "/data/", "/datasets/", "/scratch/", "/storage/", "/nfs/",
-    "/gpfs/", "/lustre/", "/raid/", "/root/", "/Volumes/", "/checkpoint/", "/tmp/",
+    "/gpfs/", "/lustre/", "/raid/", "/root/", "/Volumes/", "/checkpoint/",
 )
+# Home folders of container images, not of a person (`/home/user` in a sandbox, Jupyter's
+# `/home/jovyan`, the CI runner's `/home/runner`): the same on every run of that image.
+CONTAINER_HOMES = ("/home/user", "/home/jovyan", "/home/runner")
+# Cluster file systems, reported even bare (`os.path.join("/checkpoint", user, name)`).
+CLUSTER_ROOTS = frozenset({"/checkpoint", "/scratch", "/lustre", "/gpfs"})
 _WINDOWS = re.compile(r"^[A-Za-z]:[\\/]+[^\\/\s]")
 # Calls whose string arguments are code locations or text, not data locations.
 SKIP_CALLEES = frozenset({
@@ -53,6 +59,10 @@ def machine_path(value: str) -> bool:
         return value.startswith("~/") and len(value) > 2 and not value.startswith("~/.")  # ~/.cache: settings
     if first != "/":
         return bool(_WINDOWS.match(value))
+    if value in CLUSTER_ROOTS:
+        return True
+    if any(value == home or value.startswith(home + "/") for home in CONTAINER_HOMES):
+        return False
     return any(value.startswith(root) and len(value) > len(root) for root in MACHINE_ROOTS)
 
 
@@ -68,6 +78,27 @@ class PathLiterals:
     def visit_Expr(self, node: ast.Expr, ctx: PyContext) -> None:
         if isinstance(node.value, ast.Constant):  # docstrings and bare strings
             self.skip.add(id(node.value))
+
+    def visit_Tuple(self, node: ast.Tuple | ast.List | ast.Set, ctx: PyContext) -> None:
+        # A table of roots (`("/checkpoint", "/scratch")`) names places to recognise, not a location.
+        for element in node.elts:
+            if isinstance(element, ast.Constant) and isinstance(element.value, str) and element.value in CLUSTER_ROOTS:
+                self.skip.add(id(element))
+
+    visit_List = visit_Set = visit_Tuple
+
+    def visit_If(self, node: ast.If, ctx: PyContext) -> None:
+        # `if vocab_path is None: vocab_path = "~/model"`: the fallback of a configurable value, like
+        # the default of `os.environ.get`.
+        test = node.test
+        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Is) and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value is None):
+            return
+        for statement in node.body:
+            if isinstance(statement, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
+                self._skip_tree(statement.value)
 
     def visit_Compare(self, node: ast.Compare, ctx: PyContext) -> None:
         for operand in (node.left, *node.comparators):

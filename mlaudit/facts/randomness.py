@@ -33,8 +33,13 @@ DEFERRED = "deferred"
 SEED_MATERIAL = "seed-material"  # the draw makes a seed (`seed = random.randint(...)`): ML107's business
 ALGORITHMS = "algorithms"
 SETS_CUBLAS = "sets-cublas"
+# A trainer whose run config has a determinism option (`TrainingArguments.full_determinism`, a
+# command-line flag under HfArgumentParser/TrlParser): turning it on is the user's call, not code's.
+DETERMINISM_OPTION = "determinism-option"
+UNUSED = "unused"  # a GENERATOR assigned to a name this module never reads: nothing draws from it
 
 _CUDA_STRING = re.compile(r"cuda(:\d+)?")
+_OPTIMIZER_VARIABLE = re.compile(data.OPTIMIZER_VARIABLE, re.IGNORECASE)
 
 
 class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
@@ -57,6 +62,8 @@ class RandomnessFacts:
     module_vars: tuple[tuple[str, str], ...] = ()
     sys_path_tricks: bool = False  # sys.path edited: unresolved imports may be local modules
     cublas_env_lines: tuple[int, ...] = ()  # where CUBLAS_WORKSPACE_CONFIG is set
+    # Functions run as the program by `fire.Fire(train)` / `typer.run(main)`: (name, line).
+    cli_targets: tuple[tuple[str, int], ...] = ()
 
 
 class RandomnessExtractor:
@@ -76,6 +83,9 @@ class RandomnessExtractor:
         self.class_bases: dict[str, tuple[str, ...]] = {}
         self.seed_material: set[int] = set()  # ids of calls whose result becomes a seed
         self.cublas: list[int] = []
+        self.cli_targets: list[tuple[str, int]] = []
+        self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
+        self.loaded: set[str] = set()  # names and attribute names read anywhere in the module
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -128,6 +138,8 @@ class RandomnessExtractor:
 
     def _assignment(self, targets: list[ast.expr], value: ast.expr, node: ast.AST, ctx: PyContext) -> None:
         for target in targets:
+            if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
+                self._cuda_strings(value, ctx)
             name = ctx.qualname(target)
             if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
                 self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
@@ -145,6 +157,7 @@ class RandomnessExtractor:
             if "seed" in written.rsplit(".", 1)[-1].lower():
                 self._mark_seed_material(value)
             if isinstance(value, ast.Call):
+                self.targets[id(value)] = written
                 callee, _ = self._effective(value, ctx)
                 if callee:
                     # `self.x = Foo()` in a method is visible to every method of the class.
@@ -152,7 +165,7 @@ class RandomnessExtractor:
                     self.vars[(owner, written)] = callee
                 if callee in data.TORCH_GENERATORS and id(value) not in self.skip:
                     self.generators[(ctx.function, written)] = RandEvent(
-                        GENERATOR, callee, ctx.line(node), ctx.function, ctx.in_main_guard,
+                        GENERATOR, callee, ctx.line(node), ctx.function, ctx.in_main_guard, text=written,
                         note="torch.Generator() is never given manual_seed()",
                     )
                     self.skip.add(id(value))
@@ -167,14 +180,18 @@ class RandomnessExtractor:
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         if method == "add_argument":
             self._argparse(node, ctx)
+        if callee in data.CLI_RUNNERS and node.args and isinstance(node.args[0], ast.Name):
+            self.cli_targets.append((node.args[0].id, ctx.line(node)))
         if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
             self.sys_path = True
         self._environment(node, callee, ctx)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            self._cuda_strings(arg, ctx)
         self._generator_seeding(node, ctx, method)
         if self._random_super_init(node, ctx):
             return
         for classify in (
-            self._seed, self._determinism, self._source, self._local_generator, self._cuda, self._training,
+            self._seed, self._determinism, self._source, self._local_generator, self._training, self._cuda,
             self._data_method,
         ):
             if classify(node, callee, method, ctx):
@@ -197,15 +214,34 @@ class RandomnessExtractor:
         if ctx.qualname(func.value.func) != "builtins.super" or len(ctx.scope) < 2:
             return False
         bases = self.class_bases.get(".".join(ctx.scope[:-1]), ())
+        if any(b in data.OPTIMIZER_BASES for b in bases):  # the repo's own optimizer is built
+            self._add(TRAIN, ".".join(ctx.scope[:-1]), node, ctx, note=f"{ctx.scope[-2]}() optimizer")
+            return True
         layer = next((b for b in bases if b in data.TORCH_RANDOM_LAYERS), None)
         if layer is None:
             return False
         self._add(SOURCE, layer, node, ctx, families=(data.TORCH,), note=f"{_torch_short(layer)}() initialises weights randomly")
         return True
 
-    def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
-        if isinstance(node.value, str) and _CUDA_STRING.fullmatch(node.value):
-            self._add(CUDA, node.value, node, ctx, note=f'"{node.value}" device')
+    def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
+        if isinstance(node.op, ast.Sub) and _reads_grad(node.value):  # `p.data -= lr * p.grad`
+            self._add(TRAIN, "-=", node, ctx, note="a gradient step by hand")
+
+    def visit_Name(self, node: ast.Name, ctx: PyContext) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.loaded.add(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.loaded.add(node.attr)
+
+    def _cuda_strings(self, value: ast.expr, ctx: PyContext) -> None:
+        """A "cuda" string counts as CUDA use only where it names a device: a call's argument, a value
+        given to a device variable (either branch of a conditional). A "cuda" key in a
+        table of backends or a list of attribute names is not device use."""
+        for leaf in _branches(value):
+            if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str) and _CUDA_STRING.fullmatch(leaf.value):
+                self._add(CUDA, leaf.value, leaf, ctx, note=f'"{leaf.value}" device')
 
     def leave_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
         self._flush_generators(ctx.function)
@@ -236,7 +272,7 @@ class RandomnessExtractor:
         self._add(SEED, callee or "", node, ctx, families=tuple(sorted(families)), note=note)
         self._determinism_keyword(node, callee, ctx)
         if callee in data.TRAINING_CONSTRUCTORS:
-            self._add(TRAIN, callee or "", node, ctx)
+            self._add(TRAIN, callee or "", node, ctx, note=f"{_short(callee)}()", flags=_trainer_flags(callee))
         return True
 
     def _determinism(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
@@ -258,7 +294,7 @@ class RandomnessExtractor:
         if callee in data.DETERMINISM_KEYWORDS and callee not in data.SEEDERS:
             self._determinism_keyword(node, callee, ctx)
             if callee in data.TRAINING_CONSTRUCTORS:
-                self._add(TRAIN, callee, node, ctx)
+                self._add(TRAIN, callee, node, ctx, note=f"{_short(callee)}()")
                 accelerator = _const(_kwarg(node, "accelerator"))
                 if accelerator in data.CUDA_ACCELERATORS:
                     self._add(CUDA, callee, node, ctx, note=f'accelerator="{accelerator}"')
@@ -293,13 +329,16 @@ class RandomnessExtractor:
                 if isinstance(inner, ast.Call) and ctx.qualname(inner.func) in data.LOCAL_GENERATORS:
                     self.skip.add(id(inner))
                     if not _seed_argument(inner):
-                        self._add(GENERATOR, callee, node, ctx, note=f"{_short(callee)}({_short(ctx.qualname(inner.func))}()) has no seed")
+                        self._add(GENERATOR, callee, node, ctx, text=self.targets.get(id(node), ""),
+                                  note=f"{_short(callee)}({_short(ctx.qualname(inner.func))}()) has no seed")
                 return True
             if not _seed_argument(node):
-                self._add(GENERATOR, callee or "", node, ctx, note=f"{_short(callee)}() has no seed")
+                self._add(GENERATOR, callee or "", node, ctx, text=self.targets.get(id(node), ""),
+                          note=f"{_short(callee)}() has no seed")
             return True
         if callee in data.TORCH_GENERATORS:
-            self._add(GENERATOR, callee, node, ctx, note="torch.Generator() is never given manual_seed()")
+            self._add(GENERATOR, callee, node, ctx, text=self.targets.get(id(node), ""),
+                      note="torch.Generator() is never given manual_seed()")
             return True
         if callee in data.JAX_KEYS:
             reason = self._entropy(node.args[0], ctx) if node.args else ""
@@ -313,17 +352,28 @@ class RandomnessExtractor:
             self._add(CUDA, "cuda", node, ctx, note=".cuda()")
             return True
         if callee and callee.startswith("torch.cuda.") and callee not in data.SEEDERS:
-            self._add(CUDA, callee, node, ctx, note=f"{callee}()")
+            if callee not in data.CUDA_QUERIES:
+                self._add(CUDA, callee, node, ctx, note=f"{callee}()")
             return True
         return False
 
     def _training(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
-        if method in data.TRAINING_METHODS or callee in data.TRAINING_CONSTRUCTORS:
-            self._add(TRAIN, callee or method, node, ctx)
-            return callee in data.TRAINING_CONSTRUCTORS
-        if callee and callee.startswith(data.OPTIMIZER_PREFIX) and callee.rsplit(".", 1)[-1][:1].isupper():
-            self._add(TRAIN, callee, node, ctx)
+        """Training evidence: a trainer or optimizer built, an optimizer stepped, an estimator fitted."""
+        if callee in data.TRAINING_CONSTRUCTORS:
+            self._add(TRAIN, callee or method, node, ctx, note=f"{_short(callee)}()", flags=_trainer_flags(callee))
             return True
+        if callee and _optimizer_constructor(callee):
+            self._add(TRAIN, callee, node, ctx, note=f"{_torch_short(callee)}()")
+            return True
+        if _trainer_class(callee):  # still a call: in the library's own repo it leads into its code
+            self._add(TRAIN, callee or method, node, ctx, note=f"{_short(callee)}()", flags=(DETERMINISM_OPTION,))
+            return False
+        steps = method in data.STEP_METHODS and self._steps_optimizer(node, callee, ctx)
+        fits = method in data.FIT_METHODS and (callee or "").startswith(data.FIT_PREFIXES)
+        if method in data.IN_PLACE_UPDATES and any(_reads_grad(arg) for arg in node.args):
+            self._add(TRAIN, method, node, ctx, note=f"a gradient step by hand ({ctx.dotted(node.func) or method}())")
+        elif steps or fits:
+            self._add(TRAIN, callee or method, node, ctx, note=f"{ctx.dotted(node.func) or method}()")
         return False
 
     def _data_method(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
@@ -369,6 +419,17 @@ class RandomnessExtractor:
                 if ctor:
                     return ctor
             return ""
+
+    def _steps_optimizer(self, node: ast.Call, callee: str | None, ctx: PyContext) -> bool:
+        """`optimizer.step()`, `self.opt_g.step()`, `scaler.step(optimizer)`, or `.step()` on a
+        variable built by an optimizer constructor."""
+        receiver = self._receiver(node.func, ctx)
+        if receiver and _optimizer_constructor(receiver):
+            return True
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        names = [ctx.dotted(owner) or ""] if owner is not None else []
+        names += [ctx.dotted(arg) or "" for arg in node.args[:1]]
+        return any(_OPTIMIZER_VARIABLE.fullmatch(name.rsplit(".", 1)[-1]) for name in names if name)
 
     # --- torch.Generator seeding, environment, argparse --------------------------------------
 
@@ -456,7 +517,14 @@ class RandomnessExtractor:
         for key in list(self.generators):
             self._flush_generators(key[0])
         module_vars = tuple(sorted((name, ctor) for (scope, name), ctor in self.vars.items() if scope == ""))
-        return RandomnessFacts(tuple(self.events), module_vars, self.sys_path, tuple(self.cublas))
+        events = tuple(self._mark_unused(e) if e.kind == GENERATOR else e for e in self.events)
+        return RandomnessFacts(events, module_vars, self.sys_path, tuple(self.cublas), tuple(self.cli_targets))
+
+    def _mark_unused(self, event: RandEvent) -> RandEvent:
+        """Flag a generator assigned to a name that nothing in the module reads again."""
+        if not event.text or event.text.rsplit(".", 1)[-1] in self.loaded:
+            return event
+        return event._replace(flags=(*event.flags, UNUSED))
 
 
 @functools.lru_cache(maxsize=1024)  # asked for every method call; a module has few scopes
@@ -512,6 +580,8 @@ def _sklearn_source(node: ast.Call, name: str) -> str:
         return ""
     parts = name.split(".")
     short = f"{parts[1]}.{parts[-1]}" if len(parts) >= 3 else ""
+    if _splat_may_hold(node, "random_state"):
+        return ""  # `RandomForestRegressor(**best_params)`: the dict may well carry random_state
     random_state = _kwarg(node, "random_state")
     if random_state is not None and _const(random_state) is not None:
         return ""
@@ -524,6 +594,42 @@ def _sklearn_source(node: ast.Call, name: str) -> str:
     if short in data.SKLEARN_SHUFFLE_OPTIONAL and _kwarg_is(node, "shuffle", True):
         return f"{parts[-1]}(shuffle=True) without random_state"
     return ""
+
+
+def _optimizer_constructor(name: str) -> bool:
+    """Whether a callee builds an optimizer (`torch.optim.AdamW`, `optax.adamw`); schedulers count,
+    since they wrap one."""
+    if name in data.OPTIMIZER_CONSTRUCTORS:
+        return True
+    last = name.rsplit(".", 1)[-1]
+    if name.startswith(data.OPTIMIZER_PREFIXES) and last[:1].isupper():
+        return name not in data.OPTIMIZER_BASES and "._" not in name  # not a private registry class
+    return name.startswith(data.FUNCTIONAL_OPTIMIZER_PREFIXES) and name.count(".") == 1 and last[:1].islower()
+
+
+def _reads_grad(expr: ast.expr) -> bool:
+    """Whether an expression reads a parameter's gradient (`-lr * p.grad`)."""
+    return any(isinstance(sub, ast.Attribute) and sub.attr == "grad" for sub in ast.walk(expr))
+
+
+def _trainer_flags(name: str | None) -> tuple[str, ...]:
+    return (DETERMINISM_OPTION,) if _trainer_class(name) else ()
+
+
+def _trainer_class(name: str | None) -> bool:
+    return bool(name) and name.startswith(data.TRAINER_PREFIXES) and name.endswith(data.TRAINER_SUFFIX)  # type: ignore[union-attr]
+
+
+def _splat_may_hold(node: ast.Call, keyword: str) -> bool:
+    """Whether a `**mapping` argument may pass `keyword`: anything but a dict literal without it."""
+    for item in node.keywords:
+        if item.arg is not None:
+            continue
+        value = item.value
+        if not (isinstance(value, ast.Dict) and None not in value.keys
+                and all(isinstance(k, ast.Constant) and k.value != keyword for k in value.keys)):
+            return True
+    return False
 
 
 def _global_family(name: str) -> str:
@@ -579,3 +685,15 @@ def _torch_short(name: str) -> str:
 
 
 EXTRACTORS = [RandomnessExtractor]
+
+
+def _branches(value: ast.expr) -> list[ast.expr]:
+    """The values an expression can take, through conditionals: `"cuda" if ok else "cpu"`."""
+    leaves, todo = [], [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, ast.IfExp):
+            todo += [item.body, item.orelse]
+        else:
+            leaves.append(item)
+    return leaves

@@ -25,16 +25,22 @@ class SourceError(Exception):
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes. Only a regular file is opened, without blocking (see project.boundary)."""
+    """The file's bytes, if it is a regular file of at most `max_bytes`. Only a regular file is
+    opened, without blocking (see project.boundary); the size is checked on the open descriptor,
+    so nothing over the limit is read."""
     try:
         with os.fdopen(open_regular(path), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise SourceError(
-                    f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit, so it was not "
-                    "analysed; raise `max-file-size` in [tool.mlaudit] to include it"
+                    f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit, so it was not "
+                    "analysed; raise `max-file-mib` in [tool.mlaudit] to include it"
                 )
-            return handle.read(max_bytes + 1)
+            # The size read is the file's own, not the limit: a buffer of `max_bytes` would be
+            # allocated up front for every file.
+            data = handle.read(size + 1)
+            if data is None:  # a procfs-like file with nothing to read yet
+                raise SourceError("file would block when read (not a file on disk); not read")
     except SourceError:
         raise
     except NotRegular as exc:
@@ -44,6 +50,9 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise SourceError(f"cannot read file: {reason}") from None
+    if len(data) > size:
+        raise SourceError("file grew while being read (a log being written, or not a file on disk); not analysed")
+    return data
 
 
 def decode_python(data: bytes) -> str:

@@ -10,6 +10,7 @@ import pathspec
 
 from mlaudit.project.boundary import read_inside
 from mlaudit.project.git import GitState, find_git_root
+from mlaudit.project.patterns import gitignore_spec
 
 # Never audited, whatever the configuration says: tool caches and environments.
 ALWAYS_EXCLUDED = (
@@ -19,25 +20,29 @@ ALWAYS_EXCLUDED = (
 )
 
 
-# A folder holding one of these is a project of its own when it is checked by name.
+# Outside git, a folder named on the command line holding one of these is the project.
 PROJECT_MARKERS = (
     "pyproject.toml", "mlaudit.toml", "setup.py", "setup.cfg", "requirements.txt", "environment.yml", "dvc.yaml",
 )
 
 
 def find_root(target: Path) -> Path:
-    """The project that `target` belongs to.
+    """The project that `target` belongs to: the git work tree holding it. Outside git, a folder
+    named that holds a project marker (pyproject.toml, requirements.txt, ...), else the nearest
+    folder at or above the target with a pyproject.toml, else the target's folder.
 
-    A folder named on the command line that holds a project marker (pyproject.toml,
-    requirements.txt, ...) is its own project, as one example in a repository of examples is.
-    Otherwise the git work tree; outside git, the nearest folder with a pyproject.toml.
+    Inside git every target gets the same root, so a file is judged exactly as the whole-repository
+    run judges it, however it is named (`check .`, `check src/`, or the file names pre-commit
+    passes). A folder with its own manifest deep inside a repository is not a project of its own:
+    such markers are as often a module named setup.py or an example's requirements.txt as a
+    separate project (pytorch-lightning has src/lightning/pytorch/trainer/setup.py).
     """
     start = target if target.is_dir() else target.parent
-    if target.is_dir() and any((target / marker).is_file() for marker in PROJECT_MARKERS):
-        return target
     git_root = find_git_root(start)
     if git_root is not None:
         return git_root
+    if target.is_dir() and any((target / marker).is_file() for marker in PROJECT_MARKERS):
+        return target
     for folder in (start, *start.parents):
         if (folder / "pyproject.toml").is_file():
             return folder
@@ -72,4 +77,4 @@ def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
 def _gitignore_spec(root: Path) -> pathspec.PathSpec:
     data = read_inside(root, root / ".gitignore", 16 * 2**20)  # never one outside, nor a FIFO
     lines = data.decode("utf-8", errors="replace").splitlines() if data is not None else []
-    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *lines])
+    return gitignore_spec([*ALWAYS_EXCLUDED, *lines])

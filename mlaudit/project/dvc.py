@@ -19,9 +19,11 @@ from typing import Any
 
 import pathspec
 
+from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.facts.structured import YamlFacts
 from mlaudit.project.lfs import file_text
-from mlaudit.project.model import ProjectModel
+from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.patterns import gitignore_spec
 
 # Keys an out of a `.dvc` file uses to record its content; without one, `dvc pull` has nothing to fetch.
 HASH_KEYS = frozenset({"md5", "etag", "checksum", "files", "version_id"})
@@ -84,11 +86,34 @@ class DvcState:
 
 @functools.lru_cache(maxsize=64)
 def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitignore", lines)
+    return gitignore_spec(lines)
 
 
 def dvc_state(model: ProjectModel) -> DvcState:
     return model.analysis("dvc", build_dvc_state)
+
+
+_CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
+
+
+_MAX_DVC_FILE = 1 << 20
+
+
+def _conflict_line(file: SourceFile) -> int:
+    """The first line of a git merge-conflict block (`<<<<<<< HEAD`) in a DVC file that did not
+    parse, or 0 when there is none (or it cannot be read)."""
+    if file.outside:
+        return 0  # a symlink out of the repository is never opened
+    try:
+        text = read_bytes(file.abs_path, _MAX_DVC_FILE).decode("utf-8", "replace")
+    except SourceError:
+        return 0
+    if "<<<<<<<" not in text:
+        return 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(_CONFLICT_MARKERS) or line.rstrip() in ("<<<<<<<", ">>>>>>>"):
+            return number
+    return 0
 
 
 def build_dvc_state(model: ProjectModel) -> DvcState:
@@ -100,9 +125,13 @@ def build_dvc_state(model: ProjectModel) -> DvcState:
         if file.name == ".dvcignore":
             lines = tuple(file_text(model, file).splitlines())
             builder.ignore.append((posixpath.dirname(file.path), lines))
+        is_dvc_file = file.name.endswith(".dvc") and file.has_role("dvc")
         if not isinstance(facts, YamlFacts):
+            conflict = _conflict_line(file) if is_dvc_file or file.name in ("dvc.yaml", "dvc.lock") else 0
+            if conflict:  # a merge left both sides in: say so, beside ML001's parse error
+                builder.problem(file.path, conflict, "has unresolved git merge-conflict markers")
             continue  # not parsed: ML001 reports it
-        if file.name.endswith(".dvc") and file.has_role("dvc"):
+        if is_dvc_file:
             builder.dvc_file(file.path, facts)
         elif file.name == "dvc.yaml":
             stage_wdirs.update(builder.dvc_yaml(file.path, facts))
@@ -207,7 +236,12 @@ class _Builder:
             if not isinstance(stage, dict):
                 continue
             wdir = wdirs.get((yaml_source, name.split("@", 1)[0]), posixpath.dirname(source))
-            for index, out in enumerate(stage.get("outs") or []):
+            outs = stage.get("outs") or []
+            if not isinstance(outs, list):
+                line = facts.key_lines.get(f"stages.{name}.outs", 1)
+                self.problem(source, line, f"has stage `{name}` whose `outs` is not a list")
+                continue
+            for index, out in enumerate(outs):
                 if isinstance(out, dict) and isinstance(out.get("path"), str):
                     line = facts.key_lines.get(f"stages.{name}.outs.{index}.path", 1)
                     self.add(self.outs, source, line, "out", name, wdir, out["path"])

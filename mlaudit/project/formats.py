@@ -41,6 +41,8 @@ def load_yaml(text: str) -> Any:
         return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
+    except (RecursionError, MemoryError, ValueError, TypeError) as error:
+        raise ManifestError(f"invalid YAML: {_reason(error)}", 1) from None
 
 
 def compose_yaml(text: str) -> yaml.Node | None:
@@ -49,7 +51,17 @@ def compose_yaml(text: str) -> yaml.Node | None:
         node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
+    except (RecursionError, MemoryError, ValueError, TypeError) as error:  # the pure-Python composer recurses
+        raise ManifestError(f"invalid YAML: {_reason(error)}", 1) from None
     return node
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nesting too deep"
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    return str(error).splitlines()[0][:200] if str(error).strip() else type(error).__name__
 
 
 def _yaml_error(error: yaml.YAMLError) -> ManifestError:

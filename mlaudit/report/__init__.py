@@ -28,8 +28,10 @@ class RunResult:
     notifications: list[str] = field(default_factory=list)  # messages about the run (skipped files, rule crashes)
     warnings: list[str] = field(default_factory=list)  # degraded parts of the run; do not change the exit code
     suppressed: int = 0  # findings silenced by noqa / per-file-ignores
-    files_checked: int = 0
+    files_checked: int = 0  # files the report covers (those under the paths named)
+    unchecked_targets: list[str] = field(default_factory=list)  # a line per path named that held nothing to check
     tool_name: str = "mlaudit"
+    sarif_category: str | None = None  # SARIF automationDetails.id; None: mlaudit/check/ or mlaudit/probe/
     # The git work tree's top when the project is a folder inside it: SARIF locations are
     # relative to the checkout, which is what GitHub resolves them against.
     source_root: Path | None = None

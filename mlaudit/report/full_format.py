@@ -41,8 +41,10 @@ def _finding_block(finding: Finding, source: list[str]) -> list[tuple[str, str]]
             (f"{gutter} | ", "blue"),
             (" " * (finding.col - 1) + "^" * width + "\n", STYLE[finding.level]),
         ]
-    if finding.fix is not None:
-        pieces.append((f"  = fix available: {finding.fix.description}\n", "green"))
+    if finding.fix is not None and finding.fix.safe:
+        pieces.append((f"  = fix available (--fix): {finding.fix.description}\n", "green"))
+    elif finding.fix is not None:
+        pieces.append((f"  = unsafe fix available (--fix --unsafe-fixes): {finding.fix.description}\n", "yellow"))
     pieces.append(("\n", ""))
     return pieces
 

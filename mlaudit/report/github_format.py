@@ -6,8 +6,12 @@ Columns are only given for single-line findings (workflow commands reject them o
 
 from __future__ import annotations
 
+from collections import Counter
+
+from mlaudit.docs import DOCS_URL
 from mlaudit.findings import Finding, Level
 from mlaudit.report import RunResult
+from mlaudit.report.summary import summary_lines
 
 COMMAND = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
 
@@ -38,3 +42,28 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+SUMMARY_ROWS = 50  # findings listed in the job summary; the annotations carry them all
+
+
+def step_summary(run: RunResult) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the verdict, a count per rule, the first findings."""
+    lines = ["## mlaudit", "", *(f"{line}  " for line in summary_lines(run)), ""]
+    counts = Counter(f.code for f in run.findings)
+    if counts:
+        names = {r.code: r.name for r in run.rules}
+        lines += ["| rule | findings |", "|---|---:|"]
+        lines += [f"| [{code}]({DOCS_URL.format(code=code)}) {names.get(code, '')} | {n} |" for code, n in sorted(counts.items())]
+        lines += ["", "| location | finding |", "|---|---|"]
+        for f in run.findings[:SUMMARY_ROWS]:
+            lines.append(f"| `{_cell(f.path)}:{f.line}` | {f.code} {_cell(f.message)} |")
+        if len(run.findings) > SUMMARY_ROWS:
+            lines.append(f"| … | {len(run.findings) - SUMMARY_ROWS} more in the annotations |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "'")

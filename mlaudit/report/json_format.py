@@ -4,10 +4,13 @@ Schema (version 1):
   {"version": 1, "tool": {"name": "mlaudit", "version": "..."}, "root": "/abs/path",
    "findings": [{"code", "name", "message", "level", "path", "url",
                  "location": {"line", "column"}, "end_location": {"line", "column"} | null,
-                 "fix": {"description", "edits": [{"content", "location", "end_location"}]} | null,
+                 "fix": {"description", "applicability": "safe" | "unsafe",
+                         "edits": [{"content", "location", "end_location"}]} | null,
                  "related": [{"path", "location": {"line", "column"}, "message"}]}],
    "summary": {"findings", "suppressed", "files", "by_code": {code: n}}, "errors": [str], "warnings": [str],
    "properties": {...} (only when set: `mlaudit probe`'s verdict, target, seeds...), "notes": [str] (likewise)}
+Paths are relative to "root", the repository root (the git work tree). "summary.files" counts the
+files the report covers: all of them, or those under the paths named on the command line.
 Lines and columns are 1-based; columns count code points; end positions are exclusive.
 """
 
@@ -72,6 +75,7 @@ def _fix(fix: Fix | None) -> dict[str, Any] | None:
         return None
     return {
         "description": fix.description,
+        "applicability": "safe" if fix.safe else "unsafe",
         "edits": [
             {
                 "content": e.content,

@@ -66,9 +66,7 @@ def sarif_run(run: RunResult) -> Json:
     sources = SourceCache(run.root, uri_prefix(run))
     document: Json = {
         "tool": {"driver": driver(catalog)},
-        # The category; a run with its own tool_name (e.g. the probe) gets its own, so both
-        # logs can be uploaded from one job without replacing each other's alerts.
-        "automationDetails": {"id": f"{run.tool_name}/"},
+        "automationDetails": {"id": automation_id(run)},
         "invocations": [invocation(run)],
         "originalUriBaseIds": {SRCROOT: {"uri": root_uri(run.source_root or run.root)}},
         "columnKind": "unicodeCodePoints",
@@ -80,6 +78,16 @@ def sarif_run(run: RunResult) -> Json:
             for res in document["results"]:
                 res["properties"] = run.properties["finding"]
     return document
+
+
+def automation_id(run: RunResult) -> str:
+    """GitHub's category is `automationDetails.id` up to its last "/". `check` and `probe` get
+    their own by default, so both logs can be uploaded from one job without replacing each
+    other's alerts; `--sarif-category` (the upload action's `category:`) sets another."""
+    if run.sarif_category:
+        return run.sarif_category if run.sarif_category.endswith("/") else run.sarif_category + "/"
+    command = "probe" if run.rules and all(r.runtime for r in run.rules) else "check"
+    return f"mlaudit/{command}/"
 
 
 def driver(catalog: Catalog) -> Json:

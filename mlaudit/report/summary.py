@@ -12,6 +12,8 @@ def summary_lines(run: RunResult) -> list[str]:
     count = len(run.findings)
     if not run.execution_successful and not count:
         lines.append("The run did not complete; see the errors above.")
+    elif not run.files_checked and not count:
+        lines.append("No files to check.")
     elif count:
         noun = "finding" if count == 1 else "findings"
         lines.append(f"Found {count} {noun} in {_files(run.files_checked)}{_suppressed(run)}.")

@@ -6,7 +6,9 @@ shows its class; its doc is `rules/ML103.md`, its tests `tests/rules/test_<famil
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from functools import cache
 
 from mlaudit.rules.base import FileRule, ProjectRule, PythonRule, Rule
@@ -59,3 +61,13 @@ def known_code_or_prefix(text: str) -> bool:
 
 
 __all__ = ["FileRule", "ProjectRule", "PythonRule", "Rule", "all_rules", "known_code_or_prefix", "rule_by_code"]
+
+
+def ruleset_version() -> str:
+    """Which rules this installation has and how they are set up: their number and a digest of
+    each rule's code, name, level and option defaults (`mlaudit --version` shows it). Two
+    installations that print the same value report the same rules at the same levels."""
+    rules = all_rules()
+    described = [(r.code, r.name, r.level.value, sorted(r.defaults.items())) for r in rules]
+    digest = hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()[:12]
+    return f"{len(rules)} rules, {digest}"

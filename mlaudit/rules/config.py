@@ -7,12 +7,13 @@ ML202-ML204 are project rules over the config index (`mlaudit.analysis.config_in
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.config import HYPERPARAMETER_SINKS, ConfigRead, ModuleConfigFacts, SinkTracker
-from mlaudit.facts.python import ModuleFacts
+from mlaudit.facts.python import CallFact, ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.project.model import ProjectModel
@@ -62,20 +63,47 @@ class HardcodedHyperparameter(PythonRule):
         # nanoGPT style: module globals overridden by an exec'd configurator are config.
         "import torch\nlearning_rate = 6e-4\nexec(open('configurator.py').read())\n"
         "opt = torch.optim.AdamW([], lr=learning_rate)\n",
+        # Literals given to a run-config object are the run's config: it logs them.
+        "from transformers import TrainingArguments\nargs = TrainingArguments('out', learning_rate=2e-5, "
+        "num_train_epochs=3, per_device_train_batch_size=16)\n",
+        "from trl import SFTConfig\nconfig = SFTConfig(output_dir='out', learning_rate=1e-5, max_steps=500)\n",
+        "import lightning as L\ntrainer = L.Trainer(max_epochs=20, gradient_clip_val=0.5)\n",
+        # A constant logged in the tracker's config dict is logged wherever it is used.
+        "import torch, wandb\nlr = 1e-3\nwandb.init(project='p', config={'lr': lr})\n"
+        "opt = torch.optim.Adam([], lr=lr)\n",
+        "import torch, wandb\nbatch_size = 64\nhparams = dict(batch_size=batch_size)\nwandb.init(config=hparams)\n"
+        "loader = torch.utils.data.DataLoader([], batch_size=batch_size)\n",
+        # The batch size of an evaluation loader sets its speed, not the result.
+        "import torch\nEVAL_BATCH_SIZE = 32\ntest_loader = torch.utils.data.DataLoader([], batch_size=1000)\n"
+        "eval_dataloader = torch.utils.data.DataLoader([], batch_size=EVAL_BATCH_SIZE)\n"
+        "def eval_split(ds):\n    loader = torch.utils.data.DataLoader(ds, batch_size=100)\n",
+        # A benchmark harness fixes its values on purpose.
+        {"benchmarks/fp8/utils.py": "import torch\nopt = torch.optim.AdamW([], lr=1e-4)\n"},
+        # A notebook's constants cell is its parameters cell.
+        {"train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "source": ["batch_size = 32\\n"], '
+         '"outputs": [], "execution_count": null}, {"cell_type": "code", "metadata": {}, "source": '
+         '["import torch\\n", "loader = torch.utils.data.DataLoader([], batch_size=batch_size)\\n"], '
+         '"outputs": [], "execution_count": null}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'},
+        # A loop that only simulates metrics for a logging demo is not a training loop.
+        "import random, wandb\nfor epoch in range(1000):\n    wandb.log({'acc': 1 - 2 ** -epoch - random.random() / 10})\n",
     )
     invalid = (
         "import torch\nopt = torch.optim.Adam([], lr=1e-3)  # expect: ML201\n",
         "from torch import optim\nopt = optim.SGD([], 0.1, momentum=0.9)  # expect: ML201\n",
         "import torch\nLR = 3e-4\nopt = torch.optim.AdamW([], lr=LR)  # expect: ML201\n",
         "from torch.utils.data import DataLoader\nloader = DataLoader([], batch_size=64)  # expect: ML201\n",
-        "for epoch in range(100):  # expect: ML201\n    pass\n",
+        "for epoch in range(100):  # expect: ML201\n    train_one_epoch(model)\n",
+        # beta2 is a literal even though beta1 comes from a variable.
+        "import torch\ndef make(params, momentum):\n"
+        "    return torch.optim.Adam(params, lr=momentum, betas=(momentum, 0.999))  # expect: ML201\n",
         "import torch.nn as nn\ndrop = nn.Dropout(0.5)  # expect: ML201\n",
         "import torch\ndef train(model):\n    clip = 1.0\n"
         "    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)  # expect: ML201\n",
     )
 
     def begin(self, ctx: PyContext) -> None:
-        self.active = is_training_path(ctx.path)
+        # A benchmark or profiling harness fixes its values on purpose, to compare like with like.
+        self.active = is_training_path(ctx.path) and not _benchmark_path(ctx.path)
         self.tracker = SinkTracker(_extend_sinks(HYPERPARAMETER_SINKS, self.options.get("extend-sinks")))
 
     def visit_FunctionDef(self, node: ast.FunctionDef, ctx: PyContext) -> None:
@@ -104,7 +132,10 @@ class HardcodedHyperparameter(PythonRule):
     def end(self, ctx: PyContext) -> None:
         if not self.active or self.tracker.execs_config:
             return
+        notebook = ctx.path.endswith(".ipynb")
         for sink, node in self.tracker.findings():
+            if notebook and sink.via is not None:
+                continue  # a notebook's constants cell is its parameters cell: the config
             target = "range()" if sink.sink == "range" else f"{sink.sink.rsplit('.', 1)[-1]}({sink.param}=...)"
             what = f"the {sink.param}" if sink.sink == "range" else target
             source = f"`{sink.value}`"
@@ -115,6 +146,16 @@ class HardcodedHyperparameter(PythonRule):
 
 
 # --- ML202 / ML203 -----------------------------------------------------------------------------
+
+
+BENCHMARK_PARTS = ("bench", "profil")
+
+
+def _benchmark_path(path: str) -> bool:
+    """`benchmarks/fp8/utils.py`, `bench_attention.py`, `profiler_example.py`."""
+    *folders, name = path.lower().split("/")
+    return any(part in name for part in BENCHMARK_PARTS) or any(
+        folder.startswith(BENCHMARK_PARTS) for folder in folders)
 
 
 def _finding(rule: ProjectRule, path: str, line: int, col: int, message: str, *,
@@ -300,26 +341,40 @@ def _never_unused(ns: Namespace, chain: Chain) -> bool:
 # --- ML204 -------------------------------------------------------------------------------------
 
 # Tracker run starts: callee -> (keyword that logs the config at start, calls that log it later).
+# A later call is an exact name, or a suffix that starts with ".": `.log_params` matches any
+# receiver. `.config.update` is too wide as a suffix (a Hugging Face `model.config.update(...)` is
+# not a run's config), so W&B's run config counts through `wandb.config.*` or a receiver named like
+# a run (RUN_CONFIG_CALL).
 TRACKER_STARTS: dict[str, tuple[str | None, frozenset[str]]] = {
-    "wandb.init": ("config", frozenset({"wandb.config.update", "wandb.config.setdefaults", ".config.update",
-                                        ".config.setdefaults"})),
+    "wandb.init": ("config", frozenset({"wandb.config.update", "wandb.config.setdefaults",
+                                        "wandb.run.config.update"})),
     # An mlflow run may log its config file as a dict, text or artifact instead of params.
     "mlflow.start_run": (None, frozenset({"mlflow.log_params", "mlflow.log_param", ".autolog", ".log_params",
                                           ".log_param", ".log_dict", ".log_text", ".log_artifact",
                                           ".log_artifacts"})),
     "comet_ml.Experiment": (None, frozenset({".log_parameters", ".log_parameter"})),
     "comet_ml.OfflineExperiment": (None, frozenset({".log_parameters", ".log_parameter"})),
-    "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter"})),
+    # Lightning's CometLogger logs hyperparameters through comet's internal API.
+    "comet_ml.start": (None, frozenset({".log_parameters", ".log_parameter", ".__internal_api__log_parameters__"})),
     "neptune.init_run": (None, frozenset()),
     "neptune.init": (None, frozenset()),
-    "torch.utils.tensorboard.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
-    "tensorboardX.SummaryWriter": (None, frozenset({".add_hparams", ".add_text"})),
 }
+# TensorBoard is not a tracker for ML204: a SummaryWriter writes metric event files into a run
+# folder and has no run config; programs keep their config as a file beside it (yolov5's
+# opt.yaml/hyp.yaml, Lightning's hparams.yaml). See rules/ML204.md.
+RUN_CONFIG_CALL = re.compile(r"(?:^|\.)(?:\w*run|wandb)\.config\.(?:update|setdefaults)$")
+# Logging a metric starts an MLflow run by itself when none is active.
+IMPLICIT_RUN_STARTS = frozenset({"mlflow.log_metric", "mlflow.log_metrics"})
+EXPLICIT_RUN_START = "mlflow.start_run"
+RUN_ALREADY_STARTED = frozenset({EXPLICIT_RUN_START, "mlflow.active_run", "mlflow.get_run"})
+# `wandb.init(sync_tensorboard=True)` mirrors a TensorBoard log, whose config lives beside it.
+MIRROR_KEYWORDS = frozenset({"sync_tensorboard"})
 TRACKER_NAMES = {
     "wandb.init": "wandb.init()", "mlflow.start_run": "mlflow.start_run()",
     "comet_ml.Experiment": "comet_ml.Experiment()", "comet_ml.OfflineExperiment": "comet_ml.OfflineExperiment()",
     "comet_ml.start": "comet_ml.start()", "neptune.init_run": "neptune.init_run()", "neptune.init": "neptune.init()",
-    "torch.utils.tensorboard.SummaryWriter": "SummaryWriter()", "tensorboardX.SummaryWriter": "SummaryWriter()",
+    "mlflow.log_metric": "mlflow.log_metric() (with no active run it starts one)",
+    "mlflow.log_metrics": "mlflow.log_metrics() (with no active run it starts one)",
 }
 
 
@@ -335,12 +390,23 @@ class UntrackedRunConfig(ProjectRule):
         "import mlflow\nmlflow.pytorch.autolog()\nwith mlflow.start_run():\n    pass\n",
         "import neptune\nrun = neptune.init_run()\nrun['parameters'] = {'lr': 0.1}\n",
         "import wandb\nkw = {'project': 'p', 'config': {'lr': 0.1}}\nwandb.init(**kw)\n",
+        "import wandb\nrun = wandb.init(project='p')\nrun.config.update({'lr': 0.1})\n",
+        # A sweep: the controller fills wandb.config for every run the agent starts.
+        "import wandb\n\ndef train():\n    run = wandb.init()\n    run.log({'loss': wandb.config.lr})\n\n"
+        "sweep_id = wandb.sweep({'parameters': {'lr': {'values': [0.1]}}})\nwandb.agent(sweep_id, function=train)\n",
+        # The W&B run mirrors a TensorBoard log; TensorBoard is not a tracker (its config is a file beside it).
+        "import wandb\nfrom torch.utils.tensorboard import SummaryWriter\nwandb.init(project='p', sync_tensorboard=True)\n"
+        "writer = SummaryWriter()\nwriter.add_scalar('loss', 0.1)\n",
     )
     invalid = (
         "import wandb\nrun = wandb.init(project='p')  # expect: ML204\n",
         "import mlflow\nwith mlflow.start_run():  # expect: ML204\n    mlflow.log_metric('loss', 0.1)\n",
-        "from torch.utils.tensorboard import SummaryWriter\nwriter = SummaryWriter()  # expect: ML204\n"
-        "writer.add_scalar('loss', 0.1)\n",
+        # An MLflow run started by its first metric, logging metrics and a model but no parameters.
+        "import mlflow\nmlflow.log_metric('acc', 0.9)  # expect: ML204\nmlflow.sklearn.log_model(model, 'model')\n",
+        # An evaluation script: a Hugging Face model's config.update is not the run's config.
+        "import wandb\nfrom transformers import AutoModel\nmodel = AutoModel.from_pretrained('m')\n"
+        "model.config.update({'use_cache': False})\nrun = wandb.init(project='eval')  # expect: ML204\n"
+        "run.log({'acc': 0.9})\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -348,29 +414,52 @@ class UntrackedRunConfig(ProjectRule):
         logged_later: dict[frozenset[str], bool] = {}  # the same answer for every run of one tracker
         stores: bool | None = None
         callees: set[str] | None = None  # gathered on the first tracked run: most repos have none
+        sweeps = _sweep_functions(modules)
         for file, facts in modules:
             if not is_training_path(file.path):
                 continue
-            for call in facts.calls:
-                if call.callee not in TRACKER_STARTS:
-                    continue
-                keyword, later = TRACKER_STARTS[call.callee]
+            for call in _run_starts(facts):
+                keyword, later = TRACKER_STARTS.get(call.callee or "", TRACKER_STARTS[EXPLICIT_RUN_START])
                 if "**" in call.keywords or (keyword is not None and keyword in call.keywords):
                     continue  # `wandb.init(**run_kwargs)` may well carry the config
+                if call.callee == "wandb.init" and (call.scope.rsplit(".", 1)[-1] in sweeps
+                                                    or MIRROR_KEYWORDS.intersection(call.keywords)):
+                    continue
                 if later not in logged_later:
                     callees = callees if callees is not None else _all_callees(modules)
-                    logged_later[later] = _any_called(callees, later)
+                    logged_later[later] = _any_called(callees, later) or (
+                        call.callee == "wandb.init" and any(RUN_CONFIG_CALL.search(c) for c in callees))
                 if logged_later[later]:
                     continue
                 if stores is None:
                     stores = _tracker_config_stored(modules)
-                if stores and call.callee.startswith(("neptune", "wandb")):
+                if stores and (call.callee or "").startswith(("neptune", "wandb")):
                     continue
                 yield _finding(
                     self, file.path, call.line, call.col,
-                    f"{TRACKER_NAMES[call.callee]} starts a tracked run but the run's hyperparameters are never "
+                    f"{TRACKER_NAMES[call.callee or '']} starts a tracked run but the run's hyperparameters are never "
                     "logged; pass the config (e.g. config=cfg) or log it (log_params / config.update / add_hparams).",
                 )
+
+
+def _run_starts(facts: ModuleFacts) -> list[CallFact]:
+    """Calls that start a tracked run: explicit starts, and the first `mlflow.log_metric(s)` of a
+    module that never calls `mlflow.start_run`."""
+    starts = [c for c in facts.calls if c.callee in TRACKER_STARTS]
+    if any(c.callee in RUN_ALREADY_STARTED for c in facts.calls):
+        return starts  # `if mlflow.active_run(): mlflow.log_metrics(...)` logs into someone else's run
+    implicit = next((c for c in facts.calls if c.callee in IMPLICIT_RUN_STARTS), None)
+    if implicit is not None and (implicit.scope == "" or implicit.in_main_guard):
+        starts.append(implicit)  # a script's own top level: the metric starts the run
+    return starts
+
+
+def _sweep_functions(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
+    return {
+        name for _, facts in modules
+        if isinstance(config := facts.extra.get("config"), ModuleConfigFacts)
+        for name in getattr(config, "sweep_functions", ())  # absent from facts cached by an older mlaudit
+    }
 
 
 def _all_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:

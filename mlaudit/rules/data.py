@@ -144,11 +144,22 @@ class HardcodedAbsolutePath(ProjectRule):
         {".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n    - uses: actions/cache@v4\n      with:\n        path: /home/runner/.cache\n"},
         "cache = '~/.cache/torch'\n",
         "BASE = 'https://example.org'\nurl = BASE + '/data/train.csv'\n",
+        # The fallback of a configurable value, like the default of os.environ.get.
+        "import os\ndef load(vocab_path=None):\n    if vocab_path is None:\n"
+        "        vocab_path = os.path.expanduser('~/lm1b_sentencepiece_model')\n    return vocab_path\n",
+        # The home folder of a container image (a sandbox's /home/user, Jupyter's /home/jovyan).
+        "WORKDIR = '/home/user/workdir'\nsolution = WORKDIR + '/solution.py'\n",
+        # /tmp exists on every POSIX machine: a scratch folder there is portable.
+        "import orbax.checkpoint as ocp\nckpt_dir = '/tmp/flax_ckpt'\nocp.PyTreeCheckpointer().save(ckpt_dir, {})\n",
     )
     invalid = (
         "import pandas as pd\ndf = pd.read_csv('/home/alice/data/train.csv')  # expect: ML403\n",
         "import torch\ntorch.save({}, f'/mnt/ckpt/{1}.pt')  # expect: ML403\n",
         "name = 'run1'\nout = '/scratch/bob/' + name  # expect: ML403\n",
+        # Cluster file systems, also as a bare root joined with more parts.
+        "import os, getpass\nout = os.path.join('/checkpoint', getpass.getuser(), 'exp1')  # expect: ML403\n",
+        "root = f'/lustre/fsw/{1}/imagenet'  # expect: ML403\n",
+        "DATA = '/gpfs/projects/vision/coco'  # expect: ML403\n",
         "ROOT = 'C:\\\\Users\\\\bob\\\\data'  # expect: ML403\n",
         {"conf/config.yaml": "data:\n  root: /data/imagenet  # expect: ML403\n"},
         {"params.yaml": "train:\n  out_dir: ~/runs  # expect: ML403\n"},
@@ -241,6 +252,9 @@ class BrokenDvcPointer(ProjectRule):
         {"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    deps:\n    - train.py  # expect: ML404\n"},
         {"data.csv.dvc": "outs:\n- path: data.csv  # expect: ML404\n"},
         {"data.csv.dvc": "md5: 0cc175b9c0f1b6a831c399e269772661  # expect: ML404\n"},
+        # A merge left conflict markers in the pointer: neither hash can be pulled.
+        {"data.csv.dvc": "outs:\n<<<<<<< HEAD  # expect: ML404\n- md5: 0cc175b9c0f1b6a831c399e269772661\n=======\n"
+         "- md5: 92eb5ffee6ae2fec3ad71c777531578f\n>>>>>>> feature\n  path: data.csv\n"},
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:

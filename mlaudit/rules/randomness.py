@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from mlaudit.analysis.config_index import is_training_path
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
 from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.randomness import (
@@ -21,12 +22,15 @@ from mlaudit.facts.randomness import (
     CUDA,
     DEFERRED,
     DET_ON,
+    DETERMINISM_OPTION,
     GENERATOR,
+    IMPORT,
     SEED,
     SEED_MATERIAL,
     SETS_CUBLAS,
     SOURCE,
     TRAIN,
+    UNUSED,
     RandEvent,
 )
 from mlaudit.facts.walk import PyContext
@@ -197,16 +201,27 @@ def _unresolved(steps: Iterable[Step]) -> Step | None:
 def _uses(trace: Trace) -> list[tuple[int, Step]]:
     """Random draws that matter for ML101/ML102, in run order.
 
-    Draws that only make a seed are ML107's concern. In a program that never trains (no optimizer,
-    backward or trainer on its path) torch draws are left out: they are example inputs for tracing,
-    profiling or a demo, or initial weights that a checkpoint then replaces.
+    Draws that only make a seed are ML107's concern. In a program that trains every global draw
+    counts. In a program that does not train (evaluation, export, visualisation, a data
+    generator), only draws written in its own file decide its output; a draw deep in a shared
+    helper (a RAM estimate, a random colour, a unique name) does not, and torch draws there are
+    example inputs for tracing or initial weights that a checkpoint then replaces.
     """
-    trains = any(s.event.kind == TRAIN for s in trace.steps)
+    trains = trace.training is not None
     return [
         (i, s) for i, s in enumerate(trace.steps)
         if s.event.kind == SOURCE and s.event.families and s.event.families[0] in data.GLOBAL_FAMILIES
-        and SEED_MATERIAL not in s.event.flags and (trains or s.event.families[0] != data.TORCH)
+        and SEED_MATERIAL not in s.event.flags
+        and (trains or (s.event.families[0] != data.TORCH and s.path == trace.entry.path))
     ]
+
+
+def _why(trace: Trace) -> str:
+    """Why a draw matters in this program: it trains, or its output is the draw's."""
+    training = trace.training
+    if training is not None:
+        return f"trains ({training.event.note or training.event.name} at {_where(trace, training)}) and"
+    return "does not train, but its own output depends on what it"
 
 
 def _family(step: Step) -> str:
@@ -255,12 +270,50 @@ class MissingSeed(ProjectRule):
         },
         # A library module without an entry point is not a run.
         "import torch\n\ndef make():\n    return torch.nn.Linear(2, 2)\n",
+        # The main guard of a library module (a package module the repo imports) is a demo; a
+        # visualisation script that does not train gets a random colour from a shared helper.
+        {
+            "pkg/__init__.py": "",
+            "pkg/colormap.py": "import numpy as np\n\ndef random_color():\n    return np.random.rand(3)\n\n"
+            "if __name__ == '__main__':\n    print(random_color())\n",
+            "viz.py": "from pkg.colormap import random_color\n\nif __name__ == '__main__':\n    print(random_color())\n",
+        },
+        # An evaluation script whose helper samples files for a RAM estimate: not its output.
+        {
+            "utils/data.py": "import random\n\ndef fits_in_ram(files):\n    return len(random.choice(files)) < 10\n",
+            "val.py": "from utils.data import fits_in_ram\n\nif __name__ == '__main__':\n    fits_in_ram(['a.jpg'])\n",
+        },
+        # A profiling block calls backward() only to time it: no optimizer steps, nothing trains.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(3, 1)\n"
+        "    model(torch.randn(8, 3)).sum().backward()\n",
+        # random_state passed indirectly: a dict built from config or loaded from a tracker may hold it.
+        "import json\nfrom sklearn.ensemble import RandomForestRegressor\n\nif __name__ == '__main__':\n"
+        "    params = {'n_estimators': 100, 'random_state': 42}\n    rf = RandomForestRegressor(**params)\n"
+        "    best = json.load(open('best_params.json'))\n    RandomForestRegressor(**best).fit([[0]], [0])\n",
+        # JAX: an explicit PRNG key from a constant is a seed.
+        "import jax\n\nif __name__ == '__main__':\n    key = jax.random.PRNGKey(0)\n"
+        "    x = jax.random.normal(key, (3,))\n",
     )
     invalid = (
+        # A program that does not train, drawing in its own code: its output is the draw.
         "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n",
         # Seeded only after the model drew its initial weights.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2)  # expect: ML101\n"
         "    torch.manual_seed(0)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        # fire.Fire(train) runs train(); the repo's own torch.optim.Optimizer subclass trains.
+        {
+            "lion.py": "import torch\n\nclass Lion(torch.optim.Optimizer):\n    def __init__(self, params, lr=1e-4):\n"
+            "        super().__init__(params, dict(lr=lr))\n",
+            "train.py": "import fire, torch\nfrom lion import Lion\n\ndef train(lr=1e-4):\n"
+            "    model = torch.nn.Linear(2, 2)  # expect: ML101\n    opt = Lion(model.parameters(), lr=lr)\n\n"
+            "if __name__ == '__main__':\n    fire.Fire(train)\n",
+        },
+        # An estimator fitted without random_state (a splatted dict literal without it counts).
+        "from sklearn.ensemble import RandomForestRegressor\n\nif __name__ == '__main__':\n"
+        "    rf = RandomForestRegressor(**{'n_estimators': 10})  # expect: ML101\n    rf.fit([[0]], [0])\n",
+        # typer.run(main) runs main().
+        "import numpy as np, typer\n\ndef main(n: int = 3):\n    print(np.random.rand(n))  # expect: ML101\n\n"
+        "if __name__ == '__main__':\n    typer.run(main)\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -306,11 +359,12 @@ class MissingSeed(ProjectRule):
     ) -> Finding:
         entry = trace.entry.path
         use = f"{step.event.note} at {_where(trace, step)}"
+        why = _why(trace)
         if later_seed is not None:
-            message = (f"{entry} draws from {_family(step)} RNG ({use}) before its first seed "
+            message = (f"{entry} {why} draws from {_family(step)} RNG ({use}) before its first seed "
                        f"({_seed_call(trace, later_seed)}); move the seeding call before the first random use.")
         else:
-            message = f"{entry} draws from {_family(step)} RNG ({use}) but no seed is set on its path; "
+            message = f"{entry} {why} draws from {_family(step)} RNG ({use}) but no seed is set on its path; "
             message += self._suggestion(trace, helpers)
         level = self.level
         if unresolved is not None:
@@ -362,7 +416,8 @@ class PartialSeed(ProjectRule):
         "import numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
         "    noise = np.random.rand(3)  # expect: ML102\n",
         "import torch\n\nif __name__ == '__main__':\n    torch.cuda.manual_seed_all(0)\n"
-        "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    w.sum().backward()\n",
+        "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    optimizer = torch.optim.SGD([w], lr=0.1)\n"
+        "    w.sum().backward()\n    optimizer.step()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -407,24 +462,46 @@ class DeterminismNotEnforced(ProjectRule):
         "    model = torch.nn.Linear(2, 2).to('cuda')\n    opt = torch.optim.Adam(model.parameters())\n",
         # Inference only: no optimizer, no backward.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()\n",
+        # A profiling block that calls backward() only to time it does not train.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()\n"
+        "    model(torch.ones(1, 2).cuda()).sum().backward()\n",
+        # The main guard of a library module is a demo, not the project's entry point.
+        {
+            "models/__init__.py": "",
+            "models/yolo.py": "import torch\n\nclass Net(torch.nn.Module):\n    pass\n\nif __name__ == '__main__':\n"
+            "    net = Net().cuda()\n    opt = torch.optim.SGD(net.parameters(), lr=0.1)\n",
+            "detect.py": "from models.yolo import Net\n\nif __name__ == '__main__':\n    Net()\n",
+        },
     )
     invalid = (
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n"
         "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        # An optimizer built elsewhere, stepped here.
+        "import torch\nfrom mylib import build_optimizer\n\nif __name__ == '__main__':\n"
+        "    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n    optimizer = build_optimizer(model)\n"
+        "    model(torch.ones(1, 2).cuda()).sum().backward()\n    optimizer.step()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        return _dedupe(self._check(trace) for trace in traces(model).traces)
+        found = traces(model)
+        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in found.traces)
 
-    def _check(self, trace: Trace) -> Finding | None:
+    def _check(self, trace: Trace, import_lines: frozenset[int]) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
-        if TRAIN not in kinds or CUDA not in kinds or DET_ON in kinds:
+        training = trace.training
+        # A device string met while a library is imported (its top level) is not this program's choice
+        # of device: only CUDA reached through what the program runs or calls counts.
+        cuda = next((s for s in trace.steps
+                     if s.event.kind == CUDA and (s.site not in import_lines or s.path == trace.entry.path)), None)
+        if training is None or cuda is None or DET_ON in kinds:
             return None
+        if any(DETERMINISM_OPTION in s.event.flags for s in trace.steps if s.event.kind == TRAIN):
+            return None  # an HF/TRL trainer: its run config's full_determinism is a launch option
         name = trace.entry.path.rsplit("/", 1)[-1].lower()
         if any(part in name for part in data.BENCHMARK_NAME_PARTS):
             return None
-        cuda = next(s for s in trace.steps if s.event.kind == CUDA)
-        message = (f"{trace.entry.path} trains on CUDA ({cuda.event.note} at {_where(trace, cuda)}) without turning on "
+        message = (f"{trace.entry.path} trains ({training.event.note or training.event.name} at "
+                   f"{_where(trace, training)}) on CUDA ({cuda.event.note} at {_where(trace, cuda)}) without turning on "
                    "deterministic algorithms; call torch.use_deterministic_algorithms(True) (or set "
                    "torch.backends.cudnn.deterministic = True) at start-up.")
         unresolved = _unresolved(trace.steps)
@@ -449,23 +526,43 @@ class UnseededGenerator(ProjectRule):
         "    loader = torch.utils.data.DataLoader([1, 2], shuffle=True)\n",
         # Not reachable from any entry point.
         "import numpy as np\n\ndef helper():\n    return np.random.default_rng()\n",
+        # Built but never drawn from: it cannot change a result.
+        "import numpy as np\n\nif __name__ == '__main__':\n    rng = np.random.default_rng()\n    print('done')\n",
     )
     invalid = (
-        "import numpy as np\n\nif __name__ == '__main__':\n    rng = np.random.default_rng()  # expect: ML106\n",
-        "import random\n\ndef main():\n    r = random.Random()  # expect: ML106\n\nif __name__ == '__main__':\n    main()\n",
+        "import numpy as np\n\nif __name__ == '__main__':\n    rng = np.random.default_rng()  # expect: ML106\n"
+        "    noise = rng.normal(size=3)\n",
+        "import random\n\ndef main():\n    r = random.Random()  # expect: ML106\n    return r.random()\n\n"
+        "if __name__ == '__main__':\n    main()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
         reached = set().union(*(t.reached for t in found.traces)) if found.traces else set()
+        imported: set[str] | None = None  # names other modules import, gathered on first need
         for file, facts in model.python_modules():
+            if not is_training_path(file.path) or "testing" in file.path.rsplit("/", 1)[-1]:
+                continue  # test inputs and test helpers: not a run
             extra = facts.extra.get("randomness")
             for event in getattr(extra, "events", ()):
-                if event.kind == GENERATOR and (file.path, event.scope) in reached:
-                    advice = data.GENERATOR_ADVICE.get(event.name, "pass it a seed from your config or a constant")
-                    message = (f"{event.note}, so the global seed never reaches it and every run draws different "
-                               f"numbers; {advice}.")
-                    yield Finding(self.code, message, file.path, event.line, level=self.level)
+                if event.kind != GENERATOR or (file.path, event.scope) not in reached:
+                    continue
+                if UNUSED in event.flags:
+                    imported = imported if imported is not None else _imported_names(model)
+                    if event.scope or f"{facts.module}.{event.text}" not in imported:
+                        continue  # never drawn from: it cannot change a result
+                advice = data.GENERATOR_ADVICE.get(event.name, "pass it a seed from your config or a constant")
+                message = (f"{event.note}, so the global seed never reaches it and every run draws different "
+                           f"numbers; {advice}.")
+                yield Finding(self.code, message, file.path, event.line, level=self.level)
+
+
+def _imported_names(model: ProjectModel) -> set[str]:
+    """Qualified names imported anywhere in the repo (`from pkg.rngs import rng` gives "pkg.rngs.rng")."""
+    return {
+        event.name for _, facts in model.python_modules()
+        for event in getattr(facts.extra.get("randomness"), "events", ()) if event.kind == IMPORT
+    }
 
 
 class NondeterministicSeedSource(ProjectRule):

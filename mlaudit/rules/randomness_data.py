@@ -247,6 +247,22 @@ ENTROPY_CALLS = frozenset(
 )
 ENTROPY_PREFIXES = ("secrets.",)
 
+# --- CUDA use -----------------------------------------------------------------------------------
+
+# torch.cuda calls that ask about the machine or tidy memory: they run the same whether or not the
+# program computes on a GPU (`"cuda" if torch.cuda.is_available() else "cpu"` in a library's utils),
+# so they are not evidence that a program uses CUDA (ML105).
+CUDA_QUERIES = frozenset(
+    f"torch.cuda.{name}"
+    for name in (
+        "is_available", "device_count", "current_device", "get_device_name", "get_device_properties",
+        "get_device_capability", "get_arch_list", "is_bf16_supported", "is_initialized", "mem_get_info",
+        "empty_cache", "ipc_collect", "synchronize", "memory_allocated", "max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_summary", "memory_stats", "reset_peak_memory_stats",
+        "reset_max_memory_allocated", "reset_accumulated_memory_stats", "is_current_stream_capturing",
+    )
+)
+
 # --- determinism switches ----------------------------------------------------------------------
 
 USE_DETERMINISTIC = "torch.use_deterministic_algorithms"
@@ -285,20 +301,48 @@ SETS_CUBLAS_ITSELF = frozenset(
 )
 CUBLAS_VAR = "CUBLAS_WORKSPACE_CONFIG"
 
-# --- what a training program looks like (ML105) ------------------------------------------------
+# --- what a training program looks like (ML101, ML102, ML105) -----------------------------------
 
+# A program trains when an optimizer steps on parameters. `.backward()` alone is not evidence: a
+# profiling or model-summary block calls it only to time it. Evidence is one of: a trainer object
+# (its fit/train steps an optimizer), an optimizer built or stepped, an estimator's `.fit`.
 TRAINING_CONSTRUCTORS = frozenset(
     {
         "lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer", "transformers.Trainer",
-        "transformers.Seq2SeqTrainer", "trl.SFTTrainer", "accelerate.Accelerator",
+        "transformers.Seq2SeqTrainer", "trl.SFTTrainer",
     }
 )
-TRAINING_METHODS = frozenset({"backward"})
+# Trainer classes of a library, by prefix and suffix (`trl.DPOTrainer`, `trl.GRPOTrainer`, ...).
+TRAINER_PREFIXES = ("trl.", "transformers.")
+TRAINER_SUFFIX = "Trainer"
 # Trainer(accelerator=...) values that mean CUDA.
 CUDA_ACCELERATORS = frozenset({"gpu", "cuda"})
 # Scripts that measure speed: deterministic kernels would distort what they measure (ML105).
 BENCHMARK_NAME_PARTS = ("bench", "profil")
 OPTIMIZER_PREFIX = "torch.optim."
+# Optimizer constructors: capitalised callees under these prefixes (`torch.optim.AdamW`), and
+# optax's lower-case factories (`optax.adamw`).
+OPTIMIZER_PREFIXES = ("torch.optim.", "bitsandbytes.optim.", "timm.optim.", "apex.optimizers.")
+FUNCTIONAL_OPTIMIZER_PREFIXES = ("optax.",)
+OPTIMIZER_CONSTRUCTORS = frozenset(
+    {
+        "transformers.AdamW", "transformers.Adafactor", "transformers.optimization.AdamW",
+        "transformers.optimization.Adafactor", "timm.optim.create_optimizer_v2", "timm.optim.create_optimizer",
+        "flax.nnx.Optimizer", "flax.training.train_state.TrainState.create", "keras.optimizers.Adam",
+        "tensorflow.keras.optimizers.Adam",
+    }
+)
+# A repo class deriving from one of these is an optimizer: building it is training evidence.
+OPTIMIZER_BASES = frozenset({"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"})
+# `x.step()` steps an optimizer when x is named like one (`optimizer`, `self.opt_g`, `d_optim`), or
+# a GradScaler steps one passed to it (`scaler.step(optimizer)`).
+OPTIMIZER_VARIABLE = r"(?:\w+_)?(?:optim|optimi[sz]er|opt)s?(?:_\w+)?"
+STEP_METHODS = frozenset({"step"})
+# In-place updates that, given a gradient (`p.data.add_(-lr * p.grad)`), are a hand-written step.
+IN_PLACE_UPDATES = frozenset({"add_", "sub_", "copy_"})
+# Estimators whose `.fit()` trains: receivers built by a callee under these prefixes.
+FIT_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "keras.", "tensorflow.keras.", "tf.keras.")
+FIT_METHODS = frozenset({"fit", "partial_fit", "fit_transform", "fit_predict"})
 
 # --- entry points ------------------------------------------------------------------------------
 
@@ -361,3 +405,6 @@ SEEDERS["polars.set_random_seed"] = frozenset({POLARS})
 FAMILY_LABELS[POLARS] = "Polars'"
 FAMILY_SEED_CALL[POLARS] = "pl.set_random_seed(seed)"
 GLOBAL_FAMILIES = (*GLOBAL_FAMILIES, POLARS)
+
+# Calls that run the function given as their first argument as the program (`fire.Fire(train)`).
+CLI_RUNNERS = frozenset({"fire.Fire", "typer.run"})

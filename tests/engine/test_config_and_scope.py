@@ -30,7 +30,7 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ({"per-file-ignores": {"tests/*": ["XX1"]}}, "unknown rule code or prefix 'XX1'"),
         ({"options": {"ML103": {"nope": 1}}}, "unknown option 'nope' for ML103"),
         ({"options": {"ML777": {}}}, "unknown rule code 'ML777'"),
-        ({"max-file-mib": -1}, "must be a positive number"),
+        ({"max-file-mib": -1}, "must be a number of MiB above 0"),
     ],
 )
 def test_invalid_settings_are_rejected(table: dict[str, object], message: str) -> None:
@@ -136,7 +136,7 @@ def test_a_crashing_rule_names_itself_and_others_still_report(tmp_path: Path, mo
     assert {"ML103", "ML602"} <= set(codes(run))
 
 
-def test_a_folder_with_its_own_manifest_is_its_own_project(tmp_path: Path) -> None:
+def test_a_folder_with_its_own_manifest_is_judged_as_the_whole_repository_judges_it(tmp_path: Path) -> None:
     repo = make_repo(
         tmp_path / "r",
         {
@@ -146,9 +146,41 @@ def test_a_folder_with_its_own_manifest_is_its_own_project(tmp_path: Path) -> No
         },
     )
     run = check_paths([repo / "examples" / "mnist"], CheckOptions(use_cache=False))
-    assert located(run) == {("main.py", 2, "ML103")}
-    assert run.root == (repo / "examples" / "mnist").resolve()
-    assert run.source_root == repo.resolve()
+    assert run.root == run.source_root == repo.resolve()
+    assert located(run) == set() and run.files_checked == 0  # excluded by the repository's settings
+    assert run.unchecked_targets and "examples/mnist is excluded" in run.unchecked_targets[0]
+
+
+NESTED = {
+    "top.py": "import torch\n",
+    "sub/pyproject.toml": "[project]\nname = 'sub'\ndependencies = ['torch>=2.1', 'pyyaml']\n",
+    "sub/conf/config.yaml": "lr: 0.1\nunused_key: 3\n",
+    "sub/src/demo/__init__.py": "",
+    "sub/src/demo/train.py": "import torch, yaml\n"
+    "torch.backends.cudnn.benchmark = True\n"
+    "cfg = yaml.load(open('conf/config.yaml'), Loader=yaml.FullLoader)\n"
+    "state = torch.load('m.pt')\n"
+    "model = torch.nn.Linear(4, 2)\n",
+}
+
+
+@pytest.mark.parametrize(
+    "named",
+    [["sub/src/demo/train.py"], ["sub"], ["sub/src"], ["sub/src/demo/train.py", "top.py"], ["sub/src/demo/train.py", "sub/conf/config.yaml"]],
+)
+def test_a_named_path_gets_exactly_the_findings_the_whole_repository_run_gives_it(tmp_path: Path, named: list[str]) -> None:
+    # pre-commit passes file names; the hook must judge them as `check .` (CI, mlaudit-repo) does.
+    repo = make_repo(tmp_path / "r", NESTED)
+    whole = check_paths([repo], CheckOptions(use_cache=False))
+    part = check_paths([repo / p for p in named], CheckOptions(use_cache=False))
+    assert part.root == whole.root == repo.resolve()
+
+    def inside(path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in named)
+
+    expected = [f for f in whole.findings if inside(f.path) or any(inside(p) for p in f.related_paths)]
+    assert part.findings == expected
+    assert {f.code for f in expected} >= {"ML103", "ML602", "ML601"}
 
 
 def test_sarif_uris_are_relative_to_the_checkout(tmp_path: Path) -> None:

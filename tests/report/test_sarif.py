@@ -17,8 +17,8 @@ from mlaudit.report import RunResult, render, sarif_format
 from mlaudit.report.fingerprint import line_hashes
 from mlaudit.report.sarif_format import render as render_sarif
 from mlaudit.rules.base import Rule
+from tests.helpers import TEST_DATA
 from tests.sarif_helpers import assert_valid_sarif
-from tests.shared_dir import shared_file
 
 TRAIN_PY = (
     "import torch\n"
@@ -112,7 +112,7 @@ def test_run_level_fields(repo: Path) -> None:
     assert driver["name"] == "mlaudit"
     assert driver["version"] == driver["semanticVersion"] == mlaudit.__version__
     assert driver["informationUri"].startswith("https://")
-    assert run["automationDetails"] == {"id": "mlaudit/"}
+    assert run["automationDetails"] == {"id": "mlaudit/check/"}
     assert run["columnKind"] == "unicodeCodePoints"
     assert (
         run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repo.resolve().as_uri() + "/"
@@ -140,10 +140,18 @@ def test_notifications_and_failed_execution(repo: Path) -> None:
     assert [n["level"] for n in notes] == ["error", "warning"]
 
 
-def test_other_tool_name_gets_its_own_category(repo: Path) -> None:
-    run = sarif(make_run(repo, [], tool_name="mlaudit-probe"))["runs"][0]
-    assert run["automationDetails"]["id"] == "mlaudit-probe/"
+def test_probe_runs_get_their_own_category(repo: Path) -> None:
+    from mlaudit.rules.probe import PROBE_RULES
+
+    run = sarif(make_run(repo, [], rules=sorted(PROBE_RULES, key=lambda r: r.code)))["runs"][0]
+    assert run["automationDetails"]["id"] == "mlaudit/probe/"
     assert run["tool"]["driver"]["name"] == "mlaudit"
+
+
+@pytest.mark.parametrize(("category", "expected"), [("lint/py", "lint/py/"), ("mlaudit/check/sub/", "mlaudit/check/sub/")])
+def test_sarif_category_sets_the_automation_id(repo: Path, category: str, expected: str) -> None:
+    run = sarif(make_run(repo, [], sarif_category=category))["runs"][0]
+    assert run["automationDetails"]["id"] == expected
 
 
 def test_dispatcher_renders_sarif(repo: Path) -> None:
@@ -604,7 +612,7 @@ RULE = ("runs", 0, "tool", "driver", "rules")
 
 
 def example_log() -> dict[str, Any]:
-    path = shared_file("schemas", "examples", "mlaudit-example.sarif")
+    path = TEST_DATA / "sarif" / "mlaudit-example.sarif"
     log: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return log
 

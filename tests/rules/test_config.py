@@ -82,10 +82,9 @@ def test_index_reads_dvc_params_and_loaded_yaml(tmp_path: Path) -> None:
     [
         "import torch\nopt = torch.optim.SGD([], lr=0.1, momentum=0.9)  # expect: ML201, ML201\n",
         "import torch\nsched = torch.optim.lr_scheduler.StepLR(None, 30, 0.1)  # expect: ML201, ML201\n",
-        "from transformers import TrainingArguments\nargs = TrainingArguments('out', learning_rate=5e-5)  # expect: ML201\n",
-        "import lightning as L\ntrainer = L.Trainer(max_epochs=20)  # expect: ML201\n",
         "import torch\nBATCH = 128\nloader = torch.utils.data.DataLoader([], BATCH)  # expect: ML201\n",
-        "def train():\n    n_steps = 500\n    for step in range(n_steps):  # expect: ML201\n        pass\n",
+        "def train(model):\n    n_steps = 500\n    for step in range(n_steps):  # expect: ML201\n        model.train_step()\n",
+        "import torch\ndef make(params, momentum):\n    return torch.optim.SGD(params, lr=momentum, betas=(momentum, 0.999))  # expect: ML201\n",
         "import torch.nn.functional as F\ndef f(x):\n    return F.dropout(x, 0.2)  # expect: ML201\n",
     ],
 )
@@ -118,6 +117,15 @@ def test_hardcoded_hyperparameters(tmp_path: Path, source: str) -> None:
         {"conftest.py": "import torch\ntorch.optim.SGD([], lr=0.1)\n"},
         # A loop over something that is not an epoch/step counter.
         {"train.py": "for layer in range(12):\n    pass\n"},
+        # Run-config objects: their arguments are the run's config (class 5 of issue #14).
+        {"train.py": "from transformers import TrainingArguments\nargs = TrainingArguments('out', learning_rate=5e-5)\n"},
+        {"train.py": "import lightning as L\ntrainer = L.Trainer(max_epochs=20)\n"},
+        {"train.py": "import pytorch_lightning as pl\nEPOCHS = 5\ntrainer = pl.Trainer(max_epochs=EPOCHS)\n"
+                     "for epoch in range(EPOCHS):\n    trainer.fit(model)\n"},
+        {"train.py": "from trl import DPOConfig\nargs = DPOConfig(output_dir='o', beta=0.1, learning_rate=5e-7)\n"},
+        # A metrics simulation for a tracker demo: no training in the loop.
+        {"train.py": "import math, wandb\nwandb.init(config={'epochs': 10})\nfor epoch in range(10):\n"
+                     "    wandb.log({'loss': math.exp(-epoch)})\n"},
     ],
 )
 def test_hyperparameters_from_config_are_silent(tmp_path: Path, files: Mapping[str, str]) -> None:

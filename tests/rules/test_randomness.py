@@ -158,6 +158,7 @@ W = torch.randn(3)  # expect: ML101
 def main():
     torch.manual_seed(0)
     W.sum().backward()
+    torch.optim.SGD([W], lr=0.1).step()
 
 
 if __name__ == "__main__":
@@ -285,7 +286,10 @@ def test_method_of_object_built_in_entry_point_reaches_random_use(tmp_path: Path
 
 class Runner:
     def fit(self):
-        return torch.randn(3, requires_grad=True).sum().backward()
+        w = torch.randn(3, requires_grad=True)
+        optimizer = torch.optim.SGD([w], lr=0.1)
+        w.sum().backward()
+        optimizer.step()
 """,
         "main.py": """from runner import Runner
 
@@ -674,6 +678,7 @@ if __name__ == "__main__":
     seed_torch(0)
     model = torch.nn.Linear(2, 2)
     y = jitter(1.0)  # expect: ML102
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
 """,
     }
     by_key = assert_exact(tmp_path, files)
@@ -777,7 +782,7 @@ def loaders(cfg):
     wrapped = np.random.Generator(np.random.PCG64())  # expect: ML106
     py = random.Random()  # expect: ML106
     from_initial = np.random.default_rng(torch.initial_seed())
-    return loader
+    return loader, rng.normal(), legacy.rand(), wrapped.random(), py.random()
 
 
 def unused():

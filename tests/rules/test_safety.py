@@ -93,10 +93,12 @@ def test_fixes_in_json_and_sarif(tmp_path: Path) -> None:
     assert apply_edits(source, edits)[0] == (
         "import torch\n"
         "a = torch.load('a.pt', weights_only=True)\n"
-        "b = torch.load(\n    'b.pt', weights_only=True)\n"
+        "b = torch.load(\n    'b.pt',\n    weights_only=True,\n)\n"  # the call's own layout
         "c = torch.load('c.pt', weights_only=True)\n"
     )
+    assert [f.fix.safe for f in run.findings if f.fix] == [True, True, False]  # flipping an explicit False is unsafe
     data = json.loads(json_format.render(run))
+    assert [f["fix"]["applicability"] for f in data["findings"]] == ["safe", "safe", "unsafe"]
     assert data["findings"][0]["fix"]["edits"][0]["content"] == "torch.load('a.pt', weights_only=True)"
     log = assert_valid_sarif(render_sarif(run))
     result = log["runs"][0]["results"][0]

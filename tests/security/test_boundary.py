@@ -161,10 +161,10 @@ def test_fix_never_writes_through_a_symlink(tmp_path: Path) -> None:
     edit = Edit(2, 7, 2, 32, "yaml.safe_load(open('c.yaml'))")
     findings = [Finding("ML602", "m", path, 2, 7, fix=Fix("use safe_load", (edit,)))
                 for path in ("linked.py", "linked_inside.py", "../outside.py")]
-    assert apply_fixes(root, findings) == 0
+    assert apply_fixes(root, findings).applied == 0
     assert outside.read_text() == text and (root / "inside.py").read_text() == text
     assert (root / "linked.py").is_symlink() and (root / "linked_inside.py").is_symlink()
-    assert apply_fixes(root, [Finding("ML602", "m", "inside.py", 2, 7, fix=Fix("use safe_load", (edit,)))]) == 1
+    assert apply_fixes(root, [Finding("ML602", "m", "inside.py", 2, 7, fix=Fix("use safe_load", (edit,)))]).applied == 1
     assert "safe_load" in (root / "inside.py").read_text()
 
 

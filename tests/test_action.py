@@ -1,0 +1,101 @@
+"""The GitHub Action (action.yml): its shape, and its check step run as the runner runs it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.helpers import make_repo
+from tests.sarif_helpers import assert_valid_sarif
+
+ACTION = Path(__file__).resolve().parents[1] / "action.yml"
+BENCH = "import torch\ntorch.backends.cudnn.benchmark = True\n"
+
+
+def action() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
+    return data
+
+
+def step(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in action()["runs"]["steps"] if s.get("name") == name)
+    return found
+
+
+def test_composite_action_sets_up_python_checks_and_uploads() -> None:
+    data = action()
+    assert data["runs"]["using"] == "composite"
+    assert {"args", "baseline", "diff-base", "category"} <= set(data["inputs"])
+    uses = [s.get("uses", "") for s in data["runs"]["steps"]]
+    assert uses[0].startswith("actions/setup-python@")
+    assert "github/codeql-action/upload-sarif@v4" in uses
+    upload = step("Upload SARIF to code scanning")
+    assert upload["with"] == {"sarif_file": "${{ inputs.sarif-file }}", "category": "${{ inputs.category }}"}
+    # Inputs reach scripts through the environment only (no ${{ }} inside a script: injection).
+    for s in data["runs"]["steps"]:
+        assert "${{" not in s.get("run", ""), s.get("name")
+
+
+def run_check_step(repo: Path, tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """The check step's script under bash, with the runner's variables and an installed mlaudit."""
+    temp = tmp_path / "runner-temp"
+    (temp / "mlaudit-venv" / "bin").mkdir(parents=True)
+    (temp / "mlaudit-venv" / "bin" / "mlaudit").symlink_to(Path(sys.executable).with_name("mlaudit"))
+    output, summary = tmp_path / "github-output", tmp_path / "step-summary.md"
+    defaults = {name: str(spec.get("default", "")) for name, spec in action()["inputs"].items()}
+    values = {**defaults, **inputs}
+    env = {
+        **os.environ,
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        **{f"INPUT_{name.upper().replace('-', '_')}": value for name, value in values.items()},
+    }
+    script = step("mlaudit check")["run"]
+    result = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    return result, output, summary
+
+
+def test_check_step_writes_sarif_with_the_category_and_a_summary(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH})
+    result, output, summary = run_check_step(repo, tmp_path, category="ml/check")
+    assert result.returncode == 0, result.stderr  # findings do not fail this step
+    assert output.read_text() == "exit-code=1\n"
+    log = assert_valid_sarif((repo / "mlaudit.sarif").read_text())
+    assert log["runs"][0]["automationDetails"]["id"] == "ml/check/"
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["ML103"]
+    assert "| `train.py:2` | ML103" in summary.read_text()
+    assert "::" not in result.stdout  # no annotations repeating the alerts
+
+
+def test_check_step_fails_on_an_mlaudit_error(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH, "pyproject.toml": "[tool.mlaudit]\nselect = ['NOPE']\n"})
+    result, output, _ = run_check_step(repo, tmp_path, args=". --no-cache")
+    assert result.returncode == 2 and output.read_text() == "exit-code=2\n"
+    assert json.dumps("configuration error")[1:-1] in result.stderr
+
+
+def test_every_option_the_action_passes_is_a_check_option() -> None:
+    import re
+
+    from mlaudit.cli import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    known = {s for action in subcommands.choices["check"]._actions for s in action.option_strings}
+    used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", step("mlaudit check")["run"]))
+    assert used >= {"--baseline", "--diff-base", "--sarif-category", "--output-format"}
+    assert used <= known, used - known
+
+
+def test_check_step_passes_diff_base(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH})
+    result, output, _ = run_check_step(repo, tmp_path, **{"diff-base": "HEAD"})
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == "exit-code=0\n"  # nothing changed since HEAD
