@@ -25,7 +25,7 @@ FAMILY_MODULES = (
     "safety",  # ML6xx
     "notebooks",  # ML7xx
     "leakage",  # ML801-ML803: data leakage
-    "practices",  # ML814: tests run in CI
+    "practices",  # ML811-ML814: environment logged, training code tested in CI
     "probe",  # ML9xx (reported by `mlaudit probe`)
 )
 
