@@ -515,6 +515,8 @@ class DeterminismNotEnforced(ProjectRule):
 
 class UnseededGenerator(ProjectRule):
     code = "ML106"
+    # Measured at 0 of 4 on the validation corpus this round: opt-in until it reaches 0.95 (rules/ML106.md).
+    opt_in = True
     name = "unseeded-generator"
     summary = "A local RNG object is created without a seed, so global seeding never reaches it"
     tags = ("reproducibility", "randomness")
