@@ -404,16 +404,10 @@ class StepTrace:
         return out
 
 
-class DataTrace:
-    """Hashes of what the step feeds its models: for each outermost forward call of a module with
-    parameters, its input and its weights before the call. Inputs that differ while the weights
-    agree mean the data (order, sampling, augmentation) differed; the other way round, the math."""
+class _ForwardHooks:
+    """Global forward pre/post hooks on every module, installed for one step and removed after it."""
 
-    def __init__(self, steps: StepTrace | None = None) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.depth = 0
-        self.handles: list[Any] = []
-        self.step_trace = steps  # to tag each call with the optimizer step it feeds
+    handles: list[Any]
 
     def install(self) -> None:
         from torch.nn.modules import module as nn_module
@@ -424,6 +418,24 @@ class DataTrace:
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+    def pre(self, module: Any, args: Any) -> None:
+        raise NotImplementedError
+
+    def post(self, module: Any, args: Any, output: Any) -> None:
+        raise NotImplementedError
+
+
+class DataTrace(_ForwardHooks):
+    """Hashes of what the step feeds its models: for each outermost forward call of a module with
+    parameters, its input and its weights before the call. Inputs that differ while the weights
+    agree mean the data (order, sampling, augmentation) differed; the other way round, the math."""
+
+    def __init__(self, steps: StepTrace | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.depth = 0
+        self.handles: list[Any] = []
+        self.step_trace = steps  # to tag each call with the optimizer step it feeds
 
     def pre(self, module: Any, args: Any) -> None:
         self.depth += 1
@@ -441,7 +453,7 @@ class DataTrace:
         self.depth = max(0, self.depth - 1)
 
 
-class HookTrace:
+class HookTrace(_ForwardHooks):
     """Records, for every module forward call, hashes of its inputs, own parameters and outputs.
 
     Inputs are hashed in the pre-hook because in-place modules (ReLU(inplace=True)) overwrite them.
@@ -452,16 +464,6 @@ class HookTrace:
         self.modules: list[Any] = []  # strong refs: keeps id() values unique for the whole run
         self.stack: list[dict[str, Any]] = []
         self.handles: list[Any] = []
-
-    def install(self) -> None:
-        from torch.nn.modules import module as nn_module
-
-        self.handles.append(nn_module.register_module_forward_pre_hook(self.pre))
-        self.handles.append(nn_module.register_module_forward_hook(self.post))
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
 
     def pre(self, module: Any, args: Any) -> None:
         params = [value_hash(p) for p in module.parameters(recurse=False)]
