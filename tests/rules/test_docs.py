@@ -23,6 +23,8 @@ def test_docs_and_rules_match_one_to_one() -> None:
 def test_doc_front_matter_matches_rule(rule: type) -> None:
     doc = load_doc(rule.code)
     assert doc is not None
+    # Nothing else: what the code knows (fixable, opt-in, tags) is read from the rule class.
+    assert set(doc.front) == {"code", "name", "level", "family"}
     assert doc.front.get("code") == rule.code
     assert doc.front.get("name") == rule.name
     assert doc.front.get("level") == rule.level.value
