@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import check, expected_markers, located, make_repo
-
-
-def assert_exact(tmp_path: Path, files: dict[str, str], codes: list[str]) -> None:
-    result = check(make_repo(tmp_path / "repo", files), select=codes)
-    assert result.notifications == []
-    assert located(result) == {m for m in expected_markers(files) if m[2] in codes}
+from tests.helpers import assert_exact
 
 
 def test_params_spread_from_a_dict_in_the_same_scope(tmp_path: Path) -> None:
