@@ -46,6 +46,6 @@ def test_fixture_repo_prints_exactly_its_expected_lines(
 def test_no_fixture_repo_is_left_without_expected_lines() -> None:
     """A repo folder under fixtures/<family>/ without expected.txt would be skipped silently."""
     families = [p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "probe"]
-    repos = [p for family in families for p in ([family] if (family / EXPECTED).is_file() else family.iterdir())]
+    repos = [p for family in families for p in ([family] if (family / EXPECTED).is_file() else family.iterdir()) if p.is_dir()]
     assert [fixture_id(p) for p in repos if not (p / EXPECTED).is_file()] == []
     assert sorted(repos) == fixture_repos()
