@@ -11,7 +11,9 @@ the other cells are still analysed.
 from __future__ import annotations
 
 import ast
+import builtins
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -170,3 +172,177 @@ def _encodings(line: str) -> list[str]:
     plain = json.dumps(line, ensure_ascii=False)
     ascii_only = json.dumps(line)
     return [plain] if plain == ascii_only else [plain, ascii_only]
+
+
+# --- what a cell reads and changes (ML702) -------------------------------------------------------
+
+# A pseudo-name for the files shell commands share (`!accelerate config` before `!accelerate launch`).
+SHELL_FILES = "<files>"
+# A pseudo-name for "any name": `%run script.py`, `from m import *` and `exec` may bind anything.
+ANY_NAME = "*"
+# Shell lines that install packages: re-running one changes no result the notebook shows.
+INSTALL_COMMAND = re.compile(
+    r"^\s*(sudo\s+)?(pip3?|python3?\s+-m\s+pip|conda|mamba|micromamba|uv\s+pip|apt(-get)?)\s+(install|uninstall)\b")
+# `$name`, `${name}` and `{name}` in a shell line are Python values IPython substitutes.
+SHELL_VALUE = re.compile(r"\$\{?([A-Za-z_]\w*)|\{([A-Za-z_]\w*)")
+# Line magics that run code or restore names into the namespace (`%run`, `%store -r`), and those
+# that run shell commands or change the working folder.
+NAMESPACE_MAGICS = frozenset({"run", "store"})
+SHELL_MAGICS = frozenset({"cd", "bash", "sh", "system", "sx", "script", "writefile", "pushd", "popd"})
+_BUILTIN_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython"}
+
+
+@dataclass(frozen=True)
+class CellState:
+    """The module-level names a code cell reads before binding them, binds, and may change in place
+    (the receiver of a method call, a name passed to a function, an attribute or item assigned).
+    Imports are kept apart: importing a module twice gives the same module."""
+
+    reads: frozenset[str]
+    binds: frozenset[str]
+    changes: frozenset[str]
+    imports: frozenset[str]
+
+
+def cell_state(source: str) -> CellState | None:
+    """What the cell reads and writes, read as IPython reads it; None when it does not parse."""
+    try:
+        tree = _parse("\n".join(transform_cell(source)) + "\n")
+    except SyntaxError:
+        return None
+    names = _CellNames()
+    for statement in tree.body:
+        names.statement(statement)
+    builtin = _BUILTIN_NAMES - names.binds  # a notebook may shadow a builtin name
+    return CellState(frozenset(names.reads - builtin), frozenset(names.binds), frozenset(names.changes - builtin),
+                     frozenset(names.imports))
+
+
+class _CellNames:
+    def __init__(self) -> None:
+        self.reads: set[str] = set()
+        self.binds: set[str] = set()
+        self.changes: set[str] = set()
+        self.imports: set[str] = set()
+
+    def statement(self, node: ast.stmt) -> None:
+        reads: set[str] = set()
+        binds: set[str] = set()
+        self._visit(node, frozenset(), reads, binds, top=True)
+        self.reads |= reads - self.binds - self.imports  # read before this cell bound them
+        self.binds |= binds
+
+    def _visit(self, node: ast.AST, local: frozenset[str], reads: set[str], binds: set[str], top: bool) -> None:
+        """Collect names: `local` holds the names of the enclosing functions and comprehensions;
+        `top` is False inside a function body, whose bindings stay local."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            self._function(node, local, reads, binds, top)
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            inner = local | {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+            for child in ast.iter_child_nodes(node):
+                self._visit(child, inner, reads, binds, top)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    binds.add(ANY_NAME)
+                elif top:
+                    self.imports.add(alias.asname or alias.name.split(".")[0])
+            return
+        if isinstance(node, ast.ClassDef) and top:
+            binds.add(node.name)
+        elif isinstance(node, ast.Global):
+            binds.update(node.names)
+        elif isinstance(node, ast.Name):
+            if node.id not in local:
+                if isinstance(node.ctx, ast.Load):
+                    reads.add(node.id)
+                elif top:
+                    binds.add(node.id)
+            return
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
+            self._changes(node, local)
+        elif isinstance(node, ast.Call):
+            self._call(node, local, reads, binds)
+        for child in ast.iter_child_nodes(node):
+            self._visit(child, local, reads, binds, top)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, local: frozenset[str],
+                  reads: set[str], binds: set[str], top: bool) -> None:
+        if not isinstance(node, ast.Lambda):
+            if top:
+                binds.add(node.name)
+            for decorator in node.decorator_list:
+                self._visit(decorator, local, reads, binds, top)
+        for default in (*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)):
+            self._visit(default, local, reads, binds, top)
+        inner = local | _function_locals(node)
+        for child in node.body if isinstance(node.body, list) else [node.body]:
+            self._visit(child, inner, reads, binds, False)
+
+    def _changes(self, node: ast.expr, local: frozenset[str]) -> None:
+        base = _base_name(node)
+        if base is not None and base not in local:
+            self.changes.add(base)
+
+    def _call(self, node: ast.Call, local: frozenset[str], reads: set[str], binds: set[str]) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if _base_name(func) == "get_ipython":
+                self._magic(func.attr, node, reads, binds)
+                return
+            base = _base_name(func.value)
+            if base is not None and base not in local:
+                self.changes.add(base)  # `model.fit(x)`, `df.drop(..., inplace=True)`
+        elif isinstance(func, ast.Name):
+            if func.id == "exec":
+                binds.add(ANY_NAME)
+            elif func.id not in _BUILTIN_NAMES:
+                # `train(model, loader)` may change what it is given.
+                self.changes.update(a.id for a in (*node.args, *(k.value for k in node.keywords))
+                             if isinstance(a, ast.Name) and a.id not in local)
+
+    def _magic(self, kind: str, node: ast.Call, reads: set[str], binds: set[str]) -> None:
+        """`get_ipython().system(cmd)` and `.run_line_magic(name, line)` calls from `transform_cell`."""
+        args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if kind in {"system", "getoutput"}:
+            command = args[0] if args else ""
+        elif kind in {"run_line_magic", "run_cell_magic"} and args:
+            if args[0] in NAMESPACE_MAGICS:
+                binds.add(ANY_NAME)
+                return
+            if args[0] not in SHELL_MAGICS:
+                return  # %matplotlib, %tensorboard, %watermark, %pip: no state other cells read
+            command = " ".join(args[1:])
+        else:
+            return
+        reads.update(m.group(1) or m.group(2) for m in SHELL_VALUE.finditer(command))
+        if not INSTALL_COMMAND.match(command):
+            reads.add(SHELL_FILES)
+            binds.add(SHELL_FILES)
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+    """Parameters and names bound in the body (not declared global): local to the function."""
+    arguments = node.args
+    names = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
+    declared: set[str] = set()
+    for statement in node.body if isinstance(node.body, list) else [node.body]:
+        for child in ast.walk(statement):
+            if isinstance(child, (ast.Global, ast.Nonlocal)):
+                declared.update(child.names)
+            elif isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
+                names.add(child.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(child.name)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                names.update(a.asname or a.name.split(".")[0] for a in child.names)
+    return frozenset(names - declared)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.notebook import NotebookFacts
+from mlaudit.facts.notebook import ANY_NAME, SHELL_FILES, CellFact, NotebookFacts, cell_state
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 from mlaudit.project.model import ProjectModel, SourceFile
@@ -84,37 +85,173 @@ def _top_packages(paths: Iterable[str]) -> frozenset[str]:
 class NotebookOutOfOrder(FileRule):
     code = "ML702"
     name = "notebook-out-of-order"
-    summary = "A committed notebook's cells were not run top to bottom"
+    summary = "A committed notebook's cells ran out of order in a way that changes what they read"
     kinds = frozenset({kinds.NOTEBOOK})
     valid = (
-        {"nb.ipynb": _notebook([(1, "a = 1"), (None, ""), (2, "b = 2"), (5, "c = 3")])},  # gaps are fine
-        {"nb.ipynb": _notebook([(None, "a = 1"), (None, "b = 2")])},  # cleared
+        {"nb.ipynb": _notebook([(1, "a = 1"), (None, ""), (2, "b = a"), (5, "c = b")])},  # gaps are fine
+        {"nb.ipynb": _notebook([(None, "a = 1"), (None, "b = a")])},  # cleared
+        # Equal counts: a cell split after a top-to-bottom run.
+        {"nb.ipynb": _notebook([(1, "a = 1"), (2, "b = a"), (2, "c = b")])},
+        # An install cell before a kernel restart; the code after it runs from [1] in order.
+        {"nb.ipynb": _notebook([(1, "!pip install torch"), (1, "import torch"), (2, "x = torch.ones(1)")])},
+        # Only a cell that nothing else reads ran again at the end: Run All gives the same outputs.
+        {"nb.ipynb": _notebook([(1, "a = 1"), (9, "Image(filename='fig.png')"), (2, "b = a")])},
     )
     invalid = (
-        {"nb.ipynb": _notebook([(3, "a = 1"), (1, "b = 2")])},
-        {"nb.ipynb": _notebook([(1, "a = 1"), (2, "b = 2"), (2, "c = 3")])},
+        {"nb.ipynb": _notebook([(3, "a = 1"), (1, "b = a")])},
+        {"nb.ipynb": _notebook([(1, "a = 1"), (4, "b = a * 2"), (3, "a = 5")])},
+        {"nb.ipynb": _notebook([(1, "x = 1"), (3, "!accelerate config default"), (2, "!accelerate launch train.py")])},
     )
 
     def check_file(self, file: SourceFile, data: Any) -> Iterable[Finding]:
         if not isinstance(data, NotebookFacts) or file.tracked is False:
             return []
-        previous: tuple[int, int] | None = None  # (cell index, execution count)
-        for cell in data.code_cells:
-            count = cell.execution_count
-            if count is None or not cell.source.strip():
-                continue
-            if previous is not None and count <= previous[1]:
-                return [
-                    Finding(
-                        self.code,
-                        f"cell {cell.index} ran as [{count}] after cell {previous[0]} ran as "
-                        f"[{previous[1]}], so the saved outputs come from an out-of-order session "
-                        "that a fresh run may not reproduce; restart the kernel and run all cells, or clear "
-                        "the outputs before committing.",
-                        file.path,
-                        cell.json_line,
-                        level=self.level,
-                    )
-                ]
-            previous = (cell.index, count)
-        return []
+        cells = [c for c in data.code_cells if c.source.strip()]
+        if not _count_decreases(cells):
+            return []  # the common case: nothing to work out
+        problem = _out_of_order(cells)
+        if problem is None:
+            return []
+        cell, why = problem
+        return [
+            Finding(
+                self.code,
+                f"{why}, so the saved outputs come from an out-of-order session that Restart & Run All may not "
+                "reproduce; restart the kernel and run all cells, or clear the outputs before committing.",
+                file.path,
+                cell.json_line,
+                level=self.level,
+            )
+        ]
+
+
+def _count_decreases(cells: list[CellFact]) -> bool:
+    highest = 0
+    for cell in cells:
+        if cell.execution_count is not None:
+            if cell.execution_count < highest:
+                return True
+            highest = cell.execution_count
+    return False
+
+
+# Cell pairs compared at most per notebook: bounds the cost on a huge (or hostile) notebook.
+MAX_PAIRS = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Cell:
+    fact: CellFact
+    count: int | None
+    session: int  # the cells from one run as [1] down to the next form one session
+    reads: frozenset[str]
+    writes: frozenset[str]
+
+
+def _cells_with_state(cells: list[CellFact]) -> list[_Cell]:
+    states = {cell.index: cell_state(cell.source) for cell in cells}
+    imported = {name for state in states.values() if state for name in state.imports}
+    found, session = [], 0
+    for cell in cells:
+        state = states[cell.index]
+        if cell.execution_count == 1:
+            session += 1
+        if state is not None:  # a cell that is not valid IPython (ML001) has nothing to compare
+            found.append(_Cell(cell, cell.execution_count, session, state.reads - imported,
+                               state.binds | (state.changes - imported)))
+    return found
+
+
+def _out_of_order(cells: list[CellFact]) -> tuple[CellFact, str] | None:
+    """The first cell whose saved run saw another state than Run All would give it, and why.
+
+    A cell X above a cell Z with a higher count ran after Z. That matters only when they share
+    state: X defines a name Z reads (Z ran without it), or Z changes a name X reads (X saw Z's
+    value). A count of [1] starts a kernel session; a cell above it whose count is taken in that
+    session ran in an earlier one, and matters only if Z reads what only it defines. Counts that
+    repeat (a cell split after a run) and cells nothing else reads (installs, displays, a plot
+    re-run) are not reported."""
+    ordered = _cells_with_state(cells)
+    counts: dict[int, set[int]] = {}
+    for cell in ordered:
+        if cell.count is not None:
+            counts.setdefault(cell.session, set()).add(cell.count)
+    budget = MAX_PAIRS
+    for position, z in enumerate(ordered):
+        if z.count is None:
+            continue
+        above = ordered[:position]
+        later = [x for x in reversed(above) if x.count is not None and x.count > z.count]
+        budget -= len(later)
+        if budget < 0:
+            return None
+        same = [x for x in later if x.session == z.session or x.count not in counts[z.session]]
+        why = _shared(z, same) or _unrun_source(z, above, same) or _earlier_session(z, above, later)
+        if why is not None:
+            return z.fact, why
+    return None
+
+
+def _ran(cell: _Cell) -> str:
+    return f"cell {cell.fact.index} ran as [{cell.count}]"
+
+
+def _shared(z: _Cell, same: list[_Cell]) -> str | None:
+    """Z and a cell above it that ran after it in the same session share a name."""
+    for x in same:
+        name = _first(x.writes, z.reads)
+        if name is not None:
+            return f"{_ran(z)} before cell {x.fact.index} above it ran as [{x.count}], which {_defines(name)}"
+        name = _first(z.writes, x.reads)
+        if name is not None:
+            return f"{_ran(x)} after {_ran(z)} below it, which {_changes(name)} that cell {x.fact.index} reads"
+    return None
+
+
+def _unrun_source(z: _Cell, above: list[_Cell], same: list[_Cell]) -> str | None:
+    """Z ran before a cell above it and reads a name whose only definition above shows no run."""
+    if not same:
+        return None
+    for name in sorted(z.reads):
+        writer = _last_writer(name, above)
+        if writer is not None and writer.count is None:
+            return (f"{_ran(z)} before cell {same[0].fact.index} above it ran as [{same[0].count}], and reads "
+                    f"`{name}`, which only cell {writer.fact.index} defines, a cell with no saved run")
+    return None
+
+
+def _earlier_session(z: _Cell, above: list[_Cell], later: list[_Cell]) -> str | None:
+    """After a restart, Z reads a name that only a cell from an earlier session defines."""
+    for name in sorted(z.reads):
+        writer = _last_writer(name, above)
+        if writer is not None and writer in later and writer.session != z.session:
+            return (f"{_ran(z)} in a new kernel session, but reads `{name}`, which only cell {writer.fact.index} "
+                    f"(run as [{writer.count}] in an earlier session) {_defines(name, plain=True)}")
+    return None
+
+
+def _last_writer(name: str, above: list[_Cell]) -> _Cell | None:
+    return next((c for c in reversed(above) if name in c.writes or ANY_NAME in c.writes), None)
+
+
+def _first(writes: frozenset[str], reads: frozenset[str]) -> str | None:
+    if ANY_NAME in writes and reads:
+        return ANY_NAME
+    shared = writes & reads
+    return min(shared) if shared else None
+
+
+def _defines(name: str, plain: bool = False) -> str:
+    if name == SHELL_FILES:
+        return "runs shell commands on the files this cell's commands use"
+    if name == ANY_NAME:
+        return "may define any name (`%run`, `import *` or `exec`)"
+    return f"defines `{name}`" + ("" if plain else " that this cell reads")
+
+
+def _changes(name: str) -> str:
+    if name == SHELL_FILES:
+        return "runs shell commands on files"
+    if name == ANY_NAME:
+        return "may define any name (`%run`, `import *` or `exec`)"
+    return f"changes `{name}`"
