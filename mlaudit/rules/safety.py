@@ -27,6 +27,9 @@ YAML_SAFE_LOADERS = frozenset({"yaml.SafeLoader", "yaml.CSafeLoader", "yaml.Base
 YAML_UNSAFE_LOADERS = frozenset(
     {"yaml.Loader", "yaml.UnsafeLoader", "yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader"}
 )
+# yaml functions that write a document: loading back what the same function just dumped reads no
+# outside input (detectron2's LazyConfig.save checks that its output loads).
+YAML_DUMP_CALLS = frozenset({"yaml.dump", "yaml.safe_dump", "yaml.dump_all", "yaml.safe_dump_all"})
 
 
 class UnsafeYamlLoad(PythonRule):
@@ -46,16 +49,35 @@ class UnsafeYamlLoad(PythonRule):
         # Not PyYAML.
         "import json\ndata = json.load(open('c.json'))\n",
         "from ruamel.yaml import YAML\ndata = YAML(typ='safe').load(open('c.yaml'))\n",
+        # Loading back what the same function just dumped (detectron2 LazyConfig.save).
+        "import yaml\ndef save(cfg):\n    dumped = yaml.dump(cfg)\n    _ = yaml.unsafe_load(dumped)  # test that it is loadable\n"
+        "    return dumped\n",
+        {"tests/test_utils.py": "import yaml\ndef test_cli(tmp_path):\n    cfg = yaml.full_load((tmp_path / 'c.yaml').read_text())\n"},
     )
+    # Tests load YAML they wrote themselves (litgpt, Lightning read back the hparams file a test
+    # just saved): no outside input reaches them.
+    exempt_roles = frozenset({kinds.TEST})
     invalid = (
         "import yaml\ncfg = yaml.load(open('c.yaml'))  # expect: ML602\n",
+        # Dumped in another function: the text may have been changed on the way.
+        "import yaml\ndef save(cfg):\n    return yaml.dump(cfg)\ndef load(text):\n"
+        "    return yaml.unsafe_load(text)  # expect: ML602\n",
         "import yaml as y\ncfg = y.load(open('c.yaml'), Loader=y.FullLoader)  # expect: ML602\n",
         "from yaml import load, Loader\ncfg = load(open('c.yaml'), Loader)  # expect: ML602\n",
         "import yaml\ncfg = yaml.unsafe_load(open('c.yaml'))  # expect: ML602\n",
     )
 
+    def begin(self, ctx: PyContext) -> None:
+        self.dumped: set[tuple[str, str]] = set()  # (function, name) bound to a yaml.dump(...) result
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        if isinstance(node.value, ast.Call) and ctx.qualname(node.value.func) in YAML_DUMP_CALLS:
+            self.dumped.update((ctx.function, t.id) for t in node.targets if isinstance(t, ast.Name))
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
+        if node.args and isinstance(node.args[0], ast.Name) and (ctx.function, node.args[0].id) in self.dumped:
+            return  # reads back what this function just wrote
         if callee in YAML_UNSAFE_CALLS:
             self._report(node, ctx, f"{callee}() can construct arbitrary Python objects from the file", YAML_UNSAFE_CALLS[callee])
         elif callee in YAML_LOAD_CALLS:
