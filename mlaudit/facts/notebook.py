@@ -226,13 +226,17 @@ class _CellNames:
         self.imports: set[str] = set()
 
     def statement(self, node: ast.stmt) -> None:
-        reads: set[str] = set()
-        binds: set[str] = set()
+        reads: dict[str, int] = {}  # name -> first line it is read on, within this statement
+        binds: dict[str, int] = {}
         self._visit(node, frozenset(), reads, binds, top=True)
-        self.reads |= reads - self.binds - self.imports  # read before this cell bound them
-        self.binds |= binds
+        # Read before this cell bound it: `x = x + 1` reads x; a loop that binds `batch` before using
+        # it does not.
+        free = {name for name, line in reads.items() if name not in binds or line <= binds[name]}
+        self.reads |= free - self.binds - self.imports
+        self.binds |= binds.keys()
 
-    def _visit(self, node: ast.AST, local: frozenset[str], reads: set[str], binds: set[str], top: bool) -> None:
+    def _visit(self, node: ast.AST, local: frozenset[str], reads: dict[str, int], binds: dict[str, int],
+               top: bool) -> None:
         """Collect names: `local` holds the names of the enclosing functions and comprehensions;
         `top` is False inside a function body, whose bindings stay local."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -246,20 +250,31 @@ class _CellNames:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name == "*":
-                    binds.add(ANY_NAME)
+                    binds.setdefault(ANY_NAME, node.lineno)
                 elif top:
                     self.imports.add(alias.asname or alias.name.split(".")[0])
             return
-        if isinstance(node, ast.ClassDef) and top:
-            binds.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            if top:
+                binds.setdefault(node.name, node.lineno)
+            for child in (*node.bases, *node.keywords, *node.decorator_list):
+                self._visit(child, local, reads, binds, top)
+            for statement in node.body:  # the class body binds class attributes, not globals
+                self._visit(statement, local, reads, binds, False)
+            return
+        if isinstance(node, ast.ExceptHandler) and node.name and top:
+            binds.setdefault(node.name, node.lineno)
         elif isinstance(node, ast.Global):
-            binds.update(node.names)
+            for name in node.names:
+                binds.setdefault(name, node.lineno)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id not in local:
+            reads.setdefault(node.target.id, node.lineno)  # `total += loss` reads total first
         elif isinstance(node, ast.Name):
             if node.id not in local:
                 if isinstance(node.ctx, ast.Load):
-                    reads.add(node.id)
+                    reads.setdefault(node.id, node.lineno)
                 elif top:
-                    binds.add(node.id)
+                    binds.setdefault(node.id, node.lineno)
             return
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
             self._changes(node, local)
@@ -269,10 +284,10 @@ class _CellNames:
             self._visit(child, local, reads, binds, top)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, local: frozenset[str],
-                  reads: set[str], binds: set[str], top: bool) -> None:
+                  reads: dict[str, int], binds: dict[str, int], top: bool) -> None:
         if not isinstance(node, ast.Lambda):
             if top:
-                binds.add(node.name)
+                binds.setdefault(node.name, node.lineno)
             for decorator in node.decorator_list:
                 self._visit(decorator, local, reads, binds, top)
         for default in (*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)):
@@ -286,7 +301,7 @@ class _CellNames:
         if base is not None and base not in local:
             self.changes.add(base)
 
-    def _call(self, node: ast.Call, local: frozenset[str], reads: set[str], binds: set[str]) -> None:
+    def _call(self, node: ast.Call, local: frozenset[str], reads: dict[str, int], binds: dict[str, int]) -> None:
         func = node.func
         if isinstance(func, ast.Attribute):
             if _base_name(func) == "get_ipython":
@@ -297,30 +312,31 @@ class _CellNames:
                 self.changes.add(base)  # `model.fit(x)`, `df.drop(..., inplace=True)`
         elif isinstance(func, ast.Name):
             if func.id == "exec":
-                binds.add(ANY_NAME)
+                binds.setdefault(ANY_NAME, node.lineno)
             elif func.id not in _BUILTIN_NAMES:
                 # `train(model, loader)` may change what it is given.
                 self.changes.update(a.id for a in (*node.args, *(k.value for k in node.keywords))
                              if isinstance(a, ast.Name) and a.id not in local)
 
-    def _magic(self, kind: str, node: ast.Call, reads: set[str], binds: set[str]) -> None:
+    def _magic(self, kind: str, node: ast.Call, reads: dict[str, int], binds: dict[str, int]) -> None:
         """`get_ipython().system(cmd)` and `.run_line_magic(name, line)` calls from `transform_cell`."""
         args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if kind in {"system", "getoutput"}:
             command = args[0] if args else ""
         elif kind in {"run_line_magic", "run_cell_magic"} and args:
             if args[0] in NAMESPACE_MAGICS:
-                binds.add(ANY_NAME)
+                binds.setdefault(ANY_NAME, node.lineno)
                 return
             if args[0] not in SHELL_MAGICS:
                 return  # %matplotlib, %tensorboard, %watermark, %pip: no state other cells read
             command = " ".join(args[1:])
         else:
             return
-        reads.update(m.group(1) or m.group(2) for m in SHELL_VALUE.finditer(command))
+        for match in SHELL_VALUE.finditer(command):
+            reads.setdefault(match.group(1) or match.group(2), node.lineno)
         if not INSTALL_COMMAND.match(command):
-            reads.add(SHELL_FILES)
-            binds.add(SHELL_FILES)
+            reads.setdefault(SHELL_FILES, node.lineno)
+            binds.setdefault(SHELL_FILES, node.lineno)
 
 
 def _base_name(node: ast.expr) -> str | None:

@@ -135,13 +135,14 @@ def _count_decreases(cells: list[CellFact]) -> bool:
     return False
 
 
-# Cell pairs compared at most per notebook: bounds the cost on a huge (or hostile) notebook.
-MAX_PAIRS = 1_000_000
+# Writer cells looked at, at most, per notebook: bounds the cost on a huge (or hostile) notebook.
+MAX_STEPS = 2_000_000
 
 
 @dataclass(frozen=True)
 class _Cell:
     fact: CellFact
+    position: int
     count: int | None
     session: int  # the cells from one run as [1] down to the next form one session
     reads: frozenset[str]
@@ -151,94 +152,100 @@ class _Cell:
 def _cells_with_state(cells: list[CellFact]) -> list[_Cell]:
     states = {cell.index: cell_state(cell.source) for cell in cells}
     imported = {name for state in states.values() if state for name in state.imports}
-    found, session = [], 0
+    # A name no cell binds (a module from `import *`, a global of IPython) is not notebook state.
+    bound = {name for state in states.values() if state for name in state.binds}
+    found: list[_Cell] = []
+    session = 0
     for cell in cells:
         state = states[cell.index]
         if cell.execution_count == 1:
             session += 1
         if state is not None:  # a cell that is not valid IPython (ML001) has nothing to compare
-            found.append(_Cell(cell, cell.execution_count, session, state.reads - imported,
-                               state.binds | (state.changes - imported)))
+            found.append(_Cell(cell, len(found), cell.execution_count, session, state.reads - imported,
+                               state.binds | ((state.changes & bound) - imported)))
     return found
 
 
 def _out_of_order(cells: list[CellFact]) -> tuple[CellFact, str] | None:
-    """The first cell whose saved run saw another state than Run All would give it, and why.
+    """The first cell that read a name from another cell than Restart & Run All would give it.
 
-    A cell X above a cell Z with a higher count ran after Z. That matters only when they share
-    state: X defines a name Z reads (Z ran without it), or Z changes a name X reads (X saw Z's
-    value). A count of [1] starts a kernel session; a cell above it whose count is taken in that
-    session ran in an earlier one, and matters only if Z reads what only it defines. Counts that
-    repeat (a cell split after a run) and cells nothing else reads (installs, displays, a plot
-    re-run) are not reported."""
+    For each name a cell reads, Run All gives it the value of the nearest cell above that writes the
+    name; the saved session gave it the value of the writer with the highest count below its own,
+    wherever that writer sits. When those differ, the saved output may not come back. A count of
+    [1] starts a kernel session: a cell above it whose count is taken in that session ran in an
+    earlier one and never fed it, unless nothing in the new session wrote the name. Repeated counts
+    (a cell split after a run) and cells nothing else reads (installs, displays, a plot re-run)
+    never make a difference, so they are not reported."""
     ordered = _cells_with_state(cells)
     counts: dict[int, set[int]] = {}
+    writers: dict[str, list[_Cell]] = {}
     for cell in ordered:
         if cell.count is not None:
             counts.setdefault(cell.session, set()).add(cell.count)
-    budget = MAX_PAIRS
-    for position, z in enumerate(ordered):
+        for name in cell.writes:
+            writers.setdefault(name, []).append(cell)
+    steps = MAX_STEPS
+    for z in ordered:
         if z.count is None:
             continue
-        above = ordered[:position]
-        later = [x for x in reversed(above) if x.count is not None and x.count > z.count]
-        budget -= len(later)
-        if budget < 0:
-            return None
-        same = [x for x in later if x.session == z.session or x.count not in counts[z.session]]
-        why = _shared(z, same) or _unrun_source(z, above, same) or _earlier_session(z, above, later)
-        if why is not None:
-            return z.fact, why
+        decreased = any(x.count is not None and x.count > z.count and _same_session(x, z, counts)
+                        for x in ordered[:z.position])
+        for name in sorted(z.reads):
+            candidates = writers.get(name, []) + writers.get(ANY_NAME, [])
+            steps -= len(candidates)
+            if steps < 0:
+                return None
+            why = _different_source(z, name, candidates, counts, decreased)
+            if why is not None:
+                return z.fact, why
     return None
 
 
-def _ran(cell: _Cell) -> str:
-    return f"cell {cell.fact.index} ran as [{cell.count}]"
+def _same_session(x: _Cell, z: _Cell, counts: dict[int, set[int]]) -> bool:
+    """Could x have run in z's kernel session? Yes unless a restart lies between and x's count is
+    taken by another cell of z's session."""
+    return x.session == z.session or x.count not in counts.get(z.session, set())
 
 
-def _shared(z: _Cell, same: list[_Cell]) -> str | None:
-    """Z and a cell above it that ran after it in the same session share a name."""
-    for x in same:
-        name = _first(x.writes, z.reads)
-        if name is not None:
-            return f"{_ran(z)} before cell {x.fact.index} above it ran as [{x.count}], which {_defines(name)}"
-        name = _first(z.writes, x.reads)
-        if name is not None:
-            return f"{_ran(x)} after {_ran(z)} below it, which {_changes(name)} that cell {x.fact.index} reads"
-    return None
-
-
-def _unrun_source(z: _Cell, above: list[_Cell], same: list[_Cell]) -> str | None:
-    """Z ran before a cell above it and reads a name whose only definition above shows no run."""
-    if not same:
+def _different_source(z: _Cell, name: str, candidates: list[_Cell], counts: dict[int, set[int]],
+                      decreased: bool) -> str | None:
+    above = [w for w in candidates if w.position < z.position]
+    nearest = max(above, key=lambda w: w.position) if above else None
+    assert z.count is not None
+    ran_before = [w for w in candidates if w is not z and w.count is not None and w.count < z.count
+                  and _same_session(w, z, counts)]
+    source = max(ran_before, key=lambda w: w.count or 0) if ran_before else None
+    if nearest is source:
         return None
-    for name in sorted(z.reads):
-        writer = _last_writer(name, above)
-        if writer is not None and writer.count is None:
-            return (f"{_ran(z)} before cell {same[0].fact.index} above it ran as [{same[0].count}], and reads "
-                    f"`{name}`, which only cell {writer.fact.index} defines, a cell with no saved run")
+    ran = f"cell {z.fact.index} ran as [{z.count}]"
+    if name == SHELL_FILES:
+        other = source if nearest is None or (nearest.count or 0) < z.count else nearest
+        if other is None or other.count is None:
+            return None
+        return (f"{ran} and cell {other.fact.index} ran as [{other.count}]: both run shell commands, in the "
+                "other order than a top-to-bottom run gives them")
+    if nearest is None:
+        assert source is not None
+        return (f"{ran} after cell {source.fact.index} below it ran as [{source.count}], which {_defines(name, plain=True)}; "
+                "a top-to-bottom run reaches this cell before it")
+    if nearest.count is None:
+        if not decreased or source is not None:
+            return None  # a partly run notebook, not one run out of order
+        return (f"{ran} out of order and reads `{name}`, which only cell {nearest.fact.index} above it defines, a "
+                "cell with no saved run")
+    if nearest.count > z.count and _same_session(nearest, z, counts):
+        return f"{ran} before cell {nearest.fact.index} above it ran as [{nearest.count}], which {_defines(name)}"
+    if source is None:
+        if nearest.count > z.count:
+            return (f"{ran} in a new kernel session, but reads `{name}`, which only cell {nearest.fact.index} "
+                    f"(run as [{nearest.count}] in an earlier session) {_defines(name, plain=True)}")
+        return None
+    if source.position > z.position or (source.count or 0) > (nearest.count or 0):
+        where = "below it" if source.position > z.position else "above it"
+        return (f"{ran} after cell {source.fact.index} {where} ran as [{source.count}], which {_changes(name)}, so it "
+                f"did not see `{name}` as a top-to-bottom run leaves it (there, cell {nearest.fact.index} is the last "
+                "above it to set or change it)")
     return None
-
-
-def _earlier_session(z: _Cell, above: list[_Cell], later: list[_Cell]) -> str | None:
-    """After a restart, Z reads a name that only a cell from an earlier session defines."""
-    for name in sorted(z.reads):
-        writer = _last_writer(name, above)
-        if writer is not None and writer in later and writer.session != z.session:
-            return (f"{_ran(z)} in a new kernel session, but reads `{name}`, which only cell {writer.fact.index} "
-                    f"(run as [{writer.count}] in an earlier session) {_defines(name, plain=True)}")
-    return None
-
-
-def _last_writer(name: str, above: list[_Cell]) -> _Cell | None:
-    return next((c for c in reversed(above) if name in c.writes or ANY_NAME in c.writes), None)
-
-
-def _first(writes: frozenset[str], reads: frozenset[str]) -> str | None:
-    if ANY_NAME in writes and reads:
-        return ANY_NAME
-    shared = writes & reads
-    return min(shared) if shared else None
 
 
 def _defines(name: str, plain: bool = False) -> str:
@@ -254,4 +261,4 @@ def _changes(name: str) -> str:
         return "runs shell commands on files"
     if name == ANY_NAME:
         return "may define any name (`%run`, `import *` or `exec`)"
-    return f"changes `{name}`"
+    return f"sets or changes `{name}`"

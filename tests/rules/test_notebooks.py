@@ -116,6 +116,13 @@ def test_out_of_order_reports_only_what_changes_a_result(tmp_path: Path) -> None
                                       "d = {'torch': '1.8.0'}\n", "check_packages(d)\n"]),
                          ("code", 1, ["import torch\n"]), ("code", 4, ["t = torch.ones(2)\n"]),
                          ("code", 2, ["%watermark -p torch\n"])],
+        # flax pytree guide: self-contained cells (each defines and uses its own classes) run in any order;
+        # a loop that binds its name before using it reads nothing from the cell that also binds it.
+        "selfcontained.ipynb": [("code", 19, ["class A:\n", "    def __init__(self):\n", "        self.k = 1\n", "a = A()\n"]),
+                                ("code", 2, ["class B:\n", "    def __init__(self):\n", "        pass\n", "b = B()\n"]),
+                                ("code", 9, ["for batch in loader:\n", "    pixel_values = batch['x']\n",
+                                             "    out = f(pixel_values)\n"]),
+                                ("code", 5, ["pixel_values = 1\n"])],
         # machine-learning-book ch03: a self-contained plot cell re-run as [57].
         "plot.ipynb": [("code", 1, ["import numpy as np\n", "def sigmoid(z):\n", "    return 1 / (1 + np.exp(-z))\n"]),
                        ("code", 57, ["z = np.arange(-10, 10, 0.1)\n", "plt.plot(z, sigmoid(z))\n"]),
@@ -128,7 +135,7 @@ def test_out_of_order_reports_only_what_changes_a_result(tmp_path: Path) -> None
                          ("code", 9, ["images = pipe('prompt')\n"])], '"images = pipe'),
         # SDXL_Dreambooth_LoRA_advanced_example: `accelerate config` ran after `accelerate launch`.
         "shell.ipynb": ([("code", 14, ["!accelerate config default\n"]), ("code", 3, ["name = 'x'\n"]),
-                         ("code", 6, ["!accelerate launch train.py --output_dir=$name\n"])], '"!accelerate launch'),
+                         ("code", 6, ["!accelerate launch train.py --output_dir=$name\n"])], '"!accelerate config'),
         # sagemaker 06: the clean-up cell ran as [12], before [14] above it, and uses `predictor`,
         # whose only definition shows no run.
         "unrun.ipynb": ([("code", 1, ["df = analytics()\n"]), ("code", 14, ["plot(df)\n"]),
@@ -142,8 +149,8 @@ def test_out_of_order_reports_only_what_changes_a_result(tmp_path: Path) -> None
     assert located(run) == {(name, json_line(files[name], needle), "ML702") for name, (_, needle) in reported.items()}
     messages = {f.path: f.message for f in run.findings}
     assert "which defines `pipe` that this cell reads" in messages["rerun.ipynb"]
-    assert "runs shell commands" in messages["shell.ipynb"]
-    assert "reads `predictor`, which only cell 3 defines, a cell with no saved run" in messages["unrun.ipynb"]
+    assert messages["shell.ipynb"].startswith("cell 1 ran as [14] and cell 3 ran as [6]: both run shell commands")
+    assert "reads `predictor`, which only cell 3 above it defines, a cell with no saved run" in messages["unrun.ipynb"]
 
 
 def test_uncommitted_notebook_is_not_judged(tmp_path: Path) -> None:
