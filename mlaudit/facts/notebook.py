@@ -190,6 +190,13 @@ SHELL_VALUE = re.compile(r"\$\{?([A-Za-z_]\w*)|\{([A-Za-z_]\w*)")
 NAMESPACE_MAGICS = frozenset({"run", "store"})
 SHELL_MAGICS = frozenset({"cd", "bash", "sh", "system", "sx", "script", "writefile", "pushd", "popd"})
 _BUILTIN_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython"}
+# Methods that only look at an object (pandas, NumPy, torch): calling one changes nothing another
+# cell reads, so a display cell such as `df.head()` holds no state.
+READ_ONLY_METHODS = frozenset({
+    "head", "tail", "describe", "info", "sample", "summary", "count", "value_counts", "nunique", "unique",
+    "isna", "isnull", "notna", "corr", "mean", "median", "std", "var", "sum", "min", "max", "size", "dim",
+    "to_string", "to_markdown", "keys", "values", "items", "get", "numpy", "tolist", "item", "show",
+})
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,7 @@ class _CellNames:
                 self._magic(func.attr, node, reads, binds)
                 return
             base = _base_name(func.value)
-            if base is not None and base not in local:
+            if base is not None and base not in local and func.attr not in READ_ONLY_METHODS:
                 self.changes.add(base)  # `model.fit(x)`, `df.drop(..., inplace=True)`
         elif isinstance(func, ast.Name):
             if func.id == "exec":

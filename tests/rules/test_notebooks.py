@@ -123,6 +123,9 @@ def test_out_of_order_reports_only_what_changes_a_result(tmp_path: Path) -> None
                                 ("code", 9, ["for batch in loader:\n", "    pixel_values = batch['x']\n",
                                              "    out = f(pixel_values)\n"]),
                                 ("code", 5, ["pixel_values = 1\n"])],
+        # Display cells swapped: `df.describe()` and `df.head()` change nothing another cell reads.
+        "frames.ipynb": [("code", 1, ["import pandas as pd\n", "df = pd.read_csv('train.tsv')\n"]),
+                         ("code", 4, ["df.describe()\n"]), ("code", 2, ["df.head()\n"])],
         # machine-learning-book ch03: a self-contained plot cell re-run as [57].
         "plot.ipynb": [("code", 1, ["import numpy as np\n", "def sigmoid(z):\n", "    return 1 / (1 + np.exp(-z))\n"]),
                        ("code", 57, ["z = np.arange(-10, 10, 0.1)\n", "plt.plot(z, sigmoid(z))\n"]),
