@@ -53,12 +53,18 @@ class UnsafeYamlLoad(PythonRule):
         "import yaml\ndef save(cfg):\n    dumped = yaml.dump(cfg)\n    _ = yaml.unsafe_load(dumped)  # test that it is loadable\n"
         "    return dumped\n",
         {"tests/test_utils.py": "import yaml\ndef test_cli(tmp_path):\n    cfg = yaml.full_load((tmp_path / 'c.yaml').read_text())\n"},
+        # A config loader that exec()s .py configs: its input is trusted code by design.
+        "import yaml\ndef load(filename):\n    if filename.endswith('.py'):\n        with open(filename) as f:\n"
+        "            ns = {}\n            exec(compile(f.read(), filename, 'exec'), ns)\n            return ns\n"
+        "    with open(filename) as f:\n        return yaml.unsafe_load(f)\n",
     )
     # Tests load YAML they wrote themselves (litgpt, Lightning read back the hparams file a test
     # just saved): no outside input reaches them.
     exempt_roles = frozenset({kinds.TEST})
     invalid = (
         "import yaml\ncfg = yaml.load(open('c.yaml'))  # expect: ML602\n",
+        # exec() of a fixed string is no trusted-code loader.
+        "import yaml\ndef load(path):\n    exec('import os')\n    return yaml.unsafe_load(open(path))  # expect: ML602\n",
         # Dumped in another function: the text may have been changed on the way.
         "import yaml\ndef save(cfg):\n    return yaml.dump(cfg)\ndef load(text):\n"
         "    return yaml.unsafe_load(text)  # expect: ML602\n",
@@ -69,6 +75,8 @@ class UnsafeYamlLoad(PythonRule):
 
     def begin(self, ctx: PyContext) -> None:
         self.dumped: set[tuple[str, str]] = set()  # (function, name) bound to a yaml.dump(...) result
+        self.execs: set[str] = set()  # functions that exec() code they did not write themselves
+        self.pending: list[tuple[str, ast.Call, str, str]] = []
 
     def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
         if isinstance(node.value, ast.Call) and ctx.qualname(node.value.func) in YAML_DUMP_CALLS:
@@ -76,6 +84,9 @@ class UnsafeYamlLoad(PythonRule):
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
+        if callee == "builtins.exec" and node.args and not isinstance(node.args[0], ast.Constant):
+            self.execs.add(ctx.function)
+            return
         if node.args and isinstance(node.args[0], ast.Name) and (ctx.function, node.args[0].id) in self.dumped:
             return  # reads back what this function just wrote
         if callee in YAML_UNSAFE_CALLS:
@@ -90,9 +101,17 @@ class UnsafeYamlLoad(PythonRule):
                 self._report(node, ctx, f"{callee}() with {short} can construct arbitrary Python objects", YAML_LOAD_CALLS[callee])
 
     def _report(self, node: ast.Call, ctx: PyContext, problem: str, safe: str) -> None:
-        safe_name = safe.rsplit(".", 1)[-1]
-        fix = _safe_load_fix(node, ctx, safe_name)
-        ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
+        self.pending.append((ctx.function, node, problem, safe))
+
+    def end(self, ctx: PyContext) -> None:
+        for function, node, problem, safe in self.pending:
+            if function and function in self.execs:
+                # detectron2's LazyConfig.load: the same function exec()s .py configs, so its inputs
+                # are trusted code by design; an unsafe YAML load adds no new way in.
+                continue
+            safe_name = safe.rsplit(".", 1)[-1]
+            fix = _safe_load_fix(node, ctx, safe_name)
+            ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
 
 
 def _loader_argument(node: ast.Call) -> ast.expr | None:
