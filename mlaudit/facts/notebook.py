@@ -209,6 +209,9 @@ class CellState:
     binds: frozenset[str]
     changes: frozenset[str]
     imports: frozenset[str]
+    # (function, name) for each name handed to a function called by its plain name: a function the
+    # notebook defines may change what it is given (`train(model, loader)`).
+    handed: frozenset[tuple[str, str]] = frozenset()
 
 
 def cell_state(source: str) -> CellState | None:
@@ -222,7 +225,7 @@ def cell_state(source: str) -> CellState | None:
         names.statement(statement)
     builtin = _BUILTIN_NAMES - names.binds  # a notebook may shadow a builtin name
     return CellState(frozenset(names.reads - builtin), frozenset(names.binds), frozenset(names.changes - builtin),
-                     frozenset(names.imports))
+                     frozenset(names.imports), frozenset(names.handed))
 
 
 class _CellNames:
@@ -231,6 +234,7 @@ class _CellNames:
         self.binds: set[str] = set()
         self.changes: set[str] = set()
         self.imports: set[str] = set()
+        self.handed: set[tuple[str, str]] = set()
 
     def statement(self, node: ast.stmt) -> None:
         reads: dict[str, int] = {}  # name -> first line it is read on, within this statement
@@ -322,8 +326,8 @@ class _CellNames:
                 binds.setdefault(ANY_NAME, node.lineno)
             elif func.id not in _BUILTIN_NAMES:
                 # `train(model, loader)` may change what it is given.
-                self.changes.update(a.id for a in (*node.args, *(k.value for k in node.keywords))
-                             if isinstance(a, ast.Name) and a.id not in local)
+                self.handed.update((func.id, a.id) for a in (*node.args, *(k.value for k in node.keywords))
+                                   if isinstance(a, ast.Name) and a.id not in local)
 
     def _magic(self, kind: str, node: ast.Call, reads: dict[str, int], binds: dict[str, int]) -> None:
         """`get_ipython().system(cmd)` and `.run_line_magic(name, line)` calls from `transform_cell`."""

@@ -146,7 +146,8 @@ class _Cell:
     count: int | None
     session: int  # the cells from one run as [1] down to the next form one session
     reads: frozenset[str]
-    writes: frozenset[str]
+    writes: frozenset[str]  # names the cell binds or may change
+    binds: frozenset[str]
 
 
 def _cells_with_state(cells: list[CellFact]) -> list[_Cell]:
@@ -161,8 +162,10 @@ def _cells_with_state(cells: list[CellFact]) -> list[_Cell]:
         if cell.execution_count == 1:
             session += 1
         if state is not None:  # a cell that is not valid IPython (ML001) has nothing to compare
+            handed = {name for function, name in state.handed if function in bound}
+            changes = (state.changes | handed) & bound
             found.append(_Cell(cell, len(found), cell.execution_count, session, state.reads - imported,
-                               state.binds | ((state.changes & bound) - imported)))
+                               state.binds | (changes - imported), state.binds))
     return found
 
 
@@ -241,6 +244,12 @@ def _different_source(z: _Cell, name: str, candidates: list[_Cell], counts: dict
                     f"(run as [{nearest.count}] in an earlier session) {_defines(name, plain=True)}")
         return None
     if source.position > z.position or (source.count or 0) > (nearest.count or 0):
+        # Name the last cell that bound it, when that one differs too: a rebinding tells more than a call.
+        binders = [w for w in ran_before if name in w.binds or ANY_NAME in w.binds]
+        binder = max(binders, key=lambda w: w.count or 0) if binders else None
+        if binder is not None and binder is not nearest and (binder.position > z.position
+                                                             or (binder.count or 0) > (nearest.count or 0)):
+            source = binder
         where = "below it" if source.position > z.position else "above it"
         return (f"{ran} after cell {source.fact.index} {where} ran as [{source.count}], which {_changes(name)}, so it "
                 f"did not see `{name}` as a top-to-bottom run leaves it (there, cell {nearest.fact.index} is the last "
