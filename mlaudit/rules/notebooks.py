@@ -193,6 +193,7 @@ def _out_of_order(cells: list[CellFact]) -> tuple[CellFact, str] | None:
             continue
         decreased = any(x.count is not None and x.count > z.count and _same_session(x, z, counts)
                         for x in ordered[:z.position])
+        reasons = []
         for name in sorted(z.reads):
             candidates = writers.get(name, []) + writers.get(ANY_NAME, [])
             steps -= len(candidates)
@@ -200,7 +201,10 @@ def _out_of_order(cells: list[CellFact]) -> tuple[CellFact, str] | None:
                 return None
             why = _different_source(z, name, candidates, counts, decreased)
             if why is not None:
-                return z.fact, why
+                reasons.append(why)
+        if reasons:
+            # Prefer a name some cell binds over one a call may only have changed.
+            return z.fact, next((why for why in reasons if "sets or changes" not in why), reasons[0])
     return None
 
 
@@ -234,10 +238,12 @@ def _different_source(z: _Cell, name: str, candidates: list[_Cell], counts: dict
     if nearest.count is None:
         if not decreased or source is not None:
             return None  # a partly run notebook, not one run out of order
-        return (f"{ran} out of order and reads `{name}`, which only cell {nearest.fact.index} above it defines, a "
+        verb = "defines" if name in nearest.binds else "sets or changes"
+        return (f"{ran} out of order and reads `{name}`, which only cell {nearest.fact.index} above it {verb}, a "
                 "cell with no saved run")
     if nearest.count > z.count and _same_session(nearest, z, counts):
-        return f"{ran} before cell {nearest.fact.index} above it ran as [{nearest.count}], which {_defines(name)}"
+        what = _defines(name) if name in nearest.binds else f"{_changes(name)} that this cell reads"
+        return f"{ran} before cell {nearest.fact.index} above it ran as [{nearest.count}], which {what}"
     if source is None:
         if nearest.count > z.count:
             return (f"{ran} in a new kernel session, but reads `{name}`, which only cell {nearest.fact.index} "
