@@ -203,6 +203,7 @@ class OptionDef:
     default: Any
     line: int
     owner: str = ""  # qualified name of the dataclass
+    documented: bool = False  # a comment at the definition documents it as a switch to flip
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class ModuleConfigFacts:
     attribute_tests: tuple[FlagTest, ...] = ()  # `if x.use_amp:` atoms, by attribute name
     attribute_uses: tuple[str, ...] = ()  # attribute names assigned, or loaded anywhere but a condition
     call_keywords: tuple[str, ...] = ()  # every keyword name passed in a call
-    calls_with_arguments: tuple[str, ...] = ()  # callees given positional or ** arguments
+    calls_with_arguments: tuple[str, ...] = ()  # callees given any argument
     bool_constants: tuple[BoolConstant, ...] = ()
     # Qualified names of module-level names used anywhere other than a condition or their own
     # definition (so they are not pure flags), plus names assigned more than once.
@@ -442,7 +443,8 @@ class ConfigFacts:
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 default = _literal(stmt.value) if stmt.value is not None else None
-                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner))
+                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner,
+                                              _documented_switch(stmt, ctx)))
 
     # --- conditions --------------------------------------------------------------------------
 
@@ -532,9 +534,10 @@ class ConfigFacts:
         roots.pop(name, None)
         if isinstance(value, ast.Constant) and isinstance(value.value, bool) and not ctx.scope:
             qual = ctx.resolve_name(name)
-            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx)):
+            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx) or _documented_switch(node, ctx)):
                 # A notebook's top-level values (Colab form fields above all) are its inputs: the
-                # reader edits the cell and reruns; they are no constants.
+                # reader edits the cell and reruns; they are no constants. Nor is a constant whose
+                # comment tells the reader when to flip it.
                 self.non_flag.add(qual)
             elif qual:
                 self.bool_constants.append(BoolConstant(qual, value.value, node.lineno))
@@ -695,7 +698,7 @@ class ConfigFacts:
         if isinstance(node.func, ast.Name):
             self.not_values.add(id(node.func))
         self.call_keywords.update(k.arg for k in node.keywords if k.arg)
-        if node.args or any(k.arg is None for k in node.keywords):
+        if node.args or node.keywords:
             self.calls_with_arguments.add(label)
         if callee in HYDRA_INITIALIZE:
             path = _str_arg(node, 0, "config_path" if callee != "hydra.initialize_config_module" else "config_module")
@@ -813,6 +816,28 @@ FORM_FIELD = re.compile(r"#\s*@param\b")
 def _is_form_field(node: ast.stmt, ctx: PyContext) -> bool:
     line = node.end_lineno or node.lineno
     return 0 < line <= len(ctx.lines) and FORM_FIELD.search(ctx.lines[line - 1]) is not None
+
+
+# A comment that documents a flag as a switch to flip ("set False to skip training", "override from
+# the command line", "If `True`, ... if `False`, ...", "this flag can alleviate ..."): the other
+# value is a supported use, not dead code. Read on YAML keys and on Python constants and fields.
+DOCUMENTED_SWITCH = re.compile(
+    r"\b(set (it |this )?(to )?(true|false)|if `?(true|false)\b|command[- ]line|override|overwrite|enable|disable"
+    r"|toggle|switch|flag|turn (it )?(on|off))\b", re.IGNORECASE)
+
+
+def _documented_switch(node: ast.stmt, ctx: PyContext) -> bool:
+    """Does the comment block right above the statement, or its own trailing comment, document it
+    as a switch?"""
+    lines = ctx.lines
+    text = []
+    if 0 < node.lineno <= len(lines) and "#" in lines[node.lineno - 1]:
+        text.append(lines[node.lineno - 1].split("#", 1)[1])
+    above = node.lineno - 1
+    while 0 < above <= len(lines) and lines[above - 1].lstrip().startswith("#"):
+        text.append(lines[above - 1])
+        above -= 1
+    return any(DOCUMENTED_SWITCH.search(t) for t in text)
 
 
 TRACKER_KEYS = re.compile(r"param|config|hparam|args", re.IGNORECASE)

@@ -382,7 +382,8 @@ def parse_setup_cfg(path: str, text: str) -> Manifest:
             group = "extra:" + normalize_name(extra)
             requirements += _cfg_requirements(value, lines, "options.extras_require", extra, group, path)
     anchor = min((r.line for r in requirements), default=1)
-    return Manifest(path, "setup-cfg", tuple(requirements), tool="setuptools", anchor_line=anchor)
+    name = normalize_name(parser["metadata"].get("name", "")) if parser.has_section("metadata") else ""
+    return Manifest(path, "setup-cfg", tuple(requirements), tool="setuptools", anchor_line=anchor, name=name)
 
 
 def _config_error_line(error: configparser.Error) -> int:
@@ -428,6 +429,7 @@ def parse_setup_py(path: str, text: str) -> Manifest:
     names = _module_bindings(tree)
     requirements: list[Requirement] = []
     anchor = 0
+    project = ""
     for call in _setup_calls(tree):
         anchor = anchor or call.lineno
         for keyword in call.keywords:
@@ -435,7 +437,11 @@ def parse_setup_py(path: str, text: str) -> Manifest:
                 requirements += _requirements_of(keyword.value, names, "", path)
             elif keyword.arg == "extras_require":
                 requirements += _extras_of(keyword.value, names, path)
-    return Manifest(path, "setup-py", tuple(requirements), tool="setuptools", anchor_line=anchor or 1)
+            elif keyword.arg == "name":
+                value = names.get(keyword.value.id) if isinstance(keyword.value, ast.Name) else keyword.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    project = normalize_name(value.value)
+    return Manifest(path, "setup-py", tuple(requirements), tool="setuptools", anchor_line=anchor or 1, name=project)
 
 
 def _module_bindings(tree: ast.Module) -> dict[str, ast.expr]:

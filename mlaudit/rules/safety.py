@@ -27,6 +27,9 @@ YAML_SAFE_LOADERS = frozenset({"yaml.SafeLoader", "yaml.CSafeLoader", "yaml.Base
 YAML_UNSAFE_LOADERS = frozenset(
     {"yaml.Loader", "yaml.UnsafeLoader", "yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader"}
 )
+# yaml functions that write a document: loading back what the same function just dumped reads no
+# outside input (detectron2's LazyConfig.save checks that its output loads).
+YAML_DUMP_CALLS = frozenset({"yaml.dump", "yaml.safe_dump", "yaml.dump_all", "yaml.safe_dump_all"})
 
 
 class UnsafeYamlLoad(PythonRule):
@@ -46,9 +49,25 @@ class UnsafeYamlLoad(PythonRule):
         # Not PyYAML.
         "import json\ndata = json.load(open('c.json'))\n",
         "from ruamel.yaml import YAML\ndata = YAML(typ='safe').load(open('c.yaml'))\n",
+        # Loading back what the same function just dumped (detectron2 LazyConfig.save).
+        "import yaml\ndef save(cfg):\n    dumped = yaml.dump(cfg)\n    _ = yaml.unsafe_load(dumped)  # test that it is loadable\n"
+        "    return dumped\n",
+        {"tests/test_utils.py": "import yaml\ndef test_cli(tmp_path):\n    cfg = yaml.full_load((tmp_path / 'c.yaml').read_text())\n"},
+        # A config loader that exec()s .py configs: its input is trusted code by design.
+        "import yaml\ndef load(filename):\n    if filename.endswith('.py'):\n        with open(filename) as f:\n"
+        "            ns = {}\n            exec(compile(f.read(), filename, 'exec'), ns)\n            return ns\n"
+        "    with open(filename) as f:\n        return yaml.unsafe_load(f)\n",
     )
+    # Tests load YAML they wrote themselves (litgpt, Lightning read back the hparams file a test
+    # just saved): no outside input reaches them.
+    exempt_roles = frozenset({kinds.TEST})
     invalid = (
         "import yaml\ncfg = yaml.load(open('c.yaml'))  # expect: ML602\n",
+        # exec() of a fixed string is no trusted-code loader.
+        "import yaml\ndef load(path):\n    exec('import os')\n    return yaml.unsafe_load(open(path))  # expect: ML602\n",
+        # Dumped in another function: the text may have been changed on the way.
+        "import yaml\ndef save(cfg):\n    return yaml.dump(cfg)\ndef load(text):\n"
+        "    return yaml.unsafe_load(text)  # expect: ML602\n",
         "import yaml as y\ncfg = y.load(open('c.yaml'), Loader=y.FullLoader)  # expect: ML602\n",
         "from yaml import load, Loader\ncfg = load(open('c.yaml'), Loader)  # expect: ML602\n",
         "import yaml\ncfg = yaml.unsafe_load(open('c.yaml'))  # expect: ML602\n",
@@ -60,8 +79,22 @@ class UnsafeYamlLoad(PythonRule):
          "import yaml\ndocs = list(yaml.safe_load_all(open('c.yaml')))\n"),
     )
 
+    def begin(self, ctx: PyContext) -> None:
+        self.dumped: set[tuple[str, str]] = set()  # (function, name) bound to a yaml.dump(...) result
+        self.execs: set[str] = set()  # functions that exec() code they did not write themselves
+        self.pending: list[tuple[str, ast.Call, str, str]] = []
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        if isinstance(node.value, ast.Call) and ctx.qualname(node.value.func) in YAML_DUMP_CALLS:
+            self.dumped.update((ctx.function, t.id) for t in node.targets if isinstance(t, ast.Name))
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
+        if callee == "builtins.exec" and node.args and not isinstance(node.args[0], ast.Constant):
+            self.execs.add(ctx.function)
+            return
+        if node.args and isinstance(node.args[0], ast.Name) and (ctx.function, node.args[0].id) in self.dumped:
+            return  # reads back what this function just wrote
         if callee in YAML_UNSAFE_CALLS:
             self._report(node, ctx, f"{callee}() can construct arbitrary Python objects from the file", YAML_UNSAFE_CALLS[callee])
         elif callee in YAML_LOAD_CALLS:
@@ -74,9 +107,17 @@ class UnsafeYamlLoad(PythonRule):
                 self._report(node, ctx, f"{callee}() with {short} can construct arbitrary Python objects", YAML_LOAD_CALLS[callee])
 
     def _report(self, node: ast.Call, ctx: PyContext, problem: str, safe: str) -> None:
-        safe_name = safe.rsplit(".", 1)[-1]
-        fix = _safe_load_fix(node, ctx, safe_name)
-        ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
+        self.pending.append((ctx.function, node, problem, safe))
+
+    def end(self, ctx: PyContext) -> None:
+        for function, node, problem, safe in self.pending:
+            if function and function in self.execs:
+                # detectron2's LazyConfig.load: the same function exec()s .py configs, so its inputs
+                # are trusted code by design; an unsafe YAML load adds no new way in.
+                continue
+            safe_name = safe.rsplit(".", 1)[-1]
+            fix = _safe_load_fix(node, ctx, safe_name)
+            ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
 
 
 def _loader_argument(node: ast.Call) -> ast.expr | None:
