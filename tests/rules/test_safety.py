@@ -44,6 +44,25 @@ def test_bare_load_depends_on_allowed_torch(tmp_path: Path, manifest: dict[str, 
         assert run.findings[0].line == 2
 
 
+@pytest.mark.parametrize(
+    ("manifest", "says", "level"),
+    [
+        # An upper bound below 2.6: every allowed torch unpickles, and the message says it is certain.
+        ({"requirements.txt": "torch<2.6\n"}, "on every torch that requirements.txt allows (<2.6)", Level.ERROR),
+        ({"requirements.txt": "torch==2.4.1\n"}, "on every torch that requirements.txt allows (2.4.1)", Level.ERROR),
+        ({"requirements.txt": "-r requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.1.0, <2.10.0\n"},
+         "on torch < 2.6, and requirements/pytorch/base.txt allows torch >=2.1.0,<2.10.0", Level.ERROR),
+        ({"requirements.txt": "torch\n"}, "requirements.txt declares torch without a lower bound", Level.NOTE),
+        ({}, "no lockfile, pin or lower bound says which torch", Level.NOTE),
+    ],
+)
+def test_bare_load_message_says_what_the_project_declares(
+    tmp_path: Path, manifest: dict[str, str], says: str, level: Level
+) -> None:
+    run = check(make_repo(tmp_path / "r", {**manifest, "train.py": LOAD}), select=["ML601"])
+    assert len(run.findings) == 1 and says in run.findings[0].message and run.findings[0].level == level
+
+
 def test_per_folder_requirements(tmp_path: Path) -> None:
     repo = make_repo(
         tmp_path / "r",
