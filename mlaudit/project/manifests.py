@@ -446,7 +446,13 @@ class _SetupScope:
     (a dict bound to `{}` and filled by `name["key"] = value` becomes one dict literal), and
     functions (for `deps_list(...)`-style pickers)."""
 
+    # Expressions looked at per file: names can refer to each other many times over (`a = [b, b, b]`,
+    # `b = [c, c, c]`, ...), so a hostile setup.py must not make the reading explode.
+    BUDGET = 5_000
+
     def __init__(self, tree: ast.Module) -> None:
+        self.budget = self.BUDGET
+        self.tables: dict[int, dict[str, tuple[str, int]]] = {}  # id(dict comprehension) -> its entries
         self.names: dict[str, ast.expr] = {}
         self.functions: dict[str, ast.FunctionDef] = {}
         for node in tree.body:
@@ -497,8 +503,9 @@ def _strings(node: ast.expr, scope: _SetupScope, depth: int) -> list[tuple[str, 
     those, `list(...)`, an entry of a dict bound at module level (`extras["torch"]`), a lookup in a
     table built from a list of requirements (`deps["torch"]`), or a call to a module-level
     function that picks from such a table (`deps_list("torch", "accelerate")`)."""
-    if depth > 10:
-        return []  # `a = b; b = a` cannot loop forever
+    scope.budget -= 1
+    if depth > 10 or scope.budget < 0:
+        return []  # `a = b; b = a` cannot loop forever, nor `a = [b] * 1000` nest without end
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [(node.value, node.lineno)]
     if isinstance(node, (ast.List, ast.Tuple)):
@@ -532,13 +539,24 @@ def _lookup(table: ast.expr, key: str, scope: _SetupScope, depth: int) -> list[t
                 return _strings(v, scope, depth + 1)
         return []
     if isinstance(table, ast.DictComp):
-        wanted = _requirement_name(key)
-        for generator in table.generators:
-            for name in (n.id for n in ast.walk(generator.iter) if isinstance(n, ast.Name)):
-                for text, line in _strings(scope.names[name], scope, depth + 1) if name in scope.names else []:
-                    if wanted and _requirement_name(text) == wanted and _parses(text):
-                        return [(text, line)]
+        found = scope.tables.get(id(table))
+        if found is None:
+            found = scope.tables[id(table)] = _requirement_table(table, scope, depth)
+        entry = found.get(_requirement_name(key))
+        return [entry] if entry else []
     return []
+
+
+def _requirement_table(table: ast.DictComp, scope: _SetupScope, depth: int) -> dict[str, tuple[str, int]]:
+    """Requirement name -> (requirement, line) for the lists of requirement strings a dict
+    comprehension iterates over (read once per table, not once per lookup)."""
+    out: dict[str, tuple[str, int]] = {}
+    for generator in table.generators:
+        for name in (n.id for n in ast.walk(generator.iter) if isinstance(n, ast.Name)):
+            for text, line in _strings(scope.names[name], scope, depth + 1) if name in scope.names else []:
+                if _parses(text):
+                    out.setdefault(_requirement_name(text), (text, line))
+    return out
 
 
 def _picked(function: ast.FunctionDef | None, call: ast.Call, scope: _SetupScope, depth: int) -> list[tuple[str, int]]:

@@ -183,6 +183,14 @@ def test_setup_py_hugging_face_deps_table_is_followed_without_running_it() -> No
     ]
 
 
+def test_setup_py_names_that_multiply_are_read_within_a_budget() -> None:
+    # Hostile input: each level lists the one below 300 times, so reading it all would mean 300**4
+    # strings. The reading stops after a bounded number of expressions.
+    lines = ["a0 = ['torch>=2.1']", *(f"a{i} = [{', '.join([f'a{i - 1}'] * 300)}]" for i in range(1, 5))]
+    m = parse_manifest("setup.py", "\n".join([*lines, "setup(install_requires=a4)"]))
+    assert 0 < len(m.requirements) < 5_000 and {r.name for r in m.requirements} == {"torch"}
+
+
 def test_setup_py_dynamic_requirements_are_left_out() -> None:
     text = "from setuptools import setup\nsetup(install_requires=open('requirements.txt').read().splitlines())\n"
     m = parse_manifest("setup.py", text)
