@@ -138,10 +138,31 @@ def parse_pyproject(path: str, text: str, data: dict[str, Any] | None = None) ->
         path=path,
         kind="pyproject",
         requirements=tuple(requirements),
+        includes=_dynamic_files(data, lines, path),
         tool=_pyproject_tool(data),
         anchor_line=_pyproject_anchor(lines, anchor),
         name=_pyproject_name(data),
     )
+
+
+def _dynamic_files(data: dict[str, Any], lines: _TomlLines, path: str) -> tuple[Include, ...]:
+    """`[tool.setuptools.dynamic] dependencies = {file = ["requirements/base.txt"]}` (and the same
+    per extra under `optional-dependencies`): the requirements live in those files."""
+    dynamic = _get(data, ("tool", "setuptools", "dynamic"))
+    if not isinstance(dynamic, dict):
+        return ()
+    tables = [dynamic.get("dependencies")]
+    extras = dynamic.get("optional-dependencies")
+    if isinstance(extras, dict):
+        tables += list(extras.values())
+    line = lines.header(("tool", "setuptools", "dynamic")) or 1
+    out = []
+    for table in tables:
+        files = table.get("file") if isinstance(table, dict) else None
+        for name in [files] if isinstance(files, str) else files if isinstance(files, list) else []:
+            if isinstance(name, str) and name.strip():
+                out.append(Include(posixpath.normpath(posixpath.join(posixpath.dirname(path), name.strip())), line))
+    return tuple(out)
 
 
 def _pyproject_name(data: dict[str, Any]) -> str:
@@ -375,14 +396,27 @@ def parse_setup_cfg(path: str, text: str) -> Manifest:
         raise ManifestError(f"invalid setup.cfg: {error.message}", _config_error_line(error)) from None
     lines = _Lines(text)
     requirements: list[Requirement] = []
+    includes: list[Include] = []
     if parser.has_option("options", "install_requires"):
-        requirements += _cfg_requirements(parser["options"]["install_requires"], lines, "options", "install_requires", "", path)
+        value = parser["options"]["install_requires"]
+        requirements += _cfg_requirements(value, lines, "options", "install_requires", "", path)
+        includes += _cfg_files(value, _cfg_key_line(lines, "options", "install_requires"), path)
     if parser.has_section("options.extras_require"):
         for extra, value in parser["options.extras_require"].items():
             group = "extra:" + normalize_name(extra)
             requirements += _cfg_requirements(value, lines, "options.extras_require", extra, group, path)
+            includes += _cfg_files(value, _cfg_key_line(lines, "options.extras_require", extra), path)
     anchor = min((r.line for r in requirements), default=1)
-    return Manifest(path, "setup-cfg", tuple(requirements), tool="setuptools", anchor_line=anchor)
+    return Manifest(path, "setup-cfg", tuple(requirements), tuple(includes), tool="setuptools", anchor_line=anchor)
+
+
+def _cfg_files(value: str, line: int, path: str) -> list[Include]:
+    """`install_requires = file: requirements/base.txt` (setuptools >= 62.6; several files split by ",")."""
+    text = value.strip()
+    if not text.startswith("file:"):
+        return []
+    names = [n.strip() for n in text[len("file:"):].split(",") if n.strip()]
+    return [Include(posixpath.normpath(posixpath.join(posixpath.dirname(path), n)), line or 1) for n in names]
 
 
 def _config_error_line(error: configparser.Error) -> int:

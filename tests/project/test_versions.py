@@ -174,3 +174,17 @@ def test_a_requirements_file_answers_with_what_it_includes() -> None:
     ]
     info = allowed_versions("torch", manifests, [], "src/lightning/pytorch/core/module.py")
     assert (info.lower, info.specifier, info.source) == ("2.1.0", ">=2.1.0,<2.10.0", "requirements/pytorch/base.txt")
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("pyproject.toml", '[project]\nname = "p"\ndynamic = ["dependencies"]\n\n[tool.setuptools.dynamic]\n'
+         'dependencies = {file = ["requirements/base.txt"]}\n'),
+        ("setup.cfg", "[options]\ninstall_requires = file: requirements/base.txt\n"),
+    ],
+)
+def test_dynamic_dependencies_read_from_a_file_answer(path: str, text: str) -> None:
+    manifests = [_req(path, text), _req("requirements/base.txt", "torch>=2.1\n")]
+    info = allowed_versions("torch", manifests, [], "src/p/model.py")
+    assert (info.lower, info.source) == ("2.1", "requirements/base.txt")
