@@ -53,6 +53,12 @@ class UnsafeYamlLoad(PythonRule):
         "from yaml import load, Loader\ncfg = load(open('c.yaml'), Loader)  # expect: ML602\n",
         "import yaml\ncfg = yaml.unsafe_load(open('c.yaml'))  # expect: ML602\n",
     )
+    fixes = (
+        ("import yaml\ncfg = yaml.load(open('c.yaml'), Loader=yaml.FullLoader)\n",
+         "import yaml\ncfg = yaml.safe_load(open('c.yaml'))\n"),
+        ("import yaml\ndocs = list(yaml.load_all(open('c.yaml')))\n",
+         "import yaml\ndocs = list(yaml.safe_load_all(open('c.yaml')))\n"),
+    )
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
@@ -169,6 +175,13 @@ class UnsafeTorchLoad(ProjectRule):
         "    except TypeError:\n        return torch.load(path)  # expect: ML601\n",
         # Outside tests, a bare load of a file the same code saved still unpickles on old torch.
         "import torch\ndef cache(model, path):\n    torch.save(model, path)\n    return torch.load(path)  # expect: ML601\n",
+    )
+    fixes = (
+        ({"requirements.txt": "torch==2.4.1\n", "train.py": "import torch\nstate = torch.load('model.pt')\n"},
+         {"train.py": "import torch\nstate = torch.load('model.pt', weights_only=True)\n"}),
+        # Flipping an explicit False is an unsafe fix (it may break loading a full pickled model).
+        ("import torch\nstate = torch.load('model.pt', weights_only=False)\n",
+         "import torch\nstate = torch.load('model.pt', weights_only=True)\n"),
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
