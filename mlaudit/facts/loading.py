@@ -181,14 +181,15 @@ class _ScopeFacts:
         path = _file_argument(call)
         if path is None:
             return ""
-        if self.saves_to_buffer and self._is_buffer(path):
-            return BUFFER
         if state == MISSING and self._is_fallback(call):
             return FALLBACK
-        if self._text(path) in self.saved_to:
-            return SAVED_HERE
+        # A download wins: a buffer filled from a URL is outside content, whatever else is saved here.
         if self._downloaded(path, depth=0):
             return DOWNLOAD
+        if self.saves_to_buffer and self._is_buffer(path):
+            return BUFFER
+        if self._text(path) in self.saved_to:
+            return SAVED_HERE
         return ""
 
     def _text(self, node: ast.expr) -> str:

@@ -141,3 +141,15 @@ def test_notebook_cells_get_no_fix(tmp_path: Path) -> None:
     run = check(make_repo(tmp_path / "r", {"nb.ipynb": text}), select=["ML601"])
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "torch.load" in s)
     assert [(f.path, f.line, f.fix) for f in run.findings] == [("nb.ipynb", line, None)]
+
+
+def test_a_buffer_filled_from_a_download_is_reported_even_where_the_function_saves_to_a_buffer(tmp_path: Path) -> None:
+    source = (
+        "import io\nimport requests\nimport torch\n"
+        "def swap(obj, url):\n"
+        "    out = io.BytesIO()\n    torch.save(obj, out)\n"
+        "    reply = requests.get(url)\n"
+        "    return torch.load(io.BytesIO(reply.content))\n"
+    )
+    run = check(make_repo(tmp_path / "r", {"a.py": source}), select=["ML601"])
+    assert located(run) == {("a.py", 8, "ML601")}
