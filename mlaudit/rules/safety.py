@@ -235,8 +235,8 @@ def _not_a_trust_boundary(file: SourceFile, call: TorchLoadCall) -> bool:
 
 def _bare_load_problem(versions: VersionInfo) -> tuple[str, Level]:
     unpickles = "torch.load() without weights_only unpickles the file (arbitrary code)"
-    if all_older_than(versions, TORCH_SAFE_LOAD_SINCE):
-        # `torch<2.6`, or a pin below 2.6: the unsafe default is certain, not possible.
+    if not versions.exact and all_older_than(versions, TORCH_SAFE_LOAD_SINCE):
+        # `torch<2.6`: the unsafe default is certain, not possible (a pin below 2.6 says so itself).
         return (
             f"{unpickles} on every torch that {versions.source} allows ({_allowed(versions)}): only torch "
             f"{TORCH_SAFE_LOAD_SINCE} and later load with weights_only=True by default",

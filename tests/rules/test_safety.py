@@ -49,7 +49,8 @@ def test_bare_load_depends_on_allowed_torch(tmp_path: Path, manifest: dict[str, 
     [
         # An upper bound below 2.6: every allowed torch unpickles, and the message says it is certain.
         ({"requirements.txt": "torch<2.6\n"}, "on every torch that requirements.txt allows (<2.6)", Level.ERROR),
-        ({"requirements.txt": "torch==2.4.1\n"}, "on every torch that requirements.txt allows (2.4.1)", Level.ERROR),
+        ({"requirements.txt": "torch~=2.5.0\n"}, "on every torch that requirements.txt allows (~=2.5.0)", Level.ERROR),
+        ({"requirements.txt": "torch==2.4.1\n"}, "on torch < 2.6, and requirements.txt allows torch 2.4.1", Level.ERROR),
         ({"requirements.txt": "-r requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.1.0, <2.10.0\n"},
          "on torch < 2.6, and requirements/pytorch/base.txt allows torch >=2.1.0,<2.10.0", Level.ERROR),
         ({"requirements.txt": "torch\n"}, "requirements.txt declares torch without a lower bound", Level.NOTE),
