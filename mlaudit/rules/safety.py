@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from mlaudit.facts.loading import FALSE, MISSING, TorchLoadCall
+from mlaudit.facts.loading import BUFFER, DOWNLOAD, FALLBACK, FALSE, MISSING, SAVED_HERE, TorchLoadCall
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Fix, Level
 from mlaudit.fix import call_fix, chain, drop_argument, rename_callee
 from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel, SourceFile
-from mlaudit.project.versions import VersionInfo, all_at_least
+from mlaudit.project.versions import VersionInfo, all_at_least, all_older_than
 from mlaudit.rules.base import ProjectRule, PythonRule
 
 # yaml functions that construct arbitrary Python objects without asking.
@@ -139,6 +139,16 @@ def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None
     return call_fix(ctx, node, f"Use {safe_name}()", transform)
 
 
+# The Hugging Face setup.py pattern (diffusers, transformers): every requirement once in `_deps`.
+DEPS_TABLE_SETUP = (
+    "import re\nfrom setuptools import setup\n"
+    "_deps = ['accelerate>=0.31.0', 'numpy', '{torch}']\n"
+    "deps = {{b: a for a, b in (re.findall(r'^(([^!=<>~]+)(?:[!=<>~].*)?$)', x)[0] for x in _deps)}}\n"
+    "def deps_list(*pkgs):\n    return [deps[pkg] for pkg in pkgs]\n"
+    "extras = {{}}\nextras['torch'] = deps_list('torch', 'accelerate')\nextras['dev'] = extras['torch']\n"
+    "setup(name='p', install_requires=[deps['numpy']], extras_require=extras)\n"
+)
+
 # torch 2.6 made `weights_only=True` the default of torch.load (pytorch PR #137602).
 TORCH_SAFE_LOAD_SINCE = "2.6"
 
@@ -164,6 +174,23 @@ class UnsafeTorchLoad(ProjectRule):
         "import torch\nmodel = torch.jit.load('model.pt')\n",
         "import torch\ndef load(path, safe):\n    return torch.load(path, weights_only=safe)\n",
         "import torch\ndef load(path, **kw):\n    return torch.load(path, **kw)\n",
+        # torch>=2.6 declared through setup.py indirection (diffusers): a `_deps` table, `deps_list`
+        # picking from it, and extras filled by subscript assignments.
+        {"setup.py": DEPS_TABLE_SETUP.format(torch="torch>=2.6"), "scripts/convert.py": "import torch\nsd = torch.load('m.ckpt')\n"},
+        # The root requirements.txt includes per-package requirements (Lightning).
+        {"requirements.txt": "-r ./requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.6.0, <2.10.0\n",
+         "src/pkg/io.py": "import torch\nsd = torch.load('m.ckpt')\n"},
+        # A test loads what it (or the code under test) wrote: no trust boundary.
+        {"tests/test_save.py": "import torch\ndef test_roundtrip(tmp_path):\n    path = tmp_path / 'r.pt'\n"
+         "    torch.save({'a': 1}, path)\n    assert torch.load(path, weights_only=False) == {'a': 1}\n"},
+        # An object broadcast between ranks through an in-memory buffer the same function filled.
+        "import io\nimport torch\ndef broadcast(obj, src):\n    buffer = io.BytesIO()\n    torch.save(obj, buffer)\n"
+        "    data = collective_broadcast(buffer.getvalue(), src)\n    buffer = io.BytesIO(data)\n    return torch.load(buffer)\n",
+        # The old-torch fallback of a load whose weights_only is a parameter (timm's _torch_load).
+        "import torch\ndef load(path, weights_only=True):\n    try:\n        return torch.load(path, weights_only=weights_only)\n"
+        "    except TypeError:\n        if not weights_only:\n            return torch.load(path)\n        raise\n",
+        # Explicit False for whole objects this same function saved.
+        "import torch\ndef cache(ds, path):\n    torch.save(ds, path)\n    return torch.load(path, weights_only=False)\n",
     )
     invalid = (
         "import torch\nstate = torch.load('model.pt', weights_only=False)  # expect: ML601\n",
@@ -172,6 +199,23 @@ class UnsafeTorchLoad(ProjectRule):
         {"requirements.txt": "torch==2.4.1\n", "train.py": "import torch as T\nstate = T.load('model.pt')  # expect: ML601\n"},
         {"requirements.txt": "torch>=2.0\n", "train.py": "from torch import load\nstate = load('model.pt')  # expect: ML601\n"},
         "import torch\nstate = torch.load('model.pt')  # expect: ML601\n",  # no torch version known
+        {"setup.py": DEPS_TABLE_SETUP.format(torch="torch>=2.1"),
+         "scripts/convert.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        {"requirements.txt": "-r ./requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.1.0, <2.10.0\n",
+         "src/pkg/io.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        # An upper bound below 2.6: the unsafe default is certain.
+        {"requirements.txt": "torch<2.6\n", "train.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        # A test that loads a downloaded file crosses a trust boundary.
+        {"tests/test_hub.py": "import torch\nfrom huggingface_hub import hf_hub_download\ndef test_slices():\n"
+         "    path = hf_hub_download('someone/slices', 'embeds.pt')\n    torch.load(path, weights_only=False)  # expect: ML601\n"},
+        # A buffer filled from a model file, not by this function's own torch.save (detectron2).
+        "import io\nimport torch\ndef converter(net):\n    buffer = io.BytesIO(get_arg(net, 'anchors'))\n"
+        "    return torch.load(buffer)  # expect: ML601\n",
+        # A fallback that drops weights_only whatever the caller asked for.
+        "import torch\ndef load(path):\n    try:\n        return torch.load(path, weights_only=True)\n"
+        "    except TypeError:\n        return torch.load(path)  # expect: ML601\n",
+        # Outside tests, a bare load of a file the same code saved still unpickles on old torch.
+        "import torch\ndef cache(model, path):\n    torch.save(model, path)\n    return torch.load(path)  # expect: ML601\n",
     )
     fixes = (
         ({"requirements.txt": "torch==2.4.1\n", "train.py": "import torch\nstate = torch.load('model.pt')\n"},
@@ -187,6 +231,8 @@ class UnsafeTorchLoad(ProjectRule):
             calls: tuple[TorchLoadCall, ...] = facts.extra.get("loading", ())
             versions: VersionInfo | None = None
             for call in calls:
+                if _not_a_trust_boundary(file, call):
+                    continue
                 if call.weights_only == FALSE:
                     yield self._finding(file, call, "torch.load(..., weights_only=False) unpickles the file, which can "
                                         "run arbitrary code", Level.ERROR)
@@ -214,16 +260,44 @@ class UnsafeTorchLoad(ProjectRule):
         )
 
 
+def _not_a_trust_boundary(file: SourceFile, call: TorchLoadCall) -> bool:
+    """Loads of bytes the same code produced: an object serialized and deserialized by one job
+    (an in-memory buffer), the old-torch fallback of a load whose `weights_only` is a parameter,
+    an explicit `weights_only=False` of a file the same function just `torch.save`d (whole objects
+    need it), and, in tests, anything not downloaded: a test loads what it or the code under test
+    wrote, or the project's own fixtures (0 of 18 test findings on 19 real repositories were worth
+    acting on)."""
+    if call.origin in (BUFFER, FALLBACK):
+        return True
+    if call.origin == SAVED_HERE and call.weights_only == FALSE:
+        return True
+    return file.has_role(kinds.TEST) and call.origin != DOWNLOAD
+
+
 def _bare_load_problem(versions: VersionInfo) -> tuple[str, Level]:
-    if not versions.known:
+    unpickles = "torch.load() without weights_only unpickles the file (arbitrary code)"
+    if not versions.exact and all_older_than(versions, TORCH_SAFE_LOAD_SINCE):
+        # `torch<2.6`: the unsafe default is certain, not possible (a pin below 2.6 says so itself).
         return (
-            "torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and no "
-            "lockfile, pin or lower bound says which torch this project installs",
+            f"{unpickles} on every torch that {versions.source} allows ({_allowed(versions)}): only torch "
+            f"{TORCH_SAFE_LOAD_SINCE} and later load with weights_only=True by default",
+            Level.ERROR,
+        )
+    if versions.known:
+        return f"{unpickles} on torch < 2.6, and {versions.source} allows torch {_allowed(versions)}", Level.ERROR
+    if versions.source:
+        return (
+            f"{unpickles} on torch < 2.6, and {versions.source} declares torch without a lower bound, so an "
+            "older torch already installed satisfies it",
             Level.NOTE,
         )
-    allowed = ", ".join(versions.exact) if versions.exact else f">={versions.lower}"
     return (
-        f"torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and "
-        f"{versions.source} allows torch {allowed}",
-        Level.ERROR,
+        f"{unpickles} on torch < 2.6, and no lockfile, pin or lower bound says which torch this project installs",
+        Level.NOTE,
     )
+
+
+def _allowed(versions: VersionInfo) -> str:
+    if versions.exact:
+        return ", ".join(versions.exact)
+    return versions.specifier or f">={versions.lower}"
