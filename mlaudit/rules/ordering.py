@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass
 
 from mlaudit.facts import flow
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.walk import PyContext, iter_nodes
 from mlaudit.rules.base import PythonRule
 
 # --- knowledge ---------------------------------------------------------------------------------
@@ -101,11 +101,11 @@ class FilesystemOrder(PythonRule):
         if not any(word in ctx.source for word in _LISTING_WORDS):
             return
         reported: set[int] = set()
-        seeded = _seeds_something(node)
+        seeded, classes = _seeds_and_classes(node)
         for _, body in flow.scopes(node):
             for origin, use in _listing_uses(body, ctx, seeded):
                 self._report(origin, use, ctx, reported)
-        for cls in (n for n in ast.walk(node) if isinstance(n, ast.ClassDef)):
+        for cls in classes:  # each origin lies in one class's methods, so their order does not matter
             for origin in _dataset_attributes(cls, ctx):
                 self._report(origin, "a Dataset indexes it by position in __getitem__", ctx, reported)
 
@@ -145,20 +145,23 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
     return None
 
 
-_LISTING_WORDS = ("listdir", "scandir", "glob", "iterdir", "walk")
+_LISTING_WORDS = ("listdir", "scandir", "glob", "iterdir")  # the names of LISTING_FUNCTIONS and LISTING_METHODS
 
 
-def _seeds_something(tree: ast.Module) -> bool:
-    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`).
-    An unseeded shuffle is random anyway; the listing's order only matters once a seed makes the
-    rest repeatable."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+def _seeds_and_classes(tree: ast.Module) -> tuple[bool, list[ast.ClassDef]]:
+    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`),
+    and its classes, in one pass. An unseeded shuffle is random anyway; the listing's order only
+    matters once a seed makes the rest repeatable."""
+    seeded = False
+    classes = []
+    for node in iter_nodes(tree):
+        if isinstance(node, ast.Call) and not seeded:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if "seed" in name.lower():
-                return True
-    return False
+            seeded = "seed" in name.lower()
+        elif isinstance(node, ast.ClassDef):
+            classes.append(node)
+    return seeded, classes
 
 
 def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:
@@ -330,6 +333,10 @@ class SetOrder(PythonRule):
     )
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
+        # Ids come from enumerate() or zip() by name (`_index_from_set`): a file whose text has
+        # neither cannot build one.
+        if "enumerate" not in ctx.source and "zip" not in ctx.source:
+            return
         for _, body in flow.scopes(node):
             for sink, origin in _set_uses(body, ctx):
                 ctx.report(
