@@ -96,9 +96,26 @@ class FilesystemOrder(PythonRule):
         "    def __getitem__(self, i):\n        return self.files[i]\n",
     )
 
+    def begin(self, ctx: PyContext) -> None:
+        self.lists = False  # a method call named like a listing (`os.listdir`, `root.glob`)
+        self.called_names: set[str] = set()  # bare names called (`listdir(d)` after `from os import listdir`)
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        func = node.func
+        if type(func) is ast.Attribute:
+            self.lists = self.lists or func.attr in _LISTING_LAST_NAMES
+        elif type(func) is ast.Name:
+            self.called_names.add(func.id)
+
+    def _may_list(self, ctx: PyContext) -> bool:
+        """Whether some call can be a listing as `_listing` judges it at the end of the module: a
+        method named like one (a qualified name ends with the attribute written), or a bare name
+        that resolves, with the module's final imports, to a listing function."""
+        return self.lists or any(ctx.resolve_name(name) in LISTING_FUNCTIONS for name in self.called_names)
+
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
-        # Most files list no folder: a look at the text spares them the statement-by-statement pass.
-        if not any(word in ctx.source for word in _LISTING_WORDS):
+        # Most files list no folder: the calls seen on the walk spare them the statement-by-statement pass.
+        if not self._may_list(ctx):
             return
         reported: set[int] = set()
         seeded, classes = _seeds_and_classes(node)
@@ -145,7 +162,8 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
     return None
 
 
-_LISTING_WORDS = ("listdir", "scandir", "glob", "iterdir")  # the names of LISTING_FUNCTIONS and LISTING_METHODS
+# Last names of LISTING_FUNCTIONS and LISTING_METHODS.
+_LISTING_LAST_NAMES = frozenset({name.rsplit(".", 1)[-1] for name in LISTING_FUNCTIONS} | LISTING_METHODS)
 
 
 def _seeds_and_classes(tree: ast.Module) -> tuple[bool, list[ast.ClassDef]]:
