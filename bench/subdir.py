@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ MLAUDIT = str(Path(sys.executable).parent / "mlaudit")
 
 
 def check(cwd: Path, target: str, cache: Path | None) -> tuple[float, list[dict[str, Any]], str]:
-    """Seconds, findings (JSON) and the -v summary line of one run."""
+    """CPU seconds (user+sys of the process and its workers: on a shared machine, wall time says
+    more about the neighbours), findings (JSON) and the -v summary line of one run."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         caching = ["--cache-dir", str(cache)] if cache is not None else ["--no-cache"]
         command = [MLAUDIT, "check", target, "--output-format", "json", "-o", out.name, "--exit-zero", "-v", *caching]
-        started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         report = json.loads(Path(out.name).read_text() or "{}")
     line = next((text for text in done.stderr.splitlines() if text.startswith("mlaudit: checked")), done.stderr.strip()[-200:])
     return elapsed, report.get("findings", []), line
@@ -58,14 +60,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlaudit-subdir-") as scratch:
         cache = Path(scratch) / "cache"
         _, whole, whole_line = check(repo, ".", None)
-        for subdir in args.subdirs:
+        for number, subdir in enumerate(args.subdirs):
             prefix = Path(subdir).as_posix().strip("/")
             cold, found, line = check(repo, subdir, None)
             check(repo, subdir, cache)  # fill the cache
             warm = [check(repo, subdir, cache)[0] for _ in range(args.runs)]
             colds = [cold] + [check(repo, subdir, None)[0] for _ in range(args.runs - 1)]
             same = located(found) == located(whole, prefix)
-            copy = Path(scratch) / "copy" / Path(subdir).name
+            copy = Path(scratch) / f"copy-{number}" / Path(subdir).name
             shutil.copytree(repo / subdir, copy, ignore=shutil.ignore_patterns(".git", ".mlaudit_cache"))
             _, alone, _ = check(copy, ".", None)
             shown = {(p[len(prefix) + 1 :], n, c) for p, n, c, _ in located(found)}
@@ -76,7 +78,7 @@ def main() -> int:
                 f"{len(shown - apart)} gone |"
             )
     print(f"`python bench/subdir.py` on {repo.name}: `check .` {whole_line.replace('mlaudit: ', '')}\n")
-    print("| SUBDIR | files reported on | cold s | warm s | findings | = `check .` there | copied out of the repo (no git) |")
+    print("| SUBDIR | files reported on | cold CPU s | warm CPU s | findings | = `check .` there | copied out of the repo (no git) |")
     print("|---|---:|---:|---:|---:|---|---|")
     print("\n".join(rows))
     return 0
