@@ -56,7 +56,7 @@ class ModuleGraph:
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
     _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
     _segments: frozenset[str] | None = field(default=None, repr=False)  # every part of every module name
-    _symbols: dict[tuple[str, str], Symbol | None] = field(default_factory=dict, repr=False)  # (folder, name) -> symbol
+    _symbols: dict[tuple[str, str, int], Symbol | None] = field(default_factory=dict, repr=False)  # (folder, name, depth) -> symbol
     _imports_by_name: dict[str, tuple[dict[str, ImportFact], tuple[ImportFact, ...]]] = field(default_factory=dict, repr=False)
 
     # --- modules -----------------------------------------------------------------------------
@@ -100,14 +100,15 @@ class ModuleGraph:
         not the repo's own (a library) or cannot be followed."""
         if depth > MAX_REEXPORT_DEPTH or not qualname:
             return None
-        if depth:
-            return self._resolve(importer, qualname, depth)
-        # From the importer's folder, the same name means the same definition: the tracer asks
-        # about `torch.nn.functional.relu` and the repo's own helpers thousands of times.
+        # The answer depends only on the importer's folder, the name and the depth left, so it is
+        # worked out once: the tracer asks about `torch.nn.functional.relu` and the repo's own
+        # helpers thousands of times, and packages whose `__init__`s star-import each other
+        # (with modules missing) made every failed look-up retry every star import at every depth
+        # (hours on a quarter of diffusers).
         head, slash, _ = importer.rpartition("/")
-        key = (head if slash else ".", qualname)
+        key = (head if slash else ".", qualname, depth)
         if key not in self._symbols:
-            self._symbols[key] = self._resolve(importer, qualname, 0)
+            self._symbols[key] = self._resolve(importer, qualname, depth)
         return self._symbols[key]
 
     def _resolve(self, importer: str, qualname: str, depth: int) -> Symbol | None:
@@ -141,15 +142,19 @@ class ModuleGraph:
 
     def _bindings(self, path: str) -> tuple[dict[str, ImportFact], tuple[ImportFact, ...]]:
         """A module's imports by the name each binds (the first import of a name wins, as the scan
-        this replaces found it) and its star imports: a package `__init__` that re-exports its
-        whole API (diffusers: thousands of names) is looked up by name, not scanned per look-up."""
+        this replaces found it) and its star imports of repo modules: a package `__init__` that
+        re-exports its whole API (diffusers: thousands of names) is looked up by name, not scanned
+        per look-up. A star import of a module that is not in the repo binds nothing we can see;
+        following it as a dotted name instead (`pkg.missing.name` through `pkg`'s own stars)
+        made every failed look-up branch over every star import at every depth."""
         found = self._imports_by_name.get(path)
         if found is None:
             bound: dict[str, ImportFact] = {}
             for fact in self.facts[path].imports:
                 if not fact.star:
                     bound.setdefault(fact.local, fact)
-            found = self._imports_by_name[path] = (bound, tuple(f for f in self.facts[path].imports if f.star))
+            stars = tuple(f for f in self.facts[path].imports if f.star and self.module_path(path, f.target) is not None)
+            found = self._imports_by_name[path] = (bound, stars)
         return found
 
     def _member(self, path: str, cls: str, rest: list[str]) -> Symbol | None:
