@@ -3,13 +3,12 @@ repository (diffusers: 1 M lines) are copied out and timed, and a line is fitted
 
 Usage: python bench/scaling.py REPO [--fractions 0.1 0.25 0.5 1] [--runs 3] [--scratch DIR]
 
-How the subsets are made (so that each is a coherent project, not a random scatter of files): the
-repository's tracked files are grouped into units, one per child of each large folder (each
-pipeline of src/diffusers/pipelines, each model family of src/diffusers/models, each other entry
-of src/diffusers, and each top-level entry of examples/, tests/, scripts/, utils/, benchmarks/); a
-subset keeps every k-th unit in order (for a fraction f, unit i is kept when floor((i+1)f) >
-floor(if)), plus every file outside those folders (the root's setup.py, pyproject.toml, docs/,
-.github/). Each subset is a fresh git repository under --scratch with one commit. Each cold run
+How the subsets are made (whole folders, so each is a project with its packages partly there, not
+a random scatter of files): the tracked files under src/, examples/, tests/, scripts/, utils/ and
+benchmarks/ are grouped into units, one per folder (each pipeline of src/diffusers/pipelines, each
+example, each test folder); a subset keeps every k-th unit in path order (for a fraction f, unit
+i is kept when floor((i+1)f) > floor(if)), plus every file outside those folders (the root's
+setup.py, pyproject.toml, docs/, .github/). Each subset is a fresh git repository under --scratch with one commit. Each cold run
 (`--no-cache`, JSON to a file) is a fresh process under /usr/bin/time: wall and CPU (user+sys)
 seconds, peak RSS, and the stages that `-v` reports; the subsets are interleaved run by run and the
 table gives medians. The fit is least squares of seconds against lines, with R², and the local
@@ -31,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MLAUDIT = str(Path(sys.executable).parent / "mlaudit")
-# Folders whose children are units; any other tracked file is kept in every subset.
-SPLIT = ("src/diffusers/pipelines", "src/diffusers/models", "src/diffusers", "examples", "tests", "scripts",
-         "utils", "benchmarks")
+# Top folders whose files are grouped into units by the folder each file is in; any other tracked
+# file is kept in every subset.
+SPLIT = ("src", "examples", "tests", "scripts", "utils", "benchmarks")
 STAGES = re.compile(r"project ([\d.]+) s")
 
 
@@ -46,17 +45,15 @@ class Run:
 
 
 def units(files: list[str]) -> tuple[list[list[str]], list[str]]:
-    """The units (files grouped by the child of the deepest SPLIT folder that holds them) in path
-    order, and the files outside every SPLIT folder."""
+    """The units (the files of one folder under a SPLIT folder) in path order, and the files
+    outside every SPLIT folder."""
     grouped: dict[str, list[str]] = {}
     always = []
     for path in files:
-        folder = next((s for s in SPLIT if path.startswith(s + "/")), None)
-        if folder is None:
+        if path.split("/", 1)[0] not in SPLIT or "/" not in path:
             always.append(path)
             continue
-        child = path[len(folder) + 1 :].split("/", 1)[0]
-        grouped.setdefault(f"{folder}/{child}", []).append(path)
+        grouped.setdefault(path.rpartition("/")[0], []).append(path)
     return [grouped[name] for name in sorted(grouped)], always
 
 
