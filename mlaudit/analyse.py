@@ -11,10 +11,13 @@ test runs the fixtures every way and compares.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
+import pickle
 import sys
 import threading
 import time
@@ -24,11 +27,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from mlaudit.cache import Cache
 from mlaudit.config import Settings
 from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
 from mlaudit.facts.sources import SourceError, read_bytes
+from mlaudit.findings import Finding
 from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
 
@@ -284,3 +289,93 @@ def _work(indices: list[int]) -> list[tuple[int, FileResult]]:
     assert _WORKER is not None, "worker used before initialisation"
     python_rules, file_rules, max_bytes, files = _WORKER
     return [(i, analyse_file(files[i], python_rules, file_rules, max_bytes)) for i in indices]
+
+
+# --- reuse of the last run's results (edits cost what they touch) --------------------------------
+
+
+@dataclass
+class RunState:
+    """What the last run of a project found, by file: the next run takes every file whose content
+    key is unchanged from here instead of loading its cached result, and the project findings too
+    when no changed file's facts changed (see `reusable_project`)."""
+
+    keys: dict[str, str]  # path -> content key of every file that was read
+    findings: dict[str, tuple[list[Finding], list[str]]]  # path -> its per-file findings and errors
+    shape: str  # `project_shape` of that run
+    project: tuple[list[Finding], list[str]]  # the project rules' findings and errors
+
+
+def state_key(root: Path, settings: Settings) -> str:
+    """Where the memo key of this project's latest run with these settings is kept (one per
+    project root, so projects sharing a --cache-dir do not evict each other's)."""
+    digest = hashlib.sha256(options_fingerprint(settings).encode())
+    digest.update(json.dumps([str(root), settings.select, settings.extend_select, settings.ignore]).encode())
+    return "run-latest-" + digest.hexdigest()
+
+
+def project_shape(files: Sequence[SourceFile], keys: dict[str, str | None], settings: Settings) -> str:
+    """Everything the project rules read besides the facts of Python files: the file list with
+    each file's kind and git state, the content of every other file read (its key; for files only
+    stat'ed, size and mtime), and of Python files their size only where ML402 would look at it.
+    Two runs with the same shape and the same facts of every Python file have the same project
+    findings."""
+    by_content = _reads_source(settings)
+    threshold = float(settings.rule_options("ML402").get("max-size-mib", 1.0)) * 2**20
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.path):
+        if file.path in keys and not by_content and _facts_decide(file):
+            stamp = "python" if file.size <= threshold else f"python:{file.size}"
+        else:
+            stamp = keys.get(file.path) or f"{file.size}:{file.mtime_ns}"
+        kind = f"{file.kind.format}:{','.join(sorted(file.kind.roles))}"
+        line = f"{file.path}\0{kind}\0{stamp}\0{file.tracked}\0{file.is_symlink}\0{file.outside}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+# Python files the project analyses read from disk as text, not only through their facts
+# (analysis.modules reads package roots from them).
+_READ_AS_TEXT = frozenset({"setup.py"})
+
+
+def _facts_decide(file: SourceFile) -> bool:
+    """Whether the project rules see this file only through its facts."""
+    return file.format in ("python", "notebook") and file.name not in _READ_AS_TEXT
+
+
+def _reads_source(settings: Settings) -> bool:
+    return any(getattr(rule, "reads_source", False) and settings.is_enabled(rule.code) for rule in all_rules())
+
+
+def changed_files(files: Sequence[SourceFile], keys: dict[str, str | None], state: RunState) -> list[SourceFile]:
+    """The files read now whose content key differs from the last run's (or that it did not read)."""
+    return [f for f in files if f.path in keys and state.keys.get(f.path) != keys[f.path]]
+
+
+def same_facts(old: FileFacts, new: FileFacts) -> bool:
+    """Whether two results of one file carry the same facts (its content digest aside): compared
+    as canonical pickles, with sets sorted, since equal sets can iterate in different orders."""
+    before, after = _canonical(dataclasses.replace(old, digest="")), _canonical(dataclasses.replace(new, digest=""))
+    return before is not None and before == after
+
+
+class _CanonicalPickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (set, frozenset)):
+            return type(obj), (sorted(obj, key=repr),)
+        return NotImplemented
+
+
+def _canonical(value: Any) -> bytes | None:
+    """The canonical pickle, or None for facts that cannot be pickled (compared as changed).
+    Without the pickler's memo (`fast`), so that an object referred to twice is written twice:
+    facts just built share strings that the same facts unpickled do not."""
+    buffer = io.BytesIO()
+    pickler = _CanonicalPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # facts hold no cycles
+    try:
+        pickler.dump(value)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+        return None
+    return buffer.getvalue()

@@ -13,10 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit.adopt import Narrowed, baseline_path, narrow
-from mlaudit.analyse import AnalysisStats, analyse_all, file_keys, run_key
+from mlaudit.analyse import (
+    AnalysisStats,
+    RunState,
+    analyse_all,
+    changed_files,
+    file_keys,
+    project_shape,
+    run_key,
+    same_facts,
+    state_key,
+)
 from mlaudit.cache import Cache, CacheSettingError, cache_location
 from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
-from mlaudit.facts import needs_reading
+from mlaudit.facts import FileResult, needs_reading
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 from mlaudit.project.boundary import OUTSIDE, read_inside, screen
@@ -240,10 +250,12 @@ class _Clock:
 
 @dataclass
 class RunMemo:
-    """Every finding of a run before scoping and suppression: reused as is when no file changed."""
+    """Every finding of a run before scoping and suppression: reused as is when no file changed,
+    and its `state` by a later run where some did."""
 
     findings: list[Finding]
     errors: list[str]
+    state: RunState | None = None
 
 
 def _all_findings(
@@ -256,28 +268,87 @@ def _all_findings(
     clock: _Clock,
 ) -> tuple[RunMemo, AnalysisStats]:
     """Per-file and project findings: from the run memo when nothing changed since a run with the
-    same settings, else analysed (per-file results cached) and memoised."""
-    keys = file_keys(list(files.values()), settings, cache) if cache is not None else {}
-    memo_key = run_key(list(files.values()), keys, settings) if cache is not None else None
+    same settings; else from the last run's state for every file that did not change, and its
+    project findings too when the changed files' facts did not change; else analysed (per-file
+    results cached) with every project rule run. Each way gives the same findings as a cold run
+    (tests/test_incremental.py edits fixture projects and compares)."""
+    listed = list(files.values())
+    keys = file_keys(listed, settings, cache) if cache is not None else {}
+    memo_key = run_key(listed, keys, settings) if cache is not None else None
     memo = cache.load(memo_key) if cache is not None and memo_key is not None else None
+    # The project's latest run, by its memo key: a run that cannot be memoised (an unreadable
+    # file, DVC files checked on disk) has none.
+    latest = state_key(root, settings) if cache is not None and memo_key is not None else None
     if isinstance(memo, RunMemo):
         clock.lap("analyse")
         clock.lap("project")
+        if cache is not None and latest is not None and cache.load(latest) != memo_key:
+            cache.store(latest, memo_key)  # back to an earlier tree (an edit undone, a branch switched)
         return memo, AnalysisStats(hits=len(keys))
-    results, stats = analyse_all(list(files.values()), settings, cache, options.jobs, keys)
-    clock.lap("analyse")
-    model = ProjectModel(root, files, {r.facts.path: r.facts for r in results}, git, settings)
-    project_findings, project_errors = run_project_rules(model)
-    clock.lap("project")
-    found = RunMemo(
-        [f for r in results for f in r.findings] + project_findings,
-        [e for r in results for e in r.errors] + project_errors,
-    )
+    shape = project_shape(listed, keys, settings) if latest is not None else ""
+    last = _latest_state(cache, latest)
+    reused = _from_state(listed, keys, settings, cache, options, last, shape) if last is not None else None
+    if reused is not None:
+        found, stats = reused
+        clock.lap("analyse")
+        clock.lap("project")
+    else:
+        every, stats = analyse_all(listed, settings, cache, options.jobs, keys)
+        clock.lap("analyse")
+        model = ProjectModel(root, files, {r.facts.path: r.facts for r in every}, git, settings)
+        project_findings, project_errors = run_project_rules(model)
+        clock.lap("project")
+        by_path = {r.facts.path: (r.findings, r.errors) for r in every if r.facts.path in keys}
+        found = RunMemo(
+            [f for r in every for f in r.findings] + project_findings,
+            [e for r in every for e in r.errors] + project_errors,
+            RunState({p: k for p, k in keys.items() if k}, by_path, shape, (project_findings, project_errors)),
+        )
     if cache is not None:
         if memo_key is not None and not found.errors and not stats.warnings:
             cache.store(memo_key, found)
+            if latest is not None:
+                cache.store(latest, memo_key)
         if cache.written:
             cache.prune_if_due()
+    return found, stats
+
+
+def _latest_state(cache: Cache | None, latest: str | None) -> RunState | None:
+    pointer = cache.load(latest) if cache is not None and latest is not None else None
+    memo = cache.load(pointer) if cache is not None and isinstance(pointer, str) and pointer.startswith("run-") else None
+    return memo.state if isinstance(memo, RunMemo) and isinstance(memo.state, RunState) else None
+
+
+def _from_state(
+    listed: list[SourceFile],
+    keys: dict[str, str | None],
+    settings: Settings,
+    cache: Cache | None,
+    options: CheckOptions,
+    state: RunState,
+    shape: str,
+) -> tuple[RunMemo, AnalysisStats] | None:
+    """The findings of a run where only Python files changed and none of their facts did (a
+    comment, a reworded message, a changed constant): the changed files are analysed, every other
+    file's findings and the project findings are the last run's. None when the project rules must
+    run again (another file changed, or a changed file's facts did)."""
+    if cache is None or state.shape != shape:
+        return None
+    changed = changed_files(listed, keys, state)
+    fresh, stats = analyse_all(changed, settings, cache, options.jobs, keys)
+    for file, result in zip(changed, fresh, strict=True):
+        old = cache.load(state.keys[file.path]) if file.path in state.keys else None
+        if not isinstance(old, FileResult) or result.errors or not same_facts(old.facts, result.facts):
+            return None
+    by_path = dict(state.findings)
+    by_path.update((r.facts.path, (r.findings, r.errors)) for r in fresh)
+    per_file = [by_path.get(f.path, ([], [])) for f in listed]
+    stats.hits += len(keys) - len(changed)
+    project_findings, project_errors = state.project
+    now = RunState({p: k for p, k in keys.items() if k}, by_path, shape, state.project)
+    found = RunMemo([f for found, _ in per_file for f in found] + project_findings,
+                    [e for _, errors in per_file for e in errors] + project_errors, now)
     return found, stats
 
 

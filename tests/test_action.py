@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,47 @@ def test_check_step_passes_diff_base(tmp_path: Path) -> None:
     result, output, _ = run_check_step(repo, tmp_path, **{"diff-base": "HEAD"})
     assert result.returncode == 0, result.stderr
     assert output.read_text() == "exit-code=0\n"  # nothing changed since HEAD
+
+
+def test_the_cache_is_restored_before_the_check_and_keyed_by_mlaudits_code() -> None:
+    steps = action()["runs"]["steps"]
+    names = [s.get("name") for s in steps]
+    restore = step("Restore the mlaudit cache")
+    assert restore["uses"].startswith("actions/cache@")
+    assert names.index("Install mlaudit") < names.index("Restore the mlaudit cache") < names.index("mlaudit check")
+    assert restore["if"] == "${{ inputs.cache == 'true' }}"
+    assert restore["with"]["path"].splitlines() == ["${{ runner.temp }}/mlaudit-cache", "${{ runner.temp }}/mlaudit-home/mlaudit/key"]
+    prefix = "mlaudit-${{ runner.os }}-${{ steps.install.outputs.code }}-"
+    assert restore["with"]["key"] == prefix + "${{ github.sha }}"
+    assert restore["with"]["restore-keys"].splitlines() == [prefix]
+    assert "code=" in step("Install mlaudit")["run"] and step("Install mlaudit")["id"] == "install"
+
+
+def test_a_later_run_with_the_restored_cache_analyses_only_what_changed(tmp_path: Path) -> None:
+    """What actions/cache restores (the cache folder and the signing key under the runner's temp
+    folder) is what the check step uses: a fresh clone on a branch that changed one file reuses
+    the entries of every other file."""
+    files = {"train.py": BENCH, "a.py": "import os\n", "b.py": "import sys\n", "c.py": "x = 1\n"}
+    first = make_repo(tmp_path / "first", files)
+    result, _, _ = run_check_step(first, tmp_path / "job1", args=". -v")
+    assert result.returncode == 0, result.stderr
+    assert "0 cached" in result.stderr
+    assert not (first / ".mlaudit_cache").exists()  # kept in the runner's temp folder, out of the checkout
+    saved = tmp_path / "job1" / "runner-temp"
+    assert (saved / "mlaudit-cache").is_dir() and (saved / "mlaudit-home" / "mlaudit" / "key").is_file()
+    second = make_repo(tmp_path / "second", {**files, "c.py": "x = 2\n"})
+    restored = tmp_path / "job2" / "runner-temp"
+    restored.mkdir(parents=True)
+    for part in ("mlaudit-cache", "mlaudit-home"):
+        shutil.copytree(saved / part, restored / part)
+    result, output, _ = run_check_step(second, tmp_path / "job2", args=". -v")
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == "exit-code=1\n"
+    assert "checked 4 files" in result.stderr and "3 cached" in result.stderr
+
+
+def test_without_the_cache_input_nothing_is_kept(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH})
+    result, _, _ = run_check_step(repo, tmp_path, cache="false", args=". --no-cache")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "runner-temp" / "mlaudit-cache").exists()

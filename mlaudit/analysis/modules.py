@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from mlaudit.facts.python import DefFact, ModuleFacts
+from mlaudit.facts.python import DefFact, ImportFact, ModuleFacts
 from mlaudit.facts.sources import SourceError, read_bytes
 from mlaudit.project.kinds import stem_parts
 
@@ -56,6 +56,8 @@ class ModuleGraph:
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
     _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
     _segments: frozenset[str] | None = field(default=None, repr=False)  # every part of every module name
+    _symbols: dict[tuple[str, str, int], Symbol | None] = field(default_factory=dict, repr=False)  # (folder, name, depth) -> symbol
+    _imports_by_name: dict[str, tuple[dict[str, ImportFact], tuple[ImportFact, ...]]] = field(default_factory=dict, repr=False)
 
     # --- modules -----------------------------------------------------------------------------
 
@@ -77,6 +79,12 @@ class ModuleGraph:
             )
         return found
 
+    def _foreign(self, qualname: str) -> bool:
+        """Whether no spelling of a repo module starts like `qualname` (`torch...`, `np...`)."""
+        if self._segments is None:
+            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
+        return qualname.partition(".")[0] not in self._segments
+
     def importers_of(self, path: str) -> list[str]:
         if self._importers is None:  # built on first use: the graph is complete by then
             self._importers = {}
@@ -92,6 +100,20 @@ class ModuleGraph:
         not the repo's own (a library) or cannot be followed."""
         if depth > MAX_REEXPORT_DEPTH or not qualname:
             return None
+        # The answer depends only on the importer's folder, the name and the depth left, so it is
+        # worked out once: the tracer asks about `torch.nn.functional.relu` and the repo's own
+        # helpers thousands of times, and packages whose `__init__`s star-import each other
+        # (with modules missing) made every failed look-up retry every star import at every depth
+        # (hours on a quarter of diffusers).
+        head, slash, _ = importer.rpartition("/")
+        key = (head if slash else ".", qualname, depth)
+        if key not in self._symbols:
+            self._symbols[key] = self._resolve(importer, qualname, depth)
+        return self._symbols[key]
+
+    def _resolve(self, importer: str, qualname: str, depth: int) -> Symbol | None:
+        if self._foreign(qualname):
+            return None  # every cut would start with the same foreign part
         parts = qualname.split(".")
         for cut in range(len(parts), 0, -1):
             path = self.module_path(importer, ".".join(parts[:cut]))
@@ -108,16 +130,32 @@ class ModuleGraph:
             name = ".".join(rest[:cut])
             if name in defs:
                 return Symbol(path, name, defs[name].kind) if cut == len(rest) else self._member(path, name, rest[cut:])
-        facts = self.facts[path]
-        for fact in facts.imports:  # re-export: `from .utils import seed_all` in the package
-            if fact.local == rest[0] and not fact.star:
-                return self.resolve(path, ".".join([fact.target, *rest[1:]]), depth + 1)
-        for fact in facts.imports:
-            if fact.star:
-                found = self.resolve(path, ".".join([fact.target, *rest]), depth + 1)
-                if found is not None:
-                    return found
+        bound, stars = self._bindings(path)
+        fact = bound.get(rest[0])  # re-export: `from .utils import seed_all` in the package
+        if fact is not None:
+            return self.resolve(path, ".".join([fact.target, *rest[1:]]), depth + 1)
+        for fact in stars:
+            found = self.resolve(path, ".".join([fact.target, *rest]), depth + 1)
+            if found is not None:
+                return found
         return None
+
+    def _bindings(self, path: str) -> tuple[dict[str, ImportFact], tuple[ImportFact, ...]]:
+        """A module's imports by the name each binds (the first import of a name wins, as the scan
+        this replaces found it) and its star imports of repo modules: a package `__init__` that
+        re-exports its whole API (diffusers: thousands of names) is looked up by name, not scanned
+        per look-up. A star import of a module that is not in the repo binds nothing we can see;
+        following it as a dotted name instead (`pkg.missing.name` through `pkg`'s own stars)
+        made every failed look-up branch over every star import at every depth."""
+        found = self._imports_by_name.get(path)
+        if found is None:
+            bound: dict[str, ImportFact] = {}
+            for fact in self.facts[path].imports:
+                if not fact.star:
+                    bound.setdefault(fact.local, fact)
+            stars = tuple(f for f in self.facts[path].imports if f.star and self.module_path(path, f.target) is not None)
+            found = self._imports_by_name[path] = (bound, stars)
+        return found
 
     def _member(self, path: str, cls: str, rest: list[str]) -> Symbol | None:
         """`Class.method` inherited from a base class defined in the repo."""
@@ -142,11 +180,10 @@ class ModuleGraph:
 
     def star_lookup(self, path: str, name: str) -> Symbol | None:
         """A bare name that only a `from m import *` can have bound."""
-        for fact in self.facts[path].imports:
-            if fact.star:
-                found = self.resolve(path, f"{fact.target}.{name}")
-                if found is not None:
-                    return found
+        for fact in self._bindings(path)[1]:
+            found = self.resolve(path, f"{fact.target}.{name}")
+            if found is not None:
+                return found
         return None
 
     def class_of(self, path: str, scope: str) -> str | None:

@@ -14,6 +14,14 @@ every set of kinds the rules ask about is the same as with the function repeated
 at most as long as the events it can reach (no step cap, nothing silently dropped). Recursion is
 cut where it closes the cycle: the outer activation already accounts for those events.
 
+The walk costs what it emits, not what it passes. Links only ever point at finished nodes, so the
+nodes form a DAG; each node carries the set of nodes with events of their own that it reaches
+(`mask`, a bit set). Whatever a trace has walked is closed under reachability, so a link whose
+mask the trace has already covered can only lead to nodes walked before: it is skipped in one
+step, and the nodes a trace enters are those on the way to events it has not emitted yet. (On
+diffusers, 267 traces over 4,344 nodes: 960,000 part visits before, most of them links to nodes
+already walked.)
+
 Unresolved calls whose name suggests seeding or determinism (`set_random_seed`, `make_deterministic`)
 are kept as UNRESOLVED steps, so rules can lower their certainty instead of guessing.
 
@@ -66,27 +74,23 @@ class Node:
     callees: set[Node] = field(default_factory=set)
     pairs: set[tuple[str, str]] = field(default_factory=set)
     seeds: bool = False  # a SEED event runs in it or in anything it links to
-    order: int = 0  # when it was finished: callees first
-    alone: Walked | None = None  # its walk from a fresh start, once summarised
+    bit: int = 0  # its own bit when it has events of its own, else 0
+    mask: int = 0  # the bits of every node it runs (itself included) that has events of its own
 
     __hash__ = object.__hash__  # identity: one node per function
-
-@dataclass(frozen=True)
-class Walked:
-    """What walking a node from a fresh start gives: its steps as (event, file) in order, the nodes
-    the walk went through and their files. A trace that meets the node with none of those nodes
-    seen yet, and outside the entry point's file, takes these steps as they are."""
-
-    steps: tuple[tuple[RandEvent, str], ...]
-    nodes: frozenset[Node]
-    paths: frozenset[str]
 
 
 @dataclass
 class Trace:
     entry: EntryPoint
     steps: list[Step]
-    reached: set[tuple[str, str]]  # (path, function) run by the entry point; "" is a top level
+    roots: list[Node] = field(repr=False)
+
+    @functools.cached_property
+    def reached(self) -> set[tuple[str, str]]:
+        """(path, function) pairs run by the entry point; "" is a top level. Worked out on first
+        use: only a finding that suggests a seeding helper asks."""
+        return _reached(self.roots)
 
     @property
     def training(self) -> Step | None:
@@ -106,8 +110,7 @@ class Tracer:
     calls: CallGraph
     memo: dict[Key, Node] = field(default_factory=dict)
     active: set[Key] = field(default_factory=set)
-    built: int = 0  # nodes finished so far (callees finish before their callers)
-    met: dict[Node, int] = field(default_factory=dict)  # how many traces walked into a node
+    with_events: int = 0  # nodes with events of their own so far: the next one's bit
     by_scope: dict[str, dict[str, list[RandEvent]]] = field(default_factory=dict)  # path -> scope -> events
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
@@ -120,22 +123,7 @@ class Tracer:
         if entry.function:
             frames.append((entry.path, entry.function, False))
         roots = [node for node in (self.node(*frame) for frame in frames) if node is not None]
-        met: list[Node] = []
-        steps = _walk(roots, entry.path, met)
-        self._summarise(met)
-        return Trace(entry, steps, _reached(roots))
-
-    def _summarise(self, met: list[Node]) -> None:
-        """Walks from a fresh start of the nodes that traces walked into twice (a library's import
-        tree, a shared helper), callees before callers so each reuses its callees' walks; later
-        traces then take them in one step. Nodes walked into once are never summarised."""
-        for node in sorted(met, key=lambda n: n.order):
-            self.met[node] = count = self.met.get(node, 0) + 1
-            if count == 2:
-                seen = {node}
-                found: list[tuple[RandEvent, str, int]] = []
-                _walk_parts(node.parts, None, 0, seen, found, [])
-                node.alone = Walked(tuple((e, p) for e, p, _ in found), frozenset(seen), frozenset(n.path for n in seen))
+        return Trace(entry, _walk(roots, entry.path), roots)
 
     def seeds(self, path: str, scope: str) -> bool:
         node = self.node(path, scope)
@@ -180,8 +168,7 @@ class Tracer:
                 yield from self._call(node, path, event)
         self.active.discard(key)
         self.memo[key] = node
-        node.order = self.built
-        self.built += 1
+        self.with_events += _seal(node, self.with_events)
         return node
 
     def _call(self, node: Node, path: str, event: RandEvent) -> Generator[Key, Node | None, None]:
@@ -214,6 +201,7 @@ class Tracer:
             return  # recursion: the outer activation already accounts for its events
         if callee.parts:
             node.parts.append((path, line, callee))
+            node.mask |= callee.mask
         node.callees.add(callee)
         node.seeds = node.seeds or callee.seeds
 
@@ -236,44 +224,43 @@ class Tracer:
         return target if target != path else None
 
 
-def _walk(roots: list[Node], entry_path: str, met: list[Node]) -> list[Step]:
+def _seal(node: Node, with_events: int) -> int:
+    """Give a finished node its bit when it has events of its own (the `with_events`-th such
+    node); 1 when it took one, else 0."""
+    if not any(isinstance(what, RandEvent) for _, _, what in node.parts):
+        return 0
+    node.bit = 1 << with_events
+    node.mask |= node.bit
+    return 1
+
+
+def _walk(roots: list[Node], entry_path: str) -> list[Step]:
     """The steps an entry point runs, each node walked once (see the module docstring).
 
     A step's site is the innermost line of the entry point's file on the way to it (the event's
-    own line when it is written there), else the event's line.
+    own line when it is written there), else the event's line. `covered` holds the bits of the
+    nodes with events walked so far; a node whose mask it holds has nothing left to give.
     """
-    found: list[tuple[RandEvent, str, int]] = []
-    seen: set[Node] = set()
+    found: list[Step] = []
+    covered = 0
     for root in roots:
-        _walk_parts([(entry_path, 0, root)], entry_path, 0, seen, found, met)
-    return [Step(event, path, site or event.line) for event, path, site in found]
-
-
-def _walk_parts(
-    parts: list[tuple[str, int, RandEvent | Node]], entry_path: str | None, site: int, seen: set[Node],
-    found: list[tuple[RandEvent, str, int]], met: list[Node],
-) -> None:
-    """Append the (event, file, site) steps of `parts` to `found`, skipping nodes in `seen`; site 0
-    means no line of the entry point's file on the way. Nodes walked part by part go to `met`."""
-    stack = [(0, parts, site)]
-    while stack:
-        index, parts, site = stack.pop()
-        if index >= len(parts):
+        if not root.mask & ~covered:
             continue
-        stack.append((index + 1, parts, site))
-        path, line, what = parts[index]
-        here = line if path == entry_path else site
-        if isinstance(what, RandEvent):
-            found.append((what, path, here))
-        elif what not in seen:
-            alone = what.alone
-            if alone is not None and entry_path not in alone.paths and alone.nodes.isdisjoint(seen):
-                seen |= alone.nodes
-                found.extend((event, inner, here) for event, inner in alone.steps)
-            else:
-                seen.add(what)
-                met.append(what)
+        covered |= root.bit
+        stack: list[tuple[int, list[tuple[str, int, RandEvent | Node]], int]] = [(0, root.parts, 0)]
+        while stack:
+            index, parts, site = stack.pop()
+            if index >= len(parts):
+                continue
+            stack.append((index + 1, parts, site))
+            path, line, what = parts[index]
+            here = line if path == entry_path else site
+            if isinstance(what, RandEvent):
+                found.append(Step(what, path, here or what.line))
+            elif what.mask & ~covered:
+                covered |= what.bit
                 stack.append((0, what.parts, here))
+    return found
 
 
 def _reached(roots: list[Node]) -> set[tuple[str, str]]:

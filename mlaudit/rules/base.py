@@ -106,6 +106,11 @@ class FileRule(Rule):
 class ProjectRule(Rule):
     """Project-wide rule: runs once over all file facts and the project model."""
 
+    # Reads the text of Python files from disk, not only their facts: an edit that leaves a
+    # file's facts unchanged (a comment) can still change its findings, so a run where this rule
+    # is enabled reruns the project rules for any changed file (engine's early cutoff).
+    reads_source: ClassVar[bool] = False
+
     def check(self, model: ProjectModel) -> Iterable[Finding]:
         raise NotImplementedError
 

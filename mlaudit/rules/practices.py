@@ -71,6 +71,7 @@ def _text(model: ProjectModel, path: str) -> str:
 
 class TestsNotRunInCI(ProjectRule):
     code = "ML814"
+    reads_source = True  # CI scripts and module text, read from disk
     name = "tests-not-run-in-ci"
     summary = "The repository has tests but no CI workflow, pre-commit hook or script it calls runs them"
     tags = ("practices",)
@@ -252,6 +253,7 @@ def _ci_runs(model: ProjectModel, entries: list[tuple[EntryPoint, set[str]]]) ->
 
 class EnvironmentNotCaptured(ProjectRule):
     code = "ML811"
+    reads_source = True  # CI scripts and module text, read from disk
     name = "environment-not-captured"
     summary = "A tracked training run (MLflow, W&B) logs neither the package environment nor lets the tracker capture it"
     tags = ("practices",)
@@ -306,6 +308,7 @@ def _logs_environment(callee: str) -> bool:
 
 class TrainingCodeUntested(ProjectRule):
     code = "ML812"
+    reads_source = True  # CI scripts and module text, read from disk
     name = "training-code-untested"
     summary = "The repository has a training entry point but no test imports any module of its training code"
     tags = ("practices",)
@@ -365,6 +368,7 @@ class TrainingCodeUntested(ProjectRule):
 
 class NoTrainingSmokeTest(ProjectRule):
     code = "ML813"
+    reads_source = True  # CI scripts and module text, read from disk
     name = "no-training-smoke-test"
     summary = "Tests exist but none runs a training step (the training function, an optimizer step, Trainer.fit)"
     tags = ("practices",)

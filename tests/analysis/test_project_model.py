@@ -95,3 +95,30 @@ def test_call_graph_resolution_and_reachability(tmp_path: Path) -> None:
     assert child.symbol is not None and child.symbol.name == "Base.step"
     cli = next(e for e in entry_points(model) if e.kind == "project-script")
     assert ("lib/pkg/core.py", "helper") in calls.reachable(cli)
+
+
+def test_star_imports_of_missing_modules_do_not_multiply_look_ups(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A package `__init__` that star-imports modules the repo lacks (generated, or left out of a
+    copy): a name the package does not have was once retried through every star import at every
+    re-export depth (7 star imports: 7^8 look-ups, hours on a quarter of diffusers). Now a star
+    import binds only what a repo module it names defines."""
+    stars = "".join(f"from .missing{i} import *\n" for i in range(6)) + "from .real import *\n"
+    model = build(tmp_path, {
+        "pkg/__init__.py": stars,
+        "pkg/real.py": "def helper():\n    return 1\n",
+        "train.py": "import pkg\n\nif __name__ == '__main__':\n    pkg.helper()\n    pkg.nothing.deeper.call()\n",
+    })
+    graph = module_graph(model)
+    look_ups = []
+    original = type(graph)._resolve
+
+    def counting(self, importer: str, qualname: str, depth: int):  # type: ignore[no-untyped-def]
+        look_ups.append(qualname)
+        assert len(look_ups) < 1000, "look-ups multiply"
+        return original(self, importer, qualname, depth)
+
+    monkeypatch.setattr(type(graph), "_resolve", counting)
+    assert graph.resolve("train.py", "pkg.nothing.deeper.call") is None
+    found = graph.resolve("train.py", "pkg.helper")
+    assert found is not None and (found.path, found.name) == ("pkg/real.py", "helper")
+    assert len(look_ups) < 20
