@@ -26,8 +26,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
-from mlaudit.facts.structured import YamlFacts
-from mlaudit.project.kinds import stem_parts
+from mlaudit.files.kinds import stem_parts
+from mlaudit.files.structured import YamlFacts
 from mlaudit.project.model import ProjectModel
 
 Chain = tuple[str, ...]
@@ -178,7 +178,7 @@ def _overlaps_below(chain: Chain, run: Chain) -> bool:
 
 
 def config_index(model: ProjectModel) -> ConfigIndex:
-    return model.analysis("config_index", build)
+    return model.analysis(build)
 
 
 def build(model: ProjectModel) -> ConfigIndex:
@@ -187,8 +187,8 @@ def build(model: ProjectModel) -> ConfigIndex:
     local_defs: dict[str, set[str]] = {}
     root_to_ns: dict[str, list[str]] = {}
     for file, facts in model.python_modules():
-        config = facts.extra.get("config")
-        if not isinstance(config, ModuleConfigFacts):
+        config = facts.family(ModuleConfigFacts)
+        if config is None:
             continue
         index.facts[file.path] = config
         index.uses_config_store |= config.uses_config_store

@@ -17,7 +17,7 @@ package that another non-test module of the repo imports). Such a block is a dem
 
 An entry point is either a module (`function is None`: its top level is the run) or a function
 (the module's top level outside the main guard runs first, then the function).
-Build once per run with `model.analysis("entrypoints", build_entry_points)`.
+Build once per run with `model.analysis(build_entry_points)`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlaudit.analysis.modules import ModuleGraph, module_graph
 from mlaudit.facts.python import ModuleFacts
-from mlaudit.rules import randomness_data as data
+from mlaudit.facts.randomness import RandomnessFacts
+from mlaudit.knowledge import randomness as data
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -80,7 +81,7 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
 
 
 def entry_points(model: ProjectModel) -> list[EntryPoint]:
-    return model.analysis("entrypoints", build_entry_points)
+    return model.analysis(build_entry_points)
 
 
 def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> bool:
@@ -100,11 +101,11 @@ def _test_path(path: str) -> bool:
 
 def _cli_runs(path: str, facts: ModuleFacts) -> list[EntryPoint]:
     """`fire.Fire(train)` / `typer.run(main)` at the module's top level or in its main guard."""
-    extra = facts.extra.get("randomness")
+    extra = facts.family(RandomnessFacts)
     defined = {d.name: d.line for d in facts.defs if d.kind == "function" and "." not in d.name}
     return [
         EntryPoint(path, "cli-runner", name, defined[name])
-        for name, _ in getattr(extra, "cli_targets", ()) if name in defined
+        for name, _ in (extra.cli_targets if extra is not None else ()) if name in defined
     ]
 
 
@@ -140,8 +141,8 @@ def _decorator_kind(decorators: tuple[str, ...], module: str, apps: dict[str, st
 def _cli_apps(facts: ModuleFacts) -> dict[str, str]:
     """Module-level variables holding a typer/click application, and groups made by `@click.group`."""
     apps: dict[str, str] = {}
-    extra = facts.extra.get("randomness")
-    for name, ctor in getattr(extra, "module_vars", ()):
+    extra = facts.family(RandomnessFacts)
+    for name, ctor in extra.module_vars if extra is not None else ():
         if ctor in data.CLI_APPS:
             apps[name] = ctor
     for fact in facts.defs:

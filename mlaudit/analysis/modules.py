@@ -12,7 +12,7 @@ Resolution follows how Python would find the repo's own modules without running 
 Imports that stay unresolved are third-party or computed (`sys.path` edits); they are recorded as
 unresolved, never guessed.
 
-Build it once per run with `model.analysis("modules", build_module_graph)`.
+Build it once per run with `model.analysis(build_module_graph)`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlaudit.facts.python import DefFact, ModuleFacts
-from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.project.kinds import stem_parts
+from mlaudit.files.kinds import stem_parts
+from mlaudit.files.sources import SourceError, read_bytes
 
 if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel, SourceFile
+    from mlaudit.files.sources import SourceFile
+    from mlaudit.project.model import ProjectModel
 
 MAX_REEXPORT_DEPTH = 8
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
@@ -312,4 +313,4 @@ def build_module_graph(model: ProjectModel) -> ModuleGraph:
 
 
 def module_graph(model: ProjectModel) -> ModuleGraph:
-    return model.analysis("modules", build_module_graph)
+    return model.analysis(build_module_graph)

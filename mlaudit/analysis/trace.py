@@ -17,7 +17,7 @@ cut where it closes the cycle: the outer activation already accounts for those e
 Unresolved calls whose name suggests seeding or determinism (`set_random_seed`, `make_deterministic`)
 are kept as UNRESOLVED steps, so rules can lower their certainty instead of guessing.
 
-Build all traces once per run with `model.analysis("randomness-traces", build_traces)`.
+Build all traces once per run with `model.analysis(build_traces)`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.facts.randomness import CALL, IMPORT, SEED, TRAIN, RandEvent, RandomnessFacts
-from mlaudit.project.kinds import TEST
+from mlaudit.files.kinds import TEST
 
 if TYPE_CHECKING:
     from mlaudit.project.model import ProjectModel
@@ -112,8 +112,8 @@ class Tracer:
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
         facts = self.calls.graph.facts.get(path)
-        extra = facts.extra.get("randomness") if facts is not None else None
-        return extra.events if isinstance(extra, RandomnessFacts) else ()
+        extra = facts.family(RandomnessFacts) if facts is not None else None
+        return extra.events if extra is not None else ()
 
     def trace(self, entry: EntryPoint) -> Trace:
         frames = [(entry.path, "", entry.function is None)]
@@ -337,4 +337,4 @@ def _is_test(model: ProjectModel, path: str) -> bool:
 
 
 def traces(model: ProjectModel) -> Traces:
-    return model.analysis("randomness-traces", build_traces)
+    return model.analysis(build_traces)

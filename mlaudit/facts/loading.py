@@ -9,9 +9,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from mlaudit.facts.fixes import call_fix, set_keyword
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Fix
-from mlaudit.fix import call_fix, set_keyword
 
 TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
 MISSING, TRUE, FALSE, OTHER = "missing", "true", "false", "other"
@@ -28,10 +28,13 @@ class TorchLoadCall:
     fix: Fix | None = None  # the change to weights_only=True; None when none can be built safely
 
 
+@dataclass(frozen=True)
+class LoadingFacts:
+    calls: tuple[TorchLoadCall, ...] = ()
+
+
 class TorchLoads:
     """Listener: every call that resolves to torch.load."""
-
-    family = "loading"
 
     def __init__(self) -> None:
         self.found: list[TorchLoadCall] = []
@@ -44,8 +47,8 @@ class TorchLoads:
         line, col, end_line, end_col = ctx.span(node)
         self.found.append(TorchLoadCall(callee, line, col, end_line, end_col, state, fix))
 
-    def facts(self, ctx: PyContext) -> tuple[TorchLoadCall, ...]:
-        return tuple(self.found)
+    def facts(self, ctx: PyContext) -> LoadingFacts:
+        return LoadingFacts(tuple(self.found))
 
 
 def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import Manifest, lock_from_requirements
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import Manifest, lock_from_requirements
 from mlaudit.project.versions import VersionInfo, allowed_versions, folders_up
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _rank(lock_path: str, folders: list[str], extra: list[str]) -> int:
 
 def dependency_index(model: ProjectModel) -> DependencyIndex:
     """Built once per run and shared by every rule that asks."""
-    return model.analysis("dependencies", build_index)
+    return model.analysis(build_index)
 
 
 def build_index(model: ProjectModel) -> DependencyIndex:

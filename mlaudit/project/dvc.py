@@ -19,11 +19,11 @@ from typing import Any
 
 import pathspec
 
-from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.facts.structured import YamlFacts
+from mlaudit.files.patterns import gitignore_spec
+from mlaudit.files.sources import SourceError, SourceFile, read_bytes
+from mlaudit.files.structured import YamlFacts
 from mlaudit.project.lfs import file_text
-from mlaudit.project.model import ProjectModel, SourceFile
-from mlaudit.project.patterns import gitignore_spec
+from mlaudit.project.model import ProjectModel
 
 # Keys an out of a `.dvc` file uses to record its content; without one, `dvc pull` has nothing to fetch.
 HASH_KEYS = frozenset({"md5", "etag", "checksum", "files", "version_id"})
@@ -90,7 +90,7 @@ def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
 
 
 def dvc_state(model: ProjectModel) -> DvcState:
-    return model.analysis("dvc", build_dvc_state)
+    return model.analysis(build_dvc_state)
 
 
 _CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pathspec
 
-from mlaudit.project.boundary import read_regular
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.files.boundary import read_regular
+from mlaudit.files.sources import SourceFile
+from mlaudit.project.model import ProjectModel
 
 # The first line of every LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
 POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
@@ -53,7 +54,7 @@ class LfsState:
 
 
 def lfs_state(model: ProjectModel) -> LfsState:
-    return model.analysis("lfs", build_lfs_state)
+    return model.analysis(build_lfs_state)
 
 
 def build_lfs_state(model: ProjectModel) -> LfsState:

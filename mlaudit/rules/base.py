@@ -25,7 +25,8 @@ from mlaudit.findings import Finding, Level
 
 if TYPE_CHECKING:
     from mlaudit.facts.walk import PyContext
-    from mlaudit.project.model import ProjectModel, SourceFile
+    from mlaudit.files.sources import SourceFile
+    from mlaudit.project.model import ProjectModel
 
 Example = str | Mapping[str, str]
 
@@ -81,7 +82,7 @@ class PythonRule(Rule):
     """
 
     scope = Scope.FILE
-    # File roles (mlaudit.project.kinds) the rule does not apply to, e.g. {"test"}.
+    # File roles (mlaudit.files.kinds) the rule does not apply to, e.g. {"test"}.
     exempt_roles: frozenset[str] = frozenset()
 
     def begin(self, ctx: PyContext) -> None:
@@ -98,7 +99,7 @@ class FileRule(Rule):
     kinds: ClassVar[frozenset[str]] = frozenset()
 
     def check_file(self, file: SourceFile, data: Any) -> Iterable[Finding]:
-        """`data` is what the file's parser returned (see mlaudit.facts.parse_file)."""
+        """`data` is what the file's parser returned (see mlaudit.engine.per_file.parse_file)."""
         raise NotImplementedError
 
 

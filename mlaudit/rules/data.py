@@ -14,14 +14,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.paths import PathLiteral, machine_path
-from mlaudit.facts.structured import YamlFacts
+from mlaudit.facts.paths import PathFacts, PathLiteral, machine_path
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
+from mlaudit.files.structured import YamlFacts
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
 from mlaudit.project.artifacts import artifact_kind, suffixes
 from mlaudit.project.dvc import DvcPath, DvcState, dvc_state, exists_on_disk, yaml_item_line
 from mlaudit.project.lfs import is_lfs_pointer, lfs_state
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule
 
 # A folder of this many untracked images is a dataset, not a couple of figures.
@@ -171,8 +172,8 @@ class HardcodedAbsolutePath(ProjectRule):
         for file, facts in model.python_modules():
             if _is_test_path(file.path):
                 continue
-            literals: tuple[PathLiteral, ...] = facts.extra.get("paths", ())
-            for literal in literals:
+            found = facts.family(PathFacts)
+            for literal in found.literals if found is not None else ():
                 yield self._finding(file.path, literal.line, literal.value, "code", literal)
         for file in model.with_role(kinds.CONFIG):
             data = model.data(file.path)

@@ -10,8 +10,8 @@ from typing import Any
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.comments import commented_code
 from mlaudit.facts.walk import PyContext
+from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
-from mlaudit.project import kinds
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.docs import load_doc
-from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.files import kinds
+from mlaudit.files.manifests import dependency_file_kind
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
 from mlaudit.project.dependencies import build_index
-from mlaudit.project.manifests import dependency_file_kind
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule
 from mlaudit.rules.dependencies import MissingLockfile, StaleLockfile, UnpinnedDependency
+from mlaudit.rules.docs import load_doc
 
 RULES: tuple[type[ProjectRule], ...] = (MissingLockfile, UnpinnedDependency, StaleLockfile)
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "deps"
@@ -332,8 +332,8 @@ def test_index_answers_which_torch_a_file_may_run_with(tmp_path: Path) -> None:
         "examples/new/train.py": "import torch\n",
     }
     root = write(tmp_path / "repo", files)
-    from mlaudit.analyse import analyse_all
-    from mlaudit.engine import build_settings, discover
+    from mlaudit.engine.analyse import analyse_all
+    from mlaudit.engine.check import build_settings, discover
 
     settings = build_settings(root, CheckOptions(use_cache=False))
     found, git = discover(root, settings)

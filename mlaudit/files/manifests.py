@@ -4,7 +4,7 @@ Manifests (what a project asks for): pyproject.toml (PEP 621 `[project]` and opt
 dependencies, PEP 735 `[dependency-groups]`, Poetry dependencies and groups, PDM and uv dev
 dependencies), setup.cfg, setup.py (read with `ast`, never executed), Pipfile, environment.yml
 (with its `pip:` list), requirements*.txt / *.in (with `-r` / `-c` includes).
-Lockfiles (what it resolved to) live in `mlaudit.project.lockfiles`; a requirements file whose
+Lockfiles (what it resolved to) live in `mlaudit.files.lockfiles`; a requirements file whose
 every entry is pinned with `==` also serves as one (`lock_from_requirements`).
 
 Every parser is a pure function of `(path, text)` returning plain frozen data, so results can be
@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from mlaudit.project.formats import compose_yaml, load_toml
-from mlaudit.project.lockfiles import Lockfile, lockfile_parser
-from mlaudit.project.requirements import (
+from mlaudit.files.formats import compose_yaml, load_toml
+from mlaudit.files.lockfiles import Lockfile, lockfile_parser
+from mlaudit.files.requirements import (
     Include,
     ManifestError,
     Requirement,

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pathspec
 
-from mlaudit.project.boundary import read_inside
-from mlaudit.project.git import GitState, find_git_root
-from mlaudit.project.patterns import gitignore_spec
+from mlaudit.files.boundary import read_inside
+from mlaudit.files.git import find_git_root
+from mlaudit.files.patterns import gitignore_spec
+from mlaudit.project.git import GitState
 
 # Never audited, whatever the configuration says: tool caches and environments.
 ALWAYS_EXCLUDED = (
