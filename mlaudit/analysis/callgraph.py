@@ -16,14 +16,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlaudit.analysis.entrypoints import EntryPoint
 from mlaudit.analysis.modules import ModuleGraph, Symbol, module_graph
 from mlaudit.facts.randomness import RandomnessFacts
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+from mlaudit.project.model import ProjectModel
 
 RESOLVED, EXTERNAL, UNRESOLVED = "resolved", "external", "unresolved"
 

@@ -26,15 +26,12 @@ import functools
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.facts.randomness import CALL, IMPORT, SEED, TRAIN, RandEvent, RandomnessFacts
 from mlaudit.files.kinds import TEST
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+from mlaudit.project.model import ProjectModel
 
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)

@@ -20,7 +20,8 @@ from mlaudit.facts.python import CoreFacts
 from mlaudit.facts.walk import LineMap, PyContext, module_level_names, walk
 from mlaudit.files import kinds
 from mlaudit.files.manifests import ManifestError, read_dependency_file
-from mlaudit.files.sources import SourceError, SourceFile, decode_python, decode_text, module_name, read_bytes
+from mlaudit.files.modules import module_name
+from mlaudit.files.sources import SourceError, SourceFile, decode_python, decode_text, read_bytes
 from mlaudit.files.structured import parse_json, parse_toml, parse_yaml
 from mlaudit.findings import Finding, Level
 from mlaudit.rules.base import FileRule, PythonRule
@@ -88,7 +89,9 @@ def _first_line(exc: BaseException) -> str:
 def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory]) -> FileResult:
     if file.format == kinds.PYTHON:
         text = decode_python(raw)
-        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None))
+        tree = _parse_python(file, text, LineMap())
+        # setup.py's dependency reader gets the same tree: a file is parsed once.
+        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None, tree), tree)
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
         notebook, code, line_map, tree = parse_notebook(text)
@@ -107,7 +110,7 @@ def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[Rul
 _DEPENDENCY_ROLES = frozenset({kinds.MANIFEST, kinds.LOCKFILE})
 
 
-def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileResult:
+def _with_dependencies(file: SourceFile, text: str, result: FileResult, tree: ast.Module | None = None) -> FileResult:
     """Read a manifest or lockfile with the dependency reader; its failure is an ML001 finding,
     while the file's other facts and findings (a setup.py's Python rules) stay."""
     if not file.kind.roles & _DEPENDENCY_ROLES or kinds.is_template_text(text):
@@ -116,7 +119,7 @@ def _with_dependencies(file: SourceFile, text: str, result: FileResult) -> FileR
     # import would be circular.
 
     try:
-        parsed = result.facts.data if file.format == kinds.TOML else None
+        parsed = result.facts.data if file.format == kinds.TOML else tree
         dependencies = read_dependency_file(file.path, text, parsed)
     except ManifestError as exc:
         result.findings.append(_unparseable_finding(file, SourceError(exc.message, line=exc.line)))
@@ -140,13 +143,7 @@ def _python(
 ) -> FileResult:
     module, is_package = module_name(file.path) if notebook is None else ("", False)
     if tree is None:
-        _check_python_budget(text)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
-                tree = ast.parse(text, filename=file.path)
-        except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-            raise _syntax_error(exc, line_map) from None
+        tree = _parse_python(file, text, line_map)
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
@@ -162,6 +159,16 @@ def _python(
         facts.families[type(found)] = found
     file_facts = FileFacts(file.path, file.format, digest, python=facts, notebook=notebook)
     return FileResult(file_facts, ctx.findings, ctx.errors)
+
+
+def _parse_python(file: SourceFile, text: str, line_map: LineMap) -> ast.Module:
+    _check_python_budget(text)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our findings
+            return ast.parse(text, filename=file.path)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        raise _syntax_error(exc, line_map) from None
 
 
 def python_tokens(data: bytes) -> int:

@@ -418,13 +418,15 @@ def _cfg_key_line(lines: _Lines, section: str, key: str) -> int:
 # -- setup.py (static: the file is parsed, never run) --------------------------------------------
 
 
-def parse_setup_py(path: str, text: str) -> Manifest:
+def parse_setup_py(path: str, text: str, tree: ast.Module | None = None) -> Manifest:
     """`install_requires` and `extras_require` of a `setup(...)` call, from literals and from
-    module-level names bound to literals (`REQUIRED = [...]`, `base + ["x"]`)."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError as error:
-        raise ManifestError(f"invalid Python: {error.msg}", error.lineno or 1) from None
+    module-level names bound to literals (`REQUIRED = [...]`, `base + ["x"]`). `tree` is the file as
+    the per-file stage already parsed it (setup.py is parsed once); without it the text is parsed."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as error:
+            raise ManifestError(f"invalid Python: {error.msg}", error.lineno or 1) from None
     names = _module_bindings(tree)
     requirements: list[Requirement] = []
     anchor = 0
@@ -666,11 +668,13 @@ DependencyFile = Manifest | Lockfile
 
 def read_dependency_file(path: str, text: str, parsed: Any = None) -> DependencyFile | None:
     """Parse a manifest or a lockfile by its name; None for other files. `parsed` is the file's
-    TOML as the per-file stage already parsed it, so a pyproject.toml is not parsed twice."""
+    TOML (or setup.py's `ast`) as the per-file stage already parsed it, so no file is parsed twice."""
     lock = lockfile_parser(path)
     if lock is not None:
         return lock(path, text)
     parser = manifest_parser(path)
+    if parser is parse_setup_py and isinstance(parsed, ast.Module):
+        return parse_setup_py(path, text, parsed)
     if parser in (parse_pyproject, parse_pipfile) and isinstance(parsed, dict):
         return parse_pyproject(path, text, parsed) if parser is parse_pyproject else parse_pipfile(path, text, parsed)
     return parser(path, text) if parser is not None else None

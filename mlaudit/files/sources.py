@@ -10,7 +10,7 @@ import io
 import os
 import tokenize
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from mlaudit.files.boundary import NotRegular, open_regular
 from mlaudit.files.kinds import Kind
@@ -117,21 +117,3 @@ class SourceFile:
 
     def has_role(self, role: str) -> bool:
         return role in self.kind.roles
-
-
-def module_name(rel_path: str) -> tuple[str, bool]:
-    """Dotted module name for a Python file, and whether it is a package `__init__`.
-
-    A `src/` layout is stripped (`src/pkg/a.py` is `pkg.a`). Folders need not be packages: a
-    script in `examples/mnist/main.py` is named `examples.mnist.main`; the module graph also
-    resolves its sibling imports the way `python main.py` would.
-    """
-    parts = list(PurePosixPath(rel_path).with_suffix("").parts)
-    if parts and parts[0] == "src" and len(parts) > 1:
-        parts = parts[1:]
-    is_package = bool(parts) and parts[-1] == "__init__"
-    if is_package:
-        parts = parts[:-1]
-    if any(not p.isidentifier() for p in parts):
-        return "", is_package
-    return ".".join(parts), is_package

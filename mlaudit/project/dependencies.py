@@ -9,14 +9,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mlaudit.files.lockfiles import Lockfile
 from mlaudit.files.manifests import Manifest, lock_from_requirements
+from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, allowed_versions, folders_up
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
 
 # A lock in one of these sub-folders of a manifest's folder covers it too: requirements/prod.txt.
 LOCK_SUBFOLDERS = ("requirements",)

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from mlaudit.facts.walk import PyContext
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Level
-
-if TYPE_CHECKING:
-    from mlaudit.facts.walk import PyContext
-    from mlaudit.files.sources import SourceFile
-    from mlaudit.project.model import ProjectModel
+from mlaudit.project.model import ProjectModel
 
 Example = str | Mapping[str, str]
 
