@@ -440,8 +440,10 @@ def _add_noqa_then_recheck(args: argparse.Namespace, run: RunResult, options: Ch
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    from mlaudit.engine.adopt import DEFAULT_NAME, baseline_path, write_from_run
-    from mlaudit.engine.check import CheckOptions, check_paths, find_root
+    from mlaudit.engine.adopt import baseline_path, write_from_run
+    from mlaudit.engine.baseline import DEFAULT_NAME
+    from mlaudit.engine.check import CheckOptions, check_paths
+    from mlaudit.engine.discover import find_root
     from mlaudit.engine.settings import ConfigError, load_settings
     from mlaudit.project.git import read_git_state
 

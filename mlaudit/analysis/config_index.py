@@ -137,13 +137,15 @@ class ConfigIndex:
             refs = set(ns.references)
             reads = {r.chain for _, r in ns.reads if r.chain and not r.alias and not (for_flag and r.condition)}
             self._cache[key] = refs | reads
-        return self._cache[key]
+        chains: set[Chain] = self._cache[key]
+        return chains
 
     def _exact_all(self, ns: Namespace) -> set[Chain]:
         key = ("all", ns.name)
         if key not in self._cache:
             self._cache[key] = set(ns.references) | {r.chain for _, r in ns.reads if r.chain}
-        return self._cache[key]
+        chains: set[Chain] = self._cache[key]
+        return chains
 
     def _ambiguous_by_first(self, for_flag: bool, include_conditions: bool = False) -> dict[str, set[Chain]]:
         """Ambiguous read chains by first segment: a run can only match where that segment occurs."""
@@ -157,7 +159,8 @@ class ConfigIndex:
                     continue
                 table.setdefault(read.chain[0], set()).add(read.chain)
             self._cache[key] = table
-        return self._cache[key]
+        by_first: dict[str, set[Chain]] = self._cache[key]
+        return by_first
 
 
 def _contains_run(chain: Chain, run: Chain) -> bool:

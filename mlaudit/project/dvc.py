@@ -100,7 +100,7 @@ class DvcState:
 
 
 @functools.lru_cache(maxsize=64)
-def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
+def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     return gitignore_spec(lines)
 
 

@@ -13,6 +13,7 @@ import functools
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -122,7 +123,7 @@ def _pattern_matches(pattern: str, rel_path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile(pattern: str) -> pathspec.PathSpec | None:
+def _compile(pattern: str) -> pathspec.PathSpec[Any] | None:
     if pattern.startswith("!"):
         return None  # negative patterns are not allowed in .gitattributes
     try:

@@ -17,6 +17,5 @@ def render(fmt: str, run: RunResult, color: bool = False) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     module = importlib.import_module(f"mlaudit.report.{fmt}_format")
-    if fmt == "full":
-        return module.render(run, color=color)
-    return module.render(run)
+    text: str = module.render(run, color=color) if fmt == "full" else module.render(run)
+    return text
