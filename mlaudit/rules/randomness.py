@@ -2,7 +2,7 @@
 
 ML103 and ML104 are per-file rules over the syntax tree. The others are project rules: they
 follow each entry point's run through the repo's own modules (`mlaudit.analysis.trace`), using
-the per-file facts of `mlaudit.facts.randomness` and the knowledge in `randomness_data`.
+the per-file facts of `mlaudit.facts.randomness` and the knowledge in `mlaudit.knowledge.randomness`.
 """
 
 from __future__ import annotations
