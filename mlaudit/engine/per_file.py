@@ -115,9 +115,6 @@ def _with_dependencies(file: SourceFile, text: str, result: FileResult, tree: as
     while the file's other facts and findings (a setup.py's Python rules) stay."""
     if not file.kind.roles & _DEPENDENCY_ROLES or kinds.is_template_text(text):
         return result  # a template's requirements belong to the projects it generates
-    # Imported here: the dependency reader uses mlaudit.files.structured, so a module-level
-    # import would be circular.
-
     try:
         parsed = result.facts.data if file.format == kinds.TOML else tree
         dependencies = read_dependency_file(file.path, text, parsed)
