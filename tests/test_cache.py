@@ -257,8 +257,8 @@ def test_any_change_invalidates_the_run_memo(tmp_path: Path, change: str) -> Non
 
 
 def test_dvc_projects_are_not_memoised(tmp_path: Path) -> None:
-    from mlaudit.engine.check import discover
     from mlaudit.engine.analyse import file_keys, run_key
+    from mlaudit.engine.check import discover
     from mlaudit.engine.settings import Settings
 
     repo = make_repo(tmp_path / "r", {"a.py": BENCH, "data.dvc": "outs:\n- path: data\n"})

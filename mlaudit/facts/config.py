@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mlaudit.facts.python import argparse_dest
+from mlaudit.facts.python import argparse_default, argparse_dest
 from mlaudit.facts.walk import PyContext
 
 # --- tables ---------------------------------------------------------------------------------
@@ -54,82 +54,6 @@ MAPPING_METHODS = frozenset(
 OPTIONAL_GETTERS = frozenset({"get", "pop", "setdefault"})
 EXEC_CALLS = frozenset({"builtins.exec"})
 SPLAT = "**"  # `passed_to` of a read splatted into a call: every key becomes a keyword argument
-
-# Hyperparameter sinks: callee -> (keyword names, positional index -> keyword name).
-# Prefix entries end with "."; the longest matching prefix wins. Rules extend this table with the
-# ML201 option `extend-sinks` (same shape, lists instead of tuples).
-_OPTIMIZER = (("lr", "weight_decay", "momentum", "betas", "eps", "alpha", "rho", "dampening"), {1: "lr"})
-_SCHEDULER_KW = (
-    "step_size", "gamma", "milestones", "T_max", "T_0", "T_mult", "eta_min", "max_lr", "base_lr",
-    "total_steps", "pct_start", "factor", "patience", "warmup_steps", "num_warmup_steps",
-    "num_training_steps", "power", "end_factor", "start_factor", "total_iters",
-)
-HYPERPARAMETER_SINKS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
-    "torch.optim.": _OPTIMIZER,
-    "torch.optim.lr_scheduler.": (_SCHEDULER_KW, {}),
-    "torch.optim.lr_scheduler.CyclicLR": (_SCHEDULER_KW, {1: "base_lr", 2: "max_lr"}),
-    "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts": (_SCHEDULER_KW, {1: "T_0"}),
-    "torch.optim.lr_scheduler.PolynomialLR": (_SCHEDULER_KW, {1: "total_iters", 2: "power"}),
-    "torch.optim.lr_scheduler.ExponentialLR": (_SCHEDULER_KW, {1: "gamma"}),
-    "torch.optim.lr_scheduler.CosineAnnealingLR": (_SCHEDULER_KW, {1: "T_max"}),
-    "torch.optim.lr_scheduler.MultiStepLR": (_SCHEDULER_KW, {1: "milestones", 2: "gamma"}),
-    "torch.optim.lr_scheduler.StepLR": (_SCHEDULER_KW, {1: "step_size", 2: "gamma"}),
-    "torch.optim.lr_scheduler.OneCycleLR": (_SCHEDULER_KW, {1: "max_lr"}),
-    "torch.optim.lr_scheduler.LambdaLR": ((), {}),
-    "torch.optim.lr_scheduler.ReduceLROnPlateau": (("factor", "patience"), {}),
-    "timm.optim.": _OPTIMIZER,
-    "timm.optim.create_optimizer_v2": (("lr", "weight_decay", "momentum"), {}),
-    "bitsandbytes.optim.": _OPTIMIZER,
-    "transformers.AdamW": _OPTIMIZER,
-    "transformers.Adafactor": (("lr", "weight_decay", "eps"), {}),
-    "transformers.optimization.AdamW": _OPTIMIZER,
-    "transformers.optimization.Adafactor": (("lr", "weight_decay", "eps"), {}),
-    "transformers.get_linear_schedule_with_warmup": (
-        ("num_warmup_steps", "num_training_steps"), {1: "num_warmup_steps", 2: "num_training_steps"}),
-    "transformers.get_cosine_schedule_with_warmup": (
-        ("num_warmup_steps", "num_training_steps"), {1: "num_warmup_steps", 2: "num_training_steps"}),
-    "transformers.get_scheduler": (("num_warmup_steps", "num_training_steps"), {}),
-    "torch.utils.data.DataLoader": (("batch_size",), {1: "batch_size"}),
-    "torch.utils.data.dataloader.DataLoader": (("batch_size",), {1: "batch_size"}),
-    "torch.nn.utils.clip_grad_norm_": (("max_norm",), {1: "max_norm"}),
-    "torch.nn.utils.clip_grad_value_": (("clip_value",), {1: "clip_value"}),
-    "torch.nn.utils.clip_grad.clip_grad_norm_": (("max_norm",), {1: "max_norm"}),
-    "torch.nn.Dropout": (("p",), {0: "p"}),
-    "torch.nn.Dropout1d": (("p",), {0: "p"}),
-    "torch.nn.Dropout2d": (("p",), {0: "p"}),
-    "torch.nn.Dropout3d": (("p",), {0: "p"}),
-    "torch.nn.AlphaDropout": (("p",), {0: "p"}),
-    "torch.nn.functional.dropout": (("p",), {1: "p"}),
-}
-# Run-config objects: their arguments *are* the run's config (the trainer logs them, a tracker
-# records them, `--help` lists them), so a literal given to one is where a hyperparameter belongs,
-# and a constant passed to one is logged wherever else it is used. `trl.<X>Config` counts too.
-RUN_CONFIG_OBJECTS = frozenset(
-    {
-        "transformers.TrainingArguments", "transformers.Seq2SeqTrainingArguments",
-        "transformers.training_args.TrainingArguments", "lightning.Trainer", "lightning.pytorch.Trainer",
-        "pytorch_lightning.Trainer", "lightning.pytorch.trainer.Trainer", "lightning.fabric.Fabric",
-        "lightning.Fabric", "accelerate.utils.ProjectConfiguration",
-    }
-)
-RUN_CONFIG_PREFIX_SUFFIX = (("trl.", "Config"),)
-# Calls that log a run config passed to them: callee -> keyword (None: the first positional).
-RUN_CONFIG_LOGGERS = {"wandb.init": "config", "wandb.config.update": None, "mlflow.log_params": None}
-# Sinks whose value only sets the speed of evaluation, not the result, when the object is an
-# evaluation one (`eval_loader = DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`): callee -> parameter.
-EVALUATION_ONLY_PARAMS = {
-    "torch.utils.data.DataLoader": "batch_size", "torch.utils.data.dataloader.DataLoader": "batch_size",
-}
-EVALUATION_NAME = re.compile(r"(?:^|_)(?:eval|evaluation|test|val|valid|validation|predict|inference)(?:_|$)",
-                             re.IGNORECASE)
-# A `for epoch in range(N)` loop trains only when its body calls something named like training
-# (`train_one_epoch`, `loss.backward`, `optimizer.step`, `model(x)`); a loop that only simulates
-# metrics for a logging demo is not a training loop.
-TRAINING_CALL = re.compile(r"train|step|backward|fit|optim|forward|loss|model|net|epoch|batch|learn", re.IGNORECASE)
-# Sinks that are not hyperparameters even though they match a prefix above.
-NOT_SINKS = frozenset({"torch.optim.lr_scheduler", "torch.optim.Optimizer", "torch.optim.swa_utils.AveragedModel"})
-# A `for <name> in range(N)` loop drives training when its variable is named like this.
-LOOP_VARIABLE = re.compile(r"^(?:\w+_)?(?:epoch|epochs|ep|step|steps|iteration|iter|it|itr)(?:_\w+)?$")
 
 DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "dataclass", "pydantic.dataclasses.dataclass", "attr.s", "attrs.define"})
 ARGPARSE_ADD = "add_argument"
@@ -168,19 +92,6 @@ class HydraApp:
 
 
 @dataclass(frozen=True)
-class SinkLiteral:
-    sink: str  # callee qualified name or "range"
-    param: str
-    value: str  # the literal as written
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    via: str | None  # the constant's name when the literal flows through one
-    via_line: int | None
-
-
-@dataclass(frozen=True)
 class FlagTest:
     name: str  # qualified name of a module-level constant ("pkg.mod.USE_X")
     line: int
@@ -203,6 +114,7 @@ class OptionDef:
     default: Any
     line: int
     owner: str = ""  # qualified name of the dataclass
+    documented: bool = False  # a comment at the definition documents it as a switch to flip
 
 
 @dataclass(frozen=True)
@@ -215,7 +127,7 @@ class ModuleConfigFacts:
     attribute_tests: tuple[FlagTest, ...] = ()  # `if x.use_amp:` atoms, by attribute name
     attribute_uses: tuple[str, ...] = ()  # attribute names assigned, or loaded anywhere but a condition
     call_keywords: tuple[str, ...] = ()  # every keyword name passed in a call
-    calls_with_arguments: tuple[str, ...] = ()  # callees given positional or ** arguments
+    calls_with_arguments: tuple[str, ...] = ()  # callees given any argument
     bool_constants: tuple[BoolConstant, ...] = ()
     # Qualified names of module-level names used anywhere other than a condition or their own
     # definition (so they are not pure flags), plus names assigned more than once.
@@ -233,38 +145,12 @@ class ModuleConfigFacts:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _number(node: ast.AST) -> Any:
-    """The numeric literal value of `node` (also `-x`, `1e-3`, `(0.9, 0.999)`), else None."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _number(node.operand)
-        return -inner if isinstance(node.op, ast.USub) and isinstance(inner, (int, float)) else inner
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Pow, ast.Div)):
-        left, right = _number(node.left), _number(node.right)
-        if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-            return left  # `5 * 8`, `1e-3 / 2`: still literal; the exact value does not matter
-    if isinstance(node, (ast.Tuple, ast.List)) and node.elts:
-        values = [_number(e) for e in node.elts]
-        if all(isinstance(v, (int, float)) for v in values):
-            return tuple(values)
-    return None
-
-
 def _literal(node: ast.AST) -> Any:
     """The value of a literal expression (numbers, strings, tuples, ...), else None."""
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
-
-
-def _trivial(value: Any) -> bool:
-    """0 and the integer 1 are structural (no decay, one step, batch of one), not tuned values;
-    a float such as `max_norm=1.0` is a choice."""
-    if isinstance(value, tuple):
-        return False
-    return value == 0 or (isinstance(value, int) and value == 1)
 
 
 _NO_ROOTS: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -442,7 +328,8 @@ class ConfigFacts:
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 default = _literal(stmt.value) if stmt.value is not None else None
-                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner))
+                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner,
+                                              _documented_switch(stmt, ctx)))
 
     # --- conditions --------------------------------------------------------------------------
 
@@ -532,9 +419,10 @@ class ConfigFacts:
         roots.pop(name, None)
         if isinstance(value, ast.Constant) and isinstance(value.value, bool) and not ctx.scope:
             qual = ctx.resolve_name(name)
-            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx)):
+            if qual and (ctx.line_map.file_lines or _is_form_field(node, ctx) or _documented_switch(node, ctx)):
                 # A notebook's top-level values (Colab form fields above all) are its inputs: the
-                # reader edits the cell and reruns; they are no constants.
+                # reader edits the cell and reruns; they are no constants. Nor is a constant whose
+                # comment tells the reader when to flip it.
                 self.non_flag.add(qual)
             elif qual:
                 self.bool_constants.append(BoolConstant(qual, value.value, node.lineno))
@@ -695,7 +583,7 @@ class ConfigFacts:
         if isinstance(node.func, ast.Name):
             self.not_values.add(id(node.func))
         self.call_keywords.update(k.arg for k in node.keywords if k.arg)
-        if node.args or any(k.arg is None for k in node.keywords):
+        if node.args or node.keywords:
             self.calls_with_arguments.add(label)
         if callee in HYDRA_INITIALIZE:
             path = _str_arg(node, 0, "config_path" if callee != "hydra.initialize_config_module" else "config_module")
@@ -768,13 +656,7 @@ class ConfigFacts:
         dest = argparse_dest(node)
         if dest is None:
             return
-        default: Any = None
-        for keyword in node.keywords:
-            if keyword.arg == "default":
-                default = _literal(keyword.value)
-            elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
-                default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
-        self.options.append(OptionDef("argparse", dest, default, node.lineno))
+        self.options.append(OptionDef("argparse", dest, argparse_default(node, _literal), node.lineno))
 
     # --- result ------------------------------------------------------------------------------
 
@@ -815,6 +697,28 @@ def _is_form_field(node: ast.stmt, ctx: PyContext) -> bool:
     return 0 < line <= len(ctx.lines) and FORM_FIELD.search(ctx.lines[line - 1]) is not None
 
 
+# A comment that documents a flag as a switch to flip ("set False to skip training", "override from
+# the command line", "If `True`, ... if `False`, ...", "this flag can alleviate ..."): the other
+# value is a supported use, not dead code. Read on YAML keys and on Python constants and fields.
+DOCUMENTED_SWITCH = re.compile(
+    r"\b(set (it |this )?(to )?(true|false)|if `?(true|false)\b|command[- ]line|override|overwrite|enable|disable"
+    r"|toggle|switch|flag|turn (it )?(on|off))\b", re.IGNORECASE)
+
+
+def _documented_switch(node: ast.stmt, ctx: PyContext) -> bool:
+    """Does the comment block right above the statement, or its own trailing comment, document it
+    as a switch?"""
+    lines = ctx.lines
+    text = []
+    if 0 < node.lineno <= len(lines) and "#" in lines[node.lineno - 1]:
+        text.append(lines[node.lineno - 1].split("#", 1)[1])
+    above = node.lineno - 1
+    while 0 < above <= len(lines) and lines[above - 1].lstrip().startswith("#"):
+        text.append(lines[above - 1])
+        above -= 1
+    return any(DOCUMENTED_SWITCH.search(t) for t in text)
+
+
 TRACKER_KEYS = re.compile(r"param|config|hparam|args", re.IGNORECASE)
 
 
@@ -832,212 +736,6 @@ def _replace(read: ConfigRead, **changes: Any) -> ConfigRead:
     from dataclasses import replace
 
     return replace(read, **changes)
-
-
-def sink_spec(
-    callee: str, table: dict[str, tuple[tuple[str, ...], dict[int, str]]]
-) -> tuple[tuple[str, ...], dict[int, str]] | None:
-    """The sink entry for a callee: an exact entry, else the longest matching prefix entry."""
-    if callee in NOT_SINKS:
-        return None
-    if callee in table:
-        return table[callee]
-    # A prefix entry ("torch.optim.") covers the callees directly inside it, so the only entry
-    # that can fit is the callee's own module part.
-    cut = callee.rfind(".")
-    return table.get(callee[: cut + 1]) if cut >= 0 else None
-
-
-class SinkTracker:
-    """Finds numeric literals passed to hyperparameter sinks, directly or through a name bound once
-    to a literal (a module-level constant or a simple local assignment). ML201 drives it during
-    the walk with its own sink table, so users can extend the table through rule options."""
-
-    def __init__(self, table: dict[str, tuple[tuple[str, ...], dict[int, str]]]) -> None:
-        self.table = table
-        self.sinks: list[tuple[SinkLiteral, ast.AST]] = []  # with the node, for reporting
-        self.params: dict[str, set[str]] = {}
-        self.literals: dict[str, dict[str, tuple[Any, int, int]]] = {}  # scope -> name -> (value, line, count)
-        self.rebound: set[str] = set()  # module names rebound through `global`
-        self.execs_config = False
-        self.logged: set[str] = set()  # names given to a run-config object or a logged config dict
-        self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
-        self.dicts: dict[str, set[str]] = {}  # dict variable -> names among its values
-
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
-        args = node.args
-        scope = ".".join([*ctx.scope, node.name])
-        self.params[scope] = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-        if args.vararg:
-            self.params[scope].add(args.vararg.arg)
-        if args.kwarg:
-            self.params[scope].add(args.kwarg.arg)
-
-    def visit_Global(self, node: ast.Global, ctx: PyContext) -> None:
-        self.rebound.update(node.names)
-
-    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
-        single = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-        for target in node.targets:
-            for name in _bound_names(target):
-                self._bind(name, node.value if single else None, node.lineno, ctx)
-        if single and isinstance(node.value, ast.Call):
-            self.targets[id(node.value)] = node.targets[0].id  # type: ignore[attr-defined]
-        values = _dict_value_names(node.value)
-        if values is not None and single:
-            name = node.targets[0].id  # type: ignore[attr-defined]
-            self.dicts[name] = values
-            if is_config_name(name) or name.lower() in ("hparams", "hyperparameters"):
-                self.logged |= values  # `config = dict(lr=lr)`: the run's config, logged with it
-
-    def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
-        if isinstance(node.target, ast.Name) and node.value is not None:
-            self._bind(node.target.id, node.value, node.lineno, ctx)
-
-    def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
-        for name in _bound_names(node.target):
-            self._bind(name, None, node.lineno, ctx)
-
-    def _bind(self, name: str, value: ast.AST | None, line: int, ctx: PyContext) -> None:
-        scope = self.literals.setdefault(ctx.function, {})
-        previous = scope.get(name)
-        count = (previous[2] if previous else 0) + 1
-        scope[name] = (_number(value) if value is not None else None, line, count)
-
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        callee = ctx.qualname(node.func)
-        if not callee:
-            return
-        if callee in EXEC_CALLS:
-            self.execs_config = True
-            return
-        self._run_config(node, callee)
-        spec = sink_spec(callee, self.table)
-        if spec is None:
-            return
-        keywords, positions = spec
-        # `eval_loader = DataLoader(ds, batch_size=64)`: the batch size of an evaluation loader.
-        where = (self.targets.get(id(node), ""), ctx.function.rsplit(".", 1)[-1])  # the loader, or `def eval_split`
-        skip = EVALUATION_ONLY_PARAMS.get(callee) if any(EVALUATION_NAME.search(w) for w in where) else None
-        for index, arg in enumerate(node.args):
-            if index in positions and positions[index] != skip and not self._evaluation_constant(callee, positions[index], arg):
-                self._literal_at(callee, positions[index], arg, ctx)
-        for keyword in node.keywords:
-            if keyword.arg in keywords and keyword.arg != skip and not self._evaluation_constant(callee, keyword.arg, keyword.value):
-                self._literal_at(callee, keyword.arg, keyword.value, ctx)
-
-    @staticmethod
-    def _evaluation_constant(callee: str, param: str, arg: ast.AST) -> bool:
-        """`DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`: an evaluation batch size, named so."""
-        return (EVALUATION_ONLY_PARAMS.get(callee) == param and isinstance(arg, ast.Name)
-                and EVALUATION_NAME.search(arg.id) is not None)
-
-    def _run_config(self, node: ast.Call, callee: str) -> None:
-        """Names given to a run-config object (`TrainingArguments(learning_rate=lr)`) or in a dict
-        handed to a config logger (`wandb.init(config={"lr": lr})`) are logged config."""
-        if is_run_config_object(callee):
-            self.logged.update(a.id for a in (*node.args, *(k.value for k in node.keywords)) if isinstance(a, ast.Name))
-            return
-        if callee not in RUN_CONFIG_LOGGERS:
-            return
-        keyword = RUN_CONFIG_LOGGERS[callee]
-        arg = next((k.value for k in node.keywords if k.arg == keyword), None) if keyword else (
-            node.args[0] if node.args else None)
-        if isinstance(arg, ast.Name):
-            self.logged |= self.dicts.get(arg.id, set())
-        elif arg is not None:
-            self.logged |= _dict_value_names(arg) or set()
-
-    def visit_For(self, node: ast.For, ctx: PyContext) -> None:
-        for name in _bound_names(node.target):
-            self._bind(name, None, node.lineno, ctx)
-        if not (isinstance(node.target, ast.Name) and LOOP_VARIABLE.match(node.target.id)):
-            return
-        if not _calls_training(node.body):
-            return  # a loop that only simulates metrics (a logging demo) is not a training loop
-        call = node.iter
-        if isinstance(call, ast.Call) and ctx.qualname(call.func) == "builtins.range" and call.args:
-            bound = call.args[1] if len(call.args) >= 2 else call.args[0]
-            self._literal_at("range", f"bound of the '{node.target.id}' loop", bound, ctx)
-
-    def _literal_at(self, sink: str, param: str, arg: ast.AST, ctx: PyContext) -> None:
-        if isinstance(arg, (ast.Tuple, ast.List)) and _number(arg) is None:
-            for element in arg.elts:  # `betas=(momentum, 0.999)`: beta2 is still a literal
-                if _number(element) is not None:
-                    self._literal_at(sink, param, element, ctx)
-            return
-        value = _number(arg)
-        via: str | None = None
-        via_line: int | None = None
-        if value is None and isinstance(arg, ast.Name):
-            value, via_line = self._literal_name(arg.id, ctx)
-            via = arg.id if value is not None else None
-        if value is None or _trivial(value):
-            return
-        line, col, end_line, end_col = ctx.span(arg)
-        text = ctx.segment(arg) or repr(value)
-        self.sinks.append((SinkLiteral(sink, param, text, line, col, end_line, end_col, via, via_line), arg))
-
-    def _literal_name(self, name: str, ctx: PyContext) -> tuple[Any, int | None]:
-        """A name bound exactly once to a numeric literal, in this function or at module level.
-        Only assignments seen so far count; a later rebinding is caught by `valid_at_end`."""
-        if name in self.params.get(ctx.function, set()):
-            return None, None
-        if ctx.function:
-            local = self.literals.get(ctx.function, {}).get(name)
-            if local is not None:
-                return (local[0], local[1]) if local[2] == 1 and local[0] is not None else (None, None)
-        module = self.literals.get("", {}).get(name)
-        if module is not None and module[0] is not None and name not in self.rebound:
-            return module[0], module[1]
-        return None, None
-
-    def findings(self) -> list[tuple[SinkLiteral, ast.AST]]:
-        """Sinks whose constant was never rebound later in the file (a loop or branch may change it)."""
-        kept = []
-        for sink, node in self.sinks:
-            if sink.via is not None:
-                counts = [scope[sink.via][2] for scope in self.literals.values() if sink.via in scope]
-                if any(c > 1 for c in counts) or sink.via in self.rebound or sink.via in self.logged:
-                    continue
-            kept.append((sink, node))
-        return kept
-
-
-def is_run_config_object(callee: str) -> bool:
-    return callee in RUN_CONFIG_OBJECTS or any(
-        callee.startswith(prefix) and callee.endswith(suffix) for prefix, suffix in RUN_CONFIG_PREFIX_SUFFIX)
-
-
-def _dict_value_names(value: ast.AST) -> set[str] | None:
-    """Names among the values of a dict literal or `dict(...)` call, None when it is neither."""
-    if isinstance(value, ast.Dict):
-        return {v.id for v in value.values if isinstance(v, ast.Name)}
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
-        return {k.value.id for k in value.keywords if isinstance(k.value, ast.Name)}
-    return None
-
-
-def _calls_training(body: list[ast.stmt]) -> bool:
-    """Whether a loop body calls something named like training (see TRAINING_CALL)."""
-    for statement in body:
-        for sub in ast.walk(statement):
-            if isinstance(sub, ast.Call):
-                func = sub.func
-                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-                if TRAINING_CALL.search(name):
-                    return True
-    return False
-
-
-def _bound_names(target: ast.AST) -> list[str]:
-    if isinstance(target, ast.Name):
-        return [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return [n for element in target.elts for n in _bound_names(element)]
-    if isinstance(target, ast.Starred):
-        return _bound_names(target.value)
-    return []
 
 
 EXTRACTORS = [ConfigFacts]

@@ -11,9 +11,28 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from typing import Any
+
+from mlaudit.facts.walk import PUSHERS, pusher
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _BODIES = ("body", "orelse", "finalbody", "handlers")
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# Fields that hold statements (directly, or through except handlers and match cases).
+_STATEMENT_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+
+
+def _subclasses(base: type) -> set[type]:
+    found: set[type] = set()
+    sub: type
+    for sub in base.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+# Node kinds that own_nodes does not enter: statements (compound bodies are statements of their
+# own) and nested scopes. A set of classes: cheaper to test than isinstance against a tuple.
+_NOT_OWN = frozenset({*_subclasses(ast.stmt), ast.Lambda})
 
 
 class _Memo:
@@ -31,8 +50,25 @@ class _Memo:
         if cls.tree is not tree:
             cls.tree, cls.statements, cls.nodes = tree, {}, {}
             found: list[tuple[ast.AST, list[ast.stmt]]] = [(tree, tree.body)]
-            found += [(n, n.body) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            found += [(n, n.body) for n in _functions(tree)]
             cls.scopes = found
+
+
+def _functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every function of the tree in `ast.walk`'s breadth-first order, visiting statements only
+    (functions sit in statement lists): breadth-first order is depth-first order, stably sorted by
+    depth."""
+    found: list[tuple[int, int, Any]] = []
+    stack: list[tuple[Any, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, _FUNCTIONS):
+            found.append((depth, len(found), node))
+        children = [(c, depth + 1) for f in node._fields if f in _STATEMENT_FIELDS for c in getattr(node, f) or ()
+                    if isinstance(c, ast.AST)]
+        stack.extend(reversed(children))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [node for _, _, node in found]
 
 
 def scopes(tree: ast.Module) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
@@ -77,21 +113,34 @@ def own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     if isinstance(node, ast.stmt) and _Memo.tree is not None:
         known = _Memo.nodes.get(id(node))
         if known is None:
-            known = _Memo.nodes[id(node)] = list(_own_nodes(node))
+            known = _Memo.nodes[id(node)] = _own_node_list(node)
         return iter(known)
     return _own_nodes(node)
 
 
 def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
-    stack: list[ast.AST] = [node]
-    first = True
+    return iter(_own_node_list(node))
+
+
+def _own_node_list(node: ast.AST) -> list[ast.AST]:
+    """Depth first in source order, with the walk's generated pushers (the Load/Store markers
+    are left out: no rule asks about them)."""
+    out = [node]
+    stack: list[Any] = []
+    push = pusher(type(node))
+    if push is not None:
+        push(node, stack)
+    pop, keep, skip, pushers = stack.pop, out.append, _NOT_OWN, PUSHERS
     while stack:
-        current = stack.pop()
-        if not first and isinstance(current, (*_NESTED, ast.stmt)):
+        current = pop()
+        kind = type(current)
+        if kind in skip:
             continue
-        first = False
-        yield current
-        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+        keep(current)
+        push = pushers[kind] if kind in pushers else pusher(kind)
+        if push is not None:
+            push(current, stack)
+    return out
 
 
 def root_name(expr: ast.AST) -> str | None:

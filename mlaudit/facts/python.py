@@ -7,6 +7,7 @@ dataclasses of tuples, strings and numbers), so it can be cached and built in pa
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -78,6 +79,23 @@ def argparse_dest(node: ast.Call) -> str | None:
     names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     long_names = [n for n in names if n.startswith("--")] or names
     return long_names[0].lstrip("-").replace("-", "_") if long_names else None
+
+
+# The default an `add_argument(action=...)` implies when the call gives none.
+STORE_ACTION_DEFAULTS = {"store_true": False, "store_false": True}
+
+
+def argparse_default(node: ast.Call, literal: Callable[[ast.expr], Any]) -> Any:
+    """The default of an `add_argument(...)` option: its `default=` read with `literal` (callers
+    differ on which expressions count: a constant, or anything `ast.literal_eval` takes), else
+    what a store_true/store_false action implies; None when neither says. Keywords apply in order."""
+    default: Any = None
+    for keyword in node.keywords:
+        if keyword.arg == "default":
+            default = literal(keyword.value)
+        elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
+            default = STORE_ACTION_DEFAULTS.get(str(keyword.value.value), default)
+    return default
 
 
 class CoreFacts:

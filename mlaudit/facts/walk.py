@@ -298,55 +298,161 @@ class _ExitGuard:
 
 _EXIT_GUARD = _ExitGuard()
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# Fields that never hold child nodes (names, numbers, flags, and the Load/Store singletons).
-_SCALAR_FIELDS = frozenset(
-    {"ctx", "type_comment", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "conversion",
-     "is_async", "simple", "tag", "n", "s"}
-)
+
+# --- traversal generated per node class ------------------------------------------------------
+# Each node class gets a small function, compiled from the class's own field signature
+# (`ast.Call.__doc__` is "Call(expr func, expr* args, keyword* keywords)"), that pushes its child
+# nodes onto a stack, last field first, so they pop in source order. That replaces a `getattr` per
+# field and an `isinstance` per child with plain attribute reads.
+# Field types that never hold child nodes: names, numbers, flags, constants, and the Load/Store
+# singletons no listener asks for. Operators (`ast.Add`) are children, as they are for ast.walk.
+_SCALAR_TYPES = frozenset({"identifier", "int", "string", "constant", "expr_context"})
+# Sequence fields that may hold None: `{**a}` has a None key, `def f(*, a)` a None kw_default.
+_MAY_HOLD_NONE = frozenset({("Dict", "keys"), ("arguments", "kw_defaults")})
+_SIGNATURE = re.compile(r"^(\w+)\((.*)\)$")
+
+Pusher = Callable[[Any, list[Any]], None]
 
 
-def _child_fields(node_class: type) -> tuple[str, ...]:
-    fields = getattr(node_class, "_fields", ())
-    scalar_value = node_class in (ast.Constant, ast.MatchSingleton)
-    return tuple(f for f in reversed(fields) if f not in _SCALAR_FIELDS and not (f == "value" and scalar_value))
+def _field_kinds(node_class: type) -> list[tuple[str, str]] | None:
+    """(field, "one" | "optional" | "many") for each child-bearing field, from the class's ASDL
+    signature; None when the signature cannot be read (the generic pusher serves those)."""
+    doc = (node_class.__doc__ or "").split("\n", 1)[0].strip()
+    match = _SIGNATURE.match(doc)
+    if match is None or match.group(1) != node_class.__name__:
+        return None
+    kinds: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in match.group(2).split(","))):
+        type_name, _, field_name = part.partition(" ")
+        base = type_name.rstrip("*?")
+        if field_name not in getattr(node_class, "_fields", ()):
+            return None
+        if base in _SCALAR_TYPES:
+            continue
+        kinds.append((field_name, "many" if type_name.endswith("*") else "optional" if type_name.endswith("?") else "one"))
+    return kinds
 
 
-# Node class -> its child-bearing fields, last first (so children pop in source order).
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+def _generated_pusher(node_class: type) -> Pusher | None:
+    kinds = _field_kinds(node_class)
+    if kinds is None:
+        return _generic_pusher
+    if not kinds:
+        return None  # a leaf: Name, Constant, Pass, operators
+    lines = ["def push(node, stack):", "    append = stack.append"]
+    for field_name, kind in reversed(kinds):
+        if kind == "many" and (node_class.__name__, field_name) in _MAY_HOLD_NONE:
+            lines.append(f"    stack.extend([c for c in reversed(node.{field_name}) if c is not None])")
+        elif kind == "many":
+            lines.append(f"    stack.extend(reversed(node.{field_name}))")
+        elif kind == "optional":
+            lines.append(f"    value = node.{field_name}")
+            lines.append("    if value is not None:")
+            lines.append("        append(value)")
+        else:
+            lines.append(f"    append(node.{field_name})")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # our own code, built from ast's field signatures
+    pusher: Pusher = namespace["push"]
+    return pusher
+
+
+def _generic_pusher(node: Any, stack: list[Any]) -> None:
+    for name in reversed(node._fields):
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            stack.extend(c for c in reversed(value) if isinstance(c, ast.AST) and not isinstance(c, ast.expr_context))
+        elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+            stack.append(value)
+
+
+# Node class -> its pusher (None for leaves); filled on first sight of a class.
+PUSHERS: dict[type, Pusher | None] = {}
+
+
+def pusher(node_class: type) -> Pusher | None:
+    """The function that pushes a node's children onto a stack (None when it has none)."""
+    try:
+        return PUSHERS[node_class]
+    except KeyError:
+        found = PUSHERS[node_class] = _generated_pusher(node_class)
+        return found
+
+
+def iter_nodes(node: ast.AST) -> list[ast.AST]:
+    """`node` and all its descendants in source order (depth first), like `ast.walk` without the
+    Load/Store markers; a list, built in one pass."""
+    out: list[ast.AST] = []
+    stack: list[Any] = [node]
+    pushers = PUSHERS
+    while stack:
+        item = stack.pop()
+        out.append(item)
+        kind = type(item)
+        push = pushers[kind] if kind in pushers else pusher(kind)
+        if push is not None:
+            push(item, stack)
+    return out
 
 
 def walk(tree: ast.AST, ctx: PyContext, listeners: Sequence[Any]) -> None:
     """Visit every node once, in source order, calling each listener's handlers.
 
-    Hot loop: this runs for every node of every file, so it avoids per-node allocations where
-    it can (leave markers only for scopes and nodes someone listens to on the way out).
+    Hot loop: this runs for every node of every file. Plain nodes take the short path (handlers,
+    then the generated pusher); the few kinds that change the context (scopes, imports, the main
+    guard) and nodes someone listens to on the way out take `_special`.
     """
     table = _Dispatch(listeners)
-    visit, leave = table.visit, table.leave  # the same dicts for the whole walk; drop() edits them
+    special = _SPECIAL_KINDS | table.leave.keys()
+    visit_get = table.visit.get  # the same dict for the whole walk; drop() edits it in place
+    pushers = PUSHERS
     stack: list[Any] = [tree]
+    pop = stack.pop
     while stack:
-        item = stack.pop()
+        item = pop()
         kind = type(item)
-        if kind is _Leave:
-            _on_leave(item.node, ctx, table)
+        if kind in special:
+            _special(item, kind, ctx, table, stack)
             continue
-        if kind is _ExitGuard:
-            ctx.in_main_guard = False
-            continue
-        if kind is ast.Import or kind is ast.ImportFrom:
-            _bind_imports(item, ctx)
-        handlers = visit.get(kind)
-        if handlers:
-            _call(handlers, item, ctx, table)
-        is_scope = kind in _SCOPES
-        if is_scope or kind in leave:
-            stack.append(_Leave(item))
-        if kind is ast.If and not ctx.scope and not ctx.in_main_guard and is_main_guard(item):
-            _push_guard(item, ctx, stack)
-        else:
-            _push_children(item, stack)
-        if is_scope:
-            ctx.enter_scope(item.name)
+        handlers = visit_get(kind)
+        if handlers is not None:
+            for listener, handler in handlers:
+                try:
+                    handler(item, ctx)
+                except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
+                    _failed(listener, item, exc, ctx, table)
+        push = pushers[kind] if kind in pushers else pusher(kind)
+        if push is not None:
+            push(item, stack)
+
+
+# Kinds the walk handles on its slow path: markers, scopes, imports, and `if` (the main guard).
+_SPECIAL_KINDS = frozenset({_Leave, _ExitGuard, ast.Import, ast.ImportFrom, ast.If, *_SCOPES})
+
+
+def _special(item: Any, kind: type, ctx: PyContext, table: _Dispatch, stack: list[Any]) -> None:
+    if kind is _Leave:
+        _on_leave(item.node, ctx, table)
+        return
+    if kind is _ExitGuard:
+        ctx.in_main_guard = False
+        return
+    if kind is ast.Import or kind is ast.ImportFrom:
+        _bind_imports(item, ctx)
+    handlers = table.visit.get(kind)
+    if handlers:
+        _call(handlers, item, ctx, table)
+    is_scope = kind in _SCOPES
+    if is_scope or kind in table.leave:
+        stack.append(_Leave(item))
+    if kind is ast.If and not ctx.scope and not ctx.in_main_guard and is_main_guard(item):
+        _push_guard(item, ctx, stack)
+    else:
+        push = pusher(kind)
+        if push is not None:
+            push(item, stack)
+    if is_scope:
+        ctx.enter_scope(item.name)
 
 
 def _on_leave(node: ast.AST, ctx: PyContext, table: _Dispatch) -> None:
@@ -355,21 +461,6 @@ def _on_leave(node: ast.AST, ctx: PyContext, table: _Dispatch) -> None:
         _call(handlers, node, ctx, table)
     if isinstance(node, _SCOPES):
         ctx.leave_scope()
-
-
-def _push_children(node: ast.AST, stack: list[Any]) -> None:
-    kind = type(node)
-    fields = _CHILD_FIELDS.get(kind)
-    if fields is None:
-        fields = _CHILD_FIELDS[kind] = _child_fields(kind)
-    for name in fields:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            for child in reversed(value):
-                if isinstance(child, ast.AST):
-                    stack.append(child)
-        elif isinstance(value, ast.AST):
-            stack.append(value)
 
 
 def _push_guard(node: ast.If, ctx: PyContext, stack: list[Any]) -> None:
@@ -386,12 +477,16 @@ def _call(handlers: Sequence[tuple[Any, Handler]], node: ast.AST, ctx: PyContext
         try:
             handler(node, ctx)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
-            table.drop(listener)
-            label = getattr(listener, "code", "") or type(listener).__name__
-            ctx.errors.append(
-                f"internal error in {label} on {ctx.path}:{getattr(node, 'lineno', 1)}: "
-                f"{type(exc).__name__}: {exc}"
-            )
+            _failed(listener, node, exc, ctx, table)
+
+
+def _failed(listener: Any, node: ast.AST, exc: Exception, ctx: PyContext, table: _Dispatch) -> None:
+    """Stop calling a listener that raised, and record the internal error (exit code 2)."""
+    table.drop(listener)
+    label = getattr(listener, "code", "") or type(listener).__name__
+    ctx.errors.append(
+        f"internal error in {label} on {ctx.path}:{getattr(node, 'lineno', 1)}: {type(exc).__name__}: {exc}"
+    )
 
 
 def _bind_imports(node: ast.Import | ast.ImportFrom, ctx: PyContext) -> None:

@@ -180,8 +180,8 @@ def classify(rel_path: str, templates: Templates | None = None) -> Kind:
     if name.endswith((".conda-lock.yml", ".conda-lock.yaml")) or name in ("conda-lock.yml", "conda-lock.yaml"):
         fmt = YAML
     roles = {role for role, pattern in _ROLE_REGEXES if pattern.match(name)}
-    if folders and folders[-1] == "requirements" and suffix in (".txt", ".in"):
-        roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in
+    if "requirements" in folders and suffix in (".txt", ".in"):
+        roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in, requirements/pytorch/base.txt
     # A lockfile (gpu.conda-lock.yml) is never a Hydra config. An `environment_atari.yaml` may be an
     # RL config rather than a conda environment, so manifests keep the config role unless named above.
     if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(folders) or LOCKFILE in roles):

@@ -138,10 +138,31 @@ def parse_pyproject(path: str, text: str, data: dict[str, Any] | None = None) ->
         path=path,
         kind="pyproject",
         requirements=tuple(requirements),
+        includes=_dynamic_files(data, lines, path),
         tool=_pyproject_tool(data),
         anchor_line=_pyproject_anchor(lines, anchor),
         name=_pyproject_name(data),
     )
+
+
+def _dynamic_files(data: dict[str, Any], lines: _TomlLines, path: str) -> tuple[Include, ...]:
+    """`[tool.setuptools.dynamic] dependencies = {file = ["requirements/base.txt"]}` (and the same
+    per extra under `optional-dependencies`): the requirements live in those files."""
+    dynamic = _get(data, ("tool", "setuptools", "dynamic"))
+    if not isinstance(dynamic, dict):
+        return ()
+    tables = [dynamic.get("dependencies")]
+    extras = dynamic.get("optional-dependencies")
+    if isinstance(extras, dict):
+        tables += list(extras.values())
+    line = lines.header(("tool", "setuptools", "dynamic")) or 1
+    out = []
+    for table in tables:
+        files = table.get("file") if isinstance(table, dict) else None
+        for name in [files] if isinstance(files, str) else files if isinstance(files, list) else []:
+            if isinstance(name, str) and name.strip():
+                out.append(Include(posixpath.normpath(posixpath.join(posixpath.dirname(path), name.strip())), line))
+    return tuple(out)
 
 
 def _pyproject_name(data: dict[str, Any]) -> str:
@@ -375,14 +396,30 @@ def parse_setup_cfg(path: str, text: str) -> Manifest:
         raise ManifestError(f"invalid setup.cfg: {error.message}", _config_error_line(error)) from None
     lines = _Lines(text)
     requirements: list[Requirement] = []
+    includes: list[Include] = []
     if parser.has_option("options", "install_requires"):
-        requirements += _cfg_requirements(parser["options"]["install_requires"], lines, "options", "install_requires", "", path)
+        value = parser["options"]["install_requires"]
+        requirements += _cfg_requirements(value, lines, "options", "install_requires", "", path)
+        includes += _cfg_files(value, _cfg_key_line(lines, "options", "install_requires"), path)
     if parser.has_section("options.extras_require"):
         for extra, value in parser["options.extras_require"].items():
             group = "extra:" + normalize_name(extra)
             requirements += _cfg_requirements(value, lines, "options.extras_require", extra, group, path)
+            includes += _cfg_files(value, _cfg_key_line(lines, "options.extras_require", extra), path)
     anchor = min((r.line for r in requirements), default=1)
-    return Manifest(path, "setup-cfg", tuple(requirements), tool="setuptools", anchor_line=anchor)
+    name = normalize_name(parser["metadata"].get("name", "")) if parser.has_section("metadata") else ""
+    return Manifest(
+        path, "setup-cfg", tuple(requirements), tuple(includes), tool="setuptools", anchor_line=anchor, name=name
+    )
+
+
+def _cfg_files(value: str, line: int, path: str) -> list[Include]:
+    """`install_requires = file: requirements/base.txt` (setuptools >= 62.6; several files split by ",")."""
+    text = value.strip()
+    if not text.startswith("file:"):
+        return []
+    names = [n.strip() for n in text[len("file:"):].split(",") if n.strip()]
+    return [Include(posixpath.normpath(posixpath.join(posixpath.dirname(path), n)), line or 1) for n in names]
 
 
 def _config_error_line(error: configparser.Error) -> int:
@@ -420,34 +457,72 @@ def _cfg_key_line(lines: _Lines, section: str, key: str) -> int:
 
 def parse_setup_py(path: str, text: str, tree: ast.Module | None = None) -> Manifest:
     """`install_requires` and `extras_require` of a `setup(...)` call, from literals and from
-    module-level names bound to literals (`REQUIRED = [...]`, `base + ["x"]`). `tree` is the file as
-    the per-file stage already parsed it (setup.py is parsed once); without it the text is parsed."""
+    module-level names bound to literals (`REQUIRED = [...]`, `base + ["x"]`), including the
+    Hugging Face pattern: a `_deps` list of requirement strings, a table `deps` built from it by a
+    comprehension, `deps["torch"]` and `deps_list("torch", ...)` picking from it, and an `extras = {}`
+    filled by `extras["x"] = ...` assignments. `tree` is the file as the per-file stage already
+    parsed it (setup.py is parsed once); without it the text is parsed."""
     if tree is None:
         try:
             tree = ast.parse(text)
         except SyntaxError as error:
             raise ManifestError(f"invalid Python: {error.msg}", error.lineno or 1) from None
-    names = _module_bindings(tree)
+    scope = _SetupScope(tree)
     requirements: list[Requirement] = []
     anchor = 0
+    project = ""
     for call in _setup_calls(tree):
         anchor = anchor or call.lineno
         for keyword in call.keywords:
             if keyword.arg == "install_requires":
-                requirements += _requirements_of(keyword.value, names, "", path)
+                requirements += _requirements_of(keyword.value, scope, "", path)
             elif keyword.arg == "extras_require":
-                requirements += _extras_of(keyword.value, names, path)
-    return Manifest(path, "setup-py", tuple(requirements), tool="setuptools", anchor_line=anchor or 1)
+                requirements += _extras_of(keyword.value, scope, path)
+            elif keyword.arg == "name":
+                value = scope.names.get(keyword.value.id) if isinstance(keyword.value, ast.Name) else keyword.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    project = normalize_name(value.value)
+    return Manifest(path, "setup-py", tuple(requirements), tool="setuptools", anchor_line=anchor or 1, name=project)
 
 
-def _module_bindings(tree: ast.Module) -> dict[str, ast.expr]:
-    names: dict[str, ast.expr] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            names[node.targets[0].id] = node.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            names[node.target.id] = node.value
-    return names
+class _SetupScope:
+    """What the module level of a setup.py binds, read statically: names bound to expressions
+    (a dict bound to `{}` and filled by `name["key"] = value` becomes one dict literal), and
+    functions (for `deps_list(...)`-style pickers)."""
+
+    # Expressions looked at per file: names can refer to each other many times over (`a = [b, b, b]`,
+    # `b = [c, c, c]`, ...), so a hostile setup.py must not make the reading explode.
+    BUDGET = 5_000
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.budget = self.BUDGET
+        self.tables: dict[int, dict[str, tuple[str, int]]] = {}  # id(dict comprehension) -> its entries
+        self.names: dict[str, ast.expr] = {}
+        self.functions: dict[str, ast.FunctionDef] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                self._assign(node.targets[0], node.value)
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                self._assign(node.target, node.value)
+            elif isinstance(node, ast.FunctionDef):
+                self.functions[node.name] = node
+
+    def _assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.names[target.id] = value
+            return
+        # `extras["torch"] = deps_list("torch")` on a name bound to a dict literal.
+        if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+            return
+        table = self.names.get(target.value.id)
+        key = target.slice
+        if isinstance(table, ast.Dict) and isinstance(key, ast.Constant) and isinstance(key.value, str):
+            pairs = [(k, v) for k, v in zip(table.keys, table.values, strict=True) if not _is_key(k, key.value)]
+            self.names[target.value.id] = ast.Dict(keys=[k for k, _ in pairs] + [key], values=[v for _, v in pairs] + [value])
+
+
+def _is_key(node: ast.expr | None, key: str) -> bool:
+    return isinstance(node, ast.Constant) and node.value == key
 
 
 def _setup_calls(tree: ast.Module) -> Iterator[ast.Call]:
@@ -459,32 +534,114 @@ def _setup_calls(tree: ast.Module) -> Iterator[ast.Call]:
                 yield node
 
 
-def _requirements_of(node: ast.expr, names: dict[str, ast.expr], group: str, path: str) -> list[Requirement]:
-    return [parse_requirement(s, line=line, source=path, group=group) for s, line in _strings(node, names, 0)]
+def _requirements_of(node: ast.expr, scope: _SetupScope, group: str, path: str) -> list[Requirement]:
+    return [parse_requirement(s, line=line, source=path, group=group) for s, line in _strings(node, scope, 0)]
 
 
-def _strings(node: ast.expr, names: dict[str, ast.expr], depth: int) -> list[tuple[str, int]]:
-    """String literals of a list/tuple literal, a name bound to one, or a `+` of those."""
-    if depth > 10:
-        return []  # `a = b; b = a` cannot loop forever
+# Calls that hand back their argument's items: `install_requires=list(install_requires)`.
+_PASS_THROUGH_CALLS = frozenset({"list", "sorted", "tuple", "set"})
+
+
+def _strings(node: ast.expr, scope: _SetupScope, depth: int) -> list[tuple[str, int]]:
+    """Requirement strings of an expression: a list/tuple literal, a name bound to one, a `+` of
+    those, `list(...)`, an entry of a dict bound at module level (`extras["torch"]`), a lookup in a
+    table built from a list of requirements (`deps["torch"]`), or a call to a module-level
+    function that picks from such a table (`deps_list("torch", "accelerate")`)."""
+    scope.budget -= 1
+    if depth > 10 or scope.budget < 0:
+        return []  # `a = b; b = a` cannot loop forever, nor `a = [b] * 1000` nest without end
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [(node.value, node.lineno)]
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [(e.value, e.lineno) for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    if isinstance(node, ast.Name) and node.id in names:
-        return _strings(names[node.id], names, depth + 1)
+        return [s for e in node.elts for s in _strings(e, scope, depth + 1)]
+    if isinstance(node, ast.Name) and node.id in scope.names:
+        return _strings(scope.names[node.id], scope, depth + 1)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _strings(node.left, names, depth + 1) + _strings(node.right, names, depth + 1)
+        return _strings(node.left, scope, depth + 1) + _strings(node.right, scope, depth + 1)
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return _lookup(node.value, key.value, scope, depth + 1)
+        return []
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in _PASS_THROUGH_CALLS and len(node.args) == 1:
+            return _strings(node.args[0], scope, depth + 1)
+        return _picked(scope.functions.get(node.func.id), node, scope, depth + 1)
     return []  # built at run time (read from a file, a comprehension): unknown statically
 
 
-def _extras_of(node: ast.expr, names: dict[str, ast.expr], path: str) -> list[Requirement]:
-    if isinstance(node, ast.Name) and node.id in names:
-        node = names[node.id]
+def _lookup(table: ast.expr, key: str, scope: _SetupScope, depth: int) -> list[tuple[str, int]]:
+    """`table[key]`: the entry of a dict literal, or the requirement named `key` in a table built
+    by a comprehension over a list of requirement strings (`{name: req for ... in _deps}`)."""
+    if depth > 10:
+        return []
+    if isinstance(table, ast.Name) and table.id in scope.names:
+        table = scope.names[table.id]
+    if isinstance(table, ast.Dict):
+        for k, v in zip(table.keys, table.values, strict=True):
+            if _is_key(k, key):
+                return _strings(v, scope, depth + 1)
+        return []
+    if isinstance(table, ast.DictComp):
+        found = scope.tables.get(id(table))
+        if found is None:
+            found = scope.tables[id(table)] = _requirement_table(table, scope, depth)
+        entry = found.get(_requirement_name(key))
+        return [entry] if entry else []
+    return []
+
+
+def _requirement_table(table: ast.DictComp, scope: _SetupScope, depth: int) -> dict[str, tuple[str, int]]:
+    """Requirement name -> (requirement, line) for the lists of requirement strings a dict
+    comprehension iterates over (read once per table, not once per lookup)."""
+    out: dict[str, tuple[str, int]] = {}
+    for generator in table.generators:
+        for name in (n.id for n in ast.walk(generator.iter) if isinstance(n, ast.Name)):
+            for text, line in _strings(scope.names[name], scope, depth + 1) if name in scope.names else []:
+                if _parses(text):
+                    out.setdefault(_requirement_name(text), (text, line))
+    return out
+
+
+def _picked(function: ast.FunctionDef | None, call: ast.Call, scope: _SetupScope, depth: int) -> list[tuple[str, int]]:
+    """`deps_list("torch", "accelerate")` where `def deps_list(*pkgs): return [deps[p] for p in pkgs]`."""
+    if function is None or not function.body or not isinstance(function.body[-1], ast.Return):
+        return []
+    result = function.body[-1].value
+    if not (isinstance(result, ast.ListComp) and isinstance(result.elt, ast.Subscript) and len(result.generators) == 1):
+        return []
+    item = result.generators[0].target
+    if not (isinstance(item, ast.Name) and isinstance(result.elt.slice, ast.Name) and result.elt.slice.id == item.id):
+        return []
+    out: list[tuple[str, int]] = []
+    for argument in call.args:
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            out += _lookup(result.elt.value, argument.value, scope, depth + 1)
+    return out
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_requirement(text)
+    except ManifestError:
+        return False
+    return True
+
+
+def _requirement_name(text: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", text)
+    return normalize_name(match.group(1)) if match else ""
+
+
+def _extras_of(node: ast.expr, scope: _SetupScope, path: str) -> list[Requirement]:
+    if isinstance(node, ast.Name) and node.id in scope.names:
+        node = scope.names[node.id]
     if not isinstance(node, ast.Dict):
         return []
     out: list[Requirement] = []
     for key, value in zip(node.keys, node.values, strict=True):
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            out += _requirements_of(value, names, "extra:" + normalize_name(key.value), path)
+            out += _requirements_of(value, scope, "extra:" + normalize_name(key.value), path)
     return out
 
 
@@ -644,9 +801,10 @@ def manifest_parser(path: str) -> ManifestParser | None:
 
 
 def _in_requirements_dir(path: str) -> bool:
-    # requirements/base.txt, requirements/dev.in: a folder of requirements files.
-    folder = posixpath.basename(posixpath.dirname(path)).lower()
-    return folder == "requirements" and path.endswith((".txt", ".in"))
+    # requirements/base.txt, requirements/dev.in: a folder of requirements files, also split by
+    # package (Lightning's requirements/pytorch/base.txt, included by the root requirements.txt).
+    folders = path.lower().split("/")[:-1]
+    return "requirements" in folders and path.endswith((".txt", ".in"))
 
 
 def dependency_file_kind(path: str) -> str | None:

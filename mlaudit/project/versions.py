@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from mlaudit.files.lockfiles import Lockfile
-from mlaudit.files.manifests import Manifest
+from mlaudit.files.manifests import Manifest, expand_includes
 from mlaudit.files.requirements import normalize_name, split_clauses
 
 _VERSION = re.compile(
@@ -101,15 +101,56 @@ def lower_bound(specifier: str) -> str | None:
     return best
 
 
+def upper_bound(specifier: str) -> tuple[str, bool] | None:
+    """The cap of a specifier's range, as (version, inclusive): `<2.6` -> ("2.6", False),
+    `<=2.5.1` -> ("2.5.1", True), `==2.5.*` and `~=2.5.0` -> ("2.6", False), `==2.5.1` -> ("2.5.1",
+    True). None when nothing caps the range (`>=2.1`, "") or the specifier is not PEP 440."""
+    if "|" in specifier:
+        return None
+    best: tuple[str, bool] | None = None
+    for op, version in split_clauses(specifier):
+        if op == "<" or op == "<=":
+            candidate = (version, op == "<=")
+        elif op in ("==", "===") and not version.endswith(".*"):
+            candidate = (version, True)
+        elif op == "==" and version.endswith(".*"):
+            candidate = (_next_release(version.removesuffix(".*")), False)
+        elif op == "~=":
+            candidate = (_next_release(version.rsplit(".", 1)[0]) if "." in version else "", False)
+        else:
+            continue
+        if not candidate[0] or version_key(candidate[0]) is None:
+            continue
+        # Several upper clauses all hold at once, so the lowest one caps the range.
+        if best is None or _upper_key(candidate) < _upper_key(best):
+            best = candidate
+    return best
+
+
+def _next_release(prefix: str) -> str:
+    """`2.5` -> `2.6`: the first release after every `2.5.*` (the bump of the last part)."""
+    parts = prefix.split(".")
+    if not all(p.isdigit() for p in parts):
+        return ""
+    return ".".join([*parts[:-1], str(int(parts[-1]) + 1)])
+
+
+def _upper_key(bound: tuple[str, bool]) -> tuple[VersionKey, int]:
+    return (version_key(bound[0]) or (0, (0,), (0, 0), 0, 0), 1 if bound[1] else 0)
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     """Which versions of one package the project allows, as seen from one file."""
 
     name: str
     exact: tuple[str, ...] = ()  # locked or `==`-pinned versions (several when a lock forks)
-    lower: str | None = None  # lowest allowed version when only a range is declared
+    lower: str | None = None  # lowest allowed version when only ranges are declared
     source: str = ""  # the lockfile or manifest that answered, "" when nothing did
     line: int = 0  # the requirement's line in a manifest, 0 for a lockfile
+    specifier: str = ""  # the answering requirement's specifier as declared ("" for a bare name)
+    unbounded: bool = False  # some declaration has no lower bound (`torch`, `torch<3`)
+    upper: tuple[str, bool] | None = None  # (version, inclusive) capping every declaration, if any
 
     @property
     def known(self) -> bool:
@@ -130,6 +171,16 @@ def all_at_least(info: VersionInfo, version: str) -> bool:
     return not may_be_older_than(info, version)
 
 
+def all_older_than(info: VersionInfo, version: str) -> bool:
+    """True when every allowed version is known to sort before `version` (`torch<2.6`)."""
+    if info.exact:
+        return all(is_older(v, version) for v in info.exact)
+    if info.upper is None:
+        return False
+    cap, inclusive = info.upper
+    return is_older(cap, version) if inclusive else not is_older(version, cap)
+
+
 def allowed_versions(
     name: str, manifests: Iterable[Manifest], lockfiles: Iterable[Lockfile], near: str
 ) -> VersionInfo:
@@ -138,14 +189,18 @@ def allowed_versions(
     Folders are searched from the file's own up to the root, and the first folder that says
     anything answers: a repo of examples can have one requirements.txt per folder. Within a
     folder a lockfile beats an `==` pin, which beats a range; a range answers with its lowest
-    bound across the folder's files, since any of them may be the one installed.
+    bound across the folder's files, since any of them may be the one installed. A requirements
+    file answers with what it `-r`-includes too (Lightning's root requirements.txt includes
+    requirements/pytorch/base.txt).
     """
     wanted = normalize_name(name)
+    manifests = list(manifests)
+    by_path = {m.path: m for m in manifests}
     locks_by_dir = _by_dir(lockfiles)
     manifests_by_dir = _by_dir(manifests)
     for folder in folders_up(near):
         info = _from_locks(wanted, locks_by_dir.get(folder, [])) or _from_manifests(
-            wanted, manifests_by_dir.get(folder, [])
+            wanted, manifests_by_dir.get(folder, []), by_path
         )
         if info is not None:
             return info
@@ -180,8 +235,8 @@ def _from_locks(name: str, locks: list[Lockfile]) -> VersionInfo | None:
     return None
 
 
-def _from_manifests(name: str, manifests: list[Manifest]) -> VersionInfo | None:
-    requirements = [r for m in manifests for r in m.requirements if r.name == name]
+def _from_manifests(name: str, manifests: list[Manifest], by_path: dict[str, Manifest]) -> VersionInfo | None:
+    requirements = [r for m in manifests for r in expand_includes(m, by_path) if r.name == name]
     pinned = [r for r in requirements if r.exact_version]
     if pinned:
         versions = tuple(sorted({r.exact_version or "" for r in pinned}))
@@ -189,9 +244,15 @@ def _from_manifests(name: str, manifests: list[Manifest]) -> VersionInfo | None:
     if not requirements:
         return None
     bounds = [(lower_bound(r.specifier), r) for r in requirements]
-    if any(bound is None for bound, _ in bounds):
-        # One declaration without a lower bound (`torch`, `torch<3`) lets any old version in.
-        unbounded = next(r for bound, r in bounds if bound is None)
-        return VersionInfo(name, source=unbounded.source, line=unbounded.line)
+    uppers = [upper_bound(r.specifier) for r in requirements]
+    # The loosest cap holds for every declaration; one uncapped declaration leaves the top open.
+    upper = None if any(u is None for u in uppers) else max((u for u in uppers if u), key=_upper_key)
+    open_ended = [r for bound, r in bounds if bound is None]
+    if open_ended:
+        # One declaration without a lower bound (`torch`, `torch<3`) lets any old version in: it answers.
+        first = open_ended[0]
+        return VersionInfo(name, source=first.source, line=first.line, specifier=first.specifier, unbounded=True, upper=upper)
     lowest, requirement = min(bounds, key=lambda pair: version_key(pair[0] or "") or ())
-    return VersionInfo(name, lower=lowest, source=requirement.source, line=requirement.line)
+    return VersionInfo(
+        name, lower=lowest, source=requirement.source, line=requirement.line, specifier=requirement.specifier, upper=upper
+    )

@@ -9,13 +9,25 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
-from mlaudit.facts.config import HYPERPARAMETER_SINKS, ConfigRead, ModuleConfigFacts, SinkTracker
+from mlaudit.facts.config import EXEC_CALLS, ConfigRead, ModuleConfigFacts, is_config_name
 from mlaudit.facts.python import CallFact, ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
+from mlaudit.knowledge.config import (
+    EVALUATION_NAME,
+    EVALUATION_ONLY_PARAMS,
+    HYPERPARAMETER_SINKS,
+    LOOP_VARIABLE,
+    NOT_SINKS,
+    RUN_CONFIG_LOGGERS,
+    RUN_CONFIG_OBJECTS,
+    RUN_CONFIG_PREFIX_SUFFIX,
+    TRAINING_CALL,
+)
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -173,6 +185,258 @@ def _ns_label(ns: Namespace) -> str:
         directory = ns.name.split(":", 1)[1]
         return f"the Hydra configs in {directory or '.'}/"
     return ns.name.split(":", 1)[1]
+
+
+# --- ML201: hyperparameter sinks, tracked during the walk -------------------------------------
+# The tables (sinks, trackers, evaluation-only parameters) are data in mlaudit.knowledge.config.
+
+
+@dataclass(frozen=True)
+class SinkLiteral:
+    sink: str  # callee qualified name or "range"
+    param: str
+    value: str  # the literal as written
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    via: str | None  # the constant's name when the literal flows through one
+    via_line: int | None
+
+
+
+def _number(node: ast.AST) -> Any:
+    """The numeric literal value of `node` (also `-x`, `1e-3`, `(0.9, 0.999)`), else None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _number(node.operand)
+        return -inner if isinstance(node.op, ast.USub) and isinstance(inner, (int, float)) else inner
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Pow, ast.Div)):
+        left, right = _number(node.left), _number(node.right)
+        if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            return left  # `5 * 8`, `1e-3 / 2`: still literal; the exact value does not matter
+    if isinstance(node, (ast.Tuple, ast.List)) and node.elts:
+        values = [_number(e) for e in node.elts]
+        if all(isinstance(v, (int, float)) for v in values):
+            return tuple(values)
+    return None
+
+
+
+def _trivial(value: Any) -> bool:
+    """0 and the integer 1 are structural (no decay, one step, batch of one), not tuned values;
+    a float such as `max_norm=1.0` is a choice."""
+    if isinstance(value, tuple):
+        return False
+    return value == 0 or (isinstance(value, int) and value == 1)
+
+
+
+def sink_spec(
+    callee: str, table: dict[str, tuple[tuple[str, ...], dict[int, str]]]
+) -> tuple[tuple[str, ...], dict[int, str]] | None:
+    """The sink entry for a callee: an exact entry, else the longest matching prefix entry."""
+    if callee in NOT_SINKS:
+        return None
+    if callee in table:
+        return table[callee]
+    # A prefix entry ("torch.optim.") covers the callees directly inside it, so the only entry
+    # that can fit is the callee's own module part.
+    cut = callee.rfind(".")
+    return table.get(callee[: cut + 1]) if cut >= 0 else None
+
+
+class SinkTracker:
+    """ML201's tracking: finds numeric literals passed to hyperparameter sinks, directly or through a name bound once
+    to a literal (a module-level constant or a simple local assignment). ML201 drives it during
+    the walk with its own sink table, so users can extend the table through rule options."""
+
+    def __init__(self, table: dict[str, tuple[tuple[str, ...], dict[int, str]]]) -> None:
+        self.table = table
+        self.sinks: list[tuple[SinkLiteral, ast.AST]] = []  # with the node, for reporting
+        self.params: dict[str, set[str]] = {}
+        self.literals: dict[str, dict[str, tuple[Any, int, int]]] = {}  # scope -> name -> (value, line, count)
+        self.rebound: set[str] = set()  # module names rebound through `global`
+        self.execs_config = False
+        self.logged: set[str] = set()  # names given to a run-config object or a logged config dict
+        self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
+        self.dicts: dict[str, set[str]] = {}  # dict variable -> names among its values
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
+        args = node.args
+        scope = ".".join([*ctx.scope, node.name])
+        self.params[scope] = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+        if args.vararg:
+            self.params[scope].add(args.vararg.arg)
+        if args.kwarg:
+            self.params[scope].add(args.kwarg.arg)
+
+    def visit_Global(self, node: ast.Global, ctx: PyContext) -> None:
+        self.rebound.update(node.names)
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        single = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        for target in node.targets:
+            for name in _bound_names(target):
+                self._bind(name, node.value if single else None, node.lineno, ctx)
+        if single and isinstance(node.value, ast.Call):
+            self.targets[id(node.value)] = node.targets[0].id  # type: ignore[attr-defined]
+        values = _dict_value_names(node.value)
+        if values is not None and single:
+            name = node.targets[0].id  # type: ignore[attr-defined]
+            self.dicts[name] = values
+            if is_config_name(name) or name.lower() in ("hparams", "hyperparameters"):
+                self.logged |= values  # `config = dict(lr=lr)`: the run's config, logged with it
+
+    def visit_AnnAssign(self, node: ast.AnnAssign, ctx: PyContext) -> None:
+        if isinstance(node.target, ast.Name) and node.value is not None:
+            self._bind(node.target.id, node.value, node.lineno, ctx)
+
+    def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
+        for name in _bound_names(node.target):
+            self._bind(name, None, node.lineno, ctx)
+
+    def _bind(self, name: str, value: ast.AST | None, line: int, ctx: PyContext) -> None:
+        scope = self.literals.setdefault(ctx.function, {})
+        previous = scope.get(name)
+        count = (previous[2] if previous else 0) + 1
+        scope[name] = (_number(value) if value is not None else None, line, count)
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        callee = ctx.qualname(node.func)
+        if not callee:
+            return
+        if callee in EXEC_CALLS:
+            self.execs_config = True
+            return
+        self._run_config(node, callee)
+        spec = sink_spec(callee, self.table)
+        if spec is None:
+            return
+        keywords, positions = spec
+        # `eval_loader = DataLoader(ds, batch_size=64)`: the batch size of an evaluation loader.
+        where = (self.targets.get(id(node), ""), ctx.function.rsplit(".", 1)[-1])  # the loader, or `def eval_split`
+        skip = EVALUATION_ONLY_PARAMS.get(callee) if any(EVALUATION_NAME.search(w) for w in where) else None
+        for index, arg in enumerate(node.args):
+            if index in positions and positions[index] != skip and not self._evaluation_constant(callee, positions[index], arg):
+                self._literal_at(callee, positions[index], arg, ctx)
+        for keyword in node.keywords:
+            if keyword.arg in keywords and keyword.arg != skip and not self._evaluation_constant(callee, keyword.arg, keyword.value):
+                self._literal_at(callee, keyword.arg, keyword.value, ctx)
+
+    @staticmethod
+    def _evaluation_constant(callee: str, param: str, arg: ast.AST) -> bool:
+        """`DataLoader(ds, batch_size=EVAL_BATCH_SIZE)`: an evaluation batch size, named so."""
+        return (EVALUATION_ONLY_PARAMS.get(callee) == param and isinstance(arg, ast.Name)
+                and EVALUATION_NAME.search(arg.id) is not None)
+
+    def _run_config(self, node: ast.Call, callee: str) -> None:
+        """Names given to a run-config object (`TrainingArguments(learning_rate=lr)`) or in a dict
+        handed to a config logger (`wandb.init(config={"lr": lr})`) are logged config."""
+        if is_run_config_object(callee):
+            self.logged.update(a.id for a in (*node.args, *(k.value for k in node.keywords)) if isinstance(a, ast.Name))
+            return
+        if callee not in RUN_CONFIG_LOGGERS:
+            return
+        keyword = RUN_CONFIG_LOGGERS[callee]
+        arg = next((k.value for k in node.keywords if k.arg == keyword), None) if keyword else (
+            node.args[0] if node.args else None)
+        if isinstance(arg, ast.Name):
+            self.logged |= self.dicts.get(arg.id, set())
+        elif arg is not None:
+            self.logged |= _dict_value_names(arg) or set()
+
+    def visit_For(self, node: ast.For, ctx: PyContext) -> None:
+        for name in _bound_names(node.target):
+            self._bind(name, None, node.lineno, ctx)
+        if not (isinstance(node.target, ast.Name) and LOOP_VARIABLE.match(node.target.id)):
+            return
+        if not _calls_training(node.body):
+            return  # a loop that only simulates metrics (a logging demo) is not a training loop
+        call = node.iter
+        if isinstance(call, ast.Call) and ctx.qualname(call.func) == "builtins.range" and call.args:
+            bound = call.args[1] if len(call.args) >= 2 else call.args[0]
+            self._literal_at("range", f"bound of the '{node.target.id}' loop", bound, ctx)
+
+    def _literal_at(self, sink: str, param: str, arg: ast.AST, ctx: PyContext) -> None:
+        if isinstance(arg, (ast.Tuple, ast.List)) and _number(arg) is None:
+            for element in arg.elts:  # `betas=(momentum, 0.999)`: beta2 is still a literal
+                if _number(element) is not None:
+                    self._literal_at(sink, param, element, ctx)
+            return
+        value = _number(arg)
+        via: str | None = None
+        via_line: int | None = None
+        if value is None and isinstance(arg, ast.Name):
+            value, via_line = self._literal_name(arg.id, ctx)
+            via = arg.id if value is not None else None
+        if value is None or _trivial(value):
+            return
+        line, col, end_line, end_col = ctx.span(arg)
+        text = ctx.segment(arg) or repr(value)
+        self.sinks.append((SinkLiteral(sink, param, text, line, col, end_line, end_col, via, via_line), arg))
+
+    def _literal_name(self, name: str, ctx: PyContext) -> tuple[Any, int | None]:
+        """A name bound exactly once to a numeric literal, in this function or at module level.
+        Only assignments seen so far count; a later rebinding is caught by `valid_at_end`."""
+        if name in self.params.get(ctx.function, set()):
+            return None, None
+        if ctx.function:
+            local = self.literals.get(ctx.function, {}).get(name)
+            if local is not None:
+                return (local[0], local[1]) if local[2] == 1 and local[0] is not None else (None, None)
+        module = self.literals.get("", {}).get(name)
+        if module is not None and module[0] is not None and name not in self.rebound:
+            return module[0], module[1]
+        return None, None
+
+    def findings(self) -> list[tuple[SinkLiteral, ast.AST]]:
+        """Sinks whose constant was never rebound later in the file (a loop or branch may change it)."""
+        kept = []
+        for sink, node in self.sinks:
+            if sink.via is not None:
+                counts = [scope[sink.via][2] for scope in self.literals.values() if sink.via in scope]
+                if any(c > 1 for c in counts) or sink.via in self.rebound or sink.via in self.logged:
+                    continue
+            kept.append((sink, node))
+        return kept
+
+
+def is_run_config_object(callee: str) -> bool:
+    return callee in RUN_CONFIG_OBJECTS or any(
+        callee.startswith(prefix) and callee.endswith(suffix) for prefix, suffix in RUN_CONFIG_PREFIX_SUFFIX)
+
+
+def _dict_value_names(value: ast.AST) -> set[str] | None:
+    """Names among the values of a dict literal or `dict(...)` call, None when it is neither."""
+    if isinstance(value, ast.Dict):
+        return {v.id for v in value.values if isinstance(v, ast.Name)}
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict":
+        return {k.value.id for k in value.keywords if isinstance(k.value, ast.Name)}
+    return None
+
+
+def _calls_training(body: list[ast.stmt]) -> bool:
+    """Whether a loop body calls something named like training (see TRAINING_CALL)."""
+    for statement in body:
+        for sub in ast.walk(statement):
+            if isinstance(sub, ast.Call):
+                func = sub.func
+                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+                if TRAINING_CALL.search(name):
+                    return True
+    return False
+
+
+def _bound_names(target: ast.AST) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for element in target.elts for n in _bound_names(element)]
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    return []
 
 
 class UndeclaredConfigKey(ProjectRule):

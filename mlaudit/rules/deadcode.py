@@ -9,6 +9,7 @@ from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.comments import commented_code
+from mlaudit.facts.config import DOCUMENTED_SWITCH
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
@@ -17,9 +18,6 @@ from mlaudit.rules.base import ProjectRule, PythonRule
 
 # Names that look constant but are meant to be: type-checking imports, interpreter flags.
 CONSTANT_NAMES = frozenset({"TYPE_CHECKING", "__debug__"})
-# A config comment that documents the key as a switch to flip ("set False to skip training",
-# "override from the command line"): the other value is a supported use, not dead code.
-DOCUMENTED_SWITCH = re.compile(r"\b(set (it )?(to )?(true|false)|command[- ]line|override|overwrite|enable|disable)\b", re.IGNORECASE)
 
 
 class DeadFeatureFlag(ProjectRule):
@@ -116,7 +114,7 @@ class DeadFeatureFlag(ProjectRule):
             # One dataclass field with a bool default; also an argparse/click option, or fields of
             # several classes, are not constant.
             if len(defs) == 1 and defs[0][1].kind == "dataclass" and isinstance(defs[0][1].default, bool)
-            and is_training_path(defs[0][0]) and not _in_package(defs[0][0], model)
+            and not defs[0][1].documented and is_training_path(defs[0][0]) and not _in_package(defs[0][0], model)
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
@@ -178,6 +176,11 @@ def _consumed_elsewhere(index: ConfigIndex, ns: Namespace, chain: Chain) -> bool
 
 # --- ML302 -----------------------------------------------------------------------------------
 
+# A comment that tells the reader how to turn a hand toggle on ("enable to benchmark ...", "set to
+# True to ..."): a documented manual switch, not a leftover. "disabled" only describes the state.
+TOGGLE_HOWTO = re.compile(r"\b(enable|set (it |this )?(to )?(true|false|1|0)|change (it |this )?to|flip|toggle|switch)\b",
+                          re.IGNORECASE)
+
 
 def _constant(node: ast.AST) -> tuple[bool, Any] | None:
     """(truthiness, value) when `node` is a literal True/False/0/1/None/"" (also `not <literal>`)."""
@@ -187,6 +190,27 @@ def _constant(node: ast.AST) -> tuple[bool, Any] | None:
         inner = _constant(node.operand)
         return (not inner[0], inner[1]) if inner else None
     return None
+
+
+def _trailing_comment(line: str) -> str:
+    return line.split("#", 1)[1].strip() if "#" in line else ""
+
+
+def _documented_toggle(node: ast.If, lines: list[str]) -> bool:
+    """`if 1:  # real dataset` ... `else:  # fake dataset`, or a comment on the `if` line or atop
+    its body that says how to turn it on: a labelled switch the reader is meant to flip."""
+    def line(number: int) -> str:
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    head = _trailing_comment(line(node.lineno))
+    top = [line(n).strip() for n in range(node.lineno + 1, node.body[0].lineno)]
+    if any(TOGGLE_HOWTO.search(text) for text in (head, *top)):
+        return True
+    if not head or not node.orelse:
+        return False
+    end = node.body[-1].end_lineno or node.body[-1].lineno
+    else_lines = [line(n) for n in range(end + 1, node.orelse[0].lineno + 1) if line(n).strip().startswith("else")]
+    return bool(else_lines) and bool(_trailing_comment(else_lines[0]))
 
 
 class ConstantCondition(PythonRule):
@@ -200,6 +224,11 @@ class ConstantCondition(PythonRule):
         "while True:\n    break\n",
         "import sys\nif sys.argv:\n    print(1)\n",
         "x = 1 if len([]) else 2\n",
+        # A labelled two-way switch for readers to flip (accelerate's sp-alst.py example), and a
+        # test toggle that says how to turn it on (detectron2's test_roi_align.py).
+        "if 1:  # real dataset\n    data = [1, 2]\nelse:  # fake dataset\n    data = [0, 0]\n",
+        "def bench(n):\n    if False and n == 1:\n        # enable to benchmark grid_sample (slower)\n"
+        "        print(n)\n",
     )
     invalid = (
         "if False:  # expect: ML302\n    print('never')\n",
@@ -207,10 +236,15 @@ class ConstantCondition(PythonRule):
         "import sys\nif sys.argv and False:  # expect: ML302\n    print('never')\n",
         "while False:  # expect: ML302\n    pass\n",
         "import sys\nif True and sys.argv:  # expect: ML302\n    pass\n",
+        # Comments that only say what the branch is, or that it is off, do not make it a switch.
+        "if 0:  # expect: ML302\n    data = [1, 2]\nelse:\n    data = [0, 0]\n",
+        "def f(dim, n):\n    if dim == n and False:  # expect: ML302\n        # disabled for now\n        return 1\n"
+        "    return 0\n",
     )
 
     def visit_If(self, node: ast.If, ctx: PyContext) -> None:
-        self._check(node.test, "if", ctx)
+        if not _documented_toggle(node, ctx.lines):
+            self._check(node.test, "if", ctx)
 
     def visit_While(self, node: ast.While, ctx: PyContext) -> None:
         constant = _constant(node.test)

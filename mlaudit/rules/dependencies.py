@@ -31,6 +31,13 @@ LOCK_ADVICE = {
 }
 DEFAULT_LOCK_ADVICE = "lock it (`uv lock`, `poetry lock`, or `pip-compile` to a fully pinned requirements.txt) and commit the lockfile"
 
+# Manifests that can build a distributable package (ML501 asks no lock of a published library).
+PACKAGE_KINDS = frozenset({"pyproject", "setup-py", "setup-cfg"})
+# Package names that project templates give the code: nothing anyone installs by that name.
+PLACEHOLDER_PACKAGES = frozenset({"src", "app", "project", "package", "main", "code", "lib"})
+# Front-ends to look at a notebook: they compute nothing the project reports.
+VIEWING_TOOLS = frozenset({"jupyterlab", "jupyter", "notebook", "ipykernel", "ipython", "ipywidgets", "nb-conda-kernels"})
+
 # Requirements files in these folders install documentation tools, not the training environment.
 UNLOCKED_FOLDERS = frozenset({"docs", "doc"})
 
@@ -59,10 +66,31 @@ class MissingLockfile(ProjectRule):
         {"pyproject.toml": '[project]\nname = "p"\n\n[dependency-groups]\ndev = ["pytest"]\n'},
         # `conda env export` output pins every package and build.
         {"environment.yml": "dependencies:\n  - python=3.11.9=hab00c5b_0_cpython\n  - numpy=1.26.4=py311h64a7726_0\n"},
+        # A published library: the distribution's package sits beside the manifest and the repo's
+        # tests import it (timm, trl, accelerate, detectron2): its ranges are meant to float.
+        {"pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n\n[project]\nname = "tinylib"\n'
+                           'dependencies = ["torch>=2.1"]\n',
+         "tinylib/__init__.py": "", "tests/test_tinylib.py": "import tinylib\n"},
+        {"setup.py": "from setuptools import setup\nsetup(name='minGPT', packages=['mingpt'], install_requires=['torch'])\n",
+         "mingpt/__init__.py": "", "tests/test_model.py": "from mingpt.model import GPT\n"},
+        # An environment.yml whose runtime packages are pinned by hand (machine-learning-book);
+        # only the notebook front-end floats.
+        {"environment.yml": "dependencies:\n  - python=3.9\n  - numpy=1.21.2\n  - scikit-learn=1.0\n  - jupyterlab>=3.4.4\n"},
     )
     invalid = (
         {"pyproject.toml": '[tool.poetry]\nname = "p"\n\n[tool.poetry.dependencies]  # expect: ML501\npython = "^3.10"\ntorch = "^2.1"\n'},
-        {"environment.yml": "name: env\ndependencies:  # expect: ML501\n  - pytorch=2.1\n"},
+        {"environment.yml": "name: env\ndependencies:  # expect: ML501\n  - pytorch>=2.1\n"},
+        # A template's environment with major versions only (lightning-hydra-template).
+        {"environment.yaml": "name: env\ndependencies:  # expect: ML501\n  - python=3.10\n  - pytorch=2.*\n  - pip:\n"
+                             "      - hydra-core\n"},
+        # An application run from the clone: no package named after the project (yolov5), or no
+        # test of it.
+        {"pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n\n[project]\nname = "YOLOv5"\n'
+                           'dependencies = [  # expect: ML501\n    "torch>=1.8",\n]\n',
+         "models/__init__.py": "", "train.py": "import models\n", "tests/test_export.py": "import models\n"},
+        {"pyproject.toml": '[tool.poetry]\nname = "classifier"\n\n[tool.poetry.dependencies]  # expect: ML501\n'
+                           'torch = "^2.4"\n\n[build-system]\nrequires = ["poetry-core"]\n',
+         "src/classifier/__init__.py": ""},
         {"setup.py": "from setuptools import setup\nsetup(  # expect: ML501\n    install_requires=['torch>=2'],\n)\n", "requirements.txt": "torch>=2\n"},
     )
 
@@ -71,6 +99,8 @@ class MissingLockfile(ProjectRule):
         unlocked: dict[str, list[Manifest]] = {}
         for manifest in index.manifests:
             if manifest.kind in DECLARING_KINDS and _declares(manifest) and not index.covering_locks(manifest.path):
+                if _pinned_by_hand(manifest) or _is_published_library(manifest, model):
+                    continue
                 unlocked.setdefault(posixpath.dirname(manifest.path), []).append(manifest)
         for folder in sorted(unlocked):
             yield self._finding(sorted(unlocked[folder], key=lambda m: DECLARING_KINDS.index(m.kind)))
@@ -93,6 +123,54 @@ class MissingLockfile(ProjectRule):
 def _declares(manifest: Manifest) -> bool:
     """Main dependencies only: a pyproject that lists just dev tools installs nothing to run."""
     return any(r.group == "" and r.name not in NOT_DEPENDENCIES for r in manifest.requirements)
+
+
+def _pinned_by_hand(manifest: Manifest) -> bool:
+    """A conda environment whose every runtime package names a release line down to the minor
+    version (`numpy=1.21.2`, `scikit-learn=1.0`; conda's `=1.0` is 1.0.*): it already says what to
+    install. Notebook front-ends (`jupyterlab>=3.4`) change no result and may float."""
+    if manifest.kind != "conda-env":
+        return False
+    runtime = [r for r in manifest.requirements if r.name not in NOT_DEPENDENCIES | VIEWING_TOOLS]
+    return bool(runtime) and all(r.pinned or _minor_line(r.specifier) for r in runtime)
+
+
+def _minor_line(specifier: str) -> bool:
+    """`==1.0.*`, `==1.21.2.*`: one release line at least as narrow as a minor version."""
+    if not specifier.startswith("==") or "," in specifier:
+        return False
+    parts = specifier[2:].removesuffix(".*").split(".")
+    return len(parts) >= 2 and all(p.isdigit() for p in parts)
+
+
+def _is_published_library(manifest: Manifest, model: ProjectModel) -> bool:
+    """A distribution other projects install (timm, trl, accelerate, detectron2, minGPT): the
+    manifest names it, a package of that name sits beside the manifest (or under src/), and the
+    repo's tests import that package. Its ranges are meant to float and be resolved in each user's
+    environment; a lock would pin only the maintainers' own. An application run from the clone
+    (yolov5: no `yolov5` package) or a project with no test of its package keeps the finding."""
+    if manifest.kind not in PACKAGE_KINDS or not manifest.name:
+        return False
+    folder = posixpath.dirname(manifest.path)
+    candidates = {manifest.name.replace("-", "_"), manifest.name.rsplit("-", 1)[-1]} - PLACEHOLDER_PACKAGES
+    present = {name for name in candidates
+               if any(f"{posixpath.join(folder, base, name)}/__init__.py" in model.files for base in ("", "src"))}
+    return bool(present & _imported_by_tests(model, folder))
+
+
+def _imported_by_tests(model: ProjectModel, folder: str) -> set[str]:
+    """Top-level modules that the test files under `folder` import."""
+    prefix = f"{folder}/" if folder else ""
+    found: set[str] = set()
+    for file, facts in model.python_modules():
+        path = file.path
+        if not path.startswith(prefix):
+            continue
+        parts = path[len(prefix):].split("/")
+        if not (set(parts[:-1]) & {"tests", "test"} or parts[-1].startswith("test_") or parts[-1].endswith("_test.py")):
+            continue
+        found.update(i.target.split(".", 1)[0] for i in facts.imports if i.target)
+    return found
 
 
 class UnpinnedDependency(ProjectRule):

@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass
 
 from mlaudit.facts import flow
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.walk import PyContext, iter_nodes
 from mlaudit.rules.base import PythonRule
 
 # --- knowledge ---------------------------------------------------------------------------------
@@ -96,16 +96,33 @@ class FilesystemOrder(PythonRule):
         "    def __getitem__(self, i):\n        return self.files[i]\n",
     )
 
+    def begin(self, ctx: PyContext) -> None:
+        self.lists = False  # a method call named like a listing (`os.listdir`, `root.glob`)
+        self.called_names: set[str] = set()  # bare names called (`listdir(d)` after `from os import listdir`)
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        func = node.func
+        if type(func) is ast.Attribute:
+            self.lists = self.lists or func.attr in _LISTING_LAST_NAMES
+        elif type(func) is ast.Name:
+            self.called_names.add(func.id)
+
+    def _may_list(self, ctx: PyContext) -> bool:
+        """Whether some call can be a listing as `_listing` judges it at the end of the module: a
+        method named like one (a qualified name ends with the attribute written), or a bare name
+        that resolves, with the module's final imports, to a listing function."""
+        return self.lists or any(ctx.resolve_name(name) in LISTING_FUNCTIONS for name in self.called_names)
+
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
-        # Most files list no folder: a look at the text spares them the statement-by-statement pass.
-        if not any(word in ctx.source for word in _LISTING_WORDS):
+        # Most files list no folder: the calls seen on the walk spare them the statement-by-statement pass.
+        if not self._may_list(ctx):
             return
         reported: set[int] = set()
-        seeded = _seeds_something(node)
+        seeded, classes = _seeds_and_classes(node)
         for _, body in flow.scopes(node):
             for origin, use in _listing_uses(body, ctx, seeded):
                 self._report(origin, use, ctx, reported)
-        for cls in (n for n in ast.walk(node) if isinstance(n, ast.ClassDef)):
+        for cls in classes:  # each origin lies in one class's methods, so their order does not matter
             for origin in _dataset_attributes(cls, ctx):
                 self._report(origin, "a Dataset indexes it by position in __getitem__", ctx, reported)
 
@@ -145,20 +162,24 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
     return None
 
 
-_LISTING_WORDS = ("listdir", "scandir", "glob", "iterdir", "walk")
+# Last names of LISTING_FUNCTIONS and LISTING_METHODS.
+_LISTING_LAST_NAMES = frozenset({name.rsplit(".", 1)[-1] for name in LISTING_FUNCTIONS} | LISTING_METHODS)
 
 
-def _seeds_something(tree: ast.Module) -> bool:
-    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`).
-    An unseeded shuffle is random anyway; the listing's order only matters once a seed makes the
-    rest repeatable."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+def _seeds_and_classes(tree: ast.Module) -> tuple[bool, list[ast.ClassDef]]:
+    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`),
+    and its classes, in one pass. An unseeded shuffle is random anyway; the listing's order only
+    matters once a seed makes the rest repeatable."""
+    seeded = False
+    classes = []
+    for node in iter_nodes(tree):
+        if isinstance(node, ast.Call) and not seeded:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if "seed" in name.lower():
-                return True
-    return False
+            seeded = "seed" in name.lower()
+        elif isinstance(node, ast.ClassDef):
+            classes.append(node)
+    return seeded, classes
 
 
 def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:
@@ -330,6 +351,10 @@ class SetOrder(PythonRule):
     )
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
+        # Ids come from enumerate() or zip() by name (`_index_from_set`): a file whose text has
+        # neither cannot build one.
+        if "enumerate" not in ctx.source and "zip" not in ctx.source:
+            return
         for _, body in flow.scopes(node):
             for sink, origin in _set_uses(body, ctx):
                 ctx.report(

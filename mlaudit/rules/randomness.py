@@ -15,7 +15,7 @@ from typing import Any
 
 from mlaudit.analysis.config_index import is_training_path
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
-from mlaudit.facts.python import argparse_dest
+from mlaudit.facts.python import argparse_default, argparse_dest
 from mlaudit.facts.randomness import (
     ALGORITHMS,
     CALL,
@@ -114,14 +114,11 @@ class CudnnBenchmark(PythonRule):
 
 def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:
     """(dest, default) of an `add_argument` call, when both are literal."""
-    dest = argparse_dest(node)
-    default: Any = None
-    for keyword in node.keywords:
-        if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
-            default = keyword.value.value
-        elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
-            default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
-    return dest, default
+    return argparse_dest(node), argparse_default(node, _constant_value)
+
+
+def _constant_value(node: ast.expr) -> Any:
+    return node.value if isinstance(node, ast.Constant) else None
 
 
 class NondeterministicAlgorithms(PythonRule):

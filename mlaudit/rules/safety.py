@@ -6,14 +6,14 @@ import ast
 from collections.abc import Iterator
 
 from mlaudit.facts.fixes import call_fix, chain, drop_argument, rename_callee
-from mlaudit.facts.loading import FALSE, MISSING, LoadingFacts, TorchLoadCall
+from mlaudit.facts.loading import BUFFER, DOWNLOAD, FALLBACK, FALSE, MISSING, SAVED_HERE, LoadingFacts, TorchLoadCall
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
 from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Fix, Level
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel
-from mlaudit.project.versions import VersionInfo, all_at_least
+from mlaudit.project.versions import VersionInfo, all_at_least, all_older_than
 from mlaudit.rules.base import ProjectRule, PythonRule
 
 # yaml functions that construct arbitrary Python objects without asking.
@@ -28,6 +28,9 @@ YAML_SAFE_LOADERS = frozenset({"yaml.SafeLoader", "yaml.CSafeLoader", "yaml.Base
 YAML_UNSAFE_LOADERS = frozenset(
     {"yaml.Loader", "yaml.UnsafeLoader", "yaml.FullLoader", "yaml.CLoader", "yaml.CUnsafeLoader", "yaml.CFullLoader"}
 )
+# yaml functions that write a document: loading back what the same function just dumped reads no
+# outside input (detectron2's LazyConfig.save checks that its output loads).
+YAML_DUMP_CALLS = frozenset({"yaml.dump", "yaml.safe_dump", "yaml.dump_all", "yaml.safe_dump_all"})
 
 
 class UnsafeYamlLoad(PythonRule):
@@ -47,9 +50,25 @@ class UnsafeYamlLoad(PythonRule):
         # Not PyYAML.
         "import json\ndata = json.load(open('c.json'))\n",
         "from ruamel.yaml import YAML\ndata = YAML(typ='safe').load(open('c.yaml'))\n",
+        # Loading back what the same function just dumped (detectron2 LazyConfig.save).
+        "import yaml\ndef save(cfg):\n    dumped = yaml.dump(cfg)\n    _ = yaml.unsafe_load(dumped)  # test that it is loadable\n"
+        "    return dumped\n",
+        {"tests/test_utils.py": "import yaml\ndef test_cli(tmp_path):\n    cfg = yaml.full_load((tmp_path / 'c.yaml').read_text())\n"},
+        # A config loader that exec()s .py configs: its input is trusted code by design.
+        "import yaml\ndef load(filename):\n    if filename.endswith('.py'):\n        with open(filename) as f:\n"
+        "            ns = {}\n            exec(compile(f.read(), filename, 'exec'), ns)\n            return ns\n"
+        "    with open(filename) as f:\n        return yaml.unsafe_load(f)\n",
     )
+    # Tests load YAML they wrote themselves (litgpt, Lightning read back the hparams file a test
+    # just saved): no outside input reaches them.
+    exempt_roles = frozenset({kinds.TEST})
     invalid = (
         "import yaml\ncfg = yaml.load(open('c.yaml'))  # expect: ML602\n",
+        # exec() of a fixed string is no trusted-code loader.
+        "import yaml\ndef load(path):\n    exec('import os')\n    return yaml.unsafe_load(open(path))  # expect: ML602\n",
+        # Dumped in another function: the text may have been changed on the way.
+        "import yaml\ndef save(cfg):\n    return yaml.dump(cfg)\ndef load(text):\n"
+        "    return yaml.unsafe_load(text)  # expect: ML602\n",
         "import yaml as y\ncfg = y.load(open('c.yaml'), Loader=y.FullLoader)  # expect: ML602\n",
         "from yaml import load, Loader\ncfg = load(open('c.yaml'), Loader)  # expect: ML602\n",
         "import yaml\ncfg = yaml.unsafe_load(open('c.yaml'))  # expect: ML602\n",
@@ -61,8 +80,22 @@ class UnsafeYamlLoad(PythonRule):
          "import yaml\ndocs = list(yaml.safe_load_all(open('c.yaml')))\n"),
     )
 
+    def begin(self, ctx: PyContext) -> None:
+        self.dumped: set[tuple[str, str]] = set()  # (function, name) bound to a yaml.dump(...) result
+        self.execs: set[str] = set()  # functions that exec() code they did not write themselves
+        self.pending: list[tuple[str, ast.Call, str, str]] = []
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        if isinstance(node.value, ast.Call) and ctx.qualname(node.value.func) in YAML_DUMP_CALLS:
+            self.dumped.update((ctx.function, t.id) for t in node.targets if isinstance(t, ast.Name))
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
+        if callee == "builtins.exec" and node.args and not isinstance(node.args[0], ast.Constant):
+            self.execs.add(ctx.function)
+            return
+        if node.args and isinstance(node.args[0], ast.Name) and (ctx.function, node.args[0].id) in self.dumped:
+            return  # reads back what this function just wrote
         if callee in YAML_UNSAFE_CALLS:
             self._report(node, ctx, f"{callee}() can construct arbitrary Python objects from the file", YAML_UNSAFE_CALLS[callee])
         elif callee in YAML_LOAD_CALLS:
@@ -75,9 +108,17 @@ class UnsafeYamlLoad(PythonRule):
                 self._report(node, ctx, f"{callee}() with {short} can construct arbitrary Python objects", YAML_LOAD_CALLS[callee])
 
     def _report(self, node: ast.Call, ctx: PyContext, problem: str, safe: str) -> None:
-        safe_name = safe.rsplit(".", 1)[-1]
-        fix = _safe_load_fix(node, ctx, safe_name)
-        ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
+        self.pending.append((ctx.function, node, problem, safe))
+
+    def end(self, ctx: PyContext) -> None:
+        for function, node, problem, safe in self.pending:
+            if function and function in self.execs:
+                # detectron2's LazyConfig.load: the same function exec()s .py configs, so its inputs
+                # are trusted code by design; an unsafe YAML load adds no new way in.
+                continue
+            safe_name = safe.rsplit(".", 1)[-1]
+            fix = _safe_load_fix(node, ctx, safe_name)
+            ctx.report(self, node, f"{problem}; use {safe_name}() or Loader=yaml.SafeLoader.", fix=fix)
 
 
 def _loader_argument(node: ast.Call) -> ast.expr | None:
@@ -98,6 +139,16 @@ def _safe_load_fix(node: ast.Call, ctx: PyContext, safe_name: str) -> Fix | None
     transform = chain(rename_callee(safe_name), drop_argument("Loader", position=1))
     return call_fix(ctx, node, f"Use {safe_name}()", transform)
 
+
+# The Hugging Face setup.py pattern (diffusers, transformers): every requirement once in `_deps`.
+DEPS_TABLE_SETUP = (
+    "import re\nfrom setuptools import setup\n"
+    "_deps = ['accelerate>=0.31.0', 'numpy', '{torch}']\n"
+    "deps = {{b: a for a, b in (re.findall(r'^(([^!=<>~]+)(?:[!=<>~].*)?$)', x)[0] for x in _deps)}}\n"
+    "def deps_list(*pkgs):\n    return [deps[pkg] for pkg in pkgs]\n"
+    "extras = {{}}\nextras['torch'] = deps_list('torch', 'accelerate')\nextras['dev'] = extras['torch']\n"
+    "setup(name='p', install_requires=[deps['numpy']], extras_require=extras)\n"
+)
 
 # torch 2.6 made `weights_only=True` the default of torch.load (pytorch PR #137602).
 TORCH_SAFE_LOAD_SINCE = "2.6"
@@ -124,6 +175,23 @@ class UnsafeTorchLoad(ProjectRule):
         "import torch\nmodel = torch.jit.load('model.pt')\n",
         "import torch\ndef load(path, safe):\n    return torch.load(path, weights_only=safe)\n",
         "import torch\ndef load(path, **kw):\n    return torch.load(path, **kw)\n",
+        # torch>=2.6 declared through setup.py indirection (diffusers): a `_deps` table, `deps_list`
+        # picking from it, and extras filled by subscript assignments.
+        {"setup.py": DEPS_TABLE_SETUP.format(torch="torch>=2.6"), "scripts/convert.py": "import torch\nsd = torch.load('m.ckpt')\n"},
+        # The root requirements.txt includes per-package requirements (Lightning).
+        {"requirements.txt": "-r ./requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.6.0, <2.10.0\n",
+         "src/pkg/io.py": "import torch\nsd = torch.load('m.ckpt')\n"},
+        # A test loads what it (or the code under test) wrote: no trust boundary.
+        {"tests/test_save.py": "import torch\ndef test_roundtrip(tmp_path):\n    path = tmp_path / 'r.pt'\n"
+         "    torch.save({'a': 1}, path)\n    assert torch.load(path, weights_only=False) == {'a': 1}\n"},
+        # An object broadcast between ranks through an in-memory buffer the same function filled.
+        "import io\nimport torch\ndef broadcast(obj, src):\n    buffer = io.BytesIO()\n    torch.save(obj, buffer)\n"
+        "    data = collective_broadcast(buffer.getvalue(), src)\n    buffer = io.BytesIO(data)\n    return torch.load(buffer)\n",
+        # The old-torch fallback of a load whose weights_only is a parameter (timm's _torch_load).
+        "import torch\ndef load(path, weights_only=True):\n    try:\n        return torch.load(path, weights_only=weights_only)\n"
+        "    except TypeError:\n        if not weights_only:\n            return torch.load(path)\n        raise\n",
+        # Explicit False for whole objects this same function saved.
+        "import torch\ndef cache(ds, path):\n    torch.save(ds, path)\n    return torch.load(path, weights_only=False)\n",
     )
     invalid = (
         "import torch\nstate = torch.load('model.pt', weights_only=False)  # expect: ML601\n",
@@ -132,6 +200,23 @@ class UnsafeTorchLoad(ProjectRule):
         {"requirements.txt": "torch==2.4.1\n", "train.py": "import torch as T\nstate = T.load('model.pt')  # expect: ML601\n"},
         {"requirements.txt": "torch>=2.0\n", "train.py": "from torch import load\nstate = load('model.pt')  # expect: ML601\n"},
         "import torch\nstate = torch.load('model.pt')  # expect: ML601\n",  # no torch version known
+        {"setup.py": DEPS_TABLE_SETUP.format(torch="torch>=2.1"),
+         "scripts/convert.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        {"requirements.txt": "-r ./requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.1.0, <2.10.0\n",
+         "src/pkg/io.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        # An upper bound below 2.6: the unsafe default is certain.
+        {"requirements.txt": "torch<2.6\n", "train.py": "import torch\nsd = torch.load('m.ckpt')  # expect: ML601\n"},
+        # A test that loads a downloaded file crosses a trust boundary.
+        {"tests/test_hub.py": "import torch\nfrom huggingface_hub import hf_hub_download\ndef test_slices():\n"
+         "    path = hf_hub_download('someone/slices', 'embeds.pt')\n    torch.load(path, weights_only=False)  # expect: ML601\n"},
+        # A buffer filled from a model file, not by this function's own torch.save (detectron2).
+        "import io\nimport torch\ndef converter(net):\n    buffer = io.BytesIO(get_arg(net, 'anchors'))\n"
+        "    return torch.load(buffer)  # expect: ML601\n",
+        # A fallback that drops weights_only whatever the caller asked for.
+        "import torch\ndef load(path):\n    try:\n        return torch.load(path, weights_only=True)\n"
+        "    except TypeError:\n        return torch.load(path)  # expect: ML601\n",
+        # Outside tests, a bare load of a file the same code saved still unpickles on old torch.
+        "import torch\ndef cache(model, path):\n    torch.save(model, path)\n    return torch.load(path)  # expect: ML601\n",
     )
     fixes = (
         ({"requirements.txt": "torch==2.4.1\n", "train.py": "import torch\nstate = torch.load('model.pt')\n"},
@@ -148,6 +233,8 @@ class UnsafeTorchLoad(ProjectRule):
             calls = loading.calls if loading is not None else ()
             versions: VersionInfo | None = None
             for call in calls:
+                if _not_a_trust_boundary(file, call):
+                    continue
                 if call.weights_only == FALSE:
                     yield self._finding(file, call, "torch.load(..., weights_only=False) unpickles the file, which can "
                                         "run arbitrary code", Level.ERROR)
@@ -175,16 +262,44 @@ class UnsafeTorchLoad(ProjectRule):
         )
 
 
+def _not_a_trust_boundary(file: SourceFile, call: TorchLoadCall) -> bool:
+    """Loads of bytes the same code produced: an object serialized and deserialized by one job
+    (an in-memory buffer), the old-torch fallback of a load whose `weights_only` is a parameter,
+    an explicit `weights_only=False` of a file the same function just `torch.save`d (whole objects
+    need it), and, in tests, anything not downloaded: a test loads what it or the code under test
+    wrote, or the project's own fixtures (0 of 18 test findings on 19 real repositories were worth
+    acting on)."""
+    if call.origin in (BUFFER, FALLBACK):
+        return True
+    if call.origin == SAVED_HERE and call.weights_only == FALSE:
+        return True
+    return file.has_role(kinds.TEST) and call.origin != DOWNLOAD
+
+
 def _bare_load_problem(versions: VersionInfo) -> tuple[str, Level]:
-    if not versions.known:
+    unpickles = "torch.load() without weights_only unpickles the file (arbitrary code)"
+    if not versions.exact and all_older_than(versions, TORCH_SAFE_LOAD_SINCE):
+        # `torch<2.6`: the unsafe default is certain, not possible (a pin below 2.6 says so itself).
         return (
-            "torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and no "
-            "lockfile, pin or lower bound says which torch this project installs",
+            f"{unpickles} on every torch that {versions.source} allows ({_allowed(versions)}): only torch "
+            f"{TORCH_SAFE_LOAD_SINCE} and later load with weights_only=True by default",
+            Level.ERROR,
+        )
+    if versions.known:
+        return f"{unpickles} on torch < 2.6, and {versions.source} allows torch {_allowed(versions)}", Level.ERROR
+    if versions.source:
+        return (
+            f"{unpickles} on torch < 2.6, and {versions.source} declares torch without a lower bound, so an "
+            "older torch already installed satisfies it",
             Level.NOTE,
         )
-    allowed = ", ".join(versions.exact) if versions.exact else f">={versions.lower}"
     return (
-        f"torch.load() without weights_only unpickles the file (arbitrary code) on torch < 2.6, and "
-        f"{versions.source} allows torch {allowed}",
-        Level.ERROR,
+        f"{unpickles} on torch < 2.6, and no lockfile, pin or lower bound says which torch this project installs",
+        Level.NOTE,
     )
+
+
+def _allowed(versions: VersionInfo) -> str:
+    if versions.exact:
+        return ", ".join(versions.exact)
+    return versions.specifier or f">={versions.lower}"

@@ -80,6 +80,8 @@ class BoosterNondeterminism(PythonRule):
     )
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
+        if not _uses_a_booster(ctx):
+            return  # most files: the statement-by-statement pass could find nothing
         for _, body in flow.scopes(node):
             dicts: dict[str, ast.Dict] = {}
             for stmt in flow.statements(body):
@@ -102,6 +104,17 @@ class BoosterNondeterminism(PythonRule):
             if problem:
                 ctx.report(self, call, problem)
             return
+
+
+_LIBRARIES = frozenset({"xgboost", "lightgbm"})
+
+
+def _uses_a_booster(ctx: PyContext) -> bool:
+    """Whether any call of the module can resolve to XGBoost or LightGBM: qualified names come
+    from the module's imports (every binding, nested ones too, is in ctx.imports by now) or its
+    own name."""
+    names = [*ctx.imports.values(), ctx.module]
+    return any(name.partition(".")[0] in _LIBRARIES for name in names)
 
 
 def _parameters(call: ast.Call, name: str, booster: Booster, dicts: dict[str, ast.Dict]) -> dict[str, ast.expr] | None:

@@ -25,7 +25,8 @@ def test_cookiecutter_template_is_not_the_project(tmp_path: Path) -> None:
         "{{cookiecutter.project_slug}}/notebooks/explore.ipynb": "{{ not json }}",
         "hooks/post_gen_project.py": "{% if cookiecutter.license == 'none' %}\nremove('LICENSE')\n{% endif %}\n",
         # The template repo's own test of the template is real code and still audited.
-        "tests/test_bake.py": "import torch\ndef test_load():\n    torch.load('m.pt', weights_only=False)\n",
+        "tests/test_bake.py": "import torch\nfrom huggingface_hub import hf_hub_download\ndef test_load():\n"
+        "    torch.load(hf_hub_download('org/model', 'm.pt'), weights_only=False)\n",
     })
     found = sorted((f.path, f.code) for f in check(repo).findings)
     assert found == [("tests/test_bake.py", "ML601")]

@@ -148,6 +148,49 @@ def test_setup_py_built_from_module_level_names_is_read_without_running_it() -> 
     ]
 
 
+HF_SETUP = """import re
+from setuptools import setup
+_deps = [
+    "accelerate>=0.31.0",
+    "numpy",
+    "nvidia_modelopt[hf]>=0.33.1",
+    "torch>=2.6",
+]
+deps = {b: a for a, b in (re.findall(r"^(([^!=<>~]+)(?:[!=<>~].*)?$)", x)[0] for x in _deps)}
+def deps_list(*pkgs):
+    return [deps[pkg] for pkg in pkgs]
+extras = {}
+extras["torch"] = deps_list("torch", "accelerate")
+extras["modelopt"] = deps_list("nvidia_modelopt[hf]")
+extras["dev"] = extras["torch"] + ["pytest"]
+install_requires = [deps["numpy"], deps["not-in-the-table"]]
+setup(install_requires=list(install_requires), extras_require=extras)
+"""
+
+
+def test_setup_py_hugging_face_deps_table_is_followed_without_running_it() -> None:
+    # diffusers/transformers: `_deps` lists each requirement once; `deps[...]` and `deps_list(...)`
+    # pick from it; extras start empty and are filled by subscript assignments.
+    m = parse_manifest("setup.py", HF_SETUP)
+    assert rows(m) == [
+        (5, "numpy", "", ""),
+        (7, "torch", ">=2.6", "extra:torch"),
+        (4, "accelerate", ">=0.31.0", "extra:torch"),
+        (6, "nvidia-modelopt", ">=0.33.1", "extra:modelopt"),
+        (7, "torch", ">=2.6", "extra:dev"),
+        (4, "accelerate", ">=0.31.0", "extra:dev"),
+        (15, "pytest", "", "extra:dev"),
+    ]
+
+
+def test_setup_py_names_that_multiply_are_read_within_a_budget() -> None:
+    # Hostile input: each level lists the one below 300 times, so reading it all would mean 300**4
+    # strings. The reading stops after a bounded number of expressions.
+    lines = ["a0 = ['torch>=2.1']", *(f"a{i} = [{', '.join([f'a{i - 1}'] * 300)}]" for i in range(1, 5))]
+    m = parse_manifest("setup.py", "\n".join([*lines, "setup(install_requires=a4)"]))
+    assert 0 < len(m.requirements) < 5_000 and {r.name for r in m.requirements} == {"torch"}
+
+
 def test_setup_py_dynamic_requirements_are_left_out() -> None:
     text = "from setuptools import setup\nsetup(install_requires=open('requirements.txt').read().splitlines())\n"
     m = parse_manifest("setup.py", text)

@@ -12,10 +12,12 @@ from mlaudit.files.requirements import parse_requirement
 from mlaudit.project.versions import (
     VersionInfo,
     all_at_least,
+    all_older_than,
     allowed_versions,
     is_older,
     lower_bound,
     may_be_older_than,
+    upper_bound,
     version_key,
 )
 
@@ -110,7 +112,8 @@ def test_lock_beats_pin_beats_range_in_one_folder() -> None:
 def test_a_range_without_lower_bound_in_the_folder_is_unknown() -> None:
     manifests = [_req("requirements.in", "torch>=2.6\n"), _req("requirements-dev.txt", "torch\n")]
     info = allowed_versions("torch", manifests, [], "train.py")
-    assert not info.known and info.source == "requirements-dev.txt"
+    assert not info.known and info.unbounded and info.source == "requirements-dev.txt"
+    assert not all_at_least(info, "2.6")
 
 
 def test_lowest_bound_of_a_folder_wins() -> None:
@@ -129,3 +132,59 @@ def test_requirement_in_manifest_near_a_deeper_file() -> None:
     manifest = Manifest("a/requirements.txt", "requirements-txt", (requirement,))
     assert allowed_versions("torch", [manifest], [], "a/b/c/d.py").lower == "2.6"
     assert not allowed_versions("torch", [manifest], [], "b/d.py").known
+
+
+@pytest.mark.parametrize(
+    ("specifier", "bound"),
+    [
+        ("<2.6", ("2.6", False)),
+        ("<=2.5.1", ("2.5.1", True)),
+        ("==2.5.*", ("2.6", False)),
+        ("~=2.5.0", ("2.6", False)),
+        ("~=2.4", ("3", False)),
+        ("==2.4.1", ("2.4.1", True)),
+        (">=2.1.0,<2.10.0", ("2.10.0", False)),
+        ("<3,<2.6", ("2.6", False)),
+        (">=2.1", None),
+        ("", None),
+        ("1.0 || 2.0", None),
+    ],
+)
+def test_upper_bound(specifier: str, bound: tuple[str, bool] | None) -> None:
+    assert upper_bound(specifier) == bound
+
+
+def test_an_upper_bound_below_a_release_makes_every_allowed_version_older() -> None:
+    old = allowed_versions("torch", [_req("requirements.txt", "torch<2.6\n")], [], "train.py")
+    assert old.unbounded and old.upper == ("2.6", False) and all_older_than(old, "2.6")
+    assert not all_older_than(allowed_versions("torch", [_req("requirements.txt", "torch<=2.6.0\n")], [], "t.py"), "2.6")
+    # One uncapped declaration in the folder leaves newer versions in.
+    both = [_req("requirements.txt", "torch<2.6\n"), _req("requirements-gpu.txt", "torch>=2.1\n")]
+    assert not all_older_than(allowed_versions("torch", both, [], "train.py"), "2.6")
+    assert all_older_than(VersionInfo("torch", exact=("2.4.1", "2.5.0")), "2.6")
+    assert not all_older_than(VersionInfo("torch"), "2.6")
+
+
+def test_a_requirements_file_answers_with_what_it_includes() -> None:
+    # Lightning: the root requirements.txt only `-r`-includes requirements/<package>/base.txt.
+    manifests = [
+        _req("requirements.txt", "-r ./requirements/pytorch/base.txt\n"),
+        _req("requirements/pytorch/base.txt", "torch >=2.1.0, <2.10.0\n"),
+        _req("requirements/typing.txt", "torch==2.9.1\n"),  # a type-checking pin, not what runs
+    ]
+    info = allowed_versions("torch", manifests, [], "src/lightning/pytorch/core/module.py")
+    assert (info.lower, info.specifier, info.source) == ("2.1.0", ">=2.1.0,<2.10.0", "requirements/pytorch/base.txt")
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("pyproject.toml", '[project]\nname = "p"\ndynamic = ["dependencies"]\n\n[tool.setuptools.dynamic]\n'
+         'dependencies = {file = ["requirements/base.txt"]}\n'),
+        ("setup.cfg", "[options]\ninstall_requires = file: requirements/base.txt\n"),
+    ],
+)
+def test_dynamic_dependencies_read_from_a_file_answer(path: str, text: str) -> None:
+    manifests = [_req(path, text), _req("requirements/base.txt", "torch>=2.1\n")]
+    info = allowed_versions("torch", manifests, [], "src/p/model.py")
+    assert (info.lower, info.source) == ("2.1", "requirements/base.txt")

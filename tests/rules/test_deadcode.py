@@ -248,6 +248,9 @@ def test_dataclass_flag_never_set(tmp_path: Path) -> None:
         "from transformers import HfArgumentParser\np = HfArgumentParser(TrainConfig)\n",  # a CLI parser
         "import tyro\ncfg = tyro.cli(TrainConfig)\n",
         "cfg = TrainConfig(**{'lr': 0.2})\n",  # built from a mapping we cannot see
+        # Built with keyword arguments (pytorch-examples tensor_parallelism: ModelArgs(dim=256, ...)):
+        # the flag is one keyword away, as the spec's "never built with arguments" says.
+        "cfg = TrainConfig(lr=0.2)\n",
         "def f(cfg):\n    cfg.use_old_attention = True\n",  # assigned
         "def g(cfg):\n    return cfg.use_old_attention\n",  # the value flows out
     ],
@@ -259,6 +262,32 @@ def test_dataclass_flag_settable_is_silent(tmp_path: Path, extra: str) -> None:
                     "    if cfg.use_old_attention:\n        print('old')\n" + extra,
     }
     assert run(tmp_path, files, "ML301") == set()
+
+
+def test_documented_switches_are_silent(tmp_path: Path) -> None:
+    """A comment at the definition that documents the other value (litgpt's
+    extensions/xla/finetune/adapter.py, pytorch-examples' llama2_model.py ModelArgs.depth_init)."""
+    files = {
+        "config.py": "from dataclasses import dataclass\n@dataclass\nclass TrainConfig:\n"
+                     "    # If `True`, then each block init uses its layer ID, and if\n"
+                     "    # `False`, each uses the total number of blocks\n    depth_init: bool = True\n",
+        "train.py": "from config import TrainConfig\n"
+                    "# the state of very large models will not fit on the system RAM, this flag can alleviate it\n"
+                    "# by loading it on each rank sequentially\nreduce_cpu_memory_usage_during_load = False\n"
+                    "def main(cfg: TrainConfig) -> None:\n    if cfg.depth_init:\n        print('layer id')\n"
+                    "    if reduce_cpu_memory_usage_during_load:\n        print('sequential')\n"
+                    "main(TrainConfig())\n",
+    }
+    assert run(tmp_path, files, "ML301") == set()
+
+
+def test_comments_that_do_not_document_a_switch_keep_the_finding(tmp_path: Path) -> None:
+    files = {
+        "train.py": "# old attention path\nUSE_OLD = False\n\ndo_only_config = False  # see README\n"
+                    "def main() -> None:\n    if USE_OLD:  # expect: ML301\n        print('old')\n"
+                    "    if do_only_config:  # expect: ML301\n        print('config')\n",
+    }
+    assert_markers(tmp_path, files, "ML301")
 
 
 def test_unrelated_attribute_with_the_field_name_is_silent(tmp_path: Path) -> None:

@@ -96,6 +96,21 @@ def test_ml501_partly_pinned_requirements_do_not_lock(tmp_path: Path) -> None:
     assert repo(tmp_path, files, "ML501") == ["pyproject.toml:4: ML501"]
 
 
+def test_ml501_published_library_in_a_sub_folder_is_silent_and_the_repo_app_is_not(tmp_path: Path) -> None:
+    """detectron2's projects/DensePose/setup.py (distribution detectron2-densepose, package
+    densepose, tested by its own tests/) is a library; a sibling application folder is not."""
+    files = {
+        "projects/DensePose/setup.py": "from setuptools import find_packages, setup\nNAME = 'detectron2-densepose'\n"
+                                       "setup(\n    name=NAME,\n    packages=find_packages(),\n"
+                                       "    install_requires=['detectron2', 'scipy'],\n)\n",
+        "projects/DensePose/densepose/__init__.py": "",
+        "projects/DensePose/tests/test_structures.py": "from densepose.structures import DensePoseList\n",
+        "apps/trainer/setup.cfg": "[metadata]\nname = trainer\n\n[options]\ninstall_requires =\n    torch>=2\n",
+        "apps/trainer/trainer/__init__.py": "",
+    }
+    assert repo(tmp_path, files, "ML501") == ["apps/trainer/setup.cfg:6: ML501"]
+
+
 def test_ml501_conda_env_with_only_interpreter_and_pip_declares_nothing(tmp_path: Path) -> None:
     assert repo(tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - pip\n"}, "ML501") == []
 

@@ -44,6 +44,26 @@ def test_bare_load_depends_on_allowed_torch(tmp_path: Path, manifest: dict[str, 
         assert run.findings[0].line == 2
 
 
+@pytest.mark.parametrize(
+    ("manifest", "says", "level"),
+    [
+        # An upper bound below 2.6: every allowed torch unpickles, and the message says it is certain.
+        ({"requirements.txt": "torch<2.6\n"}, "on every torch that requirements.txt allows (<2.6)", Level.ERROR),
+        ({"requirements.txt": "torch~=2.5.0\n"}, "on every torch that requirements.txt allows (~=2.5.0)", Level.ERROR),
+        ({"requirements.txt": "torch==2.4.1\n"}, "on torch < 2.6, and requirements.txt allows torch 2.4.1", Level.ERROR),
+        ({"requirements.txt": "-r requirements/pytorch/base.txt\n", "requirements/pytorch/base.txt": "torch >=2.1.0, <2.10.0\n"},
+         "on torch < 2.6, and requirements/pytorch/base.txt allows torch >=2.1.0,<2.10.0", Level.ERROR),
+        ({"requirements.txt": "torch\n"}, "requirements.txt declares torch without a lower bound", Level.NOTE),
+        ({}, "no lockfile, pin or lower bound says which torch", Level.NOTE),
+    ],
+)
+def test_bare_load_message_says_what_the_project_declares(
+    tmp_path: Path, manifest: dict[str, str], says: str, level: Level
+) -> None:
+    run = check(make_repo(tmp_path / "r", {**manifest, "train.py": LOAD}), select=["ML601"])
+    assert len(run.findings) == 1 and says in run.findings[0].message and run.findings[0].level == level
+
+
 def test_per_folder_requirements(tmp_path: Path) -> None:
     repo = make_repo(
         tmp_path / "r",
@@ -122,3 +142,15 @@ def test_notebook_cells_get_no_fix(tmp_path: Path) -> None:
     run = check(make_repo(tmp_path / "r", {"nb.ipynb": text}), select=["ML601"])
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "torch.load" in s)
     assert [(f.path, f.line, f.fix) for f in run.findings] == [("nb.ipynb", line, None)]
+
+
+def test_a_buffer_filled_from_a_download_is_reported_even_where_the_function_saves_to_a_buffer(tmp_path: Path) -> None:
+    source = (
+        "import io\nimport requests\nimport torch\n"
+        "def swap(obj, url):\n"
+        "    out = io.BytesIO()\n    torch.save(obj, out)\n"
+        "    reply = requests.get(url)\n"
+        "    return torch.load(io.BytesIO(reply.content))\n"
+    )
+    run = check(make_repo(tmp_path / "r", {"a.py": source}), select=["ML601"])
+    assert located(run) == {("a.py", 8, "ML601")}
