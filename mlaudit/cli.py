@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from mlaudit import __version__
 
 if TYPE_CHECKING:
-    from mlaudit.engine import CheckOptions
-    from mlaudit.report import RunResult
+    from mlaudit.engine.check import CheckOptions
+    from mlaudit.engine.result import RunResult
     from mlaudit.rules.base import Rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -255,8 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from mlaudit.config import ConfigError, check_codes
-    from mlaudit.engine import CheckOptions, check_paths
+    from mlaudit.engine.check import CheckOptions, check_paths
+    from mlaudit.engine.settings import ConfigError, check_codes
 
     started = time.perf_counter()
     fmt, problem = _output_format(args)
@@ -339,7 +339,7 @@ def _missing_path(paths: Sequence[Path]) -> str | None:
 def _show_diff(args: argparse.Namespace, run: RunResult) -> int:
     """`--diff`: the fixes as a unified diff on stdout, nothing written (ruff's convention: exit 1
     when there would be changes)."""
-    from mlaudit.fix import plan_fixes, unified_diff
+    from mlaudit.fix.apply import plan_fixes, unified_diff
 
     plan = plan_fixes(run.root, run.findings, unsafe=args.unsafe_fixes)
     sys.stdout.write(unified_diff(plan))
@@ -354,7 +354,7 @@ def _show_diff(args: argparse.Namespace, run: RunResult) -> int:
 
 def _fix(args: argparse.Namespace, run: RunResult, rerun: Callable[[], RunResult]) -> RunResult:
     """`--fix`: write the fixes, then check again so the report shows what is left."""
-    from mlaudit.fix import apply_fixes
+    from mlaudit.fix.apply import apply_fixes
 
     plan = apply_fixes(run.root, run.findings, unsafe=args.unsafe_fixes)
     if plan.applied:
@@ -413,7 +413,7 @@ def _adoption_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _adoption_errors() -> tuple[type[Exception], ...]:
-    from mlaudit.adopt import AdoptError
+    from mlaudit.engine.adopt import AdoptError
 
     return (*AdoptError, UsageError)
 
@@ -430,8 +430,8 @@ def _add_noqa_then_recheck(args: argparse.Namespace, run: RunResult, options: Ch
     """--add-noqa: write the directives, say what was done and what could not be, check again."""
     if not args.add_noqa or not run.findings:
         return run
-    from mlaudit.engine import check_paths
-    from mlaudit.noqa_writer import add_noqa
+    from mlaudit.engine.check import check_paths
+    from mlaudit.fix.noqa import add_noqa
 
     result = add_noqa(run.root, run.findings, args.reason)
     for message in result.messages():
@@ -440,9 +440,11 @@ def _add_noqa_then_recheck(args: argparse.Namespace, run: RunResult, options: Ch
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    from mlaudit.adopt import DEFAULT_NAME, baseline_path, write_from_run
-    from mlaudit.config import ConfigError, load_settings
-    from mlaudit.engine import CheckOptions, check_paths, find_root
+    from mlaudit.engine.adopt import baseline_path, write_from_run
+    from mlaudit.engine.baseline import DEFAULT_NAME
+    from mlaudit.engine.check import CheckOptions, check_paths
+    from mlaudit.engine.discover import find_root
+    from mlaudit.engine.settings import ConfigError, load_settings
     from mlaudit.project.git import read_git_state
 
     if not args.path.exists():
@@ -491,8 +493,8 @@ def _write(text: str, output_file: Path | None) -> None:
 
 
 def run_rule(args: argparse.Namespace) -> int:
-    from mlaudit.docs import load_doc
     from mlaudit.rules import rule_by_code
+    from mlaudit.rules.docs import load_doc
 
     if args.all or not args.code:
         print(rule_table(markdown=args.markdown))
@@ -510,9 +512,9 @@ def run_clean(args: argparse.Namespace) -> int:
     """Remove the cache folder, and nothing else: see cache.removable."""
     import shutil
 
-    from mlaudit.cache import CacheSettingError, cache_location, removable
-    from mlaudit.config import ConfigError, load_settings
-    from mlaudit.project.discover import find_root
+    from mlaudit.engine.cache import CacheSettingError, cache_location, removable
+    from mlaudit.engine.discover import find_root
+    from mlaudit.engine.settings import ConfigError, load_settings
 
     root = find_root(args.path.resolve())
     try:
@@ -542,8 +544,8 @@ def _default_label(rule: type[Rule]) -> str:
 
 
 def rule_table(markdown: bool = False) -> str:
-    from mlaudit.docs import DOCS_URL
     from mlaudit.rules import all_rules
+    from mlaudit.rules.docs import DOCS_URL
 
     if not markdown:
         return "\n".join(

@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mlaudit.engine import CheckOptions, check_paths
-from mlaudit.report import RunResult
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.result import RunResult
 
 # Files tests read (vendored schemas, real-format samples); see tests/data/*/README.md.
 TEST_DATA = Path(__file__).resolve().parent / "data"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit import analyse
-from mlaudit.cache import PRUNE_EVERY_SECONDS, Cache
-from mlaudit.engine import CheckOptions, check_paths
-from mlaudit.report import RunResult
+from mlaudit.engine import analyse
+from mlaudit.engine.cache import PRUNE_EVERY_SECONDS, Cache
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.result import RunResult
 from tests.fixture_repos import copy_fixture, fixture_id, fixture_repos
 from tests.helpers import make_repo
 
@@ -152,7 +152,7 @@ def test_an_entry_signed_with_another_key_is_never_unpickled(tmp_path: Path) -> 
 def test_concurrent_runs_agree(tmp_path: Path) -> None:
     files = {f"m{i}.py": BENCH for i in range(30)}
     repo = make_repo(tmp_path / "r", files)
-    script = "import sys, json; from pathlib import Path; from mlaudit.engine import check_paths; " \
+    script = "import sys, json; from pathlib import Path; from mlaudit.engine.check import check_paths; " \
              "print(len(check_paths([Path(sys.argv[1])]).findings))"
     def one(_: int) -> str:
         return subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True, text=True, timeout=120,
@@ -201,7 +201,7 @@ def test_same_findings_cached_or_not_serial_or_parallel(tmp_path: Path, fixture:
 PARALLEL = """
 import json, sys
 from pathlib import Path
-from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.engine.check import CheckOptions, check_paths
 result = check_paths([Path(sys.argv[1])], CheckOptions(use_cache=sys.argv[2] == "1", jobs=2))
 assert result.workers == 2, result.workers
 print(json.dumps([[f.path, f.line, f.col, f.code, f.message] for f in result.findings]))
@@ -218,7 +218,7 @@ def _parallel_summary(repo: Path, use_cache: bool) -> list[tuple[str, int, int, 
 
 
 def test_an_unchanged_repo_reuses_the_whole_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mlaudit.engine as engine
+    import mlaudit.engine.check as engine
 
     repo = make_repo(tmp_path / "r", {"a.py": BENCH, "pkg/b.py": YAML_LOAD, "data/x.csv": "a,b\n"})
     first = run(repo)
@@ -257,9 +257,9 @@ def test_any_change_invalidates_the_run_memo(tmp_path: Path, change: str) -> Non
 
 
 def test_dvc_projects_are_not_memoised(tmp_path: Path) -> None:
-    from mlaudit.analyse import file_keys, run_key
-    from mlaudit.config import Settings
-    from mlaudit.engine import discover
+    from mlaudit.engine.analyse import file_keys, run_key
+    from mlaudit.engine.check import discover
+    from mlaudit.engine.settings import Settings
 
     repo = make_repo(tmp_path / "r", {"a.py": BENCH, "data.dvc": "outs:\n- path: data\n"})
     files, _ = discover(repo, Settings())

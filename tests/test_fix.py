@@ -94,7 +94,7 @@ def test_torch_load_fix_keeps_the_layout_and_comments(tmp_path: Path, before: st
 
 
 def test_flipping_an_explicit_false_is_an_unsafe_fix(tmp_path: Path) -> None:
-    from mlaudit.fix import plan_fixes
+    from mlaudit.fix.apply import plan_fixes
 
     source = "import torch\na = torch.load('a.pt')\nb = torch.load('b.pt', weights_only=False)\n"
     repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": source})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.facts.structured import parse_toml
+from mlaudit.files.structured import parse_toml
 
 REPO = Path(__file__).resolve().parents[1]
 

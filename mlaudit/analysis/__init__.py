@@ -8,6 +8,6 @@
 - `config_index`: every config key (YAML/Hydra, DVC params, argparse/click/typer options,
   dataclass fields) with where it is defined and where code reads it.
 
-Each is memoised on the `ProjectModel`: `model.analysis("modules", build_module_graph)` (or the
+Each is memoised on the `ProjectModel`: `model.analysis(build_module_graph)` (or the
 `module_graph(model)`, `entry_points(model)`, `call_graph(model)`, `traces(model)` shortcuts).
 """

@@ -9,20 +9,18 @@ is known (`trainer = Trainer(cfg); trainer.fit()`). Calling a class means callin
 an object of unknown type, a name bound by a `sys.path` trick) is UNRESOLVED: recorded, never
 guessed.
 
-Build once per run with `model.analysis("callgraph", build_call_graph)`.
+Build once per run with `model.analysis(build_call_graph)`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlaudit.analysis.entrypoints import EntryPoint
 from mlaudit.analysis.modules import ModuleGraph, Symbol, module_graph
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+from mlaudit.facts.randomness import RandomnessFacts
+from mlaudit.project.model import ProjectModel
 
 RESOLVED, EXTERNAL, UNRESOLVED = "resolved", "external", "unresolved"
 
@@ -111,8 +109,8 @@ class CallGraph:
     def _local_unresolved(self, path: str, qualname: str) -> bool:
         """Whether a name comes from an import that is not a repo module and the file edits
         sys.path, so it may well be a repo module we cannot see."""
-        extra = self.graph.facts[path].extra.get("randomness")
-        if not getattr(extra, "sys_path_tricks", False):
+        extra = self.graph.facts[path].family(RandomnessFacts)
+        if extra is None or not extra.sys_path_tricks:
             return False
         top = qualname.split(".")[0]
         return any(t.split(".")[0] == top for t in self.graph.unresolved.get(path, ()))
@@ -157,4 +155,4 @@ def build_call_graph(model: ProjectModel) -> CallGraph:
 
 
 def call_graph(model: ProjectModel) -> CallGraph:
-    return model.analysis("callgraph", build_call_graph)
+    return model.analysis(build_call_graph)

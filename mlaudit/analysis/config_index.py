@@ -26,8 +26,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
-from mlaudit.facts.structured import YamlFacts
-from mlaudit.project.kinds import stem_parts
+from mlaudit.files.modules import module_parts
+from mlaudit.files.structured import YamlFacts
+from mlaudit.project.dvc import DvcStage, dvc_state
 from mlaudit.project.model import ProjectModel
 
 Chain = tuple[str, ...]
@@ -136,13 +137,15 @@ class ConfigIndex:
             refs = set(ns.references)
             reads = {r.chain for _, r in ns.reads if r.chain and not r.alias and not (for_flag and r.condition)}
             self._cache[key] = refs | reads
-        return self._cache[key]
+        chains: set[Chain] = self._cache[key]
+        return chains
 
     def _exact_all(self, ns: Namespace) -> set[Chain]:
         key = ("all", ns.name)
         if key not in self._cache:
             self._cache[key] = set(ns.references) | {r.chain for _, r in ns.reads if r.chain}
-        return self._cache[key]
+        chains: set[Chain] = self._cache[key]
+        return chains
 
     def _ambiguous_by_first(self, for_flag: bool, include_conditions: bool = False) -> dict[str, set[Chain]]:
         """Ambiguous read chains by first segment: a run can only match where that segment occurs."""
@@ -156,7 +159,8 @@ class ConfigIndex:
                     continue
                 table.setdefault(read.chain[0], set()).add(read.chain)
             self._cache[key] = table
-        return self._cache[key]
+        by_first: dict[str, set[Chain]] = self._cache[key]
+        return by_first
 
 
 def _contains_run(chain: Chain, run: Chain) -> bool:
@@ -178,7 +182,7 @@ def _overlaps_below(chain: Chain, run: Chain) -> bool:
 
 
 def config_index(model: ProjectModel) -> ConfigIndex:
-    return model.analysis("config_index", build)
+    return model.analysis(build)
 
 
 def build(model: ProjectModel) -> ConfigIndex:
@@ -187,8 +191,8 @@ def build(model: ProjectModel) -> ConfigIndex:
     local_defs: dict[str, set[str]] = {}
     root_to_ns: dict[str, list[str]] = {}
     for file, facts in model.python_modules():
-        config = facts.extra.get("config")
-        if not isinstance(config, ModuleConfigFacts):
+        config = facts.family(ModuleConfigFacts)
+        if config is None:
             continue
         index.facts[file.path] = config
         index.uses_config_store |= config.uses_config_store
@@ -332,9 +336,7 @@ def _repo_modules(model: ProjectModel) -> set[str]:
     for file, facts in model.python_modules():
         if facts.module:
             names.add(facts.module)
-        parts = stem_parts(file.path)
-        if parts and parts[-1] == "__init__":
-            parts = parts[:-1]
+        parts, _ = module_parts(file.path)
         if parts and all(p.isidentifier() for p in parts):
             names.add(".".join(parts))
     return names
@@ -522,6 +524,9 @@ def _normalise(path: str) -> str | None:
 
 def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
     """DVC: params.yaml beside a dvc.yaml (or read by code) is a config; stage params are reads."""
+    stages: dict[str, list[DvcStage]] = {}
+    for stage in dvc_state(model).stages:
+        stages.setdefault(stage.source, []).append(stage)
     for dvc_path in sorted(p for p in model.files if p.rpartition("/")[2] == "dvc.yaml"):
         facts = _yaml_facts(model, dvc_path)
         base = PurePosixPath(dvc_path).parent
@@ -529,10 +534,11 @@ def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
         if default in model.files:
             _file_namespace(model, index, default, "params")
         data = facts.data if facts is not None else None
-        for file, chain in _dvc_params(data, base):
-            if file in model.files:
-                ns = _file_namespace(model, index, file, "params")
-                ns.references.add(chain)
+        for stage in stages.get(dvc_path, ()):
+            for file, chain in stage.params:
+                if file in model.files:
+                    ns = _file_namespace(model, index, file, "params")
+                    ns.references.add(chain)
         for text in _strings(data):
             for ref in INTERPOLATION.findall(text):
                 chain = tuple(p for p in ref.strip().split(".") if p)
@@ -542,31 +548,6 @@ def _params_namespaces(model: ProjectModel, index: ConfigIndex) -> None:
     for path in model.files:
         if path.rpartition("/")[2] == "params.yaml" and f"file:{path}" in index.namespaces:
             index.namespaces[f"file:{path}"].kind = "params"
-
-
-def _dvc_params(data: Any, base: PurePosixPath) -> Iterable[tuple[str, Chain]]:
-    """(params file, key) for every stage param. A stage's files, `params.yaml` by default, are
-    relative to its `wdir` (itself relative to the dvc.yaml folder), as DVC reads them."""
-    stages = data.get("stages") if isinstance(data, dict) else None
-    if not isinstance(stages, dict):
-        return
-    for stage in stages.values():
-        if not isinstance(stage, dict):
-            continue
-        wdir = stage.get("wdir")
-        folder = base / wdir if isinstance(wdir, str) else base
-        default = _normalise(str(folder / "params.yaml")) or "params.yaml"
-        params = stage.get("params")
-        for entry in params if isinstance(params, list) else []:
-            if isinstance(entry, str):
-                yield default, tuple(entry.split("."))
-            elif isinstance(entry, dict):
-                for file, keys in entry.items():
-                    target = _normalise(str(folder / str(file))) or str(file)
-                    if not keys:
-                        yield target, ()
-                    for key in keys if isinstance(keys, list) else []:
-                        yield target, tuple(str(key).split("."))
 
 
 def _strings(data: Any) -> Iterable[str]:

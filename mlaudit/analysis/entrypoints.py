@@ -17,7 +17,7 @@ package that another non-test module of the repo imports). Such a block is a dem
 
 An entry point is either a module (`function is None`: its top level is the run) or a function
 (the module's top level outside the main guard runs first, then the function).
-Build once per run with `model.analysis("entrypoints", build_entry_points)`.
+Build once per run with `model.analysis(build_entry_points)`.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlaudit.analysis.modules import ModuleGraph, module_graph
 from mlaudit.facts.python import ModuleFacts
-from mlaudit.rules import randomness_data as data
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+from mlaudit.facts.randomness import RandomnessFacts
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
+from mlaudit.knowledge import randomness as data
+from mlaudit.project.dvc import dvc_state
+from mlaudit.project.model import ProjectModel
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 
@@ -70,7 +72,7 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
                 add(entry)
         if facts.main_guard_line is None and _top_level_cli(facts):
             add(EntryPoint(file.path, "lightning-cli", None, 1))
-        elif facts.main_guard_line is None and _plain_script(file.path, facts, graph):
+        elif facts.main_guard_line is None and _plain_script(file, facts, graph):
             add(EntryPoint(file.path, "script", None, 1))
     for entry in _project_scripts(model, graph):
         add(entry)
@@ -80,7 +82,7 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
 
 
 def entry_points(model: ProjectModel) -> list[EntryPoint]:
-    return model.analysis("entrypoints", build_entry_points)
+    return model.analysis(build_entry_points)
 
 
 def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> bool:
@@ -89,22 +91,21 @@ def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> boo
     folder, _, name = path.rpartition("/")
     if name == "__main__.py" or not folder or f"{folder}/__init__.py" not in model.files:
         return False
-    return any(not _test_path(importer) for importer in graph.importers_of(path) if importer != path)
+    return any(not _test_or_docs(model, importer) for importer in graph.importers_of(path) if importer != path)
 
 
-def _test_path(path: str) -> bool:
-    *folders, name = path.split("/")
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or bool(_NOT_SCRIPT_FOLDERS.intersection(folders)))
+def _test_or_docs(model: ProjectModel, path: str) -> bool:
+    file = model.files.get(path)
+    return file is not None and bool(file.kind.roles & _NOT_PROGRAMS)
 
 
 def _cli_runs(path: str, facts: ModuleFacts) -> list[EntryPoint]:
     """`fire.Fire(train)` / `typer.run(main)` at the module's top level or in its main guard."""
-    extra = facts.extra.get("randomness")
+    extra = facts.family(RandomnessFacts)
     defined = {d.name: d.line for d in facts.defs if d.kind == "function" and "." not in d.name}
     return [
         EntryPoint(path, "cli-runner", name, defined[name])
-        for name, _ in getattr(extra, "cli_targets", ()) if name in defined
+        for name, _ in (extra.cli_targets if extra is not None else ()) if name in defined
     ]
 
 
@@ -140,8 +141,8 @@ def _decorator_kind(decorators: tuple[str, ...], module: str, apps: dict[str, st
 def _cli_apps(facts: ModuleFacts) -> dict[str, str]:
     """Module-level variables holding a typer/click application, and groups made by `@click.group`."""
     apps: dict[str, str] = {}
-    extra = facts.extra.get("randomness")
-    for name, ctor in getattr(extra, "module_vars", ()):
+    extra = facts.family(RandomnessFacts)
+    for name, ctor in extra.module_vars if extra is not None else ():
         if ctor in data.CLI_APPS:
             apps[name] = ctor
     for fact in facts.defs:
@@ -161,14 +162,12 @@ def _top_level_cli(facts: ModuleFacts) -> bool:
 
 
 _NOT_SCRIPTS = frozenset({"setup.py", "conftest.py", "noxfile.py", "__init__.py", "conf.py", "manage.py"})
-_NOT_SCRIPT_FOLDERS = frozenset({"tests", "test", "docs", "doc"})
+# File roles (files/kinds.classify) whose Python is not a program someone runs to train.
+_NOT_PROGRAMS = frozenset({kinds.TEST, kinds.DOCS})
 
 
-def _plain_script(path: str, facts: ModuleFacts, graph: ModuleGraph) -> bool:
-    *folders, name = path.split("/")  # repo paths are normalised POSIX: no pathlib in a loop over files
-    if name in _NOT_SCRIPTS or name.startswith("test_") or name.endswith("_test.py"):
-        return False
-    if _NOT_SCRIPT_FOLDERS.intersection(folders) or graph.importers_of(path):
+def _plain_script(file: SourceFile, facts: ModuleFacts, graph: ModuleGraph) -> bool:
+    if file.name in _NOT_SCRIPTS or file.kind.roles & _NOT_PROGRAMS or graph.importers_of(file.path):
         return False
     top_defs = [d for d in facts.defs if "." not in d.name]
     last_def_end = max((d.end_line for d in top_defs), default=0)
@@ -216,25 +215,11 @@ def _def_line(graph: ModuleGraph, path: str, function: str | None) -> int:
 
 def _dvc_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint]:
     entries = []
-    for file in model.files.values():
-        if file.name != "dvc.yaml":
-            continue
-        yaml_facts = model.data(file.path)
-        document = getattr(yaml_facts, "data", None)
-        stages = document.get("stages") if isinstance(document, dict) else None
-        if not isinstance(stages, dict):
-            continue
-        base = PurePosixPath(file.path).parent
-        for stage in stages.values():
-            if not isinstance(stage, dict):
-                continue
-            wdir = base / str(stage.get("wdir", "."))
-            commands = stage.get("cmd")
-            for command in commands if isinstance(commands, list) else [commands]:
-                if isinstance(command, str):
-                    path = _script_of(command, wdir, model, graph)
-                    if path is not None:
-                        entries.append(EntryPoint(path, "dvc", None, 1))
+    for stage in dvc_state(model).stages:
+        for command in stage.cmds:
+            path = _script_of(command, PurePosixPath(stage.wdir), model, graph)
+            if path is not None:
+                entries.append(EntryPoint(path, "dvc", None, 1))
     return entries
 
 

@@ -12,7 +12,7 @@ Resolution follows how Python would find the repo's own modules without running 
 Imports that stay unresolved are third-party or computed (`sys.path` edits); they are recorded as
 unresolved, never guessed.
 
-Build it once per run with `model.analysis("modules", build_module_graph)`.
+Build it once per run with `model.analysis(build_module_graph)`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ import configparser
 import functools
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlaudit.facts.python import DefFact, ImportFact, ModuleFacts
-from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.project.kinds import stem_parts
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.files.modules import module_parts
+from mlaudit.files.sources import SourceError, SourceFile, read_bytes
+from mlaudit.project.model import ProjectModel
 
 MAX_REEXPORT_DEPTH = 8
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
@@ -213,10 +211,7 @@ def _search_prefixes(folder_name: str) -> tuple[str, ...]:
 def module_spellings(path: str, roots: tuple[str, ...]) -> tuple[list[str], bool]:
     """Every dotted name a file can be imported as: from the repo root, and from each package
     root (`src/`, or a folder declared in pyproject) that contains it."""
-    parts = stem_parts(path)
-    is_package = bool(parts) and parts[-1] == "__init__"
-    if is_package:
-        parts = parts[:-1]
+    parts, is_package = module_parts(path)
     # The path spelling is kept even when a folder is not an identifier (`fast-style/`): it is
     # only a lookup key, used for imports of siblings by a script run from that folder.
     names = [".".join(parts)] if parts else []
@@ -349,4 +344,4 @@ def build_module_graph(model: ProjectModel) -> ModuleGraph:
 
 
 def module_graph(model: ProjectModel) -> ModuleGraph:
-    return model.analysis("modules", build_module_graph)
+    return model.analysis(build_module_graph)

@@ -25,7 +25,7 @@ already walked.)
 Unresolved calls whose name suggests seeding or determinism (`set_random_seed`, `make_deterministic`)
 are kept as UNRESOLVED steps, so rules can lower their certainty instead of guessing.
 
-Build all traces once per run with `model.analysis("randomness-traces", build_traces)`.
+Build all traces once per run with `model.analysis(build_traces)`.
 """
 
 from __future__ import annotations
@@ -34,15 +34,12 @@ import functools
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.facts.randomness import CALL, IMPORT, SEED, TRAIN, RandEvent, RandomnessFacts
-from mlaudit.project.kinds import TEST
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
+from mlaudit.files.kinds import TEST
+from mlaudit.project.model import ProjectModel
 
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)
@@ -115,8 +112,8 @@ class Tracer:
 
     def events(self, path: str) -> tuple[RandEvent, ...]:
         facts = self.calls.graph.facts.get(path)
-        extra = facts.extra.get("randomness") if facts is not None else None
-        return extra.events if isinstance(extra, RandomnessFacts) else ()
+        extra = facts.family(RandomnessFacts) if facts is not None else None
+        return extra.events if extra is not None else ()
 
     def trace(self, entry: EntryPoint) -> Trace:
         frames = [(entry.path, "", entry.function is None)]
@@ -324,4 +321,4 @@ def _is_test(model: ProjectModel, path: str) -> bool:
 
 
 def traces(model: ProjectModel) -> Traces:
-    return model.analysis("randomness-traces", build_traces)
+    return model.analysis(build_traces)

@@ -2,7 +2,7 @@
 hyperparameters are written as literals, and which module-level boolean flags are tested.
 
 Everything is gathered during the single walk by `ConfigFacts` and stored as plain data under
-`ModuleFacts.extra["config"]`. The project-wide config index (`mlaudit.analysis.config_index`)
+`ModuleFacts.family(ModuleConfigFacts)`. The project-wide config index (`mlaudit.analysis.config_index`)
 joins these facts with the YAML files; the ML2xx/ML3xx rules read both.
 
 A *read* is the outermost expression of an attribute/subscript chain on a config object:

@@ -19,9 +19,9 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mlaudit.facts.fixes import call_fix, set_keyword
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Fix
-from mlaudit.fix import call_fix, set_keyword
 
 TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
 TORCH_SAVES = frozenset({"torch.save", "torch.serialization.save"})
@@ -73,10 +73,13 @@ class _Pending:
     span: tuple[int, int, int, int]
 
 
+@dataclass(frozen=True)
+class LoadingFacts:
+    calls: tuple[TorchLoadCall, ...] = ()
+
+
 class TorchLoads:
     """Listener: every call that resolves to torch.load, with the function that holds it."""
-
-    family = "loading"
 
     def __init__(self) -> None:
         self.pending: list[_Pending] = []
@@ -101,7 +104,7 @@ class TorchLoads:
         state, fix = _weights_only(node, ctx)
         self.pending.append(_Pending(node, self.scopes[-1], state, fix, ctx.span(node)))
 
-    def facts(self, ctx: PyContext) -> tuple[TorchLoadCall, ...]:
+    def facts(self, ctx: PyContext) -> LoadingFacts:
         # Torch loads are rare, so each function that has one is read again here, once.
         scopes: dict[int, _ScopeFacts] = {}
         out = []
@@ -112,7 +115,7 @@ class TorchLoads:
             callee = ctx.qualname(item.call.func) or ""
             origin = facts.origin(item.call, item.state)
             out.append(TorchLoadCall(callee, *item.span, item.state, item.fix, origin))
-        return tuple(out)
+        return LoadingFacts(tuple(out))
 
 
 def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:

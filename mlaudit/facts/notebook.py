@@ -2,7 +2,7 @@
 
 nbformat v4 (`cells`, `source`, `execution_count`) and v3 (`worksheets[0].cells`, `input`,
 `prompt_number`) are read as plain JSON. Each code cell is read as IPython reads it
-(`mlaudit.facts.ipython`: magics, shell escapes and help lines become the calls IPython makes, line
+(`mlaudit.files.ipython`: magics, shell escapes and help lines become the calls IPython makes, line
 for line), so line numbers stay put; each joined line remembers the JSON line that holds it. A cell
 that is not valid IPython (markdown pasted into a code cell) is left out and reported on its own:
 the other cells are still analysed.
@@ -18,10 +18,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from mlaudit.facts.ipython import transform_cell
-from mlaudit.facts.sources import SourceError
-from mlaudit.facts.structured import parse_json
 from mlaudit.facts.walk import LineMap
+from mlaudit.files.ipython import transform_cell
+from mlaudit.files.sources import SourceError
+from mlaudit.files.structured import parse_json
 
 # How far ahead to look for a source line in the JSON; bounds the cost on odd layouts.
 SEARCH_WINDOW = 500

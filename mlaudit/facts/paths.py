@@ -66,10 +66,14 @@ def machine_path(value: str) -> bool:
     return any(value.startswith(root) and len(value) > len(root) for root in MACHINE_ROOTS)
 
 
+@dataclass(frozen=True)
+class PathFacts:
+    literals: tuple[PathLiteral, ...] = ()
+
+
 class PathLiterals:
     """Listener: absolute machine paths in string literals."""
 
-    family = "paths"
 
     def __init__(self) -> None:
         self.found: list[PathLiteral] = []
@@ -143,8 +147,8 @@ class PathLiterals:
             if isinstance(child, (ast.Constant, ast.JoinedStr)):
                 self.skip.add(id(child))
 
-    def facts(self, ctx: PyContext) -> tuple[PathLiteral, ...]:
-        return tuple(self.found)
+    def facts(self, ctx: PyContext) -> PathFacts:
+        return PathFacts(tuple(self.found))
 
 
 def _starts_with_literal(node: ast.AST) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
 
@@ -45,6 +45,9 @@ class CallFact(NamedTuple):  # a tuple: tens of thousands per repo, built and un
     keywords: tuple[str, ...] = ()
 
 
+F = TypeVar("F")
+
+
 @dataclass(frozen=True)
 class ModuleFacts:
     module: str
@@ -53,8 +56,14 @@ class ModuleFacts:
     defs: tuple[DefFact, ...] = ()
     calls: tuple[CallFact, ...] = ()
     main_guard_line: int | None = None
-    # Facts contributed by family extractors, keyed by family name; plain data only.
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Facts contributed by family extractors (mlaudit.engine.per_file.EXTRACTOR_MODULES), keyed by
+    # their type; plain data only. Read them with `family(RandomnessFacts)`.
+    families: dict[type[Any], Any] = field(default_factory=dict)
+
+    def family(self, kind: type[F]) -> F | None:
+        """The facts of type `kind` a family extractor gathered for this module, or None."""
+        found = self.families.get(kind)
+        return found if isinstance(found, kind) else None
 
     @property
     def has_main_guard(self) -> bool:

@@ -2,7 +2,7 @@
 switches, CUDA use, and the calls that may lead into the repo's own code, in execution order per
 function. The ML1xx project rules stitch these together along the call graph.
 
-Which API does what is data (`mlaudit.rules.randomness_data`); this module only classifies calls
+Which API does what is data (`mlaudit.knowledge.randomness`); this module only classifies calls
 met during the single walk.
 """
 
@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.walk import PyContext, resolve_relative
-from mlaudit.rules import randomness_data as data
+from mlaudit.knowledge import randomness as data
 
 # Event kinds.
 SEED = "seed"  # seeds `families`

@@ -145,7 +145,8 @@ class PyContext:
             return None
         first = self.lines[start - 1].encode("utf-8")
         if start == end:
-            return first[col:end_col].decode("utf-8", errors="replace")
+            text: str = first[col:end_col].decode("utf-8", errors="replace")
+            return text
         last = self.lines[end - 1].encode("utf-8")[:end_col].decode("utf-8", errors="replace")
         return "\n".join([first[col:].decode("utf-8", errors="replace"), *self.lines[start : end - 1], last])
 

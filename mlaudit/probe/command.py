@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlaudit.engine.result import RunResult
 from mlaudit.findings import Finding
-from mlaudit.report import FORMATS, RunResult, render
+from mlaudit.report import FORMATS, render
 from mlaudit.rules.probe import PROBE_RULES
 
 if TYPE_CHECKING:  # the session (subprocess plumbing) loads only when a probe runs, not for `check`

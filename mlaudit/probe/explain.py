@@ -278,10 +278,10 @@ def static_findings(base: RunSpec, files: list[str]) -> tuple[list[Any], str]:
         return [], "Static check: the step imported no Python files from the repo."
     try:
         # The static engine is optional here: the probe works (and says so) without it.
-        check_paths = importlib.import_module("mlaudit.engine").check_paths
+        check_paths = importlib.import_module("mlaudit.engine.check").check_paths
     except (ImportError, AttributeError):
         return [], (
-            "Static check: `mlaudit check` is not available in this install (mlaudit.engine missing); "
+            "Static check: `mlaudit check` is not available in this install (mlaudit.engine.check missing); "
             f"run it on {', '.join(files)} to look for unseeded randomness."
         )
     try:

@@ -93,7 +93,8 @@ class RunOutcome:
 
     @property
     def error(self) -> dict[str, str]:
-        return self.result.get("error", {})
+        error: dict[str, str] = self.result.get("error", {})
+        return error
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Which files are data or model artifacts: by extension (mlaudit.project.kinds), else by their first bytes.
+"""Which files are data or model artifacts: by extension (mlaudit.files.kinds), else by their first bytes.
 
 Sniffing reads at most `HEAD_BYTES` of a file and only runs for files whose name says nothing
 (no known suffix), so a repository of source code costs nothing.
@@ -10,9 +10,9 @@ import struct
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
-from mlaudit.project import kinds
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
 from mlaudit.project.lfs import read_head
-from mlaudit.project.model import SourceFile
 
 HEAD_BYTES = 64
 # Smaller files are notes or placeholders, not artifacts worth sniffing.

@@ -9,14 +9,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import Manifest, lock_from_requirements
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import Manifest, lock_from_requirements
+from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, allowed_versions, folders_up
-
-if TYPE_CHECKING:
-    from mlaudit.project.model import ProjectModel
 
 # A lock in one of these sub-folders of a manifest's folder covers it too: requirements/prod.txt.
 LOCK_SUBFOLDERS = ("requirements",)
@@ -61,7 +58,7 @@ def _rank(lock_path: str, folders: list[str], extra: list[str]) -> int:
 
 def dependency_index(model: ProjectModel) -> DependencyIndex:
     """Built once per run and shared by every rule that asks."""
-    return model.analysis("dependencies", build_index)
+    return model.analysis(build_index)
 
 
 def build_index(model: ProjectModel) -> DependencyIndex:

@@ -19,11 +19,11 @@ from typing import Any
 
 import pathspec
 
-from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.facts.structured import YamlFacts
+from mlaudit.files.patterns import gitignore_spec
+from mlaudit.files.sources import SourceError, SourceFile, read_bytes
+from mlaudit.files.structured import YamlFacts
 from mlaudit.project.lfs import file_text
-from mlaudit.project.model import ProjectModel, SourceFile
-from mlaudit.project.patterns import gitignore_spec
+from mlaudit.project.model import ProjectModel
 
 # Keys an out of a `.dvc` file uses to record its content; without one, `dvc pull` has nothing to fetch.
 HASH_KEYS = frozenset({"md5", "etag", "checksum", "files", "version_id"})
@@ -57,11 +57,26 @@ class DvcProblem:
 
 
 @dataclass(frozen=True)
+class DvcStage:
+    """A stage of a dvc.yaml (the `do` body of a `foreach` stage) as DVC reads it: the one place
+    stages are read; entry points (`cmd`), the config index (`params`) and the data rules use it."""
+
+    source: str  # the dvc.yaml
+    name: str
+    wdir: str  # the folder the stage runs in, repo-relative and normalised ("" at the root)
+    cmds: tuple[str, ...]
+    # (params file, key chain) per `params` entry, relative to `wdir` as DVC reads them (the
+    # default file is `wdir`/params.yaml); an empty chain names a whole file.
+    params: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class DvcState:
     outs: tuple[DvcPath, ...]  # everything DVC tracks: .dvc outs, stage outs/metrics/plots, dvc.lock outs
     references: tuple[DvcPath, ...]  # deps, params files and top-level metrics/plots/artifacts
     problems: tuple[DvcProblem, ...]  # malformed DVC files
     ignore: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (folder, lines of its .dvcignore)
+    stages: tuple[DvcStage, ...] = ()  # every dvc.yaml's stages, in file order
 
     def tracking(self, rel_path: str) -> DvcPath | None:
         """The out that makes DVC track `rel_path` (the path itself or a folder above it), if any."""
@@ -85,12 +100,12 @@ class DvcState:
 
 
 @functools.lru_cache(maxsize=64)
-def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec:
+def _ignore_spec(lines: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     return gitignore_spec(lines)
 
 
 def dvc_state(model: ProjectModel) -> DvcState:
-    return model.analysis("dvc", build_dvc_state)
+    return model.analysis(build_dvc_state)
 
 
 _CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
@@ -139,7 +154,9 @@ def build_dvc_state(model: ProjectModel) -> DvcState:
         facts = model.data(file.path)
         if file.name == "dvc.lock" and isinstance(facts, YamlFacts):
             builder.dvc_lock(file.path, facts, stage_wdirs)
-    return DvcState(tuple(builder.outs), tuple(builder.references), tuple(builder.problems), tuple(builder.ignore))
+    return DvcState(
+        tuple(builder.outs), tuple(builder.references), tuple(builder.problems), tuple(builder.ignore), tuple(builder.stages)
+    )
 
 
 class _Builder:
@@ -148,6 +165,7 @@ class _Builder:
         self.references: list[DvcPath] = []
         self.problems: list[DvcProblem] = []
         self.ignore: list[tuple[str, tuple[str, ...]]] = []
+        self.stages: list[DvcStage] = []
 
     # --- .dvc files ----------------------------------------------------------------------------
 
@@ -200,6 +218,7 @@ class _Builder:
             wdir = _join(folder, stage.get("wdir"))
             wdirs[(source, name)] = wdir
             self.stage(source, facts, prefix, name, wdir, stage)
+            self.stages.append(DvcStage(source, str(name), wdir, _commands(stage.get("cmd")), _stage_params(wdir, stage.get("params"))))
         self.top_level(source, facts, folder, data)
         return wdirs
 
@@ -262,6 +281,29 @@ class _Builder:
 
     def problem(self, source: str, line: int, message: str) -> None:
         self.problems.append(DvcProblem(source, line, message))
+
+
+def _commands(cmd: Any) -> tuple[str, ...]:
+    """A stage's `cmd`: one command or a list of them."""
+    return tuple(c for c in (cmd if isinstance(cmd, list) else [cmd]) if isinstance(c, str))
+
+
+def _stage_params(wdir: str, params: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(file, key chain) of each `params` entry: `- train.lr` reads `wdir`/params.yaml, and
+    `- conf/train.yaml: [lr]` reads that file; an entry with no keys names the whole file."""
+    default = posixpath.join(wdir, "params.yaml")
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for entry in params if isinstance(params, list) else []:
+        if isinstance(entry, str):
+            found.append((default, tuple(entry.split("."))))
+        elif isinstance(entry, dict):
+            for file, keys in entry.items():
+                target = posixpath.normpath(posixpath.join(wdir, str(file)))
+                if not keys:
+                    found.append((target, ()))
+                for key in keys if isinstance(keys, list) else []:
+                    found.append((target, tuple(str(key).split("."))))
+    return tuple(found)
 
 
 def _join(folder: str, wdir: Any) -> str:

@@ -13,11 +13,13 @@ import functools
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
-from mlaudit.project.boundary import read_regular
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.files.boundary import read_regular
+from mlaudit.files.sources import SourceFile
+from mlaudit.project.model import ProjectModel
 
 # The first line of every LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md).
 POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
@@ -53,7 +55,7 @@ class LfsState:
 
 
 def lfs_state(model: ProjectModel) -> LfsState:
-    return model.analysis("lfs", build_lfs_state)
+    return model.analysis(build_lfs_state)
 
 
 def build_lfs_state(model: ProjectModel) -> LfsState:
@@ -121,7 +123,7 @@ def _pattern_matches(pattern: str, rel_path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile(pattern: str) -> pathspec.PathSpec | None:
+def _compile(pattern: str) -> pathspec.PathSpec[Any] | None:
     if pattern.startswith("!"):
         return None  # negative patterns are not allowed in .gitattributes
     try:

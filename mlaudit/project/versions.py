@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import Manifest, expand_includes
-from mlaudit.project.requirements import normalize_name, split_clauses
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import Manifest, expand_includes
+from mlaudit.files.requirements import normalize_name, split_clauses
 
 _VERSION = re.compile(
     r"""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlaudit.report import RunResult
+from mlaudit.engine.result import RunResult
 from mlaudit.report.summary import summary_lines
 
 

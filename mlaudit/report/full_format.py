@@ -7,9 +7,9 @@ import io
 from collections import Counter
 from pathlib import Path
 
+from mlaudit.engine.result import RunResult
+from mlaudit.files.boundary import read_inside
 from mlaudit.findings import Finding, Level
-from mlaudit.project.boundary import read_inside
-from mlaudit.report import RunResult
 from mlaudit.report.summary import summary_lines
 
 STYLE = {Level.ERROR: "bold red", Level.WARNING: "bold yellow", Level.NOTE: "bold cyan"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mlaudit.docs import DOCS_URL
+from mlaudit.engine.result import RunResult
 from mlaudit.findings import Finding, Level
-from mlaudit.report import RunResult
 from mlaudit.report.summary import summary_lines
+from mlaudit.rules.docs import DOCS_URL
 
 COMMAND = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
 

@@ -21,9 +21,9 @@ from collections import Counter
 from typing import Any
 
 from mlaudit import __version__
-from mlaudit.docs import DOCS_URL
+from mlaudit.engine.result import RunResult
 from mlaudit.findings import Finding, Fix
-from mlaudit.report import RunResult
+from mlaudit.rules.docs import DOCS_URL
 
 FORMAT_VERSION = 1
 

@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 import mlaudit
-from mlaudit.docs import RuleDoc, load_doc
+from mlaudit.engine.fingerprint import decode_like_node, line_hashes
+from mlaudit.engine.result import RunResult
+from mlaudit.files.boundary import is_inside
 from mlaudit.findings import Edit, Finding, Fix, Level, RelatedLocation
-from mlaudit.project.boundary import is_inside
-from mlaudit.report import RunResult
-from mlaudit.report.fingerprint import decode_like_node, line_hashes
 from mlaudit.rules.base import Rule
+from mlaudit.rules.docs import RuleDoc, load_doc
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/mlaudit/mlaudit"

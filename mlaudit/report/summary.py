@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mlaudit.report import RunResult
+from mlaudit.engine.result import RunResult
 
 
 def summary_lines(run: RunResult) -> list[str]:

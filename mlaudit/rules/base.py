@@ -20,13 +20,12 @@ makes a rule fixable, and the same test checks that a rule without them never of
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from mlaudit.facts.walk import PyContext
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Level
-
-if TYPE_CHECKING:
-    from mlaudit.facts.walk import PyContext
-    from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.model import ProjectModel
 
 Example = str | Mapping[str, str]
 
@@ -83,7 +82,7 @@ class PythonRule(Rule):
     `begin(ctx)` runs before the walk and `end(ctx)` after it.
     """
 
-    # File roles (mlaudit.project.kinds) the rule does not apply to, e.g. {"test"}.
+    # File roles (mlaudit.files.kinds) the rule does not apply to, e.g. {"test"}.
     exempt_roles: frozenset[str] = frozenset()
 
     def begin(self, ctx: PyContext) -> None:
@@ -99,7 +98,7 @@ class FileRule(Rule):
     kinds: ClassVar[frozenset[str]] = frozenset()
 
     def check_file(self, file: SourceFile, data: Any) -> Iterable[Finding]:
-        """`data` is what the file's parser returned (see mlaudit.facts.parse_file)."""
+        """`data` is what the file's parser returned (see mlaudit.engine.per_file.parse_file)."""
         raise NotImplementedError
 
 

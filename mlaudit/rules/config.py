@@ -721,8 +721,8 @@ def _run_starts(facts: ModuleFacts) -> list[CallFact]:
 def _sweep_functions(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
     return {
         name for _, facts in modules
-        if isinstance(config := facts.extra.get("config"), ModuleConfigFacts)
-        for name in getattr(config, "sweep_functions", ())  # absent from facts cached by an older mlaudit
+        if (config := facts.family(ModuleConfigFacts)) is not None
+        for name in config.sweep_functions
     }
 
 
@@ -743,7 +743,7 @@ def _tracker_config_stored(modules: Iterable[tuple[Any, ModuleFacts]]) -> bool:
     """Whether tracker configs are assigned anywhere (`wandb.config.lr = ...`, neptune's
     `run["parameters"] = ...`)."""
     return any(
-        isinstance(config := facts.extra.get("config"), ModuleConfigFacts) and config.tracker_config_stores
+        (config := facts.family(ModuleConfigFacts)) is not None and config.tracker_config_stores
         for _, facts in modules
     )
 

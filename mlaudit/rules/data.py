@@ -14,22 +14,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.paths import PathLiteral, machine_path
-from mlaudit.facts.structured import YamlFacts
+from mlaudit.facts.paths import PathFacts, PathLiteral, machine_path
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
+from mlaudit.files.structured import YamlFacts
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
 from mlaudit.project.artifacts import artifact_kind, suffixes
 from mlaudit.project.dvc import DvcPath, DvcState, dvc_state, exists_on_disk, yaml_item_line
 from mlaudit.project.lfs import is_lfs_pointer, lfs_state
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule
 
 # A folder of this many untracked images is a dataset, not a couple of figures.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 # Words that say "one of several versions of this file, nobody remembers which" in a name.
 AMBIGUOUS_WORDS = ("final", "new", "old", "copy", "backup", "bak", "tmp", "untitled")
-# Folders and file names of tests: fixtures there hold fake paths, and /tmp is their scratch space.
-TEST_DIRS = frozenset({"test", "tests", "testing"})
 
 
 def _extensions(options: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -169,14 +168,14 @@ class HardcodedAbsolutePath(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         for file, facts in model.python_modules():
-            if _is_test_path(file.path):
+            if file.has_role(kinds.TEST):  # fixtures hold fake paths, and /tmp is their scratch space
                 continue
-            literals: tuple[PathLiteral, ...] = facts.extra.get("paths", ())
-            for literal in literals:
+            found = facts.family(PathFacts)
+            for literal in found.literals if found is not None else ():
                 yield self._finding(file.path, literal.line, literal.value, "code", literal)
         for file in model.with_role(kinds.CONFIG):
             data = model.data(file.path)
-            if not isinstance(data, YamlFacts) or _is_test_path(file.path):
+            if not isinstance(data, YamlFacts) or file.has_role(kinds.TEST):
                 continue
             for key, value in _yaml_strings(data.data, ""):
                 if machine_path(value):
@@ -197,18 +196,6 @@ class HardcodedAbsolutePath(ProjectRule):
             span[2],
             level=self.level,
         )
-
-
-def _is_test_path(path: str) -> bool:
-    """Tests hold fake paths and use /tmp as scratch space: their literals are not data locations."""
-    parts = path.split("/")  # a normalised repo-relative POSIX path
-    name = parts[-1]
-    return (
-        any(part in TEST_DIRS for part in parts[:-1])
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name == "conftest.py"
-    )
 
 
 def _yaml_strings(value: Any, prefix: str) -> Iterator[tuple[str, str]]:

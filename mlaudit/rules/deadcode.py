@@ -11,8 +11,8 @@ from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_
 from mlaudit.facts.comments import commented_code
 from mlaudit.facts.config import DOCUMENTED_SWITCH
 from mlaudit.facts.walk import PyContext
+from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
-from mlaudit.project import kinds
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import Manifest, expand_includes
+from mlaudit.files.requirements import Requirement
 from mlaudit.findings import Finding, Level, RelatedLocation
 from mlaudit.project.dependencies import DependencyIndex, dependency_index
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import Manifest, expand_includes
 from mlaudit.project.model import ProjectModel
-from mlaudit.project.requirements import Requirement
 from mlaudit.rules.base import ProjectRule
 
 # Manifests that declare what a project needs (ML501), most telling first: the finding for a

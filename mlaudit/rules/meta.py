@@ -7,7 +7,7 @@ from mlaudit.rules.base import Rule
 
 
 class UnparseableFile(Rule):
-    """Reported by the per-file reader (`mlaudit.facts.analyse_file`), not by a visitor: a file
+    """Reported by the per-file reader (`mlaudit.engine.per_file.analyse_file`), not by a visitor: a file
     mlaudit needs cannot be read, decoded or parsed. The run goes on without it."""
 
     code = "ML001"
@@ -24,7 +24,7 @@ class UnparseableFile(Rule):
 
 
 class UnusedNoqa(Rule):
-    """Reported by the suppression stage (`mlaudit.suppress`), like ruff's RUF100: a `# noqa`
+    """Reported by the suppression stage (`mlaudit.engine.suppress`), like ruff's RUF100: a `# noqa`
     code (or a file-level `# mlaudit: noqa: CODE`) that silenced nothing in this run. Off by
     default: enable it with `extend-select = ["ML002"]`."""
 

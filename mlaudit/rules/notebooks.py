@@ -14,9 +14,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlaudit.facts.notebook import ANY_NAME, SHELL_FILES, CellFact, NotebookFacts, cell_state
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import FileRule, ProjectRule
 
 # Top-level folders that hold packages nobody imports as the project (a tests/__init__.py is common).

@@ -14,9 +14,9 @@ from typing import Any
 
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.analysis.modules import module_graph
+from mlaudit.files import boundary
+from mlaudit.files.kinds import DOCS, TEST
 from mlaudit.findings import Finding
-from mlaudit.project import boundary
-from mlaudit.project.kinds import DOCS, TEST
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule
 

@@ -2,7 +2,7 @@
 
 ML103 and ML104 are per-file rules over the syntax tree. The others are project rules: they
 follow each entry point's run through the repo's own modules (`mlaudit.analysis.trace`), using
-the per-file facts of `mlaudit.facts.randomness` and the knowledge in `randomness_data`.
+the per-file facts of `mlaudit.facts.randomness` and the knowledge in `mlaudit.knowledge.randomness`.
 """
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ from mlaudit.facts.randomness import (
     TRAIN,
     UNUSED,
     RandEvent,
+    RandomnessFacts,
 )
 from mlaudit.facts.walk import PyContext
+from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level
-from mlaudit.project import kinds
+from mlaudit.knowledge import randomness as data
 from mlaudit.project.dependencies import dependency_index
 from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, all_at_least
-from mlaudit.rules import randomness_data as data
 from mlaudit.rules.base import ProjectRule, PythonRule
 
 # The repo's seeding helpers as (path, function, line), worked out on first call.
@@ -542,8 +543,8 @@ class UnseededGenerator(ProjectRule):
         for file, facts in model.python_modules():
             if not is_training_path(file.path) or "testing" in file.path.rsplit("/", 1)[-1]:
                 continue  # test inputs and test helpers: not a run
-            extra = facts.extra.get("randomness")
-            for event in getattr(extra, "events", ()):
+            extra = facts.family(RandomnessFacts)
+            for event in extra.events if extra is not None else ():
                 if event.kind != GENERATOR or (file.path, event.scope) not in reached:
                     continue
                 if UNUSED in event.flags:
@@ -560,7 +561,8 @@ def _imported_names(model: ProjectModel) -> set[str]:
     """Qualified names imported anywhere in the repo (`from pkg.rngs import rng` gives "pkg.rngs.rng")."""
     return {
         event.name for _, facts in model.python_modules()
-        for event in getattr(facts.extra.get("randomness"), "events", ()) if event.kind == IMPORT
+        for extra in [facts.family(RandomnessFacts)] if extra is not None
+        for event in extra.events if event.kind == IMPORT
     }
 
 
@@ -586,8 +588,8 @@ class NondeterministicSeedSource(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
         for file, facts in model.python_modules():
-            extra = facts.extra.get("randomness")
-            for event in getattr(extra, "events", ()):
+            extra = facts.family(RandomnessFacts)
+            for event in extra.events if extra is not None else ():
                 if not event.note or event.kind not in (SEED, CALL):
                     continue
                 if event.kind == CALL and not self._seeding_helper(found.tracer, file.path, event):
@@ -679,7 +681,7 @@ def _cublas_configured(model: ProjectModel) -> bool:
     """Whether anything the repo controls sets CUBLAS_WORKSPACE_CONFIG: code, env files, Dockerfiles,
     Makefiles, shell scripts, CI workflows and other YAML."""
     for _, facts in model.python_modules():
-        if getattr(facts.extra.get("randomness"), "cublas_env_lines", ()):
+        if (extra := facts.family(RandomnessFacts)) is not None and extra.cublas_env_lines:
             return True
     for file_facts in model.facts.values():
         if file_facts.python is not None or file_facts.data is None:

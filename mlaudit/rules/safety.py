@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from mlaudit.facts.loading import BUFFER, DOWNLOAD, FALLBACK, FALSE, MISSING, SAVED_HERE, TorchLoadCall
+from mlaudit.facts.fixes import call_fix, chain, drop_argument, rename_callee
+from mlaudit.facts.loading import BUFFER, DOWNLOAD, FALLBACK, FALSE, MISSING, SAVED_HERE, LoadingFacts, TorchLoadCall
 from mlaudit.facts.walk import PyContext
+from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Fix, Level
-from mlaudit.fix import call_fix, chain, drop_argument, rename_callee
-from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
-from mlaudit.project.model import ProjectModel, SourceFile
+from mlaudit.project.model import ProjectModel
 from mlaudit.project.versions import VersionInfo, all_at_least, all_older_than
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -228,7 +229,8 @@ class UnsafeTorchLoad(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = dependency_index(model)
         for file, facts in model.python_modules():
-            calls: tuple[TorchLoadCall, ...] = facts.extra.get("loading", ())
+            loading = facts.family(LoadingFacts)
+            calls = loading.calls if loading is not None else ()
             versions: VersionInfo | None = None
             for call in calls:
                 if _not_a_trust_boundary(file, call):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from mlaudit.findings import Finding
-from mlaudit.noqa_writer import add_noqa
+from mlaudit.fix.noqa import add_noqa
 from tests.adopt.conftest import reported, run_cli
 from tests.helpers import make_repo
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlaudit.baseline import Key, line_hash_at, match
-from mlaudit.report.fingerprint import line_hashes
+from mlaudit.engine.baseline import Key, line_hash_at, match
+from mlaudit.engine.fingerprint import line_hashes
 from tests.adopt.conftest import TRAIN, insert_lines, reported, run_cli
 from tests.helpers import git, make_repo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlaudit.changed import parse_diff
+from mlaudit.engine.changed import parse_diff
 from tests.adopt.conftest import TRAIN, insert_lines, reported, run_cli
 from tests.helpers import git, make_repo
 

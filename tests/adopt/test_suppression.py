@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlaudit.suppress import parse_noqa
+from mlaudit.engine.suppress import parse_noqa
 from tests.adopt.conftest import run_cli
 from tests.helpers import check, located, make_repo
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from mlaudit.analysis.callgraph import EXTERNAL, RESOLVED, UNRESOLVED, call_graph
 from mlaudit.analysis.entrypoints import entry_points
 from mlaudit.analysis.modules import module_graph
-from mlaudit.engine import CheckOptions, analyse_all, build_settings, discover
+from mlaudit.engine.check import CheckOptions, analyse_all, build_settings, discover
 from mlaudit.project.model import ProjectModel
 from tests.helpers import make_repo
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlaudit.engine import CheckOptions, check_paths
-from mlaudit.facts import analyse_file
-from mlaudit.project.kinds import classify
-from mlaudit.project.model import SourceFile
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.per_file import analyse_file
+from mlaudit.files.kinds import classify
+from mlaudit.files.sources import SourceFile
 from tests.helpers import check, located, make_repo, write_tree
 
 GOOD = "import torch\ntorch.backends.cudnn.benchmark = True\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.config import ConfigError, Settings, settings_from_table
-from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.settings import ConfigError, Settings, settings_from_table
 from mlaudit.rules import PythonRule
 from tests.helpers import check, codes, located, make_repo
 
@@ -125,7 +125,7 @@ class _Exploding(PythonRule):
 
 
 def test_a_crashing_rule_names_itself_and_others_still_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mlaudit.analyse as analyse
+    import mlaudit.engine.analyse as analyse
     from mlaudit.rules import all_rules
 
     monkeypatch.setattr(analyse, "all_rules", lambda: (*all_rules(), _Exploding))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.facts import MAX_PYTHON_TOKENS
-from mlaudit.facts.sources import SourceError, read_bytes
-from mlaudit.facts.structured import (
+from mlaudit.engine.per_file import MAX_PYTHON_TOKENS
+from mlaudit.files.sources import SourceError, read_bytes
+from mlaudit.files.structured import (
     MAX_TOML_BYTES,
     MAX_TOML_SEPARATORS,
     MAX_YAML_NODES,
@@ -140,7 +140,7 @@ def test_structured_parse_budgets() -> None:
 
 def test_an_exception_inside_a_parser_is_ml001_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A parser bug we have not met yet: the file is reported and the run goes on.
-    import mlaudit.facts as facts
+    import mlaudit.engine.per_file as facts
 
     def broken(text: str) -> object:
         raise KeyError("boom")
@@ -176,7 +176,7 @@ def test_a_crashing_project_rule_still_writes_the_report_and_exits_2(
 def test_an_unexpected_engine_error_is_one_line_and_exit_2_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import mlaudit.engine as engine
+    import mlaudit.engine.check as engine
     from mlaudit.cli import main
 
     def broken(*args: object) -> object:

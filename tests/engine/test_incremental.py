@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit import engine
-from mlaudit.engine import CheckOptions, check_paths
-from mlaudit.report import RunResult
+import mlaudit.engine.check as engine
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.result import RunResult
 from tests.helpers import make_repo
 
 SEEDING = """import random

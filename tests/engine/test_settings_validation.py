@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.config import ConfigError, settings_from_table
+from mlaudit.engine.settings import ConfigError, settings_from_table
 from tests.helpers import make_repo
 
 ROOT = Path(__file__).parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.project import kinds
+from mlaudit.files import kinds
 from tests.helpers import check, make_repo
 
 JINJA_PY = (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.facts.ipython import transform_cell
+from mlaudit.files.ipython import transform_cell
 from tests.helpers import check, make_repo
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from mlaudit.config import ConfigError
-from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.engine.settings import ConfigError
 from mlaudit.report import render
 from tests.fuzz.seeds import FileKind
 

@@ -123,7 +123,7 @@ def test_intermittent_sources_need_more_pairs_and_are_reported_with_their_rate()
 
 def test_static_findings_fall_back_when_the_engine_is_missing() -> None:
     related, note = explain.static_findings(SPEC, ["pkg/train.py"])
-    if importlib.util.find_spec("mlaudit.engine") is None:
+    if importlib.util.find_spec("mlaudit.engine.check") is None:
         assert related == [] and "mlaudit check` is not available" in note and "pkg/train.py" in note
     else:
         assert note.startswith("Static")
@@ -150,7 +150,7 @@ def test_static_findings_link_randomness_findings(monkeypatch: Any) -> None:
         return types.SimpleNamespace(findings=findings)  # a RunResult
 
     for engine in (check_root_and_paths, check_paths):
-        monkeypatch.setitem(sys.modules, "mlaudit.engine", types.SimpleNamespace(check_paths=engine))
+        monkeypatch.setitem(sys.modules, "mlaudit.engine.check", types.SimpleNamespace(check_paths=engine))
         related, note = explain.static_findings(SPEC, ["pkg/train.py"])
         assert [f.code for f in related] == ["ML103"]
         assert note == "Static findings that likely explain it: ML103 at pkg/train.py:4: cudnn.benchmark = True"

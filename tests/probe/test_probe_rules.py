@@ -6,9 +6,9 @@ import ast
 
 import pytest
 
-from mlaudit.docs import load_doc
 from mlaudit.findings import Level
 from mlaudit.rules.base import Rule
+from mlaudit.rules.docs import load_doc
 from mlaudit.rules.probe import PROBE_RULES, NonreproducibleStep, SeedInsensitive
 
 

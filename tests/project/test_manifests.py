@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import (
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import (
     Manifest,
     ManifestError,
     dependency_file_kind,
@@ -18,7 +18,7 @@ from mlaudit.project.manifests import (
     poetry_specifier,
     read_dependency_file,
 )
-from mlaudit.project.requirements import Include
+from mlaudit.files.requirements import Include
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "deps"
 

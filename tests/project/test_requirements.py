@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlaudit.project.requirements import (
+from mlaudit.files.requirements import (
     Include,
     ManifestError,
     normalize_name,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlaudit.project.lockfiles import Lockfile
-from mlaudit.project.manifests import Manifest, parse_manifest
-from mlaudit.project.requirements import parse_requirement
+from mlaudit.files.lockfiles import Lockfile
+from mlaudit.files.manifests import Manifest, parse_manifest
+from mlaudit.files.requirements import parse_requirement
 from mlaudit.project.versions import (
     VersionInfo,
     all_at_least,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlaudit.report.fingerprint import decode_like_node, line_hashes, utf16_units
+from mlaudit.engine.fingerprint import decode_like_node, line_hashes, utf16_units
 from tests.helpers import TEST_DATA
 
 VECTORS_FILE = TEST_DATA / "sarif" / "github-fingerprint-test-vectors.json"

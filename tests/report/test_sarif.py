@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mlaudit
-from mlaudit.docs import load_doc
+from mlaudit.engine.fingerprint import line_hashes
+from mlaudit.engine.result import RunResult
 from mlaudit.findings import Edit, Finding, Fix, Level, RelatedLocation
-from mlaudit.report import RunResult, render, sarif_format
-from mlaudit.report.fingerprint import line_hashes
+from mlaudit.report import render, sarif_format
 from mlaudit.report.sarif_format import render as render_sarif
 from mlaudit.rules.base import Rule
+from mlaudit.rules.docs import load_doc
 from tests.helpers import TEST_DATA
 from tests.sarif_helpers import assert_valid_sarif
 

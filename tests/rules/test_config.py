@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.analyse import analyse_all
 from mlaudit.analysis.config_index import build
-from mlaudit.engine import CheckOptions, build_settings, discover
+from mlaudit.engine.analyse import analyse_all
+from mlaudit.engine.check import CheckOptions, build_settings, discover
 from mlaudit.project.model import ProjectModel
 from tests.helpers import assert_markers, check, expected_markers, located, make_repo
 from tests.helpers import run_rule as run

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mlaudit.files.kinds import classify
+from mlaudit.files.sources import SourceFile
 from mlaudit.project.artifacts import artifact_kind
-from mlaudit.project.kinds import classify
 from mlaudit.project.lfs import parse_gitattributes
-from mlaudit.project.model import SourceFile
 from mlaudit.rules.data import ambiguous_words
 from tests.helpers import check, located, make_repo, write_tree
 

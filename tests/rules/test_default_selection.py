@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlaudit.cli import rule_table
-from mlaudit.config import Settings
+from mlaudit.engine.settings import Settings
 from mlaudit.rules import all_rules
 from tests.helpers import check, make_repo
 

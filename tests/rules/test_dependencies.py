@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.engine import CheckOptions, check_paths
+from mlaudit.engine.check import CheckOptions, check_paths
+from mlaudit.files import kinds
+from mlaudit.files.manifests import dependency_file_kind
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
 from mlaudit.project.dependencies import build_index
-from mlaudit.project.manifests import dependency_file_kind
 from mlaudit.project.model import ProjectModel
 from tests.helpers import write_tree
 
@@ -279,8 +279,8 @@ def test_index_answers_which_torch_a_file_may_run_with(tmp_path: Path) -> None:
         "examples/new/train.py": "import torch\n",
     }
     root = write_tree(tmp_path / "repo", files)
-    from mlaudit.analyse import analyse_all
-    from mlaudit.engine import build_settings, discover
+    from mlaudit.engine.analyse import analyse_all
+    from mlaudit.engine.check import build_settings, discover
 
     settings = build_settings(root, CheckOptions(use_cache=False))
     found, git = discover(root, settings)

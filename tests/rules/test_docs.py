@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.docs import RuleDoc, all_doc_codes, load_doc
 from mlaudit.rules import all_rules
+from mlaudit.rules.docs import RuleDoc, all_doc_codes, load_doc
 from tests.helpers import EXPECT, UNTRACKED, check, expected_markers, located, make_repo
 
 REQUIRED_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead", "References")

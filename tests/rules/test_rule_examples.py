@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.fix import plan_fixes
+from mlaudit.fix.apply import plan_fixes
 from mlaudit.rules import all_rules
 from mlaudit.rules.base import Example, Rule
 from tests.helpers import check, expected_markers, located, make_repo

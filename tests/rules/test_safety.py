@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlaudit.findings import Level
-from mlaudit.fix import apply_edits
+from mlaudit.fix.apply import apply_edits
 from mlaudit.report import json_format
 from mlaudit.report.sarif_format import render as render_sarif
 from tests.helpers import check, located, make_repo

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from mlaudit.cli import main
+from mlaudit.files.boundary import is_inside, read_inside, screen
 from mlaudit.findings import Edit, Finding, Fix
-from mlaudit.fix import apply_fixes
-from mlaudit.project.boundary import is_inside, read_inside, screen
+from mlaudit.fix.apply import apply_fixes
 from tests.helpers import make_repo, write_tree
 from tests.security.hostile import SECRET
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlaudit.cache import TAG_TEXT, Cache, removable
 from mlaudit.cli import main
+from mlaudit.engine.cache import TAG_TEXT, Cache, removable
 from tests.helpers import make_repo
 
 FILES = {"train.py": "import random\nx = random.random()\n", "pyproject.toml": "[project]\nname = 'p'\n"}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlaudit.cli import main
-from mlaudit.project.git import GitError, find_repo, read_git_state, run_git
+from mlaudit.files.git import GitError, find_repo, run_git
+from mlaudit.project.git import read_git_state
 from tests.security.hostile import KNOBS, embedded_bare_repo, fired, knob_repo, plain_git
 
 FORMATS = ("full", "concise", "json", "sarif", "github")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlaudit.cache import TAG_TEXT
+from mlaudit.engine.cache import TAG_TEXT
 from tests.helpers import git, make_repo
 from tests.security.hostile import KNOBS, SECRET, embedded_bare_repo, fired
 from tests.security.test_cache_clean import snapshot

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import pathspec
 
@@ -15,7 +16,7 @@ import pathspec
 _BAD_PATTERN = (ValueError, re.error)
 
 
-def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec:
+def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec[Any]:
     """The patterns of `lines`, without the ones that cannot be compiled (git ignores those)."""
     lines = list(lines)
     try:

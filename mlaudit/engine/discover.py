@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
-from mlaudit.project.boundary import read_inside
-from mlaudit.project.git import GitState, find_git_root
-from mlaudit.project.patterns import gitignore_spec
+from mlaudit.files.boundary import read_inside
+from mlaudit.files.git import find_git_root
+from mlaudit.files.patterns import gitignore_spec
+from mlaudit.project.git import GitState
 
 # Never audited, whatever the configuration says: tool caches and environments.
 ALWAYS_EXCLUDED = (
@@ -49,11 +51,11 @@ def find_root(target: Path) -> Path:
     return start
 
 
-def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:
+def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec[Any]:
     return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *patterns])
 
 
-def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec) -> list[str]:
+def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec[Any]) -> list[str]:
     """Repo-relative POSIX paths of every file to audit, sorted."""
     if git is not None:
         candidates: Iterable[str] = git.tracked | git.untracked
@@ -62,7 +64,7 @@ def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec) -> 
     return sorted(p for p in candidates if not exclude.match_file(p))
 
 
-def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
+def _walk(root: Path, ignored: pathspec.PathSpec[Any]) -> Iterator[str]:
     # followlinks=False: a symlinked folder is never entered, so symlink loops cannot trap us.
     for folder, dirs, files in os.walk(root, followlinks=False):
         rel_folder = os.path.relpath(folder, root)
@@ -74,7 +76,7 @@ def _walk(root: Path, ignored: pathspec.PathSpec) -> Iterator[str]:
                 yield rel
 
 
-def _gitignore_spec(root: Path) -> pathspec.PathSpec:
+def _gitignore_spec(root: Path) -> pathspec.PathSpec[Any]:
     data = read_inside(root, root / ".gitignore", 16 * 2**20)  # never one outside, nor a FIFO
     lines = data.decode("utf-8", errors="replace").splitlines() if data is not None else []
     return gitignore_spec([*ALWAYS_EXCLUDED, *lines])

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlaudit import __version__
+from mlaudit.engine.fingerprint import BLOCK_SIZE, _Hasher, decode_like_node, utf16_units
+from mlaudit.files import kinds
+from mlaudit.files.boundary import read_inside
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
-from mlaudit.project.boundary import read_inside
-from mlaudit.report.fingerprint import BLOCK_SIZE, _Hasher, decode_like_node, utf16_units
 
 FORMAT = 1
 FORMAT_KEY = "mlaudit-baseline"

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from mlaudit.facts.sources import SourceError
+from mlaudit.files.sources import SourceError
 
 if sys.version_info >= (3, 11):
     import tomllib

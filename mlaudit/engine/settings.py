@@ -16,10 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlaudit.facts.sources import SourceError
-from mlaudit.facts.structured import parse_toml
-from mlaudit.project.boundary import is_inside, read_inside, read_regular, repository_top
-from mlaudit.project.patterns import valid_pattern
+from mlaudit.files.boundary import is_inside, read_inside, read_regular, repository_top
+from mlaudit.files.patterns import valid_pattern
+from mlaudit.files.sources import SourceError
+from mlaudit.files.structured import parse_toml
+from mlaudit.project.model import RunSettings
 from mlaudit.rules import Rule, all_rules, known_code_or_prefix, rule_by_code
 
 DEFAULT_MAX_FILE_MIB = 10
@@ -308,5 +309,5 @@ def _sink_table(value: Any) -> str:
 _OPTION_SHAPES: dict[str, Callable[[Any], str]] = {"extend-sinks": _sink_table}
 
 
-def enabled_rules(settings: Settings) -> list[type[Rule]]:
+def enabled_rules(settings: RunSettings) -> list[type[Rule]]:
     return [r for r in all_rules() if settings.is_enabled(r.code)]

@@ -1,6 +1,6 @@
 """TOML, JSON and YAML loading for the dependency reader, failing with `ManifestError`.
 
-TOML and JSON go through the engine's parsers (`mlaudit.facts.structured`). YAML does not: lockfiles
+TOML and JSON go through the engine's parsers (`mlaudit.files.structured`). YAML does not: lockfiles
 need the fast C loader and no per-key line table, and environment.yml needs the node tree,
 because the lines of sequence items (`- pytorch=2.1`) are what findings point at.
 """
@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from mlaudit.facts.sources import SourceError
-from mlaudit.facts.structured import parse_json, parse_toml
-from mlaudit.project.requirements import ManifestError
+from mlaudit.files.requirements import ManifestError
+from mlaudit.files.sources import SourceError
+from mlaudit.files.structured import parse_json, parse_toml
 
 # Lockfiles: the C loader is several times faster on multi-megabyte pixi.lock files, and the base
 # loader keeps every scalar a string, so an unquoted version `1.10` is not read as the float 1.1.

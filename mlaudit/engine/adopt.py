@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlaudit.baseline import (
+from mlaudit.engine.baseline import (
     DEFAULT_NAME,
     Baseline,
     BaselineError,
@@ -20,10 +20,11 @@ from mlaudit.baseline import (
     renamed,
     write_baseline,
 )
-from mlaudit.changed import DiffBaseError, changed_lines, git_text, on_changed_lines
-from mlaudit.config import Settings
+from mlaudit.engine.changed import DiffBaseError, changed_lines, git_text, on_changed_lines
+from mlaudit.engine.settings import Settings
+from mlaudit.files.git import GitError
 from mlaudit.findings import Finding
-from mlaudit.project.git import GitError, GitState
+from mlaudit.project.git import GitState
 
 AdoptError = (BaselineError, DiffBaseError)
 _COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?|HEAD")

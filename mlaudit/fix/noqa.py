@@ -3,7 +3,7 @@
 Where the comment goes: Python files and notebook cells are tokenized, and the comment goes at the
 end of the finding's line when a comment can stand there, else at the end of the first line below
 where one can (the last line of a multi-line string, the line a backslash continuation ends on);
-`mlaudit.suppress` applies a directive to exactly those lines. Codes merge into a directive that
+`mlaudit.engine.suppress` applies a directive to exactly those lines. Codes merge into a directive that
 is already there (`# noqa: E501` becomes `# noqa: E501, ML601`). Requirements, YAML and TOML files
 get the comment at the end of the line. Every edited file is parsed again and must mean exactly
 what it meant before (same Python syntax tree, same YAML/TOML data, same notebook JSON apart from
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlaudit.engine.suppress import DIRECTIVE, covered_lines
+from mlaudit.files import kinds
+from mlaudit.files.boundary import read_regular, replace_file, writable_file
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
-from mlaudit.project.boundary import read_regular, replace_file, writable_file
-from mlaudit.suppress import DIRECTIVE, covered_lines
 
 _REQUIREMENTS_SUFFIXES = (".txt", ".in")
 _MAX_BYTES = 64 * 2**20
@@ -218,7 +218,7 @@ def _edit_notebook(data: bytes, findings: list[Finding], reason: str | None, ski
     """Findings point at lines of the notebook's JSON; each source line of a cell is one JSON
     string on its own line there (nbformat's layout), which is edited as a string and re-encoded."""
     from mlaudit.facts.notebook import parse_notebook
-    from mlaudit.facts.sources import SourceError
+    from mlaudit.files.sources import SourceError
 
     try:
         text = data.decode("utf-8")

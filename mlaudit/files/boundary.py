@@ -17,7 +17,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from mlaudit.project.git import find_git_root
+from mlaudit.files.git import find_git_root
 
 OUTSIDE = "a symlink to a path outside the repository"
 

@@ -4,7 +4,7 @@ Manifests (what a project asks for): pyproject.toml (PEP 621 `[project]` and opt
 dependencies, PEP 735 `[dependency-groups]`, Poetry dependencies and groups, PDM and uv dev
 dependencies), setup.cfg, setup.py (read with `ast`, never executed), Pipfile, environment.yml
 (with its `pip:` list), requirements*.txt / *.in (with `-r` / `-c` includes).
-Lockfiles (what it resolved to) live in `mlaudit.project.lockfiles`; a requirements file whose
+Lockfiles (what it resolved to) live in `mlaudit.files.lockfiles`; a requirements file whose
 every entry is pinned with `==` also serves as one (`lock_from_requirements`).
 
 Every parser is a pure function of `(path, text)` returning plain frozen data, so results can be
@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from mlaudit.project.formats import compose_yaml, load_toml
-from mlaudit.project.lockfiles import Lockfile, lockfile_parser
-from mlaudit.project.requirements import (
+from mlaudit.files.formats import compose_yaml, load_toml
+from mlaudit.files.lockfiles import Lockfile, lockfile_parser
+from mlaudit.files.requirements import (
     Include,
     ManifestError,
     Requirement,
@@ -455,16 +455,18 @@ def _cfg_key_line(lines: _Lines, section: str, key: str) -> int:
 # -- setup.py (static: the file is parsed, never run) --------------------------------------------
 
 
-def parse_setup_py(path: str, text: str) -> Manifest:
+def parse_setup_py(path: str, text: str, tree: ast.Module | None = None) -> Manifest:
     """`install_requires` and `extras_require` of a `setup(...)` call, from literals and from
     module-level names bound to literals (`REQUIRED = [...]`, `base + ["x"]`), including the
     Hugging Face pattern: a `_deps` list of requirement strings, a table `deps` built from it by a
     comprehension, `deps["torch"]` and `deps_list("torch", ...)` picking from it, and an `extras = {}`
-    filled by `extras["x"] = ...` assignments."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError as error:
-        raise ManifestError(f"invalid Python: {error.msg}", error.lineno or 1) from None
+    filled by `extras["x"] = ...` assignments. `tree` is the file as the per-file stage already
+    parsed it (setup.py is parsed once); without it the text is parsed."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as error:
+            raise ManifestError(f"invalid Python: {error.msg}", error.lineno or 1) from None
     scope = _SetupScope(tree)
     requirements: list[Requirement] = []
     anchor = 0
@@ -824,11 +826,13 @@ DependencyFile = Manifest | Lockfile
 
 def read_dependency_file(path: str, text: str, parsed: Any = None) -> DependencyFile | None:
     """Parse a manifest or a lockfile by its name; None for other files. `parsed` is the file's
-    TOML as the per-file stage already parsed it, so a pyproject.toml is not parsed twice."""
+    TOML (or setup.py's `ast`) as the per-file stage already parsed it, so no file is parsed twice."""
     lock = lockfile_parser(path)
     if lock is not None:
         return lock(path, text)
     parser = manifest_parser(path)
+    if parser is parse_setup_py and isinstance(parsed, ast.Module):
+        return parse_setup_py(path, text, parsed)
     if parser in (parse_pyproject, parse_pipfile) and isinstance(parsed, dict):
         return parse_pyproject(path, text, parsed) if parser is parse_pyproject else parse_pipfile(path, text, parsed)
     return parser(path, text) if parser is not None else None

@@ -48,7 +48,7 @@ class RuleDoc:
 
 
 def docs_dir() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the mlaudit package
     for candidate in (here / "ruledocs", here.parent / "rules"):
         if candidate.is_dir():
             return candidate

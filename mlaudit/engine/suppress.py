@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlaudit.config import Settings
+from mlaudit.engine.settings import Settings
+from mlaudit.files import kinds
+from mlaudit.files.boundary import read_inside
 from mlaudit.findings import Finding, Level
-from mlaudit.project import kinds
-from mlaudit.project.boundary import read_inside
 from mlaudit.rules import known_code_or_prefix
 
 _CODES = r"[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*"
@@ -128,7 +128,7 @@ def covered_lines(line: int, capable: set[int]) -> tuple[int, ...]:
 def _notebook_comments(text: str) -> list[Comment] | None:
     """Comments of a notebook's code cells, placed on the notebook file's own lines."""
     from mlaudit.facts.notebook import parse_notebook
-    from mlaudit.facts.sources import SourceError
+    from mlaudit.files.sources import SourceError
 
     try:
         _, code, line_map, _ = parse_notebook(text)

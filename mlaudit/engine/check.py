@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlaudit.adopt import Narrowed, baseline_path, narrow
-from mlaudit.analyse import (
+from mlaudit.engine.adopt import Narrowed, baseline_path, narrow
+from mlaudit.engine.analyse import (
     AnalysisStats,
     RunState,
     analyse_all,
@@ -24,18 +24,21 @@ from mlaudit.analyse import (
     same_facts,
     state_key,
 )
-from mlaudit.cache import Cache, CacheSettingError, cache_location
-from mlaudit.config import ConfigError, Settings, enabled_rules, load_settings
-from mlaudit.facts import FileResult, needs_reading
+from mlaudit.engine.cache import Cache, CacheSettingError, cache_location
+from mlaudit.engine.discover import exclude_spec, find_root, list_files
+from mlaudit.engine.per_file import needs_reading
+from mlaudit.engine.result import RunResult
+from mlaudit.engine.settings import ConfigError, Settings, enabled_rules, load_settings
+from mlaudit.engine.suppress import UNUSED_NOQA, suppress
+from mlaudit.facts.file import FileResult
+from mlaudit.files import kinds
+from mlaudit.files.boundary import OUTSIDE, read_inside, screen
+from mlaudit.files.git import find_git_root
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding
-from mlaudit.project import kinds
-from mlaudit.project.boundary import OUTSIDE, read_inside, screen
-from mlaudit.project.discover import exclude_spec, find_root, list_files
-from mlaudit.project.git import GitState, find_git_root, read_git_state
-from mlaudit.project.model import ProjectModel, SourceFile
-from mlaudit.report import RunResult
+from mlaudit.project.git import GitState, read_git_state
+from mlaudit.project.model import ProjectModel
 from mlaudit.rules import ProjectRule
-from mlaudit.suppress import UNUSED_NOQA, suppress
 
 # copier.yml is read for its `_subdirectory:` line only; a settings file is small.
 COPIER_SETTINGS_MAX_BYTES = 64 * 1024
@@ -50,7 +53,7 @@ class CheckOptions:
     use_cache: bool = True
     cache_dir: Path | None = None  # from --cache-dir: any folder; the setting must lie inside the project
     jobs: int | None = None  # worker processes; None chooses from the machine and the work
-    # Adoption (mlaudit.adopt): hide findings a baseline lists / on lines unchanged since a ref.
+    # Adoption (mlaudit.engine.adopt): hide findings a baseline lists / on lines unchanged since a ref.
     baseline: Path | None = None  # None: the configured one, if any
     use_baseline: bool = True  # False for `mlaudit baseline`, which must see every finding
     diff_base: str | None = None

@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import os
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 
-from mlaudit.project.boundary import NotRegular, open_regular
+from mlaudit.files.boundary import NotRegular, open_regular
+from mlaudit.files.kinds import Kind
 
 
 class SourceError(Exception):
@@ -91,3 +93,27 @@ def _decode(data: bytes, encoding: str) -> str:
         ) from None
     except LookupError:
         raise SourceError(f"unknown encoding {encoding!r} declared in the file") from None
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # relative to the project root, POSIX
+    abs_path: Path
+    kind: Kind
+    size: int  # bytes, -1 when the file could not be stat'ed
+    tracked: bool | None  # None outside git
+    is_symlink: bool = False
+    mtime_ns: int = 0
+    ctime_ns: int = 0  # with size and mtime, tells an unchanged file without reading it
+    outside: bool = False  # a symlink whose target lies outside the repository: listed, never opened
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]  # PurePosixPath(path).name; rules ask thousands of times
+
+    @property
+    def format(self) -> str:
+        return self.kind.format
+
+    def has_role(self, role: str) -> bool:
+        return role in self.kind.roles

@@ -29,12 +29,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from mlaudit.cache import Cache
-from mlaudit.config import Settings
-from mlaudit.facts import FileFacts, FileResult, RuleFactory, analyse_file, needs_reading
-from mlaudit.facts.sources import SourceError, read_bytes
+from mlaudit.engine.cache import Cache
+from mlaudit.engine.per_file import RuleFactory, analyse_file, needs_reading
+from mlaudit.engine.settings import Settings
+from mlaudit.facts.file import FileFacts, FileResult
+from mlaudit.files.sources import SourceError, SourceFile, read_bytes
 from mlaudit.findings import Finding
-from mlaudit.project.model import SourceFile
 from mlaudit.rules import FileRule, PythonRule, all_rules
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
@@ -68,7 +68,7 @@ def _code_fingerprint() -> str:
     """A digest of mlaudit's own source, by content: a development checkout changes without a new
     version number, and a CI job that installs mlaudit afresh (new mtimes) and restores the cache
     of an earlier job must still hit it (about 1 MB, hashed in a few milliseconds)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # the whole mlaudit package
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         try:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mlaudit.project.formats import expect_mapping, load_json, load_toml, load_yaml
-from mlaudit.project.requirements import conda_name, normalize_name
+from mlaudit.files.formats import expect_mapping, load_json, load_toml, load_yaml
+from mlaudit.files.requirements import conda_name, normalize_name
 
 Package = tuple[str, str]  # (PEP 503 name, version); version "" when the lock has none
 
