@@ -28,6 +28,8 @@ TRAIN = "train"  # looks like training (optimizer, backward, Trainer)
 CALL = "call"  # any other call, maybe into the repo's own code
 IMPORT = "import"  # an import of `name` (a module, or a module's attribute)
 CLI = "cli"  # LightningCLI: the module is an entry point
+DATA = "data"  # reads records a program can learn from: a file, a dataset library, an environment
+BENCHMARK = "benchmark"  # turns cudnn.benchmark on (ML103)
 
 DEFERRED = "deferred"
 SEED_MATERIAL = "seed-material"  # the draw makes a seed (`seed = random.randint(...)`): ML107's business
@@ -36,10 +38,15 @@ SETS_CUBLAS = "sets-cublas"
 # A trainer whose run config has a determinism option (`TrainingArguments.full_determinism`, a
 # command-line flag under HfArgumentParser/TrlParser): turning it on is the user's call, not code's.
 DETERMINISM_OPTION = "determinism-option"
+AS_DATA = "as-data"  # a SOURCE that makes data (a dataset's items, inputs, targets): see data.SYNTHETIC_DRAWS
 UNUSED = "unused"  # a GENERATOR assigned to a name this module never reads: nothing draws from it
 
 _CUDA_STRING = re.compile(r"cuda(:\d+)?")
 _OPTIMIZER_VARIABLE = re.compile(data.OPTIMIZER_VARIABLE, re.IGNORECASE)
+_DATA_SCOPE = re.compile(data.DATA_SCOPE, re.IGNORECASE)
+_DATA_VARIABLE = re.compile(data.DATA_VARIABLE, re.IGNORECASE)
+_GRADIENT_NAME = re.compile(data.GRADIENT_NAME, re.IGNORECASE)
+_LEARNING_RATE_NAME = re.compile(data.LEARNING_RATE_NAME, re.IGNORECASE)
 
 
 class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
@@ -86,6 +93,7 @@ class RandomnessExtractor:
         self.cli_targets: list[tuple[str, int]] = []
         self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
         self.loaded: set[str] = set()  # names and attribute names read anywhere in the module
+        self.data_targets: dict[int, str] = {}  # id of a call inside an assigned value -> the name
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -156,6 +164,8 @@ class RandomnessExtractor:
                 continue
             if "seed" in written.rsplit(".", 1)[-1].lower():
                 self._mark_seed_material(value)
+            for inner in _value_calls(value):
+                self.data_targets[id(inner)] = written
             if isinstance(value, ast.Call):
                 self.targets[id(value)] = written
                 callee, _ = self._effective(value, ctx)
@@ -185,6 +195,7 @@ class RandomnessExtractor:
         if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
             self.sys_path = True
         self._environment(node, callee, ctx)
+        self._data_read(node, callee, method, ctx)
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             self._cuda_strings(arg, ctx)
         self._generator_seeding(node, ctx, method)
@@ -224,7 +235,8 @@ class RandomnessExtractor:
         return True
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
-        if isinstance(node.op, ast.Sub) and _reads_grad(node.value):  # `p.data -= lr * p.grad`
+        # `p.data -= lr * p.grad`, or NumPy's `w -= learning_rate * dw`
+        if isinstance(node.op, ast.Sub) and (_reads_grad(node.value) or _scaled_by_learning_rate(node.value)):
             self._add(TRAIN, "-=", node, ctx, note="a gradient step by hand")
 
     def visit_Name(self, node: ast.Name, ctx: PyContext) -> None:
@@ -316,8 +328,16 @@ class RandomnessExtractor:
         flags: tuple[str, ...] = (DEFERRED,) if deferred else ()
         if id(node) in self.seed_material:
             flags += (SEED_MATERIAL,)
+        if callee in data.SYNTHETIC_DRAWS and self._as_data(node, ctx):
+            flags += (AS_DATA,)
         self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
         return True
+
+    def _as_data(self, node: ast.Call, ctx: PyContext) -> bool:
+        """Whether a draw makes data: written in a dataset class or data/batch function, or assigned
+        to a variable named like data."""
+        target = self.data_targets.get(id(node), "").rsplit(".", 1)[-1]
+        return bool(target and _DATA_VARIABLE.fullmatch(target)) or any(_DATA_SCOPE.fullmatch(part) for part in ctx.scope)
 
     def _mark_seed_material(self, expr: ast.expr) -> None:
         self.seed_material.update(id(sub) for sub in ast.walk(expr) if isinstance(sub, ast.Call))
@@ -372,6 +392,8 @@ class RandomnessExtractor:
         fits = method in data.FIT_METHODS and (callee or "").startswith(data.FIT_PREFIXES)
         if method in data.IN_PLACE_UPDATES and any(_reads_grad(arg) for arg in node.args):
             self._add(TRAIN, method, node, ctx, note=f"a gradient step by hand ({ctx.dotted(node.func) or method}())")
+        elif (method in data.GRADIENT_UPDATE_METHODS or callee in data.GRADIENT_TREE_MAPS) and _given_gradients(node, ctx):
+            self._add(TRAIN, callee or method, node, ctx, note=f"a gradient step ({ctx.dotted(node.func) or method}())")
         elif steps or fits:
             self._add(TRAIN, callee or method, node, ctx, note=f"{ctx.dotted(node.func) or method}()")
         return False
@@ -430,6 +452,14 @@ class RandomnessExtractor:
         names = [ctx.dotted(owner) or ""] if owner is not None else []
         names += [ctx.dotted(arg) or "" for arg in node.args[:1]]
         return any(_OPTIMIZER_VARIABLE.fullmatch(name.rsplit(".", 1)[-1]) for name in names if name)
+
+    def _data_read(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> None:
+        """A call that reads data from outside the program (see data.DATA_SOURCE_CALLS)."""
+        name = callee or ""
+        if name in data.DATA_SOURCE_CALLS or name.startswith(data.DATA_SOURCE_PREFIXES) or method in data.DATA_SOURCE_METHODS:
+            if name.endswith("open") and _writes(node, 0 if name == "pathlib.Path.open" else 1):
+                return  # a file opened for writing is an output
+            self._add(DATA, name or method, node, ctx, note=f"{_short(name) or method}()")
 
     # --- torch.Generator seeding, environment, argparse --------------------------------------
 
@@ -612,6 +642,44 @@ def _reads_grad(expr: ast.expr) -> bool:
     return any(isinstance(sub, ast.Attribute) and sub.attr == "grad" for sub in ast.walk(expr))
 
 
+def _value_calls(value: ast.expr) -> list[ast.Call]:
+    """The calls whose result an assigned value is made of, through method chains and arithmetic:
+    `torch.randn(20, 5).to(rank)`, `0.8 * X + np.random.normal(0, 0.1)`."""
+    found, todo = [], [value]
+    while todo and len(found) < 16:
+        item = todo.pop()
+        if isinstance(item, ast.Call):
+            found.append(item)
+            if isinstance(item.func, ast.Attribute):
+                todo.append(item.func.value)
+        elif isinstance(item, ast.BinOp):
+            todo += [item.left, item.right]
+        elif isinstance(item, (ast.Attribute, ast.Subscript)):
+            todo.append(item.value)
+    return found
+
+
+def _given_gradients(node: ast.Call, ctx: PyContext) -> bool:
+    """Whether a call gets gradients: an argument that is, or contains, a name like `grads`."""
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        for sub in ast.walk(arg):
+            written = ctx.dotted(sub) if isinstance(sub, (ast.Name, ast.Attribute)) else None
+            if written and _GRADIENT_NAME.fullmatch(written.rsplit(".", 1)[-1]):
+                return True
+    return False
+
+
+def _scaled_by_learning_rate(expr: ast.expr) -> bool:
+    """`learning_rate * dw` (either side, possibly dotted: `self.lr * g`)."""
+    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mult)):
+        return False
+    for side in (expr.left, expr.right):
+        name = side.attr if isinstance(side, ast.Attribute) else side.id if isinstance(side, ast.Name) else ""
+        if _LEARNING_RATE_NAME.fullmatch(name):
+            return True
+    return False
+
+
 def _trainer_flags(name: str | None) -> tuple[str, ...]:
     return (DETERMINISM_OPTION,) if _trainer_class(name) else ()
 
@@ -663,6 +731,12 @@ def _kwarg(node: ast.Call, name: str | None) -> ast.expr | None:
 def _kwarg_is(node: ast.Call, name: str, value: object) -> bool:
     found = _kwarg(node, name)
     return found is not None and _const(found) is value
+
+
+def _writes(node: ast.Call, position: int) -> bool:
+    """Whether an `open(path, mode)` call (mode at `position`) opens for writing or appending."""
+    mode = node.args[position] if len(node.args) > position else _kwarg(node, "mode")
+    return isinstance(_const(mode), str) and any(c in str(_const(mode)) for c in "wax")
 
 
 def _const(node: ast.AST | None) -> object:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mlaudit.analysis.config_index import is_training_path
-from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
+from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, Traces, traces
+from mlaudit.analysis.training import mechanics_demo
 from mlaudit.facts.python import argparse_dest
 from mlaudit.facts.randomness import (
     ALGORITHMS,
@@ -246,6 +247,13 @@ def _families(families: Iterable[str]) -> str:
     return ", ".join(data.FAMILY_LABELS[f] for f in sorted(chosen))
 
 
+def _real_programs(found: Traces) -> Iterator[Trace]:
+    """The traced programs, less mechanics demos: a program that trains only on numbers it draws
+    on the spot (`mlaudit.analysis.training`) keeps nothing a seed or deterministic kernels would
+    make repeatable."""
+    return (trace for trace in found.traces if not mechanics_demo(trace, found.import_lines(trace.entry.path)))
+
+
 def _dedupe(findings: Iterable[Finding | None]) -> Iterator[Finding]:
     seen: set[tuple[str, int, str]] = set()
     for finding in findings:
@@ -319,7 +327,7 @@ class MissingSeed(ProjectRule):
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
         helpers = functools.cache(found.seeding_helpers)  # only a finding without a seed needs them
-        return _dedupe(self._check(trace, helpers) for trace in found.traces)
+        return _dedupe(self._check(trace, helpers) for trace in _real_programs(found))
 
     def _check(self, trace: Trace, helpers: Helpers) -> Finding | None:
         uses = _uses(trace)
@@ -421,7 +429,7 @@ class PartialSeed(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        return _dedupe(f for trace in traces(model).traces for f in self._check(trace))
+        return _dedupe(f for trace in _real_programs(traces(model)) for f in self._check(trace))
 
     def _check(self, trace: Trace) -> list[Finding]:
         seeds = [s for s in trace.steps if s.event.kind == SEED]
@@ -484,7 +492,7 @@ class DeterminismNotEnforced(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
-        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in found.traces)
+        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in _real_programs(found))
 
     def _check(self, trace: Trace, import_lines: frozenset[int]) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
