@@ -645,7 +645,8 @@ def _reads_grad(expr: ast.expr) -> bool:
 def _value_calls(value: ast.expr) -> list[ast.Call]:
     """The calls whose result an assigned value is made of, through method chains and arithmetic:
     `torch.randn(20, 5).to(rank)`, `0.8 * X + np.random.normal(0, 0.1)`."""
-    found, todo = [], [value]
+    found: list[ast.Call] = []
+    todo: list[ast.expr] = [value]
     while todo and len(found) < 16:
         item = todo.pop()
         if isinstance(item, ast.Call):
