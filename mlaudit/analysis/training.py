@@ -15,8 +15,9 @@ datamodule) but that draws no synthetic batches is still judged as training on r
 
 from __future__ import annotations
 
-from mlaudit.analysis.trace import Step, Trace
-from mlaudit.facts.randomness import AS_DATA, DATA, SOURCE
+from mlaudit.analysis.trace import Step, Trace, Tracer
+from mlaudit.facts.randomness import AS_DATA, CALL, DATA, SOURCE
+from mlaudit.rules import randomness_data as data
 
 
 def data_read(trace: Trace, import_lines: frozenset[int]) -> Step | None:
@@ -38,3 +39,21 @@ def synthetic_draw(trace: Trace) -> Step | None:
 def mechanics_demo(trace: Trace, import_lines: frozenset[int]) -> bool:
     """Whether the program trains only on numbers it draws from the RNG (see the module docstring)."""
     return trace.training is not None and synthetic_draw(trace) is not None and data_read(trace, import_lines) is None
+
+
+def evaluates(trace: Trace, tracer: Tracer) -> bool:
+    """Whether the program shows that it runs a model for inference: `model.eval()`,
+    `torch.no_grad()` or `torch.inference_mode()` in a function it runs. Calls are not steps of a
+    trace, so this reads the events of every function the program reaches; ask it only of the
+    few programs that need it."""
+    scopes: dict[str, set[str]] = {}
+    for path, scope in trace.reached:
+        scopes.setdefault(path, set()).add(scope)
+    for path, wanted in scopes.items():
+        for event in tracer.events(path):
+            if event.kind == CALL and event.scope in wanted and (
+                event.name in data.EVALUATION_CALLS
+                or (event.text or event.name).rsplit(".", 1)[-1] in data.EVALUATION_METHODS
+            ):
+                return True
+    return False

@@ -62,6 +62,16 @@ class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and u
     flags: tuple[str, ...] = ()
 
 
+class BenchmarkSite(NamedTuple):
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    cell: int
+    how: str  # "assignment", "keyword" or the argparse option that defaults it on
+    default: object = None  # that option's default
+
+
 @dataclass(frozen=True)
 class RandomnessFacts:
     events: tuple[RandEvent, ...] = ()
@@ -71,6 +81,9 @@ class RandomnessFacts:
     cublas_env_lines: tuple[int, ...] = ()  # where CUBLAS_WORKSPACE_CONFIG is set
     # Functions run as the program by `fire.Fire(train)` / `typer.run(main)`: (name, line).
     cli_targets: tuple[tuple[str, int], ...] = ()
+    # Where cudnn.benchmark is turned on (a BENCHMARK event at `line`): the span to report and
+    # the notebook cell (0 in a plain file).
+    benchmark_sites: tuple[BenchmarkSite, ...] = ()
 
 
 class RandomnessExtractor:
@@ -94,6 +107,10 @@ class RandomnessExtractor:
         self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
         self.loaded: set[str] = set()  # names and attribute names read anywhere in the module
         self.data_targets: dict[int, str] = {}  # id of a call inside an assigned value -> the name
+        self.arg_defaults: dict[str, object] = {}  # argparse dest -> literal default
+        # cudnn.benchmark = <attribute>: (option name, event, site), kept if the option defaults on
+        self.benchmark_pending: list[tuple[str, RandEvent, BenchmarkSite]] = []
+        self.benchmark_sites: list[BenchmarkSite] = []
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -149,6 +166,8 @@ class RandomnessExtractor:
             if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
             name = ctx.qualname(target)
+            if name == data.CUDNN_BENCHMARK:
+                self._benchmark(node, value, ctx)
             if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
                 self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
             if name == "sys.path":
@@ -190,6 +209,10 @@ class RandomnessExtractor:
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         if method == "add_argument":
             self._argparse(node, ctx)
+            dest, default = argparse_literal_default(node)
+            if dest:
+                self.arg_defaults[dest] = default
+        self._benchmark_keyword(node, callee, ctx)
         if callee in data.CLI_RUNNERS and node.args and isinstance(node.args[0], ast.Name):
             self.cli_targets.append((node.args[0].id, ctx.line(node)))
         if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
@@ -453,6 +476,31 @@ class RandomnessExtractor:
         names += [ctx.dotted(arg) or "" for arg in node.args[:1]]
         return any(_OPTIMIZER_VARIABLE.fullmatch(name.rsplit(".", 1)[-1]) for name in names if name)
 
+    def _benchmark(self, node: ast.AST, value: ast.expr, ctx: PyContext) -> None:
+        """`cudnn.benchmark = True`, or `= args.x` kept until we know whether --x defaults on."""
+        if _truthy(value):
+            self._benchmark_site(node, "assignment", ctx)
+        elif isinstance(value, ast.Attribute):
+            event = RandEvent(BENCHMARK, data.CUDNN_BENCHMARK, ctx.line(node), ctx.function, ctx.in_main_guard,
+                              note="cudnn.benchmark")
+            self.benchmark_pending.append((value.attr, event, self._site(node, value.attr, ctx)))
+
+    def _benchmark_keyword(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+        """`Trainer(benchmark=True)`."""
+        keyword = data.BENCHMARK_KEYWORDS.get(callee or "")
+        found = next((k for k in node.keywords if keyword and k.arg == keyword), None)
+        if found is not None and _truthy(found.value):
+            self._benchmark_site(found, "keyword", ctx)
+
+    def _benchmark_site(self, node: ast.AST, how: str, ctx: PyContext) -> None:
+        self._add(BENCHMARK, data.CUDNN_BENCHMARK, node, ctx, note=how)
+        self.benchmark_sites.append(self._site(node, how, ctx))
+
+    @staticmethod
+    def _site(node: ast.AST, how: str, ctx: PyContext) -> BenchmarkSite:
+        line, col, end_line, end_col = ctx.span(node)
+        return BenchmarkSite(line, col, end_line, end_col, ctx.line_map.cell(getattr(node, "lineno", 1)) or 0, how)
+
     def _data_read(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> None:
         """A call that reads data from outside the program (see data.DATA_SOURCE_CALLS)."""
         name = callee or ""
@@ -546,9 +594,14 @@ class RandomnessExtractor:
         self._flush_generators("")
         for key in list(self.generators):
             self._flush_generators(key[0])
+        for dest, event, site in self.benchmark_pending:
+            if self.arg_defaults.get(dest):
+                self.events.append(event)
+                self.benchmark_sites.append(site._replace(default=self.arg_defaults[dest]))
         module_vars = tuple(sorted((name, ctor) for (scope, name), ctor in self.vars.items() if scope == ""))
         events = tuple(self._mark_unused(e) if e.kind == GENERATOR else e for e in self.events)
-        return RandomnessFacts(events, module_vars, self.sys_path, tuple(self.cublas), tuple(self.cli_targets))
+        return RandomnessFacts(events, module_vars, self.sys_path, tuple(self.cublas), tuple(self.cli_targets),
+                               tuple(self.benchmark_sites))
 
     def _mark_unused(self, event: RandEvent) -> RandEvent:
         """Flag a generator assigned to a name that nothing in the module reads again."""
@@ -732,6 +785,22 @@ def _kwarg(node: ast.Call, name: str | None) -> ast.expr | None:
 def _kwarg_is(node: ast.Call, name: str, value: object) -> bool:
     found = _kwarg(node, name)
     return found is not None and _const(found) is value
+
+
+def argparse_literal_default(node: ast.Call) -> tuple[str | None, object]:
+    """(dest, default) of an `add_argument` call, when both are literal (store_true defaults to False)."""
+    dest = argparse_dest(node)
+    default: object = None
+    for keyword in node.keywords:
+        if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
+            default = keyword.value.value
+        elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
+            default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
+    return dest, default
+
+
+def _truthy(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and bool(node.value) and node.value is not Ellipsis
 
 
 def _writes(node: ast.Call, position: int) -> bool:

@@ -11,14 +11,13 @@ import ast
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from mlaudit.analysis.config_index import is_training_path
 from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, Traces, traces
-from mlaudit.analysis.training import mechanics_demo
-from mlaudit.facts.python import argparse_dest
+from mlaudit.analysis.training import evaluates, mechanics_demo
 from mlaudit.facts.randomness import (
     ALGORITHMS,
+    BENCHMARK,
     CALL,
     CUDA,
     DEFERRED,
@@ -32,13 +31,14 @@ from mlaudit.facts.randomness import (
     SOURCE,
     TRAIN,
     UNUSED,
+    BenchmarkSite,
     RandEvent,
 )
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.project import kinds
 from mlaudit.project.dependencies import dependency_index
-from mlaudit.project.model import ProjectModel
+from mlaudit.project.model import ProjectModel, SourceFile
 from mlaudit.project.versions import VersionInfo, all_at_least
 from mlaudit.rules import randomness_data as data
 from mlaudit.rules.base import ProjectRule, PythonRule
@@ -46,17 +46,7 @@ from mlaudit.rules.base import ProjectRule, PythonRule
 # The repo's seeding helpers as (path, function, line), worked out on first call.
 Helpers = Callable[[], list[tuple[str, str, int]]]
 
-CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
-LIGHTNING_TRAINERS = frozenset(
-    {"lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer", "lightning.fabric.Fabric"}
-)
-
-
-def _truthy_constant(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and bool(node.value) and node.value is not Ellipsis
-
-
-class CudnnBenchmark(PythonRule):
+class CudnnBenchmark(ProjectRule):
     code = "ML103"
     name = "cudnn-benchmark"
     summary = "cudnn.benchmark = True makes convolution algorithm choice nondeterministic"
@@ -70,58 +60,115 @@ class CudnnBenchmark(PythonRule):
         # Not torch's cudnn.
         "class Cfg: pass\ncudnn = Cfg()\ncudnn.benchmark = True\n",
         "import lightning as L\ntrainer = L.Trainer(benchmark=False)\n",
+        # An inference program (timm's inference.py, yolov5's stream loader): nothing trains, so the
+        # algorithm cuDNN picks changes no model.
+        "import torch\n\nif __name__ == '__main__':\n    torch.backends.cudnn.benchmark = True\n"
+        "    model = torch.nn.Linear(2, 2).eval()\n    print(model(torch.ones(1, 2)))\n",
+        # A test that flips global flags to check they are restored is not a training run.
+        {"tests/test_launcher.py": "import torch\n\ndef test_restores_flags():\n    torch.backends.cudnn.benchmark = True\n"},
+        # A speed benchmark measures exactly what benchmark mode changes.
+        {"benchmark.py": "import torch\n\nif __name__ == '__main__':\n    torch.backends.cudnn.benchmark = True\n"
+                         "    w = torch.zeros(2, requires_grad=True)\n    torch.optim.SGD([w], lr=0.1).step()\n"},
     )
     invalid = (
         "import torch\ntorch.backends.cudnn.benchmark = True  # expect: ML103\n",
         "from torch.backends import cudnn as c\nc.benchmark = True  # expect: ML103\n",
         "import torch.backends.cudnn as cudnn\ncudnn.benchmark = 1  # expect: ML103\n",
         "import argparse, torch\np = argparse.ArgumentParser()\np.add_argument('--benchmark', type=int, default=1)\n"
-        "args = p.parse_args()\ntorch.backends.cudnn.benchmark = args.benchmark  # expect: ML103\n",
+        "args = p.parse_args()\ntorch.backends.cudnn.benchmark = args.benchmark  # expect: ML103\n"
+        "w = torch.zeros(2, requires_grad=True)\ntorch.optim.SGD([w], lr=0.1).step()\n",
         "from lightning.pytorch import Trainer\ntrainer = Trainer(benchmark=True)  # expect: ML103\n",
+        # A training program reaches a helper in another module that turns it on.
+        {
+            "utils.py": "import torch\n\ndef setup():\n    torch.backends.cudnn.benchmark = True  # expect: ML103\n",
+            "train.py": "import torch\nfrom utils import setup\n\nif __name__ == '__main__':\n    setup()\n"
+            "    w = torch.zeros(2, requires_grad=True)\n    torch.optim.SGD([w], lr=0.1).step()\n",
+        },
+        # A sampling program that asks for determinism and then undoes it (paella's notebooks).
+        "import torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n    torch.backends.cudnn.deterministic = True\n"
+        "    torch.backends.cudnn.benchmark = True  # expect: ML103\n",
     )
 
-    def begin(self, ctx: PyContext) -> None:
-        self.pending: list[tuple[ast.AST, str]] = []  # assignments from a variable: args.benchmark
-        self.arg_defaults: dict[str, Any] = {}  # argparse dest -> default
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        """A site reached by a program that trains (or turns deterministic algorithms on) is
+        reported once per program, at the first site it runs. A site reached by a program that
+        visibly does not train (it runs its model for inference, measures speed, or is a mechanics
+        demo) and by no training program is not reported, nor is anything in a test. Any other
+        site (a bare script, a library function no program reaches, a notebook that trains or
+        asks for determinism) is reported where it is."""
+        found = traces(model)
+        sites = {
+            (file.path, site.line): (file, site)
+            for file, facts in model.python_modules() if not file.has_role(kinds.TEST)
+            for site in getattr(facts.extra.get("randomness"), "benchmark_sites", ())
+        }
+        quiet: set[tuple[str, int]] = set()  # reached by an inference program or a speed benchmark
+        reported: set[tuple[str, int]] = set()
+        for trace in found.traces:
+            steps = [s for s in trace.steps if s.event.kind == BENCHMARK and (s.path, s.event.line) in sites]
+            if not steps:
+                continue
+            why = self._why(trace, found)
+            if not why and self._not_training(trace, found):
+                quiet.update((s.path, s.event.line) for s in steps)
+            if why and (steps[0].path, steps[0].event.line) not in reported:
+                key = (steps[0].path, steps[0].event.line)
+                reported.add(key)
+                yield self._finding(*sites[key], f"runs of {trace.entry.path} (it {why})")
+        for key, (file, site) in sorted(sites.items(), key=lambda item: item[0]):
+            if key not in quiet and key not in reported and self._judged_alone(model, file.path, file.format, reported):
+                reported.add(key)
+                yield self._finding(file, site, "runs")
 
-    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
-        if not any(ctx.qualname(t) == CUDNN_BENCHMARK for t in node.targets):
-            return
-        if _truthy_constant(node.value):
-            ctx.report(self, node, "cudnn.benchmark = True picks convolution algorithms by timing, so runs with "
-                       "the same seed can differ; set it to False (and cudnn.deterministic = True).")
-        elif isinstance(node.value, ast.Attribute):
-            self.pending.append((node, node.value.attr))
+    @staticmethod
+    def _why(trace: Trace, found: Traces) -> str:
+        """Why this program's runs should repeat: it trains, or it asks for deterministic algorithms."""
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
+            return ""  # a speed benchmark measures what benchmark mode changes
+        if any(s.event.kind == DET_ON for s in trace.steps):
+            return "turns deterministic algorithms on"
+        if trace.training is not None and not mechanics_demo(trace, found.import_lines(trace.entry.path)):
+            return "trains"
+        return ""
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
-            dest, default = _argparse_default(node)
-            if dest:
-                self.arg_defaults[dest] = default
-            return
-        if ctx.qualname(node.func) in LIGHTNING_TRAINERS:
-            for keyword in node.keywords:
-                if keyword.arg == "benchmark" and _truthy_constant(keyword.value):
-                    ctx.report(self, keyword, "Trainer(benchmark=True) turns on cudnn.benchmark, which picks "
-                               "convolution algorithms by timing; use benchmark=False for reproducible runs.")
+    @staticmethod
+    def _not_training(trace: Trace, found: Traces) -> bool:
+        """A program that visibly does not train: a speed benchmark, a mechanics demo, or one that
+        runs its model for inference (`model.eval()`, `torch.no_grad()`)."""
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
+            return True
+        if trace.training is not None:
+            return True  # it trains but `_why` said no: a mechanics demo
+        return evaluates(trace, found.tracer)
 
-    def end(self, ctx: PyContext) -> None:
-        for node, dest in self.pending:
-            if self.arg_defaults.get(dest):
-                ctx.report(self, node, f"cudnn.benchmark is turned on by default here (option '{dest}' defaults to "
-                           f"{self.arg_defaults[dest]!r}); default it to off so runs are reproducible.")
+    @staticmethod
+    def _judged_alone(model: ProjectModel, path: str, fmt: str, reported: set[tuple[str, int]]) -> bool:
+        """A site no training program reaches and no inference program either. A notebook is its
+        own program: it counts when it trains or asks for determinism, once. Anything else is
+        reported (a bare script, a library function: nothing says it is not part of a run)."""
+        if fmt != "notebook":
+            return True
+        if any(p == path for p, _ in reported):
+            return False
+        facts = next((f for file, f in model.python_modules() if file.path == path), None)
+        events = getattr(facts.extra.get("randomness"), "events", ()) if facts is not None else ()
+        return any(e.kind in (TRAIN, DET_ON) for e in events)
 
-
-def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:
-    """(dest, default) of an `add_argument` call, when both are literal."""
-    dest = argparse_dest(node)
-    default: Any = None
-    for keyword in node.keywords:
-        if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
-            default = keyword.value.value
-        elif keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
-            default = {"store_true": False, "store_false": True}.get(str(keyword.value.value), default)
-    return dest, default
+    def _finding(self, file: SourceFile, site: BenchmarkSite, who: str) -> Finding:
+        if site.how == "keyword":
+            message = (f"Trainer(benchmark=True) turns on cudnn.benchmark, which picks convolution algorithms by "
+                       f"timing, so {who} with the same seed can differ; use benchmark=False for reproducible runs.")
+        elif site.how == "assignment":
+            message = (f"cudnn.benchmark = True picks convolution algorithms by timing, so {who} with the same seed "
+                       "can differ; set it to False (and cudnn.deterministic = True).")
+        else:
+            message = (f"cudnn.benchmark is turned on by default here (option '{site.how}' defaults to "
+                       f"{site.default!r}), so {who} with the same seed can differ; default it to off.")
+        if site.cell:
+            message = f"cell {site.cell}: {message}"
+        return Finding(self.code, message, file.path, site.line, site.col, site.end_line, site.end_col, level=self.level)
 
 
 class NondeterministicAlgorithms(PythonRule):

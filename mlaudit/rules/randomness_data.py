@@ -425,6 +425,24 @@ GLOBAL_FAMILIES = (*GLOBAL_FAMILIES, POLARS)
 # Calls that run the function given as their first argument as the program (`fire.Fire(train)`).
 CLI_RUNNERS = frozenset({"fire.Fire", "typer.run"})
 
+# --- cudnn.benchmark (ML103) -------------------------------------------------------------------
+
+CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
+# Constructors that turn cudnn.benchmark on when a keyword is truthy: name -> keyword.
+BENCHMARK_KEYWORDS = {
+    "lightning.Trainer": "benchmark",
+    "lightning.pytorch.Trainer": "benchmark",
+    "pytorch_lightning.Trainer": "benchmark",
+    "lightning.fabric.Fabric": "benchmark",
+}
+
+# A program shows it runs a model for inference (evaluation, export, a stream loader) when one of
+# these runs on its path: `torch.no_grad()`, `torch.inference_mode()`, or a `.eval()` method call.
+EVALUATION_CALLS = frozenset(
+    {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"}
+)
+EVALUATION_METHODS = frozenset({"eval"})
+
 # --- trains on real data, or is a mechanics demo (ML101, ML103, ML105) ------------------------
 
 # Calls that read the records a program learns from: files, dataset libraries, downloads,
