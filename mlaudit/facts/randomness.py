@@ -60,6 +60,10 @@ class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and u
     receiver: str = ""  # what the receiver variable was built from, when known
     note: str = ""  # description for messages, or why a seed is not reproducible (ML107)
     flags: tuple[str, ...] = ()
+    # A draw assigned to a plain variable: the last line of its own scope that reads the value before
+    # the variable is bound again (0: never read), or -1 when unknown (read from another scope, in a
+    # loop, not assigned to a plain variable).
+    read_until: int = -1
 
 
 class BenchmarkSite(NamedTuple):
@@ -111,6 +115,10 @@ class RandomnessExtractor:
         # cudnn.benchmark = <attribute>: (option name, event, site), kept if the option defaults on
         self.benchmark_pending: list[tuple[str, RandEvent, BenchmarkSite]] = []
         self.benchmark_sites: list[BenchmarkSite] = []
+        # Draws assigned to a plain variable, followed until it is bound again: (scope, name) ->
+        # [index of the event, last line read (-1 once read from elsewhere), skip the next store].
+        self.watched: dict[tuple[str, str], list[int]] = {}
+        self.loops = 0  # loops around the current statement: a draw there is read again next turn
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -258,6 +266,9 @@ class RandomnessExtractor:
         return True
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
+        watched = self.watched.get((ctx.function, node.target.id)) if isinstance(node.target, ast.Name) else None
+        if watched is not None and watched[1] >= 0:
+            watched[1], watched[2] = ctx.line(node), 1  # `x += 1` reads x, and its store does not rebind it
         # `p.data -= lr * p.grad`, or NumPy's `w -= learning_rate * dw`
         if isinstance(node.op, ast.Sub) and (_reads_grad(node.value) or _scaled_by_learning_rate(node.value)):
             self._add(TRAIN, "-=", node, ctx, note="a gradient step by hand")
@@ -265,6 +276,26 @@ class RandomnessExtractor:
     def visit_Name(self, node: ast.Name, ctx: PyContext) -> None:
         if isinstance(node.ctx, ast.Load):
             self.loaded.add(node.id)
+        if self.watched:
+            self._follow(node, ctx)
+
+    def _follow(self, node: ast.Name, ctx: PyContext) -> None:
+        """Reads and rebinds of the variables that hold a draw (see RandEvent.read_until)."""
+        key = (ctx.function, node.id)
+        watched = self.watched.get(key)
+        if watched is None:
+            outer = self.watched.get(("", node.id))
+            if outer is not None and isinstance(node.ctx, ast.Load):
+                outer[1] = -1  # a module variable read in a function: when it runs is unknown here
+            return
+        if isinstance(node.ctx, ast.Load):
+            if watched[1] >= 0:
+                watched[1] = ctx.line(node)
+        elif isinstance(node.ctx, ast.Store):
+            if watched[2]:
+                watched[2] = 0
+            else:
+                self._unwatch(key)
 
     def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -354,7 +385,27 @@ class RandomnessExtractor:
         if callee in data.SYNTHETIC_DRAWS and self._as_data(node, ctx):
             flags += (AS_DATA,)
         self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
+        target = self.data_targets.get(id(node), "")
+        if target.isidentifier() and not self.loops:
+            self._unwatch((ctx.function, target))
+            self.watched[(ctx.function, target)] = [len(self.events) - 1, 0, 0]
         return True
+
+    def _unwatch(self, key: tuple[str, str]) -> None:
+        """Stop following a variable: its value is bound again (or the module ends)."""
+        found = self.watched.pop(key, None)
+        if found is not None:
+            index, last_read, _ = found
+            self.events[index] = self.events[index]._replace(read_until=last_read)
+
+    def visit_For(self, node: ast.AST, ctx: PyContext) -> None:
+        self.loops += 1
+
+    def leave_For(self, node: ast.AST, ctx: PyContext) -> None:
+        self.loops -= 1
+
+    visit_AsyncFor = visit_While = visit_For
+    leave_AsyncFor = leave_While = leave_For
 
     def _as_data(self, node: ast.Call, ctx: PyContext) -> bool:
         """Whether a draw makes data: written in a dataset class or data/batch function, or assigned
@@ -594,6 +645,8 @@ class RandomnessExtractor:
         self._flush_generators("")
         for key in list(self.generators):
             self._flush_generators(key[0])
+        for key in list(self.watched):
+            self._unwatch(key)
         for dest, event, site in self.benchmark_pending:
             if self.arg_defaults.get(dest):
                 self.events.append(event)

@@ -260,6 +260,7 @@ def _uses(trace: Trace) -> list[tuple[int, Step]]:
         (i, s) for i, s in enumerate(trace.steps)
         if s.event.kind == SOURCE and s.event.families and s.event.families[0] in data.GLOBAL_FAMILIES
         and SEED_MATERIAL not in s.event.flags
+        and s.event.read_until != 0  # a value nothing reads (an estimator rebound before it is fitted)
         and (trains or (s.event.families[0] != data.TORCH and s.path == trace.entry.path))
     ]
 
@@ -348,10 +349,25 @@ class MissingSeed(ProjectRule):
         # JAX: an explicit PRNG key from a constant is a seed.
         "import jax\n\nif __name__ == '__main__':\n    key = jax.random.PRNGKey(0)\n"
         "    x = jax.random.normal(key, (3,))\n",
+        # A mechanics demo (a DDP/TP wiring example, a bug-report template): it trains only on numbers it
+        # draws on the spot, reads no data, so nothing it computes is kept.
+        "import torch\n\nclass RandomDataset(torch.utils.data.Dataset):\n    def __init__(self, n):\n"
+        "        self.data = torch.randn(n, 8)\n    def __len__(self):\n        return len(self.data)\n"
+        "    def __getitem__(self, i):\n        return self.data[i]\n\nif __name__ == '__main__':\n"
+        "    model = torch.nn.Linear(8, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    for x in torch.utils.data.DataLoader(RandomDataset(64), batch_size=8):\n"
+        "        model(x).sum().backward()\n        opt.step()\n",
+        # An estimator built without random_state draws when fitted: this one is rebound first.
+        "from sklearn.linear_model import SGDClassifier\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+        "    clf = SGDClassifier(loss='hinge')\n    clf = SVC(random_state=1)\n    clf.fit([[0], [1]], [0, 1])\n",
+        # A draw whose value is last read before the seed (a notebook-style demo before the seeded part).
+        "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)\n"
+        "    print(sum(p.numel() for p in conv.parameters()))\n    torch.manual_seed(1)\n"
+        "    model = torch.nn.Linear(2, 2)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
     )
     invalid = (
         # A program that does not train, drawing in its own code: its output is the draw.
-        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n",
+        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n    print(x)\n",
         # Seeded only after the model drew its initial weights.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2)  # expect: ML101\n"
         "    torch.manual_seed(0)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
@@ -369,6 +385,13 @@ class MissingSeed(ProjectRule):
         # typer.run(main) runs main().
         "import numpy as np, typer\n\ndef main(n: int = 3):\n    print(np.random.rand(n))  # expect: ML101\n\n"
         "if __name__ == '__main__':\n    typer.run(main)\n",
+        # Real data read, random noise drawn as input (a GAN): it trains on real data.
+        "import torch, torchvision\n\nif __name__ == '__main__':\n    data = torchvision.datasets.MNIST('data', download=True)\n"
+        "    gen = torch.nn.Linear(16, 784)  # expect: ML101\n    opt = torch.optim.Adam(gen.parameters())\n"
+        "    noise = torch.randn(8, 16)\n    gen(noise).sum().backward()\n    opt.step()\n",
+        # A draw read after the seed still counts: the model's weights drawn before it are trained.
+        "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)  # expect: ML101\n"
+        "    torch.manual_seed(1)\n    opt = torch.optim.SGD(conv.parameters(), lr=0.1)\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
@@ -402,11 +425,29 @@ class MissingSeed(ProjectRule):
                 first_of.setdefault(family, i)
         for index, step in immediate:
             family = step.event.families[0]
+            seed = None
             if index < seeds[0]:
-                return index, step, trace.steps[first_of.get(family, seeds[0])]
-            if family in first_of and index < first_of[family]:
-                return index, step, trace.steps[first_of[family]]
+                seed = trace.steps[first_of.get(family, seeds[0])]
+            elif family in first_of and index < first_of[family]:
+                seed = trace.steps[first_of[family]]
+            if seed is not None and not MissingSeed._dead_before(trace, step, seed):
+                return index, step, seed
         return None
+
+    @staticmethod
+    def _dead_before(trace: Trace, step: Step, seed: Step) -> bool:
+        """Whether the drawn value is last read before the seeding call, in the same function (a
+        notebook-style script draws for a demo, then seeds before the part that trains): nothing
+        after the seed depends on it, and the seed resets the generator it advanced."""
+        last_read = step.event.read_until
+        if last_read <= 0:
+            return False
+        if seed.path == step.path and seed.event.scope == step.event.scope:
+            return last_read < seed.event.line
+        index = trace.steps.index(seed)
+        helper = next((s for s in reversed(trace.steps[:index]) if s.event.kind == HELPER_SEED and s.site == seed.site), None)
+        return (helper is not None and helper.path == step.path and helper.event.scope == step.event.scope
+                and last_read < helper.event.line)
 
     def _finding(
         self, trace: Trace, step: Step, later_seed: Step | None, helpers: Helpers,
@@ -469,7 +510,7 @@ class PartialSeed(ProjectRule):
     )
     invalid = (
         "import numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
-        "    noise = np.random.rand(3)  # expect: ML102\n",
+        "    noise = np.random.rand(3)  # expect: ML102\n    print(noise)\n",
         "import torch\n\nif __name__ == '__main__':\n    torch.cuda.manual_seed_all(0)\n"
         "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    optimizer = torch.optim.SGD([w], lr=0.1)\n"
         "    w.sum().backward()\n    optimizer.step()\n",
@@ -527,6 +568,11 @@ class DeterminismNotEnforced(ProjectRule):
             "    net = Net().cuda()\n    opt = torch.optim.SGD(net.parameters(), lr=0.1)\n",
             "detect.py": "from models.yolo import Net\n\nif __name__ == '__main__':\n    Net()\n",
         },
+        # A DDP-style mechanics demo: one step on random inputs and labels, no data read.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(10, 5).cuda()\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.001)\n    inputs = torch.randn(20, 10).cuda()\n"
+        "    labels = torch.randn(20, 5).cuda()\n    torch.nn.functional.mse_loss(model(inputs), labels).backward()\n"
+        "    opt.step()\n",
     )
     invalid = (
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n"
@@ -535,6 +581,11 @@ class DeterminismNotEnforced(ProjectRule):
         "import torch\nfrom mylib import build_optimizer\n\nif __name__ == '__main__':\n"
         "    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n    optimizer = build_optimizer(model)\n"
         "    model(torch.ones(1, 2).cuda()).sum().backward()\n    optimizer.step()\n",
+        # Real data with random noise added: not a demo.
+        "import numpy as np, torch\n\nif __name__ == '__main__':\n"
+        "    x = torch.from_numpy(np.load('train.npy')).cuda()  # expect: ML105\n"
+        "    model = torch.nn.Linear(10, 5).cuda()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    inputs = x + torch.randn(20, 10).cuda()\n    model(inputs).sum().backward()\n    opt.step()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
