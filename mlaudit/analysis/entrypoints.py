@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlaudit.analysis.modules import ModuleGraph, module_graph
 from mlaudit.facts.python import ModuleFacts
+from mlaudit.facts.randomness import TRAIN
 from mlaudit.rules import randomness_data as data
 
 if TYPE_CHECKING:
@@ -84,12 +85,26 @@ def entry_points(model: ProjectModel) -> list[EntryPoint]:
 
 
 def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> bool:
-    """A module of a package (its folder has an `__init__.py`) that another module of the repo,
-    not a test, imports: its code runs as part of other programs, and its main guard is a demo."""
+    """A module that another module of the repo, not a test, imports: its code runs as part of
+    other programs, and its main guard is a demo. Either a module of a package (its folder has an
+    `__init__.py`), or a module a script in the same folder imports as Python resolves a script's
+    imports (`from gridworld_env import GridWorldEnv` next to it) and that has no training code:
+    a sibling `train.py` that another script imports is still a program."""
     folder, _, name = path.rpartition("/")
-    if name == "__main__.py" or not folder or f"{folder}/__init__.py" not in model.files:
+    if name == "__main__.py":
         return False
-    return any(not _test_path(importer) for importer in graph.importers_of(path) if importer != path)
+    importers = [i for i in graph.importers_of(path) if i != path and not _test_path(i)]
+    if folder and f"{folder}/__init__.py" in model.files:
+        return bool(importers)
+    siblings = [i for i in importers if i.rpartition("/")[0] == folder]
+    return bool(siblings) and not _has_training_code(model, path)
+
+
+def _has_training_code(model: ProjectModel, path: str) -> bool:
+    facts = model.facts.get(path)
+    module = facts.python if facts is not None else None
+    events = getattr(module.extra.get("randomness"), "events", ()) if module is not None else ()
+    return any(e.kind == TRAIN for e in events)
 
 
 def _test_path(path: str) -> bool:

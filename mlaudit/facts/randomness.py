@@ -256,11 +256,19 @@ class RandomnessExtractor:
         if ctx.qualname(func.value.func) != "builtins.super" or len(ctx.scope) < 2:
             return False
         bases = self.class_bases.get(".".join(ctx.scope[:-1]), ())
+        seeding = next((b for b in bases if b in data.SEEDING_CONSTRUCTORS), None)
+        if seeding is not None:  # a Trainer subclass: transformers.Trainer.__init__ calls set_seed(args.seed)
+            self._add(SEED, seeding, node, ctx, families=tuple(sorted(data.SEEDING_CONSTRUCTORS[seeding])),
+                      note="")
+            return True
         if any(b in data.OPTIMIZER_BASES for b in bases):  # the repo's own optimizer is built
             self._add(TRAIN, ".".join(ctx.scope[:-1]), node, ctx, note=f"{ctx.scope[-2]}() optimizer")
             return True
         layer = next((b for b in bases if b in data.TORCH_RANDOM_LAYERS), None)
         if layer is None:
+            if bases and bases[0]:  # the base class's constructor, which may be the repo's own (and seed)
+                self._add(CALL, f"{bases[0]}.__init__", node, ctx, text=f"{bases[0]}.__init__")
+                return True
             return False
         self._add(SOURCE, layer, node, ctx, families=(data.TORCH,), note=f"{_torch_short(layer)}() initialises weights randomly")
         return True

@@ -360,6 +360,23 @@ class MissingSeed(ProjectRule):
         # An estimator built without random_state draws when fitted: this one is rebound first.
         "from sklearn.linear_model import SGDClassifier\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
         "    clf = SGDClassifier(loss='hinge')\n    clf = SVC(random_state=1)\n    clf.fit([[0], [1]], [0, 1])\n",
+        # The __main__ demo of a module that a script next to it imports (no __init__.py: Python resolves
+        # a script's imports from its own folder) is not a program of the project.
+        {
+            "gridworld/gridworld_env.py": "import numpy as np\n\nclass Env:\n    def step(self):\n"
+            "        return np.random.choice(4)\n\nif __name__ == '__main__':\n    print(np.random.choice(4))\n",
+            "gridworld/qlearning.py": "from gridworld_env import Env\n\nif __name__ == '__main__':\n    print(Env().step())\n",
+        },
+        # A Trainer subclass of the repo: transformers.Trainer.__init__ seeds before the subclass draws.
+        {
+            "base.py": "from transformers import Trainer\n\nclass BaseTrainer(Trainer):\n"
+            "    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n",
+            "bco.py": "import numpy as np\nfrom base import BaseTrainer\n\nclass BCOTrainer(BaseTrainer):\n"
+            "    def __init__(self, args):\n        super().__init__(args=args)\n"
+            "        self.sample = np.random.choice(10)\n        print(self.sample)\n",
+            "train.py": "import torch\nfrom bco import BCOTrainer\n\nif __name__ == '__main__':\n    BCOTrainer(args=None)\n"
+            "    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()\n",
+        },
         # A draw whose value is last read before the seed (a notebook-style demo before the seeded part).
         "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)\n"
         "    print(sum(p.numel() for p in conv.parameters()))\n    torch.manual_seed(1)\n"
@@ -389,6 +406,12 @@ class MissingSeed(ProjectRule):
         "import torch, torchvision\n\nif __name__ == '__main__':\n    data = torchvision.datasets.MNIST('data', download=True)\n"
         "    gen = torch.nn.Linear(16, 784)  # expect: ML101\n    opt = torch.optim.Adam(gen.parameters())\n"
         "    noise = torch.randn(8, 16)\n    gen(noise).sum().backward()\n    opt.step()\n",
+        # A training script that another script next to it imports is still a program.
+        {
+            "exp/train.py": "import torch\n\ndef build():\n    return torch.nn.Linear(2, 2)  # expect: ML101\n\n"
+            "if __name__ == '__main__':\n    model = build()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+            "exp/evaluate.py": "from train import build\n\nif __name__ == '__main__':\n    print(build())\n",
+        },
         # A draw read after the seed still counts: the model's weights drawn before it are trained.
         "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)  # expect: ML101\n"
         "    torch.manual_seed(1)\n    opt = torch.optim.SGD(conv.parameters(), lr=0.1)\n",
