@@ -170,6 +170,8 @@ class RandomnessExtractor:
             self._assignment([node.target], node.value, node, ctx)
 
     def _assignment(self, targets: list[ast.expr], value: ast.expr, node: ast.AST, ctx: PyContext) -> None:
+        if self.watched:
+            self._reads_before_rebinding(value, ctx)
         for target in targets:
             if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
@@ -286,6 +288,15 @@ class RandomnessExtractor:
             self.loaded.add(node.id)
         if self.watched:
             self._follow(node, ctx)
+
+    def _reads_before_rebinding(self, value: ast.expr, ctx: PyContext) -> None:
+        """`a, loader = prepare(a, loader)` reads loader before it binds it again; the walk meets
+        the targets first, so the value's reads of followed variables are counted here."""
+        for sub in ast.walk(value):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                watched = self.watched.get((ctx.function, sub.id))
+                if watched is not None and watched[1] >= 0:
+                    watched[1] = ctx.line(sub)
 
     def _follow(self, node: ast.Name, ctx: PyContext) -> None:
         """Reads and rebinds of the variables that hold a draw (see RandEvent.read_until)."""

@@ -406,6 +406,10 @@ class MissingSeed(ProjectRule):
         "import torch, torchvision\n\nif __name__ == '__main__':\n    data = torchvision.datasets.MNIST('data', download=True)\n"
         "    gen = torch.nn.Linear(16, 784)  # expect: ML101\n    opt = torch.optim.Adam(gen.parameters())\n"
         "    noise = torch.randn(8, 16)\n    gen(noise).sum().backward()\n    opt.step()\n",
+        # A value read while its variable is bound again (`accelerator.prepare`) is read.
+        "import torch\n\nif __name__ == '__main__':\n    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)\n"
+        "    loader = torch.utils.data.DataLoader([1, 2], shuffle=True)  # expect: ML101\n"
+        "    opt, loader = prepare(opt, loader)\n",
         # A training script that another script next to it imports is still a program.
         {
             "exp/train.py": "import torch\n\ndef build():\n    return torch.nn.Linear(2, 2)  # expect: ML101\n\n"
