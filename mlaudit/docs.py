@@ -2,6 +2,8 @@
 
 `mlaudit rule`, the SARIF rule metadata and the doc-example tests all read these files, so the docs
 cannot drift from what the tool says. In an installed wheel the folder ships as `mlaudit/ruledocs`.
+In a doc's Example, `# expect: CODE` ends each line the rule reports (in the fence info string for a
+file that cannot hold a comment); tests/rules/test_docs.py checks markers and findings both ways.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class CodeBlock:
     lang: str
     filename: str  # from the fence info string: ```python train.py
     text: str
+    info: str = ""  # the whole info string; tests read `# expect: CODE` there for files without comments
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def parse_blocks(body: str) -> list[CodeBlock]:
         info = match.group(1).split()
         lang = info[0] if info else ""
         filename = info[1] if len(info) > 1 else ""
-        blocks.append(CodeBlock(lang, filename, match.group(2)))
+        blocks.append(CodeBlock(lang, filename, match.group(2), match.group(1)))
     return blocks
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mlaudit.engine import CheckOptions, check_paths
@@ -86,6 +86,14 @@ def expected_markers(files: Mapping[str, str]) -> set[tuple[str, int, str]]:
 def run_rule(tmp_path: Path, files: Mapping[str, str], code: str) -> set[tuple[str, int, str]]:
     """(path, line, code) of `code`'s findings on a committed repo holding `files`."""
     return located(check(make_repo(tmp_path / "repo", files), select=[code]), code)
+
+
+def assert_exact(tmp_path: Path, files: Mapping[str, str], codes: Sequence[str]) -> None:
+    """With `codes` selected, findings fall exactly on the lines marked for them, and the run has no
+    internal error."""
+    result = check(make_repo(tmp_path / "repo", files), select=list(codes))
+    assert result.notifications == []
+    assert located(result) == {m for m in expected_markers(files) if m[2] in codes}
 
 
 def assert_markers(tmp_path: Path, files: Mapping[str, str], code: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,11 +18,11 @@ from mlaudit import analyse
 from mlaudit.cache import PRUNE_EVERY_SECONDS, Cache
 from mlaudit.engine import CheckOptions, check_paths
 from mlaudit.report import RunResult
+from tests.fixture_repos import copy_fixture, fixture_id, fixture_repos
 from tests.helpers import make_repo
 
 BENCH = "import torch\ntorch.backends.cudnn.benchmark = True\n"
 YAML_LOAD = "import yaml\nyaml.load(open('c.yaml'))\n"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -186,16 +185,9 @@ def test_prune_keeps_the_cache_bounded(tmp_path: Path) -> None:
     assert len([p for p in (tmp_path / ".c").rglob("*") if p.is_file() and p.parent.parent.name == "files"]) == 5
 
 
-def _fixture_repos() -> list[Path]:
-    return sorted(p.parent for p in FIXTURES.rglob("expected.txt")) if FIXTURES.is_dir() else []
-
-
-@pytest.mark.parametrize("fixture", _fixture_repos() or [None], ids=lambda p: p.name if p else "none")
-def test_same_findings_cached_or_not_serial_or_parallel(tmp_path: Path, fixture: Path | None) -> None:
-    if fixture is None:
-        pytest.skip("no fixture repositories yet")
-    repo = tmp_path / "copy"
-    shutil.copytree(fixture, repo)
+@pytest.mark.parametrize("fixture", fixture_repos(), ids=fixture_id)
+def test_same_findings_cached_or_not_serial_or_parallel(tmp_path: Path, fixture: Path) -> None:
+    repo = copy_fixture(fixture, tmp_path / "copy")
     baseline = summary(run(repo, use_cache=False, jobs=1))
     # Worker processes are forked only from a clean process (see analyse.can_fork), which this test
     # process may not be once other tests imported torch: run the parallel cases in a fresh one.

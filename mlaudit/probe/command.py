@@ -31,8 +31,12 @@ It runs one training step and returns what the step produced: an nn.Module, an o
 a tensor, or a dict/list/tuple of those. If it accepts a `device` argument it gets the device;
 otherwise new tensors default to that device. Imports resolve from the repo root and from src/.
 
-Without a target, a pytest test that looks like it trains is found and run as is (what
-its optimizers stepped is compared); --target can name one: tests/test_train.py::test_one_step.
+Without a target, one is found (statically, nothing is imported), in this order: a pytest
+test that looks like it trains, then a test or function that runs a Lightning
+Trainer(fast_dev_run=N) (or limit_train_batches), then one that runs a Hugging Face Trainer
+with max_steps=N. A test, or a function with no `seed` parameter, runs as is and what its
+optimizers stepped is compared. --target can name one: tests/test_train.py::test_one_step.
+With --steps / --resume-at such a run is driven through the Trainer and its own checkpoint.
 
 Each run is a fresh Python process (PYTHONHASHSEED not pinned, so hash-order bugs show) that
 fingerprints every returned tensor (path, dtype, shape, device, sha256 of its bytes).
@@ -78,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--target",
         metavar="TARGET",
         help="the step function `pkg.module:function`, or a pytest test `tests/test_train.py::test_one_step`, "
-        "overriding [tool.mlaudit.probe] target (default: that, else a pytest test that steps an optimizer)",
+        "overriding [tool.mlaudit.probe] target (default: that, else a pytest test that steps an optimizer, else a "
+        "Lightning Trainer(fast_dev_run=N) or Hugging Face Trainer max_steps=N run)",
     )
     parser.add_argument(
         "--runs",
@@ -133,8 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="K",
-        help="with --steps N (N > K) and a target taking `save_to` and `resume_from`: also run K steps and "
-        "save, resume in a fresh process up to step N, and compare with the uninterrupted run",
+        help="with --steps N (N > K) and a target taking `save_to` and `resume_from` (or training through a "
+        "Lightning / Hugging Face Trainer, whose own checkpoint is used): also run K steps and save, resume in a "
+        "fresh process up to step N, and compare with the uninterrupted run",
     )
     parser.add_argument(
         "--python",
@@ -240,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if report.target is not None and report.target.source == "discovered":
-        sys.stderr.write(chosen_target(report.target.spec))
+        sys.stderr.write(chosen_target(report.target.spec, report.target.reason))
     # full and concise output on the terminal already show the error and its traceback.
     shown = fmt in ("full", "concise") and not args.output_file
     sys.stderr.write(summary(report, error_shown=shown))
@@ -271,9 +277,9 @@ def to_run_result(report: ProbeReport) -> RunResult:
     )
 
 
-def chosen_target(spec: str) -> str:
+def chosen_target(spec: str, reason: str = "a pytest test that looks like it trains") -> str:
     return (
-        f"mlaudit probe: no target was set, so it probes `{spec}`, a pytest test that looks like it trains; "
+        f"mlaudit probe: no target was set, so it probes `{spec}`, {reason}; "
         f'pin it (or another) with [tool.mlaudit.probe] target = "{spec}" in pyproject.toml, or --target\n'
     )
 

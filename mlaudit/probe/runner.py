@@ -73,6 +73,7 @@ class RunSpec:
     steps: int = 0  # passed as steps=N to the target when set
     save_to: str = ""  # --resume-at: the target saves its checkpoint here after its steps
     resume_from: str = ""  # --resume-at: the target loads this checkpoint first
+    total_steps: int = 0  # --resume-at through a framework: the Trainer is set up for this many, stopped at `steps`
     threads: int = 1  # torch intra-op threads (and OMP/MKL); 0 leaves torch's default
 
 
@@ -291,6 +292,8 @@ def worker_args(spec: RunSpec, result_path: Path, save_path: Path) -> list[str]:
         command += ["--save-to", spec.save_to]
     if spec.resume_from:
         command += ["--resume-from", spec.resume_from]
+    if spec.total_steps:
+        command += ["--total-steps", str(spec.total_steps)]
     return command
 
 

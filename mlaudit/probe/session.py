@@ -91,7 +91,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         steps=options.steps,
     )
     specs = [replace(base, save=True, label=f"run {i + 1}") for i in range(max(1, options.runs))]
-    if not target.pytest:  # a pytest test seeds itself: no seed to change
+    if not target.seeds_itself:  # a pytest test (or a function with no `seed`) seeds itself: no seed to change
         specs.append(replace(base, seed=options.seed + 1, label=f"seed {options.seed + 1}"))
     outcomes = runner.run_all(specs, stop_on_failure=True)
     failed = next((o for o in outcomes if not o.ok and o.error.get("kind") != "cancelled"), None)
@@ -103,7 +103,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
         report = resume_check(runner, base, report, options)
     if report.verdict == "ML901" and options.explain:
         report.explanation, report.related = explain_mod.explain(
-            runner, base, outcomes if target.pytest else outcomes[:-1]
+            runner, base, outcomes if target.seeds_itself else outcomes[:-1]
         )
     return report
 
@@ -111,7 +111,7 @@ def probe_with(runner: Runner, root: Path, target: Target, location: Location, o
 def verdict(
     runner: Runner, root: Path, target: Target, location: Location, options: ProbeOptions, outcomes: list[RunOutcome]
 ) -> ProbeReport:
-    same, other = (outcomes, None) if target.pytest else (outcomes[:-1], outcomes[-1])
+    same, other = (outcomes, None) if target.seeds_itself else (outcomes[:-1], outcomes[-1])
     first = same[0]
     device = first.result.get("device", options.device)
     count = len(first.result["tensors"])
@@ -136,9 +136,11 @@ def verdict(
     if other is None:
         runs = "The run" if len(same) == 1 else f"{len(same)} runs"
         message = (
-            f"{runs} of the pytest test `{target.spec}` on {device} "
+            f"{runs} of {target_text(target)} on {device} "
             + ("is" if len(same) == 1 else "are bitwise identical")
-            + f" ({count} tensors its optimizers stepped, {threads_text(first.result)}); the test seeds itself, "
+            + f" ({count} tensors its optimizers stepped, {threads_text(first.result)}"
+            + frameworks_text(first.result)
+            + f"); the {'test' if target.pytest else 'function'} seeds itself, "
             "so seed sensitivity (ML902) was not checked"
         )
         return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
@@ -159,7 +161,7 @@ def verdict(
     else:
         message = (
             f"{len(same)} runs of `{target.spec}` with seed {options.seed} on {device} are bitwise identical "
-            f"({count} tensors, {threads_text(first.result)}), and {changed}"
+            f"({count} tensors, {threads_text(first.result)}{frameworks_text(first.result)}), and {changed}"
         )
     return ProbeReport(root, "pass", message, location, target, outcomes=outcomes)
 
@@ -179,14 +181,23 @@ def stream_causes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     rng_a, rng_b = a.get("rng", {}), b.get("rng", {})
     for name, label in STREAMS.items():
         x, y = rng_a.get(name), rng_b.get(name)
-        if not x or not y or x["after"] == y["after"]:
+        if not x or not y:
+            continue
+        if x["after"] == y["after"]:
+            site = draw_site(a, b, name)
+            if site and x["before"] != y["before"] and x["seeds"]:
+                causes.append(
+                    f"Stream: {label} was drawn before it was first seeded ({', '.join(x['seeds'])}), from a state "
+                    f"that differs between the runs{site}; seed it before that line"
+                )
             continue
         if x["before"] == x["after"] and y["before"] == y["after"]:
             continue  # never drawn in the step: its state differs only because nothing used it
-        if not x["seeds"] and not y["seeds"]:
+        if set(x["seeds"]) <= {"entropy"} and set(y["seeds"]) <= {"entropy"}:
+            how = "seeded only from OS entropy (`torch.seed()`, `seed(None)`)" if x["seeds"] else "never seeded"
             causes.append(
-                f"Stream: {label} was drawn during the step and never seeded, and its state after the step "
-                "differs between the runs; seed it from the step's seed"
+                f"Stream: {label} was drawn during the step and {how}, and its state after the step "
+                f"differs between the runs{draw_site(a, b, name)}; seed it from the step's seed"
             )
         elif x["seeds"] != y["seeds"]:
             causes.append(
@@ -201,12 +212,34 @@ def stream_causes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return causes
 
 
+CHECKPOINTS = {
+    "lightning": "Lightning's own checkpoint (`trainer.save_checkpoint`, then `fit(ckpt_path=...)`)",
+    "transformers": "the Hugging Face Trainer's own checkpoint (`checkpoint-N`, then `train(resume_from_checkpoint=...)`)",
+}
+
+
+def checkpoint_text(saved: dict[str, Any]) -> str:
+    frameworks = saved.get("frameworks", [])
+    return CHECKPOINTS.get(frameworks[0], "its own checkpoint") if frameworks else "its own checkpoint"
+
+
+def draw_site(a: dict[str, Any], b: dict[str, Any], stream: str) -> str:
+    """Where the stream was first drawn before any seeding: the project's file:line and the
+    function (with the library frame it went through when that is not the project's)."""
+    first = a.get("draws", {}).get(stream) or b.get("draws", {}).get(stream)
+    if not first:
+        return ""
+    where = f"`{first['site']}`" if first.get("site") else f"`{first['via']}` (outside the repo)"
+    via = f", in `{first['via']}`" if first.get("site") and first.get("via") else ""
+    return f"; it was first drawn at {where} (`{first['function']}`{via})"
+
+
 def resume_check(runner: Runner, base: RunSpec, report: ProbeReport, options: ProbeOptions) -> ProbeReport:
     """Run K steps and save with the target's own checkpointing, resume in a fresh process up to step
     N, and compare with the uninterrupted run 1: ML901 naming what the checkpoint did not carry."""
     k, n = options.resume_at, options.steps
     checkpoint = str(runner.workdir / "resume-checkpoint")
-    [saved] = runner.run_all([replace(base, steps=k, save_to=checkpoint, label=f"resume: first {k} steps")])
+    [saved] = runner.run_all([replace(base, steps=k, total_steps=n, save_to=checkpoint, label=f"resume: first {k} steps")])
     if not saved.ok:
         return failure_report(report.root, report.target, report.location, saved, [*report.outcomes, saved])  # type: ignore[arg-type]
     [resumed] = runner.run_all([replace(base, steps=n, resume_from=checkpoint, save=True, label="resume: the rest")])
@@ -215,14 +248,16 @@ def resume_check(runner: Runner, base: RunSpec, report: ProbeReport, options: Pr
     whole = report.outcomes[0]
     diff = first_difference(whole.result["tensors"], resumed.result["tensors"])
     report.outcomes = [*report.outcomes, saved, resumed]
+    how = checkpoint_text(saved.result)
     if diff is None:
-        report.message += f"; resumed after step {k} from the target's own checkpoint, step {n} is identical"
+        own = "the target's own checkpoint" if how == "its own checkpoint" else how
+        report.message += f"; resumed after step {k} from {own}, step {n} is identical"
         return report
     diff = measure(diff, whole.saved_path, resumed.saved_path, runner)
     spec = report.target.spec if report.target else base.target
     step = resumed_divergence(whole.result, resumed.result, k)
     lines = [
-        f"Resuming `{spec}` after step {k} from its own checkpoint does not give the uninterrupted run: at step "
+        f"Resuming `{spec}` after step {k} from {how} does not give the uninterrupted run: at step "
         f"{n} they differ first at {diff.describe()}"
         + (f"; first after optimizer step {step[0]}, at `{step[1]}`" if step else ""),
         *resume_causes(whole.result, resumed.result, k),
@@ -257,9 +292,11 @@ def resume_causes(whole: dict[str, Any], resumed: dict[str, Any], k: int) -> lis
         missing.append("the optimizer state (momentum buffers, Adam moments, step counts): save optimizer.state_dict()")
     if before.get("hyper") != after.get("hyper"):
         missing.append("the learning rate and other hyperparameters: save the LR scheduler's state_dict()")
+    drawn = {name for name, state in whole.get("rng", {}).items() if state.get("before") != state.get("after")}
     for name, label in STREAMS.items():
         x, y = before.get("rng", {}).get(name), after.get("rng", {}).get(name)
-        if x and y and x != y:
+        # A stream the run never drew from differs only because nothing seeded it: not the checkpoint's to carry.
+        if x and y and x != y and name in drawn:
             missing.append(f"the state of {label}: save and restore it with the checkpoint")
     fed_whole = [c for c in whole.get("data", []) if c.get("step") == k + 1]
     fed_resumed = [c for c in resumed.get("data", []) if c.get("step") == 1]
@@ -329,7 +366,19 @@ def data_cause(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def seed_text(target: Target, options: ProbeOptions) -> str:
-    return "(a pytest test that seeds itself)" if target.pytest else f"with the same seed {options.seed}"
+    if target.pytest:
+        return "(a pytest test that seeds itself)"
+    return "(a function that seeds itself)" if target.seeds_itself else f"with the same seed {options.seed}"
+
+
+def target_text(target: Target) -> str:
+    return f"the pytest test `{target.spec}`" if target.pytest else f"`{target.spec}`"
+
+
+def frameworks_text(result: dict[str, Any]) -> str:
+    names = {"lightning": "Lightning", "transformers": "Hugging Face"}
+    ran = [names.get(f, f) for f in result.get("frameworks", [])]
+    return f", through {' and '.join(ran)} Trainer" if ran else ""
 
 
 def threads_text(result: dict[str, Any]) -> str:
@@ -359,8 +408,9 @@ def report_properties(report: ProbeReport) -> dict[str, Any]:
         "verdict": report.verdict,
         "target": report.target.spec if report.target else options.target,
         "target_source": report.target.source if report.target else None,
-        "seed": None if report.target and report.target.pytest else options.seed,
-        "other_seed": None if report.target and report.target.pytest else options.seed + 1,
+        "seed": None if report.target and report.target.seeds_itself else options.seed,
+        "other_seed": None if report.target and report.target.seeds_itself else options.seed + 1,
+        "frameworks": first.get("frameworks", []),
         "runs": options.runs,
         "device": first.get("device", options.device),
         "torch_version": first.get("torch_version"),

@@ -232,10 +232,11 @@ class RngWatch:
         ],
     }
 
-    def __init__(self) -> None:
+    def __init__(self, draws: DrawWatch | None = None) -> None:
         self.before: dict[str, str] = {}
         self.seeds: dict[str, list[str]] = {name: [] for name in self.SEEDERS}
         self.patched: list[tuple[Any, str, Any]] = []
+        self.draws = draws  # told when a stream is seeded: draws after that are no longer traced
 
     def install(self) -> None:
         for stream, places in self.SEEDERS.items():
@@ -252,6 +253,8 @@ class RngWatch:
         def seed(*args: Any, **kwargs: Any) -> Any:
             value = args[0] if args else kwargs.get("seed", kwargs.get("a"))
             self.seeds[stream].append(repr(value) if value is not None else "entropy")
+            if value is not None and self.draws is not None:
+                self.draws.seeded(stream)
             return original(*args, **kwargs)
 
         seed._mlaudit_seed_watch = True  # type: ignore[attr-defined]
@@ -293,6 +296,282 @@ def torch_state_bytes(state: Any) -> bytes:
     return bytes((ctypes.c_ubyte * storage.nbytes()).from_address(storage.data_ptr()))
 
 
+# Where each global stream is drawn from, for naming the first draw of a stream nothing had seeded:
+# (stream, module, attribute) rows. The functions of `random` and `numpy.random` bound to the global
+# instance are found by walking their modules (every such function draws, but for the state ones).
+TORCH_DRAWS = [
+    *(("torch", name) for name in ("rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial",
+                                    "poisson", "rand_like", "randn_like", "randint_like", "dropout")),
+    *(("torch.Tensor", name) for name in ("uniform_", "normal_", "random_", "bernoulli_", "exponential_",
+                                           "geometric_", "cauchy_", "log_normal_", "bernoulli", "multinomial")),
+    *(("torch.nn.functional", name) for name in ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+                                                  "feature_alpha_dropout", "gumbel_softmax", "rrelu")),
+]
+STATE_FUNCTIONS = {"seed", "getstate", "setstate", "get_state", "set_state", "get_bit_generator",
+                   "set_bit_generator", "default_rng", "RandomState", "Generator"}
+LIBRARY_FOLDERS = ("site-packages", "dist-packages", "/lib/python")
+
+
+def library_relative(file: str) -> str:
+    """`torch/nn/init.py` for a file inside site-packages (where it is installed says nothing)."""
+    for folder in ("site-packages", "dist-packages"):
+        marker = f"{os.sep}{folder}{os.sep}"
+        if marker in file:
+            return file.split(marker, 1)[1].replace(os.sep, "/")
+    return file
+
+
+class DrawWatch:
+    """The first call that drew from a global stream no seeding call had reached yet: the file
+    and line in the project that made it (and the library function it went through), so ML901
+    can say where an unseeded stream was drawn. A stream is watched only until it is seeded or
+    drawn once; then its wrappers are removed, so a seeded step runs at full speed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.first: dict[str, dict[str, str]] = {}
+        self.patched: dict[str, list[tuple[Any, str, Any, bool]]] = {}  # stream -> (owner, attr, original, own)
+        self.depth = 0  # a wrapped function calling another (random.shuffle -> getrandbits): the outer one names it
+
+    def install(self) -> None:
+        import random
+
+        # The module's functions are bound methods of one instance whose own methods call
+        # self.random() / self.getrandbits(): instance attributes catch those calls too.
+        instance = random._inst
+        self.wrap("python", instance, "random")
+        self.wrap("python", instance, "getrandbits")
+        for name, value in sorted(vars(random).items()):
+            if getattr(value, "__self__", None) is instance and name not in STATE_FUNCTIONS:
+                self.wrap("python", random, name)
+        numpy = sys.modules.get("numpy")
+        rand = getattr(getattr(getattr(numpy, "random", None), "mtrand", None), "_rand", None)
+        if numpy is not None and rand is not None:
+            for name, value in sorted(vars(numpy.random).items()):
+                if getattr(value, "__self__", None) is rand and name not in STATE_FUNCTIONS:
+                    self.wrap("numpy", numpy.random, name)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            for owner_name, name in TORCH_DRAWS:
+                owner = torch.Tensor if owner_name == "torch.Tensor" else sys.modules.get(owner_name)
+                self.wrap("torch", owner, name)
+
+    def wrap(self, stream: str, owner: Any, name: str) -> None:
+        original = getattr(owner, name, None)
+        if owner is None or original is None or getattr(original, "_mlaudit_draw_watch", False):
+            return
+        own = name in vars(owner)  # else it is inherited (or a class method seen on an instance): delete to restore
+        label = f"{getattr(owner, '__name__', 'random')}.{name}"
+
+        def drawing(*args: Any, **kwargs: Any) -> Any:
+            if stream not in self.patched or self.depth:
+                return original(*args, **kwargs)
+            before = self.state(stream)
+            self.depth += 1
+            try:
+                result = original(*args, **kwargs)
+            finally:
+                self.depth -= 1
+            if stream in self.patched and self.state(stream) != before:
+                self.record(stream, label)
+            return result
+
+        drawing._mlaudit_draw_watch = True  # type: ignore[attr-defined]
+        try:
+            setattr(owner, name, drawing)
+        except (AttributeError, TypeError):
+            return
+        self.patched.setdefault(stream, []).append((owner, name, original, own))
+
+    @staticmethod
+    def state(stream: str) -> Any:
+        if stream == "python":
+            import random
+
+            return random.getstate()
+        if stream == "numpy":
+            _, keys, position, has_gauss, gauss = sys.modules["numpy"].random.get_state()
+            return keys.tobytes(), position, has_gauss, gauss
+        return torch_state_bytes(sys.modules["torch"].get_rng_state())
+
+    def record(self, stream: str, function: str) -> None:
+        """Name the innermost project frame (the caller's code) and the library frame it went through."""
+        frame = sys._getframe(2)
+        project, via = "", ""
+        here = os.path.abspath(__file__)
+        while frame is not None:
+            file = os.path.abspath(frame.f_code.co_filename)
+            if file != here:
+                where = f"{library_relative(file)}:{frame.f_lineno}"
+                if file.startswith(self.root + os.sep) and not any(f in file for f in LIBRARY_FOLDERS):
+                    project = f"{os.path.relpath(file, self.root)}:{frame.f_lineno}"
+                    break
+                via = via or where
+            frame = frame.f_back  # type: ignore[assignment]
+        self.first[stream] = {"function": function, "site": project.replace(os.sep, "/"), "via": via}
+        self.seeded(stream)
+
+    def seeded(self, stream: str) -> None:
+        """Stop watching `stream`: it is seeded (later draws are the seed's business) or already named."""
+        for owner, name, original, own in reversed(self.patched.pop(stream, [])):
+            try:
+                if own:
+                    setattr(owner, name, original)
+                else:
+                    delattr(owner, name)  # the inherited method (or the class's) shows again
+            except (AttributeError, TypeError):
+                pass
+
+    def remove(self) -> None:
+        for stream in list(self.patched):
+            self.seeded(stream)
+
+
+# The Trainers the probe drives for --steps and --resume-at: (framework, module defining the class,
+# its training method). Patched when the module is imported (nothing is imported for it here).
+TRAINERS = [
+    ("lightning", "lightning.pytorch.trainer.trainer", "fit"),
+    ("lightning", "pytorch_lightning.trainer.trainer", "fit"),
+    ("transformers", "transformers.trainer", "train"),
+]
+
+
+class FrameworkRuns:
+    """Lightning's `Trainer.fit` and Hugging Face's `Trainer.train`, driven as the probe asks:
+    `steps` sets max_steps (Lightning's fast_dev_run, which would cap it, is dropped); `save_to`
+    saves the framework's own checkpoint after training (`trainer.save_checkpoint`, HF's
+    `checkpoint-N` folder); `resume_from` passes it back (`ckpt_path=`, `resume_from_checkpoint=`).
+    Records which framework trained, so a target with no `steps`/`save_to` parameters is still
+    driven when it trains through one of them."""
+
+    def __init__(self, steps: int = 0, save_to: str = "", resume_from: str = "", total_steps: int = 0) -> None:
+        # With save_to, the Trainer is set up for `total_steps` (its LR schedule depends on it) and
+        # stopped and saved after `steps`, as a run interrupted there would have saved.
+        self.steps, self.save_to, self.resume_from = steps, save_to, resume_from
+        self.max_steps = total_steps if save_to and total_steps else steps
+        self.ran: list[str] = []
+        self.patched: list[tuple[Any, str, Any]] = []
+        self.finder: Any = None
+
+    def install(self) -> None:
+        import importlib.abc
+        import importlib.machinery
+
+        wanted = {module: (framework, method) for framework, module, method in TRAINERS}
+        for name in wanted:
+            if name in sys.modules:
+                self.patch(sys.modules[name], *wanted[name])
+        runs = self
+
+        class Finder(importlib.abc.MetaPathFinder):
+            def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+                if name not in wanted:
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
+                loader = getattr(spec, "loader", None)
+                if spec is None or not hasattr(loader, "exec_module"):
+                    return None
+                execute = loader.exec_module  # type: ignore[union-attr]
+
+                def exec_and_patch(module: Any) -> None:
+                    execute(module)
+                    runs.patch(module, *wanted[name])
+
+                loader.exec_module = exec_and_patch  # type: ignore[union-attr]
+                return spec
+
+        self.finder = Finder()
+        sys.meta_path.insert(0, self.finder)
+
+    def patch(self, module: Any, framework: str, method: str) -> None:
+        trainer = getattr(module, "Trainer", None)
+        if trainer is None or getattr(getattr(trainer, method, None), "_mlaudit_framework", False):
+            return
+        wrappers = {"lightning": (self.lightning_init, self.lightning_fit), "transformers": (None, self.hf_train)}
+        init, train = wrappers[framework]
+        for name, make in (("__init__", init), (method, train)):
+            if make is not None:
+                original = trainer.__dict__.get(name) or getattr(trainer, name)
+                wrapper = make(original)
+                wrapper._mlaudit_framework = True
+                setattr(trainer, name, wrapper)
+                self.patched.append((trainer, name, original))
+
+    def lightning_init(self, original: Any) -> Any:
+        def __init__(trainer: Any, *args: Any, **kwargs: Any) -> None:
+            if self.steps:
+                if kwargs.pop("fast_dev_run", None):  # it would cap the steps; it also turned these off
+                    kwargs.update(logger=False, enable_checkpointing=False, limit_val_batches=0, num_sanity_val_steps=0)
+                kwargs.update(max_steps=self.max_steps, max_epochs=-1)
+            original(trainer, *args, **kwargs)
+
+        return __init__
+
+    def lightning_fit(self, original: Any) -> Any:
+        def fit(trainer: Any, *args: Any, **kwargs: Any) -> Any:
+            self.ran.append("lightning")
+            if self.resume_from:
+                if len(args) >= 5:
+                    args = (*args[:4], self.resume_from, *args[5:])
+                else:
+                    kwargs["ckpt_path"] = self.resume_from
+            if self.save_to:
+                trainer.callbacks.append(self.lightning_stop(trainer))
+            return original(trainer, *args, **kwargs)
+
+        return fit
+
+    def lightning_stop(self, trainer: Any) -> Any:
+        """A callback that saves the checkpoint after step `steps` and stops the fit there."""
+        package = type(trainer).__module__.split(".trainer")[0]  # lightning.pytorch or pytorch_lightning
+        callback = importlib.import_module(f"{package}.callbacks").Callback
+        runs = self
+
+        class SaveAndStop(callback):  # type: ignore[misc, valid-type]
+            def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+                if trainer.global_step >= runs.steps and not trainer.should_stop:
+                    trainer.save_checkpoint(runs.save_to)
+                    trainer.should_stop = True
+
+        return SaveAndStop()
+
+    def hf_train(self, original: Any) -> Any:
+        def train(trainer: Any, *args: Any, **kwargs: Any) -> Any:
+            self.ran.append("transformers")
+            if self.steps:
+                trainer.args.max_steps = self.max_steps
+            if self.resume_from:
+                folders = sorted(Path(self.resume_from).glob("checkpoint-*"))
+                kwargs["resume_from_checkpoint"] = str(folders[-1] if folders else self.resume_from)
+                args = args[1:]  # resume_from_checkpoint is the first parameter
+            if self.save_to:
+                trainer.args.output_dir = self.save_to  # HF writes checkpoint-<global step> into it
+                trainer.add_callback(self.hf_stop())
+            return original(trainer, *args, **kwargs)
+
+        return train
+
+    def hf_stop(self) -> Any:
+        """A callback that has the Trainer save its checkpoint after step `steps` and stop there."""
+        callback = importlib.import_module("transformers").TrainerCallback
+        runs = self
+
+        class SaveAndStop(callback):  # type: ignore[misc, valid-type]
+            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+                if state.global_step >= runs.steps:
+                    control.should_save = True
+                    control.should_training_stop = True
+                return control
+
+        return SaveAndStop()
+
+    def remove(self) -> None:
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        for owner, name, original in reversed(self.patched):
+            setattr(owner, name, original)
+
+
 class StepTrace:
     """After every `torch.optim.Optimizer.step` call in the step, a hash of each parameter the
     optimizer stepped and of its state, so several steps are compared one by one and the first
@@ -306,6 +585,7 @@ class StepTrace:
         self.params: list[Any] = []
         self.handles: list[Any] = []
         self.module_names: dict[int, str] = {}  # id(param) -> name in the live modules, at first step
+        self.modules: dict[str, Any] = {}  # those modules by name, so --explain's hook trace can name theirs
         self.pending: dict[str, Any] = {}
 
     def install(self) -> None:
@@ -373,6 +653,7 @@ class StepTrace:
                     best = (held, obj)
         if best[1] is not None:
             prefix = f"{type(best[1]).__name__}"
+            self.modules.setdefault(prefix, best[1])
             for name, param in best[1].named_parameters():
                 self.module_names.setdefault(id(param), join(prefix, name))
 
@@ -694,35 +975,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         where = getattr(module, "__file__", None) or module_name
         found = "has no" if func is None else f"has a non-callable {type(func).__name__}"
         return error("import", f"cannot import `{args.target}`: module `{module_name}` ({where}) {found} `{func_name}`")
-    if (args.save_to or args.resume_from) and not (
-        takes_parameter(func, "save_to") and takes_parameter(func, "resume_from")
-    ):
-        return error(
-            "usage",
-            f"--resume-at needs a target with `save_to` and `resume_from` parameters: `{args.target}` should "
-            "save its checkpoint to `save_to` after its `steps` steps when it is given, and load `resume_from` "
-            "before training when that is given (both default None)",
-        )
-    if args.steps and not takes_parameter(func, "steps"):
-        return error(
-            "usage",
-            f"--steps {args.steps} needs a target with a `steps` parameter: give `{args.target}` a "
-            "`steps: int = 1` parameter that sets how many optimizer steps it runs",
-        )
+    seedless = not takes_parameter(func, "seed")  # run as is, like a test: it seeds itself
+    # A target without `steps` / `save_to` parameters is driven through its Trainer instead, if it has one.
+    usage = target_usage(args, func) if not seedless else ""
+    own = not seedless and not usage
 
     trace = HookTrace()
     if args.hooks:
         trace.install()
-    steps = StepTrace()
-    steps.install()
-    data = DataTrace(steps)
-    data.install()
-    rng = RngWatch()
-    rng.install()
+    watchers = Watchers(root, args, drive=not own)
+    watchers.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            returned = call_target(func, args.seed, device, args.steps, checkpoint_args(args))
+            if seedless:
+                returned = func()
+            elif own:
+                returned = call_target(func, args.seed, device, args.steps, checkpoint_args(args))
+            else:
+                returned = call_target(func, args.seed, device)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()  # an asynchronous CUDA error belongs to the step
         except BaseException as exc:  # noqa: BLE001 - any failure of the step, sys.exit() and KeyboardInterrupt too
@@ -730,21 +1001,98 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return error("exception", message, target_traceback(exc))
         finally:
             trace.remove()
-            data.remove()
-            steps.remove()
-            rng.remove()
+            watchers.remove()
+    # A function run as is, or one that returns nothing (it trained through a Trainer): what its
+    # optimizers stepped is what is compared.
+    by_steps = seedless or (returned is None and bool(watchers.steps.optimizers))
+    if not own and (args.steps or args.save_to or args.resume_from) and not watchers.frameworks.ran:
+        return error("usage", usage or watchers.undriven(args))
+    if by_steps:
+        problem = watchers.seedless_problem(args)
+        if problem:
+            return error(*problem)
+        returned = watchers.steps.stepped()
 
     try:
-        result = fingerprint_return(args, root, returned, device, started, caught, trace)
-        result["rng"] = rng.report()
-        result["data"] = data.calls
-        result["steps"] = steps.named(returned)
+        known = {k: f"stepped.{v}" for k, v in watchers.steps.module_names.items()} if by_steps else None
+        modules = watchers.steps.modules if by_steps else None
+        result = fingerprint_return(args, root, returned, device, started, caught, trace, known, modules)
+        result.update(watchers.results(returned), seeds_itself=seedless)
         return result
     except BadReturn as exc:
         return error("bad_return", f"`{args.target}` returned something the probe cannot compare: {exc}")
     except Exception as exc:  # noqa: BLE001 - e.g. a state_dict() that raises, a tensor on the meta device
         message = f"cannot fingerprint what `{args.target}` returned: {type(exc).__name__}: {exc}"
         return error("bad_return", message, target_traceback(exc))
+
+
+def target_usage(args: argparse.Namespace, func: Any) -> str:
+    """Why a `step(seed, ...)` target cannot do what --steps / --resume-at ask, or ""."""
+    if (args.save_to or args.resume_from) and not (
+        takes_parameter(func, "save_to") and takes_parameter(func, "resume_from")
+    ):
+        return (
+            f"--resume-at needs a target with `save_to` and `resume_from` parameters: `{args.target}` should "
+            "save its checkpoint to `save_to` after its `steps` steps when it is given, and load `resume_from` "
+            "before training when that is given (both default None)"
+        )
+    if args.steps and not takes_parameter(func, "steps"):
+        return (
+            f"--steps {args.steps} needs a target with a `steps` parameter: give `{args.target}` a "
+            "`steps: int = 1` parameter that sets how many optimizer steps it runs"
+        )
+    return ""
+
+
+class Watchers:
+    """Everything recorded around the step: optimizer steps, the data fed to models, the random
+    streams (and where an unseeded one was first drawn), and the frameworks' Trainers."""
+
+    def __init__(self, root: Path, args: argparse.Namespace, drive: bool = True) -> None:
+        self.steps = StepTrace()
+        self.data = DataTrace(self.steps)
+        self.draws = DrawWatch(root)
+        self.rng = RngWatch(self.draws)
+        # `drive`: --steps / --resume-at go to the Trainer (not when the target takes them itself)
+        self.frameworks = FrameworkRuns(*((args.steps, args.save_to, args.resume_from, args.total_steps) if drive else ()))
+
+    def install(self) -> None:
+        for watcher in (self.frameworks, self.steps, self.data, self.draws, self.rng):
+            watcher.install()
+
+    def remove(self) -> None:
+        for watcher in (self.rng, self.draws, self.data, self.steps, self.frameworks):
+            watcher.remove()
+
+    def results(self, returned: Any) -> dict[str, Any]:
+        return {
+            "rng": self.rng.report(),
+            "draws": self.draws.first,
+            "data": self.data.calls,
+            "steps": self.steps.named(returned),
+            "frameworks": sorted(set(self.frameworks.ran)),
+        }
+
+    def seedless_problem(self, args: argparse.Namespace) -> tuple[str, str] | None:
+        """A target run as is (a test, or a function with no `seed`) must have stepped an optimizer,
+        and for --steps / --resume-at trained through a Trainer the probe can drive."""
+        if not self.steps.optimizers:
+            return (
+                "bad_return",
+                f"`{args.target}` ran no torch.optim optimizer step, so there is nothing to fingerprint; point "
+                "--target at a test or function that trains",
+            )
+        if (args.steps or args.save_to or args.resume_from) and not self.frameworks.ran:
+            return ("usage", self.undriven(args))
+        return None
+
+    @staticmethod
+    def undriven(args: argparse.Namespace) -> str:
+        option = "--resume-at" if args.save_to or args.resume_from else f"--steps {args.steps}"
+        return (
+            f"{option} needs a target that takes `steps` (and `save_to`/`resume_from`), or one that trains "
+            f"with a Lightning or Hugging Face Trainer the probe can drive; `{args.target}` does neither"
+        )
 
 
 PYTEST_ARGS = [
@@ -769,32 +1117,29 @@ def run_pytest_target(args: argparse.Namespace, root: Path, device: str, started
     path = root / file
     if not path.is_file():
         return error("import", f"cannot run `{args.target}`: {path} does not exist")
-    steps = StepTrace()
-    data, rng = DataTrace(steps), RngWatch()
-    for watcher in (steps, data, rng):
-        watcher.install()
+    trace = HookTrace()
+    if args.hooks:
+        trace.install()
+    watchers = Watchers(root, args)
+    watchers.install()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             code = pytest.main([f"{path}::{test}", "--rootdir", str(root), *PYTEST_ARGS])
         finally:
-            for watcher in (steps, data, rng):
-                watcher.remove()
+            trace.remove()
+            watchers.remove()
     if int(code) == 5:
         return error("import", f"pytest collected no test `{test}` in {file}")
     if int(code) != 0:
         return error("exception", f"`{args.target}` failed under pytest (exit status {int(code)}); its output is below")
-    if not steps.optimizers:
-        return error(
-            "bad_return",
-            f"`{args.target}` passed but ran no torch.optim optimizer step, so there is nothing to fingerprint; "
-            "point --target at a test that trains",
-        )
-    returned = steps.stepped()
-    trace = HookTrace()
-    known = {k: f"stepped.{v}" for k, v in steps.module_names.items()}
-    result = fingerprint_return(args, root, returned, device, started, caught, trace, known)
-    result.update(rng=rng.report(), data=data.calls, steps=steps.named(returned))
+    problem = watchers.seedless_problem(args)
+    if problem:
+        return error(*problem)
+    returned = watchers.steps.stepped()
+    known = {k: f"stepped.{v}" for k, v in watchers.steps.module_names.items()}
+    result = fingerprint_return(args, root, returned, device, started, caught, trace, known, watchers.steps.modules)
+    result.update(watchers.results(returned), seeds_itself=True)
     return result
 
 
@@ -807,7 +1152,9 @@ def fingerprint_return(
     caught: list[warnings.WarningMessage],
     trace: HookTrace,
     known_names: dict[int, str] | None = None,
+    modules: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`modules`: for a target run as is, the live modules its optimizers stepped (named in the hook trace)."""
     import torch
 
     names = {**(known_names or {}), **param_names(returned)}
@@ -827,7 +1174,7 @@ def fingerprint_return(
         "settings": determinism_settings(),
     }
     if args.hooks:
-        result["hooks"] = trace.named(returned, root)
+        result["hooks"] = trace.named(modules if modules is not None else returned, root)
     return result
 
 
@@ -916,6 +1263,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=0, help="pass steps=N to the target")
     parser.add_argument("--save-to", default="", help="pass save_to=PATH: save a checkpoint after the steps")
     parser.add_argument("--resume-from", default="", help="pass resume_from=PATH: load it, then train")
+    parser.add_argument("--total-steps", type=int, default=0, help="a framework Trainer set up for this many steps")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     return parser.parse_args(argv)
 

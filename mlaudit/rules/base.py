@@ -12,13 +12,14 @@ Each rule carries `valid` and `invalid` examples (fixit's idea): the test in
 `tests/rules/test_rule_examples.py` runs all of them. An example is either Python source or a
 mapping of repo-relative paths to file contents; in an invalid example, lines that must be reported
 end with a comment `# expect: CODE` (semgrep's idea). Invalid examples without such markers just
-need at least one finding of the rule.
+need at least one finding of the rule. A rule that offers fixes shows them as `fixes`: pairs of an
+example and the files it becomes under `mlaudit check --fix --unsafe-fixes`; having them is what
+makes a rule fixable, and the same test checks that a rule without them never offers a fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlaudit.findings import Finding, Level
@@ -30,11 +31,6 @@ if TYPE_CHECKING:
 Example = str | Mapping[str, str]
 
 
-class Scope(str, Enum):
-    FILE = "file"
-    PROJECT = "project"
-
-
 class Rule:
     """Metadata shared by all rules. Subclasses set the class attributes."""
 
@@ -42,12 +38,14 @@ class Rule:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one line, shown by `mlaudit rule --all` and in SARIF
     level: ClassVar[Level] = Level.WARNING
-    scope: ClassVar[Scope] = Scope.FILE
     tags: ClassVar[tuple[str, ...]] = ("reproducibility",)
     # Rule options with their defaults; users override them in [tool.mlaudit.options.CODE].
     defaults: ClassVar[Mapping[str, Any]] = {}
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
+    # (before, after) pairs; `after` lists only the files the fixes change (an example given as a
+    # string is example.py in both).
+    fixes: ClassVar[tuple[tuple[Example, Example], ...]] = ()
     # Runtime rules (ML9xx) are reported by `mlaudit probe`, never by `mlaudit check`.
     runtime: ClassVar[bool] = False
     # Off by default: `select = ["ML"]` does not enable it, only its full code does (ML002, and
@@ -71,6 +69,11 @@ class Rule:
         """The family is the module the rule lives in: mlaudit.rules.randomness -> randomness."""
         return cls.__module__.rsplit(".", 1)[-1]
 
+    @classmethod
+    def fixable(cls) -> bool:
+        """Whether `mlaudit check --fix` can rewrite what the rule reports: it has fix examples."""
+        return bool(cls.fixes)
+
 
 class PythonRule(Rule):
     """Per-file rule over a Python module (or a notebook's code cells).
@@ -80,7 +83,6 @@ class PythonRule(Rule):
     `begin(ctx)` runs before the walk and `end(ctx)` after it.
     """
 
-    scope = Scope.FILE
     # File roles (mlaudit.project.kinds) the rule does not apply to, e.g. {"test"}.
     exempt_roles: frozenset[str] = frozenset()
 
@@ -94,7 +96,6 @@ class PythonRule(Rule):
 class FileRule(Rule):
     """Per-file rule over a non-Python file. `kinds` names the file kinds it wants."""
 
-    scope = Scope.FILE
     kinds: ClassVar[frozenset[str]] = frozenset()
 
     def check_file(self, file: SourceFile, data: Any) -> Iterable[Finding]:
@@ -104,8 +105,6 @@ class FileRule(Rule):
 
 class ProjectRule(Rule):
     """Project-wide rule: runs once over all file facts and the project model."""
-
-    scope = Scope.PROJECT
 
     def check(self, model: ProjectModel) -> Iterable[Finding]:
         raise NotImplementedError

@@ -6,7 +6,7 @@ They carry metadata only (code, name, level, docs); `mlaudit.probe.session` deci
 from __future__ import annotations
 
 from mlaudit.findings import Level
-from mlaudit.rules.base import Rule, Scope
+from mlaudit.rules.base import Rule
 
 
 class NonreproducibleStep(Rule):
@@ -14,7 +14,6 @@ class NonreproducibleStep(Rule):
     name = "nonreproducible-step"
     summary = "Two runs of the training step with the same seed give bitwise different tensors"
     level = Level.ERROR
-    scope = Scope.PROJECT
     tags = ("reproducibility", "runtime")
     runtime = True
 
@@ -24,7 +23,6 @@ class SeedInsensitive(Rule):
     name = "seed-insensitive"
     summary = "Runs of the training step with different seeds give identical tensors: the seed is not wired in"
     level = Level.WARNING
-    scope = Scope.PROJECT
     tags = ("reproducibility", "runtime")
     runtime = True
 

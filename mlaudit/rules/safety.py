@@ -53,6 +53,12 @@ class UnsafeYamlLoad(PythonRule):
         "from yaml import load, Loader\ncfg = load(open('c.yaml'), Loader)  # expect: ML602\n",
         "import yaml\ncfg = yaml.unsafe_load(open('c.yaml'))  # expect: ML602\n",
     )
+    fixes = (
+        ("import yaml\ncfg = yaml.load(open('c.yaml'), Loader=yaml.FullLoader)\n",
+         "import yaml\ncfg = yaml.safe_load(open('c.yaml'))\n"),
+        ("import yaml\ndocs = list(yaml.load_all(open('c.yaml')))\n",
+         "import yaml\ndocs = list(yaml.safe_load_all(open('c.yaml')))\n"),
+    )
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
@@ -125,6 +131,13 @@ class UnsafeTorchLoad(ProjectRule):
         {"requirements.txt": "torch==2.4.1\n", "train.py": "import torch as T\nstate = T.load('model.pt')  # expect: ML601\n"},
         {"requirements.txt": "torch>=2.0\n", "train.py": "from torch import load\nstate = load('model.pt')  # expect: ML601\n"},
         "import torch\nstate = torch.load('model.pt')  # expect: ML601\n",  # no torch version known
+    )
+    fixes = (
+        ({"requirements.txt": "torch==2.4.1\n", "train.py": "import torch\nstate = torch.load('model.pt')\n"},
+         {"train.py": "import torch\nstate = torch.load('model.pt', weights_only=True)\n"}),
+        # Flipping an explicit False is an unsafe fix (it may break loading a full pickled model).
+        ("import torch\nstate = torch.load('model.pt', weights_only=False)\n",
+         "import torch\nstate = torch.load('model.pt', weights_only=True)\n"),
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:

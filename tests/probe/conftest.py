@@ -24,11 +24,16 @@ def expected(name: str) -> dict[str, Any]:
 
 
 def fixture_names(cuda: bool = False) -> list[str]:
-    """The fixtures this machine can probe: CUDA ones only with `cuda`; NumPy ones where numpy is installed
-    (it is no dependency of mlaudit; the NumPy stream is checked wherever a developer has it)."""
+    """The fixtures this machine can probe: CUDA ones only with `cuda`; those that train through NumPy,
+    Lightning or transformers where that is installed (test-only dependencies in the dev lock, no
+    dependency of mlaudit: a plain `pip install mlaudit[probe]` still runs the rest)."""
     names = sorted(p.parent.name for p in FIXTURES.glob("*/expected.json"))
-    names = [n for n in names if expected(n).get("requires") != "numpy" or importlib.util.find_spec("numpy")]
+    names = [n for n in names if expected(n).get("requires") in (None, "cuda") or installed(expected(n)["requires"])]
     return [n for n in names if (expected(n).get("requires") == "cuda") == cuda]
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def timeout_of(spec: dict[str, Any]) -> float:

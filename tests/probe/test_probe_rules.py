@@ -8,7 +8,7 @@ import pytest
 
 from mlaudit.docs import load_doc
 from mlaudit.findings import Level
-from mlaudit.rules.base import Rule, Scope
+from mlaudit.rules.base import Rule
 from mlaudit.rules.probe import PROBE_RULES, NonreproducibleStep, SeedInsensitive
 
 
@@ -18,7 +18,7 @@ def test_rule_metadata() -> None:
         ("ML902", "seed-insensitive", Level.WARNING),
     ]
     for rule in (NonreproducibleStep, SeedInsensitive):
-        assert rule.runtime and rule.scope is Scope.PROJECT and rule.family() == "probe"
+        assert rule.runtime and rule.family() == "probe"
 
 
 @pytest.mark.parametrize("rule", PROBE_RULES)

@@ -4,7 +4,6 @@ click, Lightning `self.hparams`, HF TrainingArguments."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,23 +16,9 @@ from mlaudit.project.model import ProjectModel
 from tests.helpers import assert_markers, check, expected_markers, located, make_repo
 from tests.helpers import run_rule as run
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "config"
 CODES = ["ML201", "ML202", "ML203", "ML204", "ML301", "ML302", "ML303"]
 
 HYDRA_MAIN = "import hydra\n@hydra.main(config_path='conf', config_name='config', version_base='1.3')\ndef main(cfg):\n"
-
-
-# --- fixture ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["hydra_app", "dvc_wdir"])
-def test_fixture_gives_exactly_the_expected_findings(tmp_path: Path, name: str) -> None:
-    repo = tmp_path / name
-    shutil.copytree(FIXTURES / name, repo, ignore=shutil.ignore_patterns("expected.txt"))
-    make_repo(repo, {})
-    found = {f"{p}:{line}: {c}" for p, line, c in located(check(repo, select=CODES))}
-    expected = set((FIXTURES / name / "expected.txt").read_text().split("\n")) - {""}
-    assert found == expected
 
 
 # --- the index ---------------------------------------------------------------------------------

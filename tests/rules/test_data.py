@@ -3,7 +3,6 @@ LFS pointer, DVC-tracked (file and folder outs, .dvc and dvc.yaml/dvc.lock), lar
 
 from __future__ import annotations
 
-import shutil
 import struct
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from mlaudit.project.kinds import classify
 from mlaudit.project.lfs import parse_gitattributes
 from mlaudit.project.model import SourceFile
 from mlaudit.rules.data import ambiguous_words
-from tests.helpers import check, git, located, make_repo, write_tree
+from tests.helpers import check, located, make_repo, write_tree
 
 MIB = 2**20
 POINTER = (
@@ -373,19 +372,6 @@ def test_sniffing_reads_only_files_without_a_known_suffix(tmp_path: Path) -> Non
     path = tmp_path / "x.py"
     path.write_bytes(b"PAR1" + b"\x00" * 40)
     assert artifact_kind(SourceFile("x.py", path, classify("x.py"), 44, False)) is None
-
-
-def test_fixture_dvc_project(tmp_path: Path) -> None:
-    source = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "dvc-project"
-    repo = tmp_path / "dvc-project"
-    shutil.copytree(source, repo)
-    expected = [line for line in (repo / "expected.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
-    (repo / "expected.txt").unlink()
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "fixture")
-    run = check(repo, select=["ML4", "ML6", "ML7", "ML403"])  # ML403 is opt-in: named in full
-    assert sorted(f"{f.path}:{f.line}: {f.code}" for f in run.findings) == expected
 
 
 def test_dvc_paths_are_relative_to_the_file_and_wdir(tmp_path: Path) -> None:

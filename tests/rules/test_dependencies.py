@@ -3,34 +3,21 @@ on small repos written to a temporary folder (outside any git work tree)."""
 
 from __future__ import annotations
 
-import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from mlaudit.docs import load_doc
 from mlaudit.engine import CheckOptions, check_paths
 from mlaudit.findings import Finding
 from mlaudit.project import kinds
 from mlaudit.project.dependencies import build_index
 from mlaudit.project.manifests import dependency_file_kind
 from mlaudit.project.model import ProjectModel
-from mlaudit.rules.base import ProjectRule
-from mlaudit.rules.dependencies import MissingLockfile, StaleLockfile, UnpinnedDependency
+from tests.helpers import write_tree
 
-RULES: tuple[type[ProjectRule], ...] = (MissingLockfile, UnpinnedDependency, StaleLockfile)
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "deps"
-_EXPECT = re.compile(r"#\s*expect:\s*(ML\d{3})")
-
-
-def write(root: Path, files: Mapping[str, str]) -> Path:
-    for rel, text in files.items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    return root
+# The rules' own examples and docs run in tests/rules/test_rule_examples.py and test_docs.py, the
+# fixture repos under fixtures/dependencies in tests/test_fixture_repos.py.
 
 
 def check(root: Path, select: str = "ML5") -> list[Finding]:
@@ -42,62 +29,7 @@ def where(findings: list[Finding]) -> list[str]:
 
 
 def repo(tmp_path: Path, files: Mapping[str, str], select: str = "ML5") -> list[str]:
-    return where(check(write(tmp_path / "repo", files), select))
-
-
-# -- the rules' own examples and their docs ----------------------------------------------------------
-
-
-def _examples(kind: str) -> list[tuple[str, int, Mapping[str, str]]]:
-    out = []
-    for rule in RULES:
-        for number, example in enumerate(getattr(rule, kind)):
-            assert isinstance(example, Mapping), "repo-level rules take repo examples"
-            out.append((rule.code, number, example))
-    return out
-
-
-@pytest.mark.parametrize(("code", "number", "files"), _examples("valid"))
-def test_valid_examples_are_quiet(tmp_path: Path, code: str, number: int, files: Mapping[str, str]) -> None:
-    assert repo(tmp_path, files, code) == []
-
-
-@pytest.mark.parametrize(("code", "number", "files"), _examples("invalid"))
-def test_invalid_examples_report_the_marked_lines(tmp_path: Path, code: str, number: int, files: Mapping[str, str]) -> None:
-    expected = sorted(
-        f"{path}:{line}: {code}"
-        for path, text in files.items()
-        for line, content in enumerate(text.splitlines(), 1)
-        if (m := _EXPECT.search(content)) and m.group(1) == code
-    )
-    found = repo(tmp_path, files, code)
-    assert found == expected if expected else found
-
-
-def _doc_files(code: str, section: str) -> dict[str, str]:
-    doc = load_doc(code)
-    assert doc is not None, code
-    blocks = doc.blocks(section)
-    assert blocks and all(b.filename for b in blocks), f"{code} {section}: every block needs a file name"
-    return {b.filename: b.text for b in blocks}
-
-
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
-def test_doc_examples_run(tmp_path: Path, rule: type[ProjectRule]) -> None:
-    doc = load_doc(rule.code)
-    assert doc is not None and doc.front["name"] == rule.name and doc.front["family"] == "dependencies"
-    assert repo(tmp_path / "bad", _doc_files(rule.code, "Example"), rule.code)
-    assert repo(tmp_path / "good", _doc_files(rule.code, "Use instead"), rule.code) == []
-
-
-# -- fixture repos -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
-def test_fixture_repo_gives_its_expected_findings(tmp_path: Path, name: str) -> None:
-    root = shutil.copytree(FIXTURES / name, tmp_path / name)
-    expected = (root / "expected.txt").read_text(encoding="utf-8").split("\n")
-    assert where(check(root)) == [line for line in expected if line]
+    return where(check(write_tree(tmp_path / "repo", files), select))
 
 
 # -- ML501 -------------------------------------------------------------------------------------------
@@ -133,7 +65,7 @@ def test_ml501_reports_once_per_folder_at_the_most_telling_manifest(tmp_path: Pa
         "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n\n[project]\nname = "p"\ndependencies = ["torch"]\n',
         "tools/requirements.in": "numpy\n",
     }
-    findings = check(write(tmp_path / "repo", files), "ML501")
+    findings = check(write_tree(tmp_path / "repo", files), "ML501")
     assert where(findings) == ["pyproject.toml:6: ML501", "tools/requirements.in:1: ML501"]
     assert set(findings[0].related_paths) == {"setup.cfg", "setup.py"}
     assert "setuptools" not in findings[0].message and "lock" in findings[0].message
@@ -150,7 +82,7 @@ def test_ml501_reports_once_per_folder_at_the_most_telling_manifest(tmp_path: Pa
     ],
 )
 def test_ml501_message_names_the_tool_to_run(tmp_path: Path, files: dict[str, str], advice: str) -> None:
-    (finding,) = check(write(tmp_path / "repo", files), "ML501")
+    (finding,) = check(write_tree(tmp_path / "repo", files), "ML501")
     assert advice in finding.message
 
 
@@ -178,7 +110,7 @@ def test_ml501_requirements_txt_alone_is_ml502s_business(tmp_path: Path) -> None
 def test_ml502_one_finding_per_file_naming_every_unpinned_entry(tmp_path: Path) -> None:
     text = ("numpy==1.26.4\ntorch>=2.4\nscipy~=1.11\npandas\nrich==13.*\nx @ git+https://h/x.git\ny===1.0\n"
             "git+https://github.com/openai/CLIP.git\ngit+https://github.com/a/b.git@3f2a1b0c\n")
-    (finding,) = check(write(tmp_path / "repo", {"requirements.txt": text}))
+    (finding,) = check(write_tree(tmp_path / "repo", {"requirements.txt": text}))
     assert (finding.path, finding.line) == ("requirements.txt", 2)
     for entry in ("torch>=2.4", "scipy~=1.11", "pandas", "rich==13.*", "x @ git+https://h/x.git", "CLIP.git`"):
         assert entry in finding.message
@@ -189,7 +121,7 @@ def test_ml502_one_finding_per_file_naming_every_unpinned_entry(tmp_path: Path) 
 
 
 def test_ml502_finding_quotes_the_requirement(tmp_path: Path) -> None:
-    (finding,) = check(write(tmp_path / "repo", {"requirements.txt": "torch[cuda]>=2.4 ; sys_platform == 'linux'\n"}))
+    (finding,) = check(write_tree(tmp_path / "repo", {"requirements.txt": "torch[cuda]>=2.4 ; sys_platform == 'linux'\n"}))
     assert "`torch[cuda]>=2.4 ; sys_platform == 'linux'`" in finding.message and "==" in finding.message
 
 
@@ -228,7 +160,7 @@ def _pyproject(deps: str, extra: str = "") -> str:
 
 def test_ml503_points_at_the_missing_dependency_with_the_lock_related(tmp_path: Path) -> None:
     files = {"pyproject.toml": _pyproject('  "torch",\n  "einops",\n'), "uv.lock": UV_LOCK}
-    (finding,) = check(write(tmp_path / "repo", files), "ML503")
+    (finding,) = check(write_tree(tmp_path / "repo", files), "ML503")
     assert (finding.path, finding.line, finding.related_paths) == ("pyproject.toml", 6, ("uv.lock",))
     assert "`einops`" in finding.message and "uv lock" in finding.message
 
@@ -331,7 +263,7 @@ def test_index_answers_which_torch_a_file_may_run_with(tmp_path: Path) -> None:
         "examples/old/requirements.txt": "torch==1.13.1\n",
         "examples/new/train.py": "import torch\n",
     }
-    root = write(tmp_path / "repo", files)
+    root = write_tree(tmp_path / "repo", files)
     from mlaudit.analyse import analyse_all
     from mlaudit.engine import build_settings, discover
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import check, expected_markers, located, make_repo
+from tests.helpers import assert_exact, check, make_repo
 
 CODES = ["ML801", "ML802", "ML803"]
-
-
-def assert_exact(tmp_path: Path, files: dict[str, str]) -> None:
-    result = check(make_repo(tmp_path / "repo", files), select=CODES)
-    assert result.notifications == []
-    assert located(result) == {m for m in expected_markers(files) if m[2] in CODES}
 
 
 def test_names_do_not_decide_what_is_full_data(tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def run(train, labels):
     return a, b, c, d
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_fitted_scaler_applied_to_split_outputs_is_reported(tmp_path: Path) -> None:
@@ -44,7 +38,7 @@ X_train = scaler.transform(X_train)
 X_test = scaler.transform(X_test)
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_exploratory_fit_not_used_by_the_model_is_silent(tmp_path: Path) -> None:
@@ -59,7 +53,7 @@ plot(coords)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_fit_on_the_training_split_and_pipeline_are_silent(tmp_path: Path) -> None:
@@ -77,7 +71,7 @@ search = GridSearchCV(pipe, {"svc__C": [1, 10]}).fit(X_train, y_train)
 print(search.score(scaler.transform(X_test), y_test))
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_each_function_is_its_own_scope(tmp_path: Path) -> None:
@@ -94,7 +88,7 @@ def split(X, y):
     return train_test_split(X, y, random_state=0)
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_resampling_then_split_and_test_for_early_stopping(tmp_path: Path) -> None:
@@ -111,7 +105,7 @@ model.fit(X_train, y_train, eval_set=[(X_test, y_test)])  # expect: ML803
 print(model.score(X_test, y_test))
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_messages_name_the_split_and_the_remedy(tmp_path: Path) -> None:

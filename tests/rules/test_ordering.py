@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import check, expected_markers, located, make_repo
+from tests.helpers import assert_exact, check, make_repo
 
 CODES = ["ML110", "ML111"]
-
-
-def assert_exact(tmp_path: Path, files: dict[str, str]) -> None:
-    result = check(make_repo(tmp_path / "repo", files), select=CODES)
-    assert result.notifications == []
-    assert located(result) == {m for m in expected_markers(files) if m[2] in CODES}
 
 
 def test_listing_followed_through_a_loop_that_appends(tmp_path: Path) -> None:
@@ -31,7 +25,7 @@ def split(root, seed):
     return paths[:100], paths[100:]
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_sorted_listing_and_in_place_sort_are_silent(tmp_path: Path) -> None:
@@ -50,7 +44,7 @@ c = [f for f in sorted(os.listdir("x")) if f.endswith(".jpg")]
 train, val = c[:10], c[10:]
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_label_ids_from_a_listing_are_reported_without_any_seed(tmp_path: Path) -> None:
@@ -63,7 +57,7 @@ def class_index(root):
     return dict(zip(classes, range(len(classes))))
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_notebook_cells_are_one_scope(tmp_path: Path) -> None:
@@ -98,7 +92,7 @@ def test_set_of_ints_is_silent_and_set_of_words_is_reported(tmp_path: Path) -> N
     return order, index
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_set_used_for_membership_and_sorted_set_are_silent(tmp_path: Path) -> None:
@@ -111,7 +105,7 @@ stoi = {c: i for i, c in enumerate(chars)}
 itos = dict(enumerate(sorted(set(text))))
 """,
     }
-    assert_exact(tmp_path, files)
+    assert_exact(tmp_path, files, CODES)
 
 
 def test_messages_say_what_to_do(tmp_path: Path) -> None:

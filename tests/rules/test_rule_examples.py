@@ -1,7 +1,9 @@
 """Every rule's own valid/invalid examples (fixit's VALID/INVALID idea), run through the real engine.
 
 An invalid example must produce the rule's code; if it marks lines with `# expect: CODE`, exactly
-those lines. A valid example must not produce the rule's code at all.
+those lines. A valid example must not produce the rule's code at all. A fix example (before, after)
+must become `after` under all the rule's fixes (unsafe ones included) and then be silent; a rule
+without fix examples (not `fixable()`) must offer no fix on any of its invalid examples.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mlaudit.fix import plan_fixes
 from mlaudit.rules import all_rules
-from mlaudit.rules.base import Example
+from mlaudit.rules.base import Example, Rule
 from tests.helpers import check, expected_markers, located, make_repo
 
 STATIC_RULES = [r for r in all_rules() if not r.runtime]
@@ -45,6 +48,32 @@ def test_invalid_example_is_reported(tmp_path: Path, code: str, files: Mapping[s
 def test_valid_example_is_silent(tmp_path: Path, code: str, files: Mapping[str, str]) -> None:
     run = check(make_repo(tmp_path / "repo", files), select=[code])
     assert located(run, code) == set()
+
+
+def _fix_cases() -> list[object]:
+    return [
+        pytest.param(rule.code, _files(before), _files(after), id=f"{rule.code}-fix-{index}")
+        for rule in STATIC_RULES
+        for index, (before, after) in enumerate(rule.fixes)
+    ]
+
+
+@pytest.mark.parametrize(("code", "before", "after"), _fix_cases())
+def test_fix_example_becomes_its_after(
+    tmp_path: Path, code: str, before: Mapping[str, str], after: Mapping[str, str]
+) -> None:
+    run = check(make_repo(tmp_path / "repo", before), select=[code])
+    assert run.findings and all(f.fix is not None for f in run.findings)
+    plan = plan_fixes(run.root, run.findings, unsafe=True)
+    assert {f.path: f.after for f in plan.files} == after
+    assert located(check(make_repo(tmp_path / "fixed", {**before, **after}), select=[code])) == set()
+
+
+@pytest.mark.parametrize("rule", [r for r in STATIC_RULES if not r.fixable()], ids=lambda r: r.code)
+def test_a_rule_without_fix_examples_offers_no_fix(tmp_path: Path, rule: type[Rule]) -> None:
+    for index, example in enumerate(rule.invalid):
+        run = check(make_repo(tmp_path / str(index), _files(example)), select=[rule.code])
+        assert [f for f in run.findings if f.fix is not None] == []
 
 
 def test_every_static_rule_has_examples() -> None:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.helpers import check, expected_markers, located, make_repo
-
-
-def assert_exact(tmp_path: Path, files: dict[str, str], codes: list[str]) -> None:
-    result = check(make_repo(tmp_path / "repo", files), select=codes)
-    assert result.notifications == []
-    assert located(result) == {m for m in expected_markers(files) if m[2] in codes}
+from tests.helpers import assert_exact
 
 
 def test_params_spread_from_a_dict_in_the_same_scope(tmp_path: Path) -> None:
@@ -91,14 +84,3 @@ if __name__ == "__main__":
     assert_exact(tmp_path / "fixed", {"train.py": fixed}, ["ML101", "ML102", "ML106"])
 
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "coverage" / "kaggle-project"
-NEW_CODES = ["ML109", "ML110", "ML111", "ML801", "ML802", "ML803", "ML811", "ML812", "ML813", "ML814"]
-
-
-def test_fixture_repo_gives_exactly_its_expected_findings(tmp_path: Path) -> None:
-    root = shutil.copytree(FIXTURE, tmp_path / "kaggle-project")
-    result = check(root, select=NEW_CODES)
-    assert result.notifications == []
-    found = sorted(f"{f.path}:{f.line}: {f.code}" for f in result.findings)
-    expected = [line for line in (root / "expected.txt").read_text(encoding="utf-8").splitlines() if line]
-    assert found == expected
