@@ -114,7 +114,7 @@ class CudnnBenchmark(ProjectRule):
             if why and (steps[0].path, steps[0].event.line) not in reported:
                 key = (steps[0].path, steps[0].event.line)
                 reported.add(key)
-                yield self._finding(*sites[key], f"runs of {trace.entry.path} (it {why})")
+                yield self._finding(*sites[key], "runs")
         for key, (file, site) in sorted(sites.items(), key=lambda item: item[0]):
             if key not in quiet and key not in reported and self._judged_alone(model, file.path, file.format, reported):
                 reported.add(key)
