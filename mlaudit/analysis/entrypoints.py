@@ -30,7 +30,7 @@ from typing import Any
 
 from mlaudit.analysis.modules import ModuleGraph, module_graph
 from mlaudit.facts.python import ModuleFacts
-from mlaudit.facts.randomness import RandomnessFacts
+from mlaudit.facts.randomness import TRAIN, RandomnessFacts
 from mlaudit.files import kinds
 from mlaudit.files.sources import SourceFile
 from mlaudit.knowledge import randomness as data
@@ -86,12 +86,26 @@ def entry_points(model: ProjectModel) -> list[EntryPoint]:
 
 
 def is_library_module(model: ProjectModel, graph: ModuleGraph, path: str) -> bool:
-    """A module of a package (its folder has an `__init__.py`) that another module of the repo,
-    not a test, imports: its code runs as part of other programs, and its main guard is a demo."""
+    """A module that another module of the repo, not a test, imports: its code runs as part of
+    other programs, and its main guard is a demo. Either a module of a package (its folder has an
+    `__init__.py`), or a module a script in the same folder imports as Python resolves a script's
+    imports (`from gridworld_env import GridWorldEnv` next to it) and that has no training code:
+    a sibling `train.py` that another script imports is still a program."""
     folder, _, name = path.rpartition("/")
-    if name == "__main__.py" or not folder or f"{folder}/__init__.py" not in model.files:
+    if name == "__main__.py":
         return False
-    return any(not _test_or_docs(model, importer) for importer in graph.importers_of(path) if importer != path)
+    importers = [i for i in graph.importers_of(path) if i != path and not _test_or_docs(model, i)]
+    if folder and f"{folder}/__init__.py" in model.files:
+        return bool(importers)
+    siblings = [i for i in importers if i.rpartition("/")[0] == folder]
+    return bool(siblings) and not _has_training_code(model, path)
+
+
+def _has_training_code(model: ProjectModel, path: str) -> bool:
+    facts = model.facts.get(path)
+    module = facts.python if facts is not None else None
+    randomness = module.family(RandomnessFacts) if module is not None else None
+    return randomness is not None and any(e.kind == TRAIN for e in randomness.events)
 
 
 def _test_or_docs(model: ProjectModel, path: str) -> bool:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mlaudit.facts.python import argparse_dest
+from mlaudit.facts.python import argparse_default, argparse_dest
 from mlaudit.facts.walk import PyContext, resolve_relative
 from mlaudit.knowledge import randomness as data
 
@@ -28,6 +28,8 @@ TRAIN = "train"  # looks like training (optimizer, backward, Trainer)
 CALL = "call"  # any other call, maybe into the repo's own code
 IMPORT = "import"  # an import of `name` (a module, or a module's attribute)
 CLI = "cli"  # LightningCLI: the module is an entry point
+DATA = "data"  # reads records a program can learn from: a file, a dataset library, an environment
+BENCHMARK = "benchmark"  # turns cudnn.benchmark on (ML103)
 
 DEFERRED = "deferred"
 SEED_MATERIAL = "seed-material"  # the draw makes a seed (`seed = random.randint(...)`): ML107's business
@@ -36,10 +38,15 @@ SETS_CUBLAS = "sets-cublas"
 # A trainer whose run config has a determinism option (`TrainingArguments.full_determinism`, a
 # command-line flag under HfArgumentParser/TrlParser): turning it on is the user's call, not code's.
 DETERMINISM_OPTION = "determinism-option"
+AS_DATA = "as-data"  # a SOURCE that makes data (a dataset's items, inputs, targets): see data.SYNTHETIC_DRAWS
 UNUSED = "unused"  # a GENERATOR assigned to a name this module never reads: nothing draws from it
 
 _CUDA_STRING = re.compile(r"cuda(:\d+)?")
 _OPTIMIZER_VARIABLE = re.compile(data.OPTIMIZER_VARIABLE, re.IGNORECASE)
+_DATA_SCOPE = re.compile(data.DATA_SCOPE, re.IGNORECASE)
+_DATA_VARIABLE = re.compile(data.DATA_VARIABLE, re.IGNORECASE)
+_GRADIENT_NAME = re.compile(data.GRADIENT_NAME, re.IGNORECASE)
+_LEARNING_RATE_NAME = re.compile(data.LEARNING_RATE_NAME, re.IGNORECASE)
 
 
 class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
@@ -53,6 +60,20 @@ class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and u
     receiver: str = ""  # what the receiver variable was built from, when known
     note: str = ""  # description for messages, or why a seed is not reproducible (ML107)
     flags: tuple[str, ...] = ()
+    # A draw assigned to a plain variable: the last line of its own scope that reads the value before
+    # the variable is bound again (0: never read), or -1 when unknown (read from another scope, in a
+    # loop, not assigned to a plain variable).
+    read_until: int = -1
+
+
+class BenchmarkSite(NamedTuple):
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    cell: int
+    how: str  # "assignment", "keyword" or the argparse option that defaults it on
+    default: object = None  # that option's default
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,9 @@ class RandomnessFacts:
     cublas_env_lines: tuple[int, ...] = ()  # where CUBLAS_WORKSPACE_CONFIG is set
     # Functions run as the program by `fire.Fire(train)` / `typer.run(main)`: (name, line).
     cli_targets: tuple[tuple[str, int], ...] = ()
+    # Where cudnn.benchmark is turned on (a BENCHMARK event at `line`): the span to report and
+    # the notebook cell (0 in a plain file).
+    benchmark_sites: tuple[BenchmarkSite, ...] = ()
 
 
 class RandomnessExtractor:
@@ -86,6 +110,15 @@ class RandomnessExtractor:
         self.cli_targets: list[tuple[str, int]] = []
         self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
         self.loaded: set[str] = set()  # names and attribute names read anywhere in the module
+        self.data_targets: dict[int, str] = {}  # id of a call inside an assigned value -> the name
+        self.arg_defaults: dict[str, object] = {}  # argparse dest -> literal default
+        # cudnn.benchmark = <attribute>: (option name, event, site), kept if the option defaults on
+        self.benchmark_pending: list[tuple[str, RandEvent, BenchmarkSite]] = []
+        self.benchmark_sites: list[BenchmarkSite] = []
+        # Draws assigned to a plain variable, followed until it is bound again: (scope, name) ->
+        # [index of the event, last line read (-1 once read from elsewhere), skip the next store].
+        self.watched: dict[tuple[str, str], list[int]] = {}
+        self.loops = 0  # loops around the current statement: a draw there is read again next turn
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -137,10 +170,14 @@ class RandomnessExtractor:
             self._assignment([node.target], node.value, node, ctx)
 
     def _assignment(self, targets: list[ast.expr], value: ast.expr, node: ast.AST, ctx: PyContext) -> None:
+        if self.watched:
+            self._reads_before_rebinding(value, ctx)
         for target in targets:
             if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
             name = ctx.qualname(target)
+            if name == data.CUDNN_BENCHMARK:
+                self._benchmark(node, value, ctx)
             if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
                 self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
             if name == "sys.path":
@@ -156,6 +193,8 @@ class RandomnessExtractor:
                 continue
             if "seed" in written.rsplit(".", 1)[-1].lower():
                 self._mark_seed_material(value)
+            for inner in _value_calls(value):
+                self.data_targets[id(inner)] = written
             if isinstance(value, ast.Call):
                 self.targets[id(value)] = written
                 callee, _ = self._effective(value, ctx)
@@ -180,11 +219,16 @@ class RandomnessExtractor:
         method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
         if method == "add_argument":
             self._argparse(node, ctx)
+            dest, default = argparse_dest(node), argparse_default(node, _const)
+            if dest:
+                self.arg_defaults[dest] = default
+        self._benchmark_keyword(node, callee, ctx)
         if callee in data.CLI_RUNNERS and node.args and isinstance(node.args[0], ast.Name):
             self.cli_targets.append((node.args[0].id, ctx.line(node)))
         if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
             self.sys_path = True
         self._environment(node, callee, ctx)
+        self._data_read(node, callee, method, ctx)
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             self._cuda_strings(arg, ctx)
         self._generator_seeding(node, ctx, method)
@@ -214,22 +258,63 @@ class RandomnessExtractor:
         if ctx.qualname(func.value.func) != "builtins.super" or len(ctx.scope) < 2:
             return False
         bases = self.class_bases.get(".".join(ctx.scope[:-1]), ())
+        seeding = next((b for b in bases if b in data.SEEDING_CONSTRUCTORS), None)
+        if seeding is not None:  # a Trainer subclass: transformers.Trainer.__init__ calls set_seed(args.seed)
+            self._add(SEED, seeding, node, ctx, families=tuple(sorted(data.SEEDING_CONSTRUCTORS[seeding])),
+                      note="")
+            return True
         if any(b in data.OPTIMIZER_BASES for b in bases):  # the repo's own optimizer is built
             self._add(TRAIN, ".".join(ctx.scope[:-1]), node, ctx, note=f"{ctx.scope[-2]}() optimizer")
             return True
         layer = next((b for b in bases if b in data.TORCH_RANDOM_LAYERS), None)
         if layer is None:
+            if bases and bases[0]:  # the base class's constructor, which may be the repo's own (and seed)
+                self._add(CALL, f"{bases[0]}.__init__", node, ctx, text=f"{bases[0]}.__init__")
+                return True
             return False
         self._add(SOURCE, layer, node, ctx, families=(data.TORCH,), note=f"{_torch_short(layer)}() initialises weights randomly")
         return True
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
-        if isinstance(node.op, ast.Sub) and _reads_grad(node.value):  # `p.data -= lr * p.grad`
+        watched = self.watched.get((ctx.function, node.target.id)) if isinstance(node.target, ast.Name) else None
+        if watched is not None and watched[1] >= 0:
+            watched[1], watched[2] = ctx.line(node), 1  # `x += 1` reads x, and its store does not rebind it
+        # `p.data -= lr * p.grad`, or NumPy's `w -= learning_rate * dw`
+        if isinstance(node.op, ast.Sub) and (_reads_grad(node.value) or _scaled_by_learning_rate(node.value)):
             self._add(TRAIN, "-=", node, ctx, note="a gradient step by hand")
 
     def visit_Name(self, node: ast.Name, ctx: PyContext) -> None:
         if isinstance(node.ctx, ast.Load):
             self.loaded.add(node.id)
+        if self.watched:
+            self._follow(node, ctx)
+
+    def _reads_before_rebinding(self, value: ast.expr, ctx: PyContext) -> None:
+        """`a, loader = prepare(a, loader)` reads loader before it binds it again; the walk meets
+        the targets first, so the value's reads of followed variables are counted here."""
+        for sub in ast.walk(value):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                watched = self.watched.get((ctx.function, sub.id))
+                if watched is not None and watched[1] >= 0:
+                    watched[1] = ctx.line(sub)
+
+    def _follow(self, node: ast.Name, ctx: PyContext) -> None:
+        """Reads and rebinds of the variables that hold a draw (see RandEvent.read_until)."""
+        key = (ctx.function, node.id)
+        watched = self.watched.get(key)
+        if watched is None:
+            outer = self.watched.get(("", node.id))
+            if outer is not None and isinstance(node.ctx, ast.Load):
+                outer[1] = -1  # a module variable read in a function: when it runs is unknown here
+            return
+        if isinstance(node.ctx, ast.Load):
+            if watched[1] >= 0:
+                watched[1] = ctx.line(node)
+        elif isinstance(node.ctx, ast.Store):
+            if watched[2]:
+                watched[2] = 0
+            else:
+                self._unwatch(key)
 
     def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -316,8 +401,36 @@ class RandomnessExtractor:
         flags: tuple[str, ...] = (DEFERRED,) if deferred else ()
         if id(node) in self.seed_material:
             flags += (SEED_MATERIAL,)
+        if callee in data.SYNTHETIC_DRAWS and self._as_data(node, ctx):
+            flags += (AS_DATA,)
         self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
+        target = self.data_targets.get(id(node), "")
+        if target.isidentifier() and not self.loops:
+            self._unwatch((ctx.function, target))
+            self.watched[(ctx.function, target)] = [len(self.events) - 1, 0, 0]
         return True
+
+    def _unwatch(self, key: tuple[str, str]) -> None:
+        """Stop following a variable: its value is bound again (or the module ends)."""
+        found = self.watched.pop(key, None)
+        if found is not None:
+            index, last_read, _ = found
+            self.events[index] = self.events[index]._replace(read_until=last_read)
+
+    def visit_For(self, node: ast.AST, ctx: PyContext) -> None:
+        self.loops += 1
+
+    def leave_For(self, node: ast.AST, ctx: PyContext) -> None:
+        self.loops -= 1
+
+    visit_AsyncFor = visit_While = visit_For
+    leave_AsyncFor = leave_While = leave_For
+
+    def _as_data(self, node: ast.Call, ctx: PyContext) -> bool:
+        """Whether a draw makes data: written in a dataset class or data/batch function, or assigned
+        to a variable named like data."""
+        target = self.data_targets.get(id(node), "").rsplit(".", 1)[-1]
+        return bool(target and _DATA_VARIABLE.fullmatch(target)) or any(_DATA_SCOPE.fullmatch(part) for part in ctx.scope)
 
     def _mark_seed_material(self, expr: ast.expr) -> None:
         self.seed_material.update(id(sub) for sub in ast.walk(expr) if isinstance(sub, ast.Call))
@@ -372,6 +485,8 @@ class RandomnessExtractor:
         fits = method in data.FIT_METHODS and (callee or "").startswith(data.FIT_PREFIXES)
         if method in data.IN_PLACE_UPDATES and any(_reads_grad(arg) for arg in node.args):
             self._add(TRAIN, method, node, ctx, note=f"a gradient step by hand ({ctx.dotted(node.func) or method}())")
+        elif (method in data.GRADIENT_UPDATE_METHODS or callee in data.GRADIENT_TREE_MAPS) and _given_gradients(node, ctx):
+            self._add(TRAIN, callee or method, node, ctx, note=f"a gradient step ({ctx.dotted(node.func) or method}())")
         elif steps or fits:
             self._add(TRAIN, callee or method, node, ctx, note=f"{ctx.dotted(node.func) or method}()")
         return False
@@ -430,6 +545,39 @@ class RandomnessExtractor:
         names = [ctx.dotted(owner) or ""] if owner is not None else []
         names += [ctx.dotted(arg) or "" for arg in node.args[:1]]
         return any(_OPTIMIZER_VARIABLE.fullmatch(name.rsplit(".", 1)[-1]) for name in names if name)
+
+    def _benchmark(self, node: ast.AST, value: ast.expr, ctx: PyContext) -> None:
+        """`cudnn.benchmark = True`, or `= args.x` kept until we know whether --x defaults on."""
+        if _truthy(value):
+            self._benchmark_site(node, "assignment", ctx)
+        elif isinstance(value, ast.Attribute):
+            event = RandEvent(BENCHMARK, data.CUDNN_BENCHMARK, ctx.line(node), ctx.function, ctx.in_main_guard,
+                              note="cudnn.benchmark")
+            self.benchmark_pending.append((value.attr, event, self._site(node, value.attr, ctx)))
+
+    def _benchmark_keyword(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+        """`Trainer(benchmark=True)`."""
+        keyword = data.BENCHMARK_KEYWORDS.get(callee or "")
+        found = next((k for k in node.keywords if keyword and k.arg == keyword), None)
+        if found is not None and _truthy(found.value):
+            self._benchmark_site(found, "keyword", ctx)
+
+    def _benchmark_site(self, node: ast.AST, how: str, ctx: PyContext) -> None:
+        self._add(BENCHMARK, data.CUDNN_BENCHMARK, node, ctx, note=how)
+        self.benchmark_sites.append(self._site(node, how, ctx))
+
+    @staticmethod
+    def _site(node: ast.AST, how: str, ctx: PyContext) -> BenchmarkSite:
+        line, col, end_line, end_col = ctx.span(node)
+        return BenchmarkSite(line, col, end_line, end_col, ctx.line_map.cell(getattr(node, "lineno", 1)) or 0, how)
+
+    def _data_read(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> None:
+        """A call that reads data from outside the program (see data.DATA_SOURCE_CALLS)."""
+        name = callee or ""
+        if name in data.DATA_SOURCE_CALLS or name.startswith(data.DATA_SOURCE_PREFIXES) or method in data.DATA_SOURCE_METHODS:
+            if name.endswith("open") and _writes(node, 0 if name == "pathlib.Path.open" else 1):
+                return  # a file opened for writing is an output
+            self._add(DATA, name or method, node, ctx, note=f"{_short(name) or method}()")
 
     # --- torch.Generator seeding, environment, argparse --------------------------------------
 
@@ -516,9 +664,16 @@ class RandomnessExtractor:
         self._flush_generators("")
         for key in list(self.generators):
             self._flush_generators(key[0])
+        for key in list(self.watched):
+            self._unwatch(key)
+        for dest, event, site in self.benchmark_pending:
+            if self.arg_defaults.get(dest):
+                self.events.append(event)
+                self.benchmark_sites.append(site._replace(default=self.arg_defaults[dest]))
         module_vars = tuple(sorted((name, ctor) for (scope, name), ctor in self.vars.items() if scope == ""))
         events = tuple(self._mark_unused(e) if e.kind == GENERATOR else e for e in self.events)
-        return RandomnessFacts(events, module_vars, self.sys_path, tuple(self.cublas), tuple(self.cli_targets))
+        return RandomnessFacts(events, module_vars, self.sys_path, tuple(self.cublas), tuple(self.cli_targets),
+                               tuple(self.benchmark_sites))
 
     def _mark_unused(self, event: RandEvent) -> RandEvent:
         """Flag a generator assigned to a name that nothing in the module reads again."""
@@ -612,6 +767,45 @@ def _reads_grad(expr: ast.expr) -> bool:
     return any(isinstance(sub, ast.Attribute) and sub.attr == "grad" for sub in ast.walk(expr))
 
 
+def _value_calls(value: ast.expr) -> list[ast.Call]:
+    """The calls whose result an assigned value is made of, through method chains and arithmetic:
+    `torch.randn(20, 5).to(rank)`, `0.8 * X + np.random.normal(0, 0.1)`."""
+    found: list[ast.Call] = []
+    todo: list[ast.expr] = [value]
+    while todo and len(found) < 16:
+        item = todo.pop()
+        if isinstance(item, ast.Call):
+            found.append(item)
+            if isinstance(item.func, ast.Attribute):
+                todo.append(item.func.value)
+        elif isinstance(item, ast.BinOp):
+            todo += [item.left, item.right]
+        elif isinstance(item, (ast.Attribute, ast.Subscript)):
+            todo.append(item.value)
+    return found
+
+
+def _given_gradients(node: ast.Call, ctx: PyContext) -> bool:
+    """Whether a call gets gradients: an argument that is, or contains, a name like `grads`."""
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        for sub in ast.walk(arg):
+            written = ctx.dotted(sub) if isinstance(sub, (ast.Name, ast.Attribute)) else None
+            if written and _GRADIENT_NAME.fullmatch(written.rsplit(".", 1)[-1]):
+                return True
+    return False
+
+
+def _scaled_by_learning_rate(expr: ast.expr) -> bool:
+    """`learning_rate * dw` (either side, possibly dotted: `self.lr * g`)."""
+    if not (isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mult)):
+        return False
+    for side in (expr.left, expr.right):
+        name = side.attr if isinstance(side, ast.Attribute) else side.id if isinstance(side, ast.Name) else ""
+        if _LEARNING_RATE_NAME.fullmatch(name):
+            return True
+    return False
+
+
 def _trainer_flags(name: str | None) -> tuple[str, ...]:
     return (DETERMINISM_OPTION,) if _trainer_class(name) else ()
 
@@ -663,6 +857,16 @@ def _kwarg(node: ast.Call, name: str | None) -> ast.expr | None:
 def _kwarg_is(node: ast.Call, name: str, value: object) -> bool:
     found = _kwarg(node, name)
     return found is not None and _const(found) is value
+
+
+def _truthy(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and bool(node.value) and node.value is not Ellipsis
+
+
+def _writes(node: ast.Call, position: int) -> bool:
+    """Whether an `open(path, mode)` call (mode at `position`) opens for writing or appending."""
+    mode = node.args[position] if len(node.args) > position else _kwarg(node, "mode")
+    return isinstance(_const(mode), str) and any(c in str(_const(mode)) for c in "wax")
 
 
 def _const(node: ast.AST | None) -> object:

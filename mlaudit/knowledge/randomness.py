@@ -346,8 +346,19 @@ STEP_METHODS = frozenset({"step"})
 # In-place updates that, given a gradient (`p.data.add_(-lr * p.grad)`), are a hand-written step.
 IN_PLACE_UPDATES = frozenset({"add_", "sub_", "copy_"})
 # Estimators whose `.fit()` trains: receivers built by a callee under these prefixes.
-FIT_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "keras.", "tensorflow.keras.", "tf.keras.")
-FIT_METHODS = frozenset({"fit", "partial_fit", "fit_transform", "fit_predict"})
+FIT_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "keras.", "tensorflow.keras.", "tf.keras.", "fastai.")
+FIT_METHODS = frozenset(
+    {"fit", "partial_fit", "fit_transform", "fit_predict", "fit_generator", "fit_one_cycle", "fine_tune", "fit_flat_cos"}
+)
+# Hand-written steps in JAX/TF: an optimizer object's update given gradients (`optimizer.update(grads)`,
+# `state.apply_gradients(grads=grads)`), a tree map over the gradients (`jax.tree.map(lambda w, g:
+# w - lr * g, params, grads)`), optax's apply_updates. "Given gradients" means an argument named like
+# them (`grads`, `grad`, `d_loss`), so `config.update({...})` is not a step.
+GRADIENT_UPDATE_METHODS = frozenset({"update", "apply_gradients", "apply_updates"})
+GRADIENT_TREE_MAPS = frozenset({"jax.tree.map", "jax.tree_util.tree_map", "jax.tree_map", "optax.apply_updates"})
+GRADIENT_NAME = r"(?:\w*_)?(?:grads?|gradients?)(?:_\w*)?|d_\w+"
+# `w -= lr * dw` in NumPy: a subtraction scaled by a learning-rate name is a gradient step by hand.
+LEARNING_RATE_NAME = r"(?:\w+_)?(?:lr|learning_rate|eta|step_size)"
 
 # --- entry points ------------------------------------------------------------------------------
 
@@ -413,3 +424,67 @@ GLOBAL_FAMILIES = (*GLOBAL_FAMILIES, POLARS)
 
 # Calls that run the function given as their first argument as the program (`fire.Fire(train)`).
 CLI_RUNNERS = frozenset({"fire.Fire", "typer.run"})
+
+# --- cudnn.benchmark (ML103) -------------------------------------------------------------------
+
+CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
+# Constructors that turn cudnn.benchmark on when a keyword is truthy: name -> keyword.
+BENCHMARK_KEYWORDS = {
+    "lightning.Trainer": "benchmark",
+    "lightning.pytorch.Trainer": "benchmark",
+    "pytorch_lightning.Trainer": "benchmark",
+    "lightning.fabric.Fabric": "benchmark",
+}
+
+# A program shows it runs a model for inference (evaluation, export, a stream loader) when one of
+# these runs on its path: `torch.no_grad()`, `torch.inference_mode()`, or a `.eval()` method call.
+EVALUATION_CALLS = frozenset(
+    {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad"}
+)
+EVALUATION_METHODS = frozenset({"eval"})
+
+# --- trains on real data, or is a mechanics demo (ML101, ML103, ML105) ------------------------
+
+# Calls that read the records a program learns from: files, dataset libraries, downloads,
+# environments. A program that trains and reaches none of these, while drawing its batches or
+# targets from the RNG on the spot (SYNTHETIC_DRAWS), is a mechanics demo: a DDP/TP wiring example
+# or a bug-report template whose numbers nobody keeps. `torch.load` is left out on purpose: it
+# restores a checkpoint (state), which a demo also does.
+DATA_SOURCE_CALLS = frozenset(
+    {
+        "builtins.open", "io.open", "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile",
+        "numpy.memmap", "PIL.Image.open", "cv2.imread", "imageio.imread", "imageio.v3.imread", "h5py.File",
+        "json.load", "pickle.load", "joblib.load", "scipy.io.loadmat", "soundfile.read", "librosa.load",
+        "torchaudio.load", "torchvision.io.read_image", "os.listdir", "os.scandir", "os.walk", "glob.glob",
+        "glob.iglob", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.iterdir", "pathlib.Path.open",
+        "pathlib.Path.read_text", "pathlib.Path.read_bytes", "urllib.request.urlopen", "urllib.request.urlretrieve",
+        "requests.get", "gym.make", "gymnasium.make", "tensorflow.data.TFRecordDataset",
+        "tensorflow.data.TextLineDataset", "tensorflow.keras.utils.image_dataset_from_directory",
+        "tensorflow.keras.utils.text_dataset_from_directory", "tensorflow.keras.utils.get_file",
+        "keras.utils.image_dataset_from_directory", "keras.utils.text_dataset_from_directory",
+        "keras.utils.get_file", "tensorflow.keras.preprocessing.image_dataset_from_directory",
+    }
+)
+DATA_SOURCE_PREFIXES = (
+    "pandas.read_", "polars.read_", "polars.scan_", "dask.dataframe.read_", "datasets.load_",
+    "torchvision.datasets.", "torchtext.datasets.", "torchaudio.datasets.", "tensorflow_datasets.",
+    "tensorflow.keras.datasets.", "keras.datasets.", "sklearn.datasets.load_", "sklearn.datasets.fetch_",
+    "webdataset.", "litdata.", "streaming.StreamingDataset", "fastai.data.external.untar_data",
+    "fastai.vision.all.untar_data", "fastai.text.all.untar_data", "fastai.tabular.all.untar_data",
+)
+# Data-source methods on an object whose constructor is unknown (`datagen.flow_from_directory`).
+DATA_SOURCE_METHODS = frozenset({"flow_from_directory", "flow_from_dataframe", "read_csv", "from_folder"})
+# Draws that make data (inputs, targets, a dataset's items), as opposed to weights or augmentation:
+# one of these calls, written in a dataset class or a data/batch function (DATA_SCOPE) or assigned
+# to a variable named like data (DATA_VARIABLE: `inp = torch.rand(20, 10)`, `Y = f(X) + noise`).
+# `W = torch.randn(3)` trained by SGD is a weight, not data.
+DATA_SCOPE = r".*(?:dataset|datamodule|data|batch).*"
+DATA_VARIABLE = (
+    r"(?:\w+_)?(?:x|y|xs|ys|inp|inps|inputs?|labels?|targets?|tgts?|batch(?:es)?|data|dataset|tokens|images?|imgs"
+    r"|features|samples)(?:_\w+)?"
+)
+SYNTHETIC_DRAWS = frozenset(
+    {"torch.rand", "torch.randn", "torch.randint", "torch.normal"}
+    | {f"numpy.random.{n}" for n in ("rand", "randn", "randint", "random", "random_sample", "normal", "uniform", "choice")}
+    | {f"sklearn.datasets.make_{n}" for n in ("classification", "regression", "blobs", "moons", "circles")}
+)

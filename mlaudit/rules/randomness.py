@@ -11,13 +11,14 @@ import ast
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from mlaudit.analysis.config_index import is_training_path
-from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, traces
-from mlaudit.facts.python import argparse_default, argparse_dest
+from mlaudit.analysis.trace import HELPER_SEED, UNRESOLVED_STEP, Step, Trace, Tracer, Traces, traces
+from mlaudit.analysis.training import evaluates, mechanics_demo
+from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.randomness import (
     ALGORITHMS,
+    BENCHMARK,
     CALL,
     CUDA,
     DEFERRED,
@@ -31,11 +32,13 @@ from mlaudit.facts.randomness import (
     SOURCE,
     TRAIN,
     UNUSED,
+    BenchmarkSite,
     RandEvent,
     RandomnessFacts,
 )
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Level
 from mlaudit.knowledge import randomness as data
 from mlaudit.project.dependencies import dependency_index
@@ -46,17 +49,7 @@ from mlaudit.rules.base import ProjectRule, PythonRule
 # The repo's seeding helpers as (path, function, line), worked out on first call.
 Helpers = Callable[[], list[tuple[str, str, int]]]
 
-CUDNN_BENCHMARK = "torch.backends.cudnn.benchmark"
-LIGHTNING_TRAINERS = frozenset(
-    {"lightning.Trainer", "lightning.pytorch.Trainer", "pytorch_lightning.Trainer", "lightning.fabric.Fabric"}
-)
-
-
-def _truthy_constant(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and bool(node.value) and node.value is not Ellipsis
-
-
-class CudnnBenchmark(PythonRule):
+class CudnnBenchmark(ProjectRule):
     code = "ML103"
     name = "cudnn-benchmark"
     summary = "cudnn.benchmark = True makes convolution algorithm choice nondeterministic"
@@ -70,55 +63,115 @@ class CudnnBenchmark(PythonRule):
         # Not torch's cudnn.
         "class Cfg: pass\ncudnn = Cfg()\ncudnn.benchmark = True\n",
         "import lightning as L\ntrainer = L.Trainer(benchmark=False)\n",
+        # An inference program (timm's inference.py, yolov5's stream loader): nothing trains, so the
+        # algorithm cuDNN picks changes no model.
+        "import torch\n\nif __name__ == '__main__':\n    torch.backends.cudnn.benchmark = True\n"
+        "    model = torch.nn.Linear(2, 2).eval()\n    print(model(torch.ones(1, 2)))\n",
+        # A test that flips global flags to check they are restored is not a training run.
+        {"tests/test_launcher.py": "import torch\n\ndef test_restores_flags():\n    torch.backends.cudnn.benchmark = True\n"},
+        # A speed benchmark measures exactly what benchmark mode changes.
+        {"benchmark.py": "import torch\n\nif __name__ == '__main__':\n    torch.backends.cudnn.benchmark = True\n"
+                         "    w = torch.zeros(2, requires_grad=True)\n    torch.optim.SGD([w], lr=0.1).step()\n"},
     )
     invalid = (
         "import torch\ntorch.backends.cudnn.benchmark = True  # expect: ML103\n",
         "from torch.backends import cudnn as c\nc.benchmark = True  # expect: ML103\n",
         "import torch.backends.cudnn as cudnn\ncudnn.benchmark = 1  # expect: ML103\n",
         "import argparse, torch\np = argparse.ArgumentParser()\np.add_argument('--benchmark', type=int, default=1)\n"
-        "args = p.parse_args()\ntorch.backends.cudnn.benchmark = args.benchmark  # expect: ML103\n",
+        "args = p.parse_args()\ntorch.backends.cudnn.benchmark = args.benchmark  # expect: ML103\n"
+        "w = torch.zeros(2, requires_grad=True)\ntorch.optim.SGD([w], lr=0.1).step()\n",
         "from lightning.pytorch import Trainer\ntrainer = Trainer(benchmark=True)  # expect: ML103\n",
+        # A training program reaches a helper in another module that turns it on.
+        {
+            "utils.py": "import torch\n\ndef setup():\n    torch.backends.cudnn.benchmark = True  # expect: ML103\n",
+            "train.py": "import torch\nfrom utils import setup\n\nif __name__ == '__main__':\n    setup()\n"
+            "    w = torch.zeros(2, requires_grad=True)\n    torch.optim.SGD([w], lr=0.1).step()\n",
+        },
+        # A sampling program that asks for determinism and then undoes it (paella's notebooks).
+        "import torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n    torch.backends.cudnn.deterministic = True\n"
+        "    torch.backends.cudnn.benchmark = True  # expect: ML103\n",
     )
 
-    def begin(self, ctx: PyContext) -> None:
-        self.pending: list[tuple[ast.AST, str]] = []  # assignments from a variable: args.benchmark
-        self.arg_defaults: dict[str, Any] = {}  # argparse dest -> default
+    def check(self, model: ProjectModel) -> Iterator[Finding]:
+        """A site reached by a program that trains (or turns deterministic algorithms on) is
+        reported once per program, at the first site it runs. A site reached by a program that
+        visibly does not train (it runs its model for inference, measures speed, or is a mechanics
+        demo) and by no training program is not reported, nor is anything in a test. Any other
+        site (a bare script, a library function no program reaches, a notebook that trains or
+        asks for determinism) is reported where it is."""
+        found = traces(model)
+        sites = {
+            (file.path, site.line): (file, site)
+            for file, facts in model.python_modules() if not file.has_role(kinds.TEST)
+            for site in _randomness(facts).benchmark_sites
+        }
+        quiet: set[tuple[str, int]] = set()  # reached by an inference program or a speed benchmark
+        reported: set[tuple[str, int]] = set()
+        for trace in found.traces:
+            steps = [s for s in trace.steps if s.event.kind == BENCHMARK and (s.path, s.event.line) in sites]
+            if not steps:
+                continue
+            why = self._why(trace, found)
+            if not why and self._not_training(trace, found):
+                quiet.update((s.path, s.event.line) for s in steps)
+            if why and (steps[0].path, steps[0].event.line) not in reported:
+                key = (steps[0].path, steps[0].event.line)
+                reported.add(key)
+                yield self._finding(*sites[key], "runs")
+        for key, (file, site) in sorted(sites.items(), key=lambda item: item[0]):
+            if key not in quiet and key not in reported and self._judged_alone(model, file.path, file.format, reported):
+                reported.add(key)
+                yield self._finding(file, site, "runs")
 
-    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
-        if not any(ctx.qualname(t) == CUDNN_BENCHMARK for t in node.targets):
-            return
-        if _truthy_constant(node.value):
-            ctx.report(self, node, "cudnn.benchmark = True picks convolution algorithms by timing, so runs with "
-                       "the same seed can differ; set it to False (and cudnn.deterministic = True).")
-        elif isinstance(node.value, ast.Attribute):
-            self.pending.append((node, node.value.attr))
+    @staticmethod
+    def _why(trace: Trace, found: Traces) -> str:
+        """Why this program's runs should repeat: it trains, or it asks for deterministic algorithms."""
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
+            return ""  # a speed benchmark measures what benchmark mode changes
+        if any(s.event.kind == DET_ON for s in trace.steps):
+            return "turns deterministic algorithms on"
+        if trace.training is not None and not mechanics_demo(trace, found.import_lines(trace.entry.path)):
+            return "trains"
+        return ""
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
-            dest, default = _argparse_default(node)
-            if dest:
-                self.arg_defaults[dest] = default
-            return
-        if ctx.qualname(node.func) in LIGHTNING_TRAINERS:
-            for keyword in node.keywords:
-                if keyword.arg == "benchmark" and _truthy_constant(keyword.value):
-                    ctx.report(self, keyword, "Trainer(benchmark=True) turns on cudnn.benchmark, which picks "
-                               "convolution algorithms by timing; use benchmark=False for reproducible runs.")
+    @staticmethod
+    def _not_training(trace: Trace, found: Traces) -> bool:
+        """A program that visibly does not train: a speed benchmark, a mechanics demo, or one that
+        runs its model for inference (`model.eval()`, `torch.no_grad()`)."""
+        name = trace.entry.path.rsplit("/", 1)[-1].lower()
+        if any(part in name for part in data.BENCHMARK_NAME_PARTS):
+            return True
+        if trace.training is not None:
+            return True  # it trains but `_why` said no: a mechanics demo
+        return evaluates(trace, found.tracer)
 
-    def end(self, ctx: PyContext) -> None:
-        for node, dest in self.pending:
-            if self.arg_defaults.get(dest):
-                ctx.report(self, node, f"cudnn.benchmark is turned on by default here (option '{dest}' defaults to "
-                           f"{self.arg_defaults[dest]!r}); default it to off so runs are reproducible.")
+    @staticmethod
+    def _judged_alone(model: ProjectModel, path: str, fmt: str, reported: set[tuple[str, int]]) -> bool:
+        """A site no training program reaches and no inference program either. A notebook is its
+        own program: it counts when it trains or asks for determinism, once. Anything else is
+        reported (a bare script, a library function: nothing says it is not part of a run)."""
+        if fmt != "notebook":
+            return True
+        if any(p == path for p, _ in reported):
+            return False
+        facts = next((f for file, f in model.python_modules() if file.path == path), None)
+        events = _randomness(facts).events if facts is not None else ()
+        return any(e.kind in (TRAIN, DET_ON) for e in events)
 
-
-def _argparse_default(node: ast.Call) -> tuple[str | None, Any]:
-    """(dest, default) of an `add_argument` call, when both are literal."""
-    return argparse_dest(node), argparse_default(node, _constant_value)
-
-
-def _constant_value(node: ast.expr) -> Any:
-    return node.value if isinstance(node, ast.Constant) else None
+    def _finding(self, file: SourceFile, site: BenchmarkSite, who: str) -> Finding:
+        if site.how == "keyword":
+            message = (f"Trainer(benchmark=True) turns on cudnn.benchmark, which picks convolution algorithms by "
+                       f"timing, so {who} with the same seed can differ; use benchmark=False for reproducible runs.")
+        elif site.how == "assignment":
+            message = (f"cudnn.benchmark = True picks convolution algorithms by timing, so {who} with the same seed "
+                       "can differ; set it to False (and cudnn.deterministic = True).")
+        else:
+            message = (f"cudnn.benchmark is turned on by default here (option '{site.how}' defaults to "
+                       f"{site.default!r}), so {who} with the same seed can differ; default it to off.")
+        if site.cell:
+            message = f"cell {site.cell}: {message}"
+        return Finding(self.code, message, file.path, site.line, site.col, site.end_line, site.end_col, level=self.level)
 
 
 class NondeterministicAlgorithms(PythonRule):
@@ -210,6 +263,7 @@ def _uses(trace: Trace) -> list[tuple[int, Step]]:
         (i, s) for i, s in enumerate(trace.steps)
         if s.event.kind == SOURCE and s.event.families and s.event.families[0] in data.GLOBAL_FAMILIES
         and SEED_MATERIAL not in s.event.flags
+        and s.event.read_until != 0  # a value nothing reads (an estimator rebound before it is fitted)
         and (trains or (s.event.families[0] != data.TORCH and s.path == trace.entry.path))
     ]
 
@@ -242,6 +296,13 @@ def _families(families: Iterable[str]) -> str:
     if data.TORCH in chosen:
         chosen.discard(data.CUDA)  # torch.manual_seed also seeds CUDA; naming both is noise
     return ", ".join(data.FAMILY_LABELS[f] for f in sorted(chosen))
+
+
+def _real_programs(found: Traces) -> Iterator[Trace]:
+    """The traced programs, less mechanics demos: a program that trains only on numbers it draws
+    on the spot (`mlaudit.analysis.training`) keeps nothing a seed or deterministic kernels would
+    make repeatable."""
+    return (trace for trace in found.traces if not mechanics_demo(trace, found.import_lines(trace.entry.path)))
 
 
 def _dedupe(findings: Iterable[Finding | None]) -> Iterator[Finding]:
@@ -291,10 +352,42 @@ class MissingSeed(ProjectRule):
         # JAX: an explicit PRNG key from a constant is a seed.
         "import jax\n\nif __name__ == '__main__':\n    key = jax.random.PRNGKey(0)\n"
         "    x = jax.random.normal(key, (3,))\n",
+        # A mechanics demo (a DDP/TP wiring example, a bug-report template): it trains only on numbers it
+        # draws on the spot, reads no data, so nothing it computes is kept.
+        "import torch\n\nclass RandomDataset(torch.utils.data.Dataset):\n    def __init__(self, n):\n"
+        "        self.data = torch.randn(n, 8)\n    def __len__(self):\n        return len(self.data)\n"
+        "    def __getitem__(self, i):\n        return self.data[i]\n\nif __name__ == '__main__':\n"
+        "    model = torch.nn.Linear(8, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    for x in torch.utils.data.DataLoader(RandomDataset(64), batch_size=8):\n"
+        "        model(x).sum().backward()\n        opt.step()\n",
+        # An estimator built without random_state draws when fitted: this one is rebound first.
+        "from sklearn.linear_model import SGDClassifier\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+        "    clf = SGDClassifier(loss='hinge')\n    clf = SVC(random_state=1)\n    clf.fit([[0], [1]], [0, 1])\n",
+        # The __main__ demo of a module that a script next to it imports (no __init__.py: Python resolves
+        # a script's imports from its own folder) is not a program of the project.
+        {
+            "gridworld/gridworld_env.py": "import numpy as np\n\nclass Env:\n    def step(self):\n"
+            "        return np.random.choice(4)\n\nif __name__ == '__main__':\n    print(np.random.choice(4))\n",
+            "gridworld/qlearning.py": "from gridworld_env import Env\n\nif __name__ == '__main__':\n    print(Env().step())\n",
+        },
+        # A Trainer subclass of the repo: transformers.Trainer.__init__ seeds before the subclass draws.
+        {
+            "base.py": "from transformers import Trainer\n\nclass BaseTrainer(Trainer):\n"
+            "    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n",
+            "bco.py": "import numpy as np\nfrom base import BaseTrainer\n\nclass BCOTrainer(BaseTrainer):\n"
+            "    def __init__(self, args):\n        super().__init__(args=args)\n"
+            "        self.sample = np.random.choice(10)\n        print(self.sample)\n",
+            "train.py": "import torch\nfrom bco import BCOTrainer\n\nif __name__ == '__main__':\n    BCOTrainer(args=None)\n"
+            "    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()\n",
+        },
+        # A draw whose value is last read before the seed (a notebook-style demo before the seeded part).
+        "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)\n"
+        "    print(sum(p.numel() for p in conv.parameters()))\n    torch.manual_seed(1)\n"
+        "    model = torch.nn.Linear(2, 2)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
     )
     invalid = (
         # A program that does not train, drawing in its own code: its output is the draw.
-        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n",
+        "import numpy as np\n\nif __name__ == '__main__':\n    x = np.random.rand(3)  # expect: ML101\n    print(x)\n",
         # Seeded only after the model drew its initial weights.
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2)  # expect: ML101\n"
         "    torch.manual_seed(0)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
@@ -312,12 +405,29 @@ class MissingSeed(ProjectRule):
         # typer.run(main) runs main().
         "import numpy as np, typer\n\ndef main(n: int = 3):\n    print(np.random.rand(n))  # expect: ML101\n\n"
         "if __name__ == '__main__':\n    typer.run(main)\n",
+        # Real data read, random noise drawn as input (a GAN): it trains on real data.
+        "import torch, torchvision\n\nif __name__ == '__main__':\n    data = torchvision.datasets.MNIST('data', download=True)\n"
+        "    gen = torch.nn.Linear(16, 784)  # expect: ML101\n    opt = torch.optim.Adam(gen.parameters())\n"
+        "    noise = torch.randn(8, 16)\n    gen(noise).sum().backward()\n    opt.step()\n",
+        # A value read while its variable is bound again (`accelerator.prepare`) is read.
+        "import torch\n\nif __name__ == '__main__':\n    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)\n"
+        "    loader = torch.utils.data.DataLoader([1, 2], shuffle=True)  # expect: ML101\n"
+        "    opt, loader = prepare(opt, loader)\n",
+        # A training script that another script next to it imports is still a program.
+        {
+            "exp/train.py": "import torch\n\ndef build():\n    return torch.nn.Linear(2, 2)  # expect: ML101\n\n"
+            "if __name__ == '__main__':\n    model = build()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+            "exp/evaluate.py": "from train import build\n\nif __name__ == '__main__':\n    print(build())\n",
+        },
+        # A draw read after the seed still counts: the model's weights drawn before it are trained.
+        "import torch\n\nif __name__ == '__main__':\n    conv = torch.nn.Conv2d(1, 2, 3)  # expect: ML101\n"
+        "    torch.manual_seed(1)\n    opt = torch.optim.SGD(conv.parameters(), lr=0.1)\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
         helpers = functools.cache(found.seeding_helpers)  # only a finding without a seed needs them
-        return _dedupe(self._check(trace, helpers) for trace in found.traces)
+        return _dedupe(self._check(trace, helpers) for trace in _real_programs(found))
 
     def _check(self, trace: Trace, helpers: Helpers) -> Finding | None:
         uses = _uses(trace)
@@ -345,11 +455,29 @@ class MissingSeed(ProjectRule):
                 first_of.setdefault(family, i)
         for index, step in immediate:
             family = step.event.families[0]
+            seed = None
             if index < seeds[0]:
-                return index, step, trace.steps[first_of.get(family, seeds[0])]
-            if family in first_of and index < first_of[family]:
-                return index, step, trace.steps[first_of[family]]
+                seed = trace.steps[first_of.get(family, seeds[0])]
+            elif family in first_of and index < first_of[family]:
+                seed = trace.steps[first_of[family]]
+            if seed is not None and not MissingSeed._dead_before(trace, step, seed):
+                return index, step, seed
         return None
+
+    @staticmethod
+    def _dead_before(trace: Trace, step: Step, seed: Step) -> bool:
+        """Whether the drawn value is last read before the seeding call, in the same function (a
+        notebook-style script draws for a demo, then seeds before the part that trains): nothing
+        after the seed depends on it, and the seed resets the generator it advanced."""
+        last_read = step.event.read_until
+        if last_read <= 0:
+            return False
+        if seed.path == step.path and seed.event.scope == step.event.scope:
+            return last_read < seed.event.line
+        index = trace.steps.index(seed)
+        helper = next((s for s in reversed(trace.steps[:index]) if s.event.kind == HELPER_SEED and s.site == seed.site), None)
+        return (helper is not None and helper.path == step.path and helper.event.scope == step.event.scope
+                and last_read < helper.event.line)
 
     def _finding(
         self, trace: Trace, step: Step, later_seed: Step | None, helpers: Helpers,
@@ -412,14 +540,14 @@ class PartialSeed(ProjectRule):
     )
     invalid = (
         "import numpy as np, torch\n\nif __name__ == '__main__':\n    torch.manual_seed(0)\n"
-        "    noise = np.random.rand(3)  # expect: ML102\n",
+        "    noise = np.random.rand(3)  # expect: ML102\n    print(noise)\n",
         "import torch\n\nif __name__ == '__main__':\n    torch.cuda.manual_seed_all(0)\n"
         "    w = torch.randn(3, requires_grad=True)  # expect: ML102\n    optimizer = torch.optim.SGD([w], lr=0.1)\n"
         "    w.sum().backward()\n    optimizer.step()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        return _dedupe(f for trace in traces(model).traces for f in self._check(trace))
+        return _dedupe(f for trace in _real_programs(traces(model)) for f in self._check(trace))
 
     def _check(self, trace: Trace) -> list[Finding]:
         seeds = [s for s in trace.steps if s.event.kind == SEED]
@@ -470,6 +598,11 @@ class DeterminismNotEnforced(ProjectRule):
             "    net = Net().cuda()\n    opt = torch.optim.SGD(net.parameters(), lr=0.1)\n",
             "detect.py": "from models.yolo import Net\n\nif __name__ == '__main__':\n    Net()\n",
         },
+        # A DDP-style mechanics demo: one step on random inputs and labels, no data read.
+        "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(10, 5).cuda()\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.001)\n    inputs = torch.randn(20, 10).cuda()\n"
+        "    labels = torch.randn(20, 5).cuda()\n    torch.nn.functional.mse_loss(model(inputs), labels).backward()\n"
+        "    opt.step()\n",
     )
     invalid = (
         "import torch\n\nif __name__ == '__main__':\n    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n"
@@ -478,11 +611,16 @@ class DeterminismNotEnforced(ProjectRule):
         "import torch\nfrom mylib import build_optimizer\n\nif __name__ == '__main__':\n"
         "    model = torch.nn.Linear(2, 2).cuda()  # expect: ML105\n    optimizer = build_optimizer(model)\n"
         "    model(torch.ones(1, 2).cuda()).sum().backward()\n    optimizer.step()\n",
+        # Real data with random noise added: not a demo.
+        "import numpy as np, torch\n\nif __name__ == '__main__':\n"
+        "    x = torch.from_numpy(np.load('train.npy')).cuda()  # expect: ML105\n"
+        "    model = torch.nn.Linear(10, 5).cuda()\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    inputs = x + torch.randn(20, 10).cuda()\n    model(inputs).sum().backward()\n    opt.step()\n",
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         found = traces(model)
-        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in found.traces)
+        return _dedupe(self._check(trace, found.import_lines(trace.entry.path)) for trace in _real_programs(found))
 
     def _check(self, trace: Trace, import_lines: frozenset[int]) -> Finding | None:
         kinds = {s.event.kind for s in trace.steps}
@@ -690,3 +828,8 @@ def _cublas_configured(model: ProjectModel) -> bool:
         if data.CUBLAS_VAR in content:
             return True
     return False
+
+
+def _randomness(facts: ModuleFacts) -> RandomnessFacts:
+    """The module's randomness facts (empty when the extractor found nothing to record)."""
+    return facts.family(RandomnessFacts) or RandomnessFacts()

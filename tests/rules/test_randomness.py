@@ -210,6 +210,7 @@ import torch
 
 def build_model(cfg):
     perm = np.random.permutation(10)
+    print(perm)
     return torch.nn.Linear(cfg.width, 2)
 """,
     "configs/train.yaml": "seed: 1\nwidth: 4\nepochs: 1\n",
@@ -391,7 +392,7 @@ def test_project_script_target_without_seed(tmp_path: Path) -> None:
 def test_dvc_stage_script_is_an_entry_point(tmp_path: Path) -> None:
     files = {
         "dvc.yaml": "stages:\n  train:\n    cmd: python src/train.py --epochs 2\n    deps: [src/train.py]\n",
-        "src/train.py": "import numpy as np\n\nX = np.random.randn(10, 2)  # expect: ML101\n",
+        "src/train.py": "import numpy as np\n\nX = np.random.randn(10, 2)  # expect: ML101\nprint(X)\n",
         "src/evaluate.py": "import numpy as np\n\n\ndef load():\n    return np.random.randn(10, 2)\n",
     }
     assert_exact(tmp_path, files)
@@ -497,6 +498,7 @@ from transformers import Trainer, TrainingArguments
 if __name__ == "__main__":
     early = random.random()  # expect: ML101
     trainer = Trainer(args=TrainingArguments(output_dir="out"))
+    print(early)
 """,
         "ft_ok.py": """import random
 
@@ -526,6 +528,7 @@ if __name__ == "__main__":
 
 if __name__ == "__main__":
     clf = RandomForestClassifier(n_estimators=10)  # expect: ML101
+    clf.fit([[0], [1]], [0, 1])
 """,
     }
     assert_exact(tmp_path, files)
