@@ -290,13 +290,19 @@ def _all_findings(
         return memo, AnalysisStats(hits=len(keys))
     shape = project_shape(listed, keys, settings) if latest is not None else ""
     last = _latest_state(cache, latest)
-    reused = _from_state(listed, keys, settings, cache, options, last, shape) if last is not None else None
+    reused, fresh, stats = _from_state(listed, keys, settings, cache, options, last, shape)
     if reused is not None:
-        found, stats = reused
+        found = reused
         clock.lap("analyse")
         clock.lap("project")
     else:
-        every, stats = analyse_all(listed, settings, cache, options.jobs, keys)
+        # The changed files were analysed by the attempt above: only the others are left.
+        done = {r.facts.path: r for r in fresh}
+        rest, more = analyse_all([f for f in listed if f.path not in done], settings, cache, options.jobs, keys)
+        done.update((r.facts.path, r) for r in rest)
+        every = [done[f.path] for f in listed]
+        stats = AnalysisStats(stats.hits + more.hits, stats.misses + more.misses, max(stats.workers, more.workers),
+                              stats.warnings + more.warnings)
         clock.lap("analyse")
         model = ProjectModel(root, files, {r.facts.path: r.facts for r in every}, git, settings)
         project_findings, project_errors = run_project_rules(model)
@@ -329,21 +335,22 @@ def _from_state(
     settings: Settings,
     cache: Cache | None,
     options: CheckOptions,
-    state: RunState,
+    state: RunState | None,
     shape: str,
-) -> tuple[RunMemo, AnalysisStats] | None:
+) -> tuple[RunMemo | None, list[FileResult], AnalysisStats]:
     """The findings of a run where only Python files changed and none of their facts did (a
     comment, a reworded message, a changed constant): the changed files are analysed, every other
-    file's findings and the project findings are the last run's. None when the project rules must
-    run again (another file changed, or a changed file's facts did)."""
-    if cache is None or state.shape != shape:
-        return None
+    file's findings and the project findings are the last run's. No memo when the project rules
+    must run again (another file changed, or a changed file's facts did); then the changed files'
+    fresh results come back, so that the full run does not analyse (or count) them twice."""
+    if cache is None or state is None or state.shape != shape:
+        return None, [], AnalysisStats()
     changed = changed_files(listed, keys, state)
     fresh, stats = analyse_all(changed, settings, cache, options.jobs, keys)
     for file, result in zip(changed, fresh, strict=True):
         old = cache.load(state.keys[file.path]) if file.path in state.keys else None
         if not isinstance(old, FileResult) or result.errors or not same_facts(old.facts, result.facts):
-            return None
+            return None, fresh, stats
     by_path = dict(state.findings)
     by_path.update((r.facts.path, (r.findings, r.errors)) for r in fresh)
     per_file = [by_path.get(f.path, ([], [])) for f in listed]
@@ -352,7 +359,7 @@ def _from_state(
     now = RunState({p: k for p, k in keys.items() if k}, by_path, shape, state.project)
     found = RunMemo([f for found, _ in per_file for f in found] + project_findings,
                     [e for _, errors in per_file for e in errors] + project_errors, now)
-    return found, stats
+    return found, fresh, stats
 
 
 def _target(path: Path) -> Path:
