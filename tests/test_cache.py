@@ -130,7 +130,8 @@ def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(tmp_path: Path, d
 
 
 def test_a_file_whose_entry_fails_to_load_is_analysed_again(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "r", {"a.py": BENCH + "# x = torch.zeros(3)\n# print(x)\n"})
+    files = {"a.py": BENCH + "# x = torch.zeros(3)\n# print(x)\n", "mlaudit.toml": 'extend-select = ["ML303"]\n'}
+    repo = make_repo(tmp_path / "r", files)
     expected = summary(run(repo))
     assert "ML303" in {code for _, _, _, code, _ in expected}
     for entry in [*_entries(repo), *(p for p in (repo / ".mlaudit_cache").rglob("run-*") if p.is_file())]:

@@ -101,6 +101,8 @@ class UntrackedData(ProjectRule):
 
 class LargeFileInGit(ProjectRule):
     code = "ML402"
+    # Measured at 0.00 on the round-3 validation corpus: opt-in until it reaches 0.95 (rules/ML402.md).
+    opt_in = True
     name = "large-file-in-git"
     summary = "A large data or model file is committed directly to git instead of DVC or LFS"
     defaults = {"max-size-mib": 1.0, "extend-extensions": [], "ignore-extensions": []}

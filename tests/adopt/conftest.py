@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# ML502 is opt-in (docs/validation.md); these flows need a finding in requirements.txt too.
+OPT_IN_ML502 = {"mlaudit.toml": 'extend-select = ["ML502"]\n'}
+
 TRAIN = """\
 import torch
 

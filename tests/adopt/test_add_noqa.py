@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlaudit.findings import Finding
 from mlaudit.fix.noqa import add_noqa
-from tests.adopt.conftest import reported, run_cli
+from tests.adopt.conftest import OPT_IN_ML502, reported, run_cli
 from tests.helpers import make_repo
 
 TRICKY = '''\
@@ -30,7 +30,7 @@ h = torch.load("h.pt")  # noqa
 
 
 def test_add_noqa_silences_every_finding_and_keeps_the_code(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo", {"train.py": TRICKY, "requirements.txt": "torch==2.1.0\nnumpy\n"})
+    repo = make_repo(tmp_path / "repo", {"train.py": TRICKY, "requirements.txt": "torch==2.1.0\nnumpy\n", **OPT_IN_ML502})
     before = ast.dump(ast.parse(TRICKY))
     first = run_cli(repo, "check", ".", "--add-noqa")
     assert first.returncode == 0, first.stdout + first.stderr

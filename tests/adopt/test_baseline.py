@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from mlaudit.engine.baseline import Key, line_hash_at, match
 from mlaudit.engine.fingerprint import line_hashes
-from tests.adopt.conftest import TRAIN, insert_lines, reported, run_cli
+from tests.adopt.conftest import OPT_IN_ML502, TRAIN, insert_lines, reported, run_cli
 from tests.helpers import git, make_repo
 
 
 def _adopted(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
-    repo = make_repo(tmp_path / "repo", files or {"train.py": TRAIN, "requirements.txt": "torch\n"})
+    repo = make_repo(tmp_path / "repo", files or {"train.py": TRAIN, "requirements.txt": "torch\n", **OPT_IN_ML502})
     written = run_cli(repo, "baseline")
     assert written.returncode == 0, written.stderr
     assert "wrote 3 findings" in written.stderr

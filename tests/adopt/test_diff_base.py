@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlaudit.engine.changed import parse_diff
-from tests.adopt.conftest import TRAIN, insert_lines, reported, run_cli
+from tests.adopt.conftest import OPT_IN_ML502, TRAIN, insert_lines, reported, run_cli
 from tests.helpers import git, make_repo
 
-FILES = {"train.py": TRAIN, "requirements.txt": "torch\n"}
+FILES = {"train.py": TRAIN, "requirements.txt": "torch\n", **OPT_IN_ML502}
 
 
 def test_only_changed_lines_are_reported(tmp_path: Path) -> None:

@@ -55,7 +55,9 @@ if __name__ == "__main__":
     main()
 """
 PROJECT = {
-    "pyproject.toml": '[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["torch==2.3.0"]\n',
+    # The opt-in rules too: an incremental run must agree with a cold run on every rule.
+    "pyproject.toml": '[project]\nname = "demo"\nversion = "0.1"\ndependencies = ["torch==2.3.0"]\n\n'
+    '[tool.mlaudit]\nextend-select = ["ML101", "ML102", "ML107", "ML201", "ML303", "ML502"]\n',
     "src/demo/__init__.py": "",
     "src/demo/seeding.py": SEEDING,
     "src/demo/data.py": DATA,
@@ -170,7 +172,7 @@ def test_a_comment_in_setup_py_still_reruns_the_project_rules(tmp_path: Path, mo
 
 
 def test_a_rule_that_reads_module_text_turns_the_reuse_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = make_repo(tmp_path / "r", {**PROJECT, "pyproject.toml": PROJECT["pyproject.toml"] + '[tool.mlaudit]\nextend-select = ["ML812"]\n'})
+    repo = make_repo(tmp_path / "r", {**PROJECT, "pyproject.toml": PROJECT["pyproject.toml"].replace('"ML502"]', '"ML502", "ML812"]')})
     run(repo)
     EDITS["a comment appended"][0](repo)
     project_runs = _counting_project_runs(monkeypatch)

@@ -21,7 +21,9 @@ from tests.helpers import write_tree
 
 
 def check(root: Path, select: str = "ML5") -> list[Finding]:
-    return check_paths([root], CheckOptions(select=[select], use_cache=False)).findings
+    # The whole family, ML502 included: a prefix leaves opt-in rules out, and ML502 is opt-in.
+    codes = [select, "ML502"] if select == "ML5" else [select]
+    return check_paths([root], CheckOptions(select=codes, use_cache=False)).findings
 
 
 def where(findings: list[Finding]) -> list[str]:

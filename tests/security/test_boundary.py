@@ -34,7 +34,7 @@ def outside_secret(tmp_path: Path) -> Path:
 
 def linked_repo(tmp_path: Path) -> Path:
     secret = outside_secret(tmp_path)
-    root = make_repo(tmp_path / "repo", {"real.py": "import random\nx = random.random()\nprint(x)\n"})
+    root = make_repo(tmp_path / "repo", {"real.py": "import torch\nx = torch.load('m.pt')\nprint(x)\n"})
     for name in LINKED_NAMES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).symlink_to(secret)
@@ -61,7 +61,7 @@ def test_symlinks_out_of_the_repository_are_never_read(tmp_path: Path) -> None:
 
 def test_a_named_symlink_out_of_the_repository_is_not_followed(tmp_path: Path) -> None:
     root = linked_repo(tmp_path)
-    (tmp_path / "home" / "stray.py").write_text("import random\nx = random.random()\nprint(x)\n")
+    (tmp_path / "home" / "stray.py").write_text("import torch\nx = torch.load('m.pt')\nprint(x)\n")
     result = run_cli(["check", str(root / "requirements.txt"), str(root / "train.py"), "--no-cache"])
     assert result.returncode == 0, result.stdout  # the links are in the repository, and not read
     assert "skipped requirements.txt" in result.stderr
@@ -110,7 +110,7 @@ def _guarded_open(secret: str, opened: list[str]):  # type: ignore[no-untyped-de
 
 
 def test_symlinks_inside_the_repository_are_followed(tmp_path: Path) -> None:
-    root = make_repo(tmp_path / "repo", {"src/real.py": "import random\nx = random.random()\nprint(x)\n"})
+    root = make_repo(tmp_path / "repo", {"src/real.py": "import torch\nx = torch.load('m.pt')\nprint(x)\n"})
     (root / "link.py").symlink_to("src/real.py")
     result = run_cli(["check", str(root), "--no-cache", "--output-format", "concise"])
     assert "link.py:2" in result.stdout and "src/real.py:2" in result.stdout
@@ -122,7 +122,7 @@ def test_symlinks_inside_the_repository_are_followed(tmp_path: Path) -> None:
 def test_a_fifo_is_skipped_not_opened(tmp_path: Path, name: str, in_git: bool) -> None:
     """git lists a tracked path that is now a FIFO (it never lists an untracked one); outside git
     the walk finds it."""
-    files = {"real.py": "import random\nx = random.random()\nprint(x)\n", name: "x = 1\n"}
+    files = {"real.py": "import torch\nx = torch.load('m.pt')\nprint(x)\n", name: "x = 1\n"}
     root = make_repo(tmp_path / "repo", files) if in_git else write_tree(tmp_path / "repo", files)
     (root / name).unlink()
     os.mkfifo(root / name)

@@ -13,7 +13,7 @@ from mlaudit.cli import main
 from mlaudit.engine.cache import TAG_TEXT, Cache, removable
 from tests.helpers import make_repo
 
-FILES = {"train.py": "import random\nx = random.random()\nprint(x)\n", "pyproject.toml": "[project]\nname = 'p'\n"}
+FILES = {"train.py": "import torch\nx = torch.load('m.pt')\nprint(x)\n", "pyproject.toml": "[project]\nname = 'p'\n"}
 
 
 def run_cli(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
