@@ -113,23 +113,11 @@ def pyproject_target(root: Path) -> Target | None:
 
 def test_files(root: Path) -> list[Path]:
     """tests' files (`test_*.py`, `*_test.py`) under root, sorted, skipping environments and builds."""
-    found: list[Path] = []
-    todo = [root]
-    while todo and len(found) < MAX_TEST_FILES:
-        folder = todo.pop()
-        try:
-            entries = sorted(folder.iterdir(), reverse=True)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
-                if entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
-                    todo.append(entry)
-            elif entry.suffix == ".py" and (entry.name.startswith("test_") or entry.name.endswith("_test.py")):
-                found.append(entry)
-    return sorted(found)
+    return python_files(root, _is_test_file)
+
+
+def _is_test_file(path: Path) -> bool:
+    return path.name.startswith("test_") or path.name.endswith("_test.py")
 
 
 TRAINING_CALLS = {"fit", "train", "run", "train_step", "training_step"}  # trainer.fit(), trainer.run()...
@@ -238,8 +226,9 @@ FRAMEWORKS = (
 MAX_SOURCE_BYTES = 1_000_000
 
 
-def python_files(root: Path) -> list[Path]:
-    """The repo's .py files, sorted, skipping environments, builds and hidden folders (bounded)."""
+def python_files(root: Path, keep: Callable[[Path], bool] = lambda path: True) -> list[Path]:
+    """The repo's .py files that `keep` accepts, sorted, skipping environments, builds and hidden
+    folders (bounded)."""
     found: list[Path] = []
     todo = [root]
     while todo and len(found) < MAX_TEST_FILES:
@@ -254,7 +243,7 @@ def python_files(root: Path) -> list[Path]:
             if entry.is_dir():
                 if entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
                     todo.append(entry)
-            elif entry.suffix == ".py":
+            elif entry.suffix == ".py" and keep(entry):
                 found.append(entry)
     return sorted(found)
 
