@@ -149,10 +149,9 @@ def find_pytest_target(root: Path) -> Target | None:
     """A pytest smoke test that trains: the surest tier first, then names with train/step, then path order."""
     candidates: list[tuple[int, bool, str, int, str]] = []
     for file in test_files(root):
-        try:
-            source = file.read_text(encoding="utf-8")
-            tree = ast.parse(source)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError):
+        source = read_source(file)
+        tree = parse_source(source) if source is not None else None
+        if source is None or tree is None:
             continue
         relative = file.relative_to(root).as_posix()
         for node in tree.body:
@@ -187,9 +186,8 @@ def locate(root: Path, target: Target) -> Location:
     if file is None:
         return Location("pyproject.toml", 1)
     relative = file.relative_to(root).as_posix()
-    try:
-        tree = ast.parse(file.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+    tree = parse_file(file)
+    if tree is None:
         return Location(relative, 1)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == target.function:
@@ -243,7 +241,7 @@ def python_files(root: Path, keep: Callable[[Path], bool] = lambda path: True) -
             if entry.is_dir():
                 if entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
                     todo.append(entry)
-            elif entry.suffix == ".py" and keep(entry):
+            elif entry.suffix == ".py" and entry.is_file() and keep(entry):  # never a FIFO or device
                 found.append(entry)
     return sorted(found)
 

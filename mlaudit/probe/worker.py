@@ -1279,7 +1279,9 @@ def become_subreaper() -> None:
 
 
 def descendants_of(pid: int) -> set[int]:
-    """Every process below `pid`, from /proc (empty where there is none)."""
+    """Every process below `pid`, from /proc (empty where there is none). The same walk as
+    `mlaudit.probe.reaper.descendants`: the worker imports nothing from mlaudit (it runs as a
+    standalone script in the project's interpreter), so it keeps its own copy."""
     children: dict[int, list[int]] = {}
     try:
         entries = [e for e in os.listdir("/proc") if e.isdigit()]

@@ -92,3 +92,24 @@ def test_a_test_that_runs_a_trainer_is_found_too(tmp_path: Path) -> None:
         "def test_training_config():\n    assert torch.ones(1)\n",
     )
     assert read_target(tmp_path).spec == "tests/test_smoke.py::test_two_iterations"
+
+
+def test_discovery_skips_fifos_and_oversized_files(tmp_path: Path) -> None:
+    """A hostile repository cannot make target discovery block on a FIFO or read a huge file."""
+    import os
+    import signal
+
+    from mlaudit.probe.target import MAX_SOURCE_BYTES, find_pytest_target, python_files
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    os.mkfifo(tests / "test_blocks.py")
+    (tests / "test_huge.py").write_text("def test_step():\n    pass\n" + "#" * MAX_SOURCE_BYTES)
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("discovery blocked"))
+    signal.alarm(20)
+    try:
+        assert tests / "test_blocks.py" not in python_files(tmp_path)
+        assert find_pytest_target(tmp_path) is None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
