@@ -35,18 +35,20 @@ def normalised(report: dict[str, Any]) -> str:
     return json.dumps(kept, indent=1, sort_keys=True)
 
 
-def run_check(mlaudit: str, repo: Path) -> dict[str, Any]:
+def run_check(mlaudit: str, repo: Path, select: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         command = [mlaudit, "check", str(repo), "--no-cache", "--output-format", "json", "-o", str(out), "--exit-zero"]
+        if select:
+            command += ["--select", select]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         result: dict[str, Any] = json.loads(out.read_text())
         return result
 
 
-def compare(mlaudit: str, corpus: Path, reference: Path, name: str) -> bool:
+def compare(mlaudit: str, corpus: Path, reference: Path, name: str, select: str | None = None) -> bool:
     expected = normalised(json.loads((reference / f"{name}.json").read_text()))
-    actual = normalised(run_check(mlaudit, corpus / name))
+    actual = normalised(run_check(mlaudit, corpus / name, select))
     if expected == actual:
         print(f"{name}: same")
         return True
@@ -62,8 +64,17 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=Path("/work/corpus"), help="folder of the clones")
     parser.add_argument("--reference", type=Path, default=Path("/work/triage/r3/json"), help="folder of <repo>.json")
     parser.add_argument("--mlaudit", default=str(Path(sys.executable).parent / "mlaudit"), help="the mlaudit to run")
+    parser.add_argument("--select", help="passed to `check --select` (e.g. ML002,ML to include every opt-in rule)")
+    parser.add_argument("--write", action="store_true", help="write the reference reports instead of comparing")
     args = parser.parse_args()
-    results = [compare(args.mlaudit, args.corpus, args.reference, name) for name in args.repos]
+    if args.write:
+        args.reference.mkdir(parents=True, exist_ok=True)
+        for name in args.repos:
+            report = run_check(args.mlaudit, args.corpus / name, args.select)
+            (args.reference / f"{name}.json").write_text(json.dumps(report, indent=1, sort_keys=True))
+            print(f"{name}: written")
+        return 0
+    results = [compare(args.mlaudit, args.corpus, args.reference, name, args.select) for name in args.repos]
     print(f"{sum(results)} of {len(results)} reports identical")
     return 0 if all(results) else 1
 
