@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_default, argparse_dest
-from mlaudit.facts.walk import PyContext, resolve_relative
+from mlaudit.facts.walk import Callees, PyContext, resolve_relative
 from mlaudit.knowledge import randomness as data
 
 # Event kinds.
@@ -47,6 +47,33 @@ _DATA_SCOPE = re.compile(data.DATA_SCOPE, re.IGNORECASE)
 _DATA_VARIABLE = re.compile(data.DATA_VARIABLE, re.IGNORECASE)
 _GRADIENT_NAME = re.compile(data.GRADIENT_NAME, re.IGNORECASE)
 _LEARNING_RATE_NAME = re.compile(data.LEARNING_RATE_NAME, re.IGNORECASE)
+
+# Every callee and method name that some step of `RandomnessExtractor._classify` looks for, read
+# from the same tables. A call that matches none can only be a CALL event (and pass device strings),
+# so it skips the classification. A table that a step starts to read must be added here too;
+# tests/facts/test_randomness_gate.py checks every table of the knowledge module.
+_CLASSIFIED = Callees(
+    names=frozenset().union(
+        data.BENCHMARK_KEYWORDS, data.CLI_RUNNERS, data.SYS_PATH_EDITS, data.ENVIRONMENT_SETTERS,
+        {data.ENVIRONMENT_UPDATE}, data.DATA_SOURCE_CALLS, data.SEEDERS, data.ENTROPY_SEEDERS,
+        data.SEEDING_CONSTRUCTORS, {data.USE_DETERMINISTIC, data.DETERMINISTIC_DEBUG_MODE}, data.DETERMINISM_CALLS,
+        data.DETERMINISM_KEYWORDS, data.TORCH_RANDOM_FUNCTIONS, data.TORCH_INIT_RANDOM, data.TORCH_RANDOM_LAYERS,
+        data.TORCH_TRAINING_RANDOM, data.TORCH_DATA_RANDOM, data.DATALOADERS, data.NUMPY_GLOBAL_FUNCTIONS,
+        data.PYRANDOM_FUNCTIONS, data.TF_RANDOM_FUNCTIONS, data.LOCAL_GENERATORS, data.GENERATOR_WRAPPERS,
+        data.TORCH_GENERATORS, data.JAX_KEYS, data.TRAINING_CONSTRUCTORS, data.OPTIMIZER_CONSTRUCTORS,
+        data.GRADIENT_TREE_MAPS,
+    ),
+    prefixes=(
+        *data.DATA_SOURCE_PREFIXES, *data.MODEL_ZOO_PREFIXES, *data.TORCHVISION_TRANSFORM_PREFIXES,
+        *data.KERAS_LAYER_PREFIXES, "sklearn.", *data.OPTIMIZER_PREFIXES, *data.FUNCTIONAL_OPTIMIZER_PREFIXES,
+        *data.TRAINER_PREFIXES, "torch.cuda.",
+    ),
+)
+_CLASSIFIED_METHODS = frozenset().union(
+    {"add_argument", "__init__", "cuda"}, data.TORCH_GENERATOR_SEEDING_METHODS, data.DATA_SOURCE_METHODS,
+    data.TORCH_RANDOM_METHODS, data.STEP_METHODS, data.FIT_METHODS, data.IN_PLACE_UPDATES,
+    data.GRADIENT_UPDATE_METHODS, {m.method for m in data.DATA_METHODS},
+)
 
 
 class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
@@ -212,11 +239,33 @@ class RandomnessExtractor:
             self.assigned[(ctx.function, written)] = value
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        if id(node) in self.skip:
+        if self.skip and id(node) in self.skip:
             return
+        func = node.func
+        method = func.attr if type(func) is ast.Attribute else ""
         callee, receiver = self._effective(node, ctx)
+        if method in _CLASSIFIED_METHODS or (callee is not None and _CLASSIFIED.matches(callee)):
+            self._classify(node, callee, receiver, method, ctx)
+            return
+        # No table names this callee or method, so of `_classify`'s steps only the device strings
+        # and the CALL record can apply; most calls take this path.
+        if node.args or node.keywords:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if type(arg) is ast.Constant or type(arg) is ast.IfExp:
+                    self._cuda_strings(arg, ctx)
+        self._call_event(node, callee, receiver, ctx)
+
+    def _call_event(self, node: ast.Call, callee: str | None, receiver: str, ctx: PyContext) -> None:
+        """Record a call that may lead into the repo's own code (builtins cannot)."""
+        if callee and callee.startswith("builtins."):
+            return
         text = ctx.dotted(node.func) or ""
-        method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
+        note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
+        self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
+
+    def _classify(self, node: ast.Call, callee: str | None, receiver: str, method: str, ctx: PyContext) -> None:
+        """Every check of a call whose callee or method some table names (see `_CLASSIFIED`)."""
         if method == "add_argument":
             self._argparse(node, ctx)
             dest, default = argparse_dest(node), argparse_default(node, _const)
@@ -225,7 +274,7 @@ class RandomnessExtractor:
         self._benchmark_keyword(node, callee, ctx)
         if callee in data.CLI_RUNNERS and node.args and isinstance(node.args[0], ast.Name):
             self.cli_targets.append((node.args[0].id, ctx.line(node)))
-        if callee in ("sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"):
+        if callee in data.SYS_PATH_EDITS:
             self.sys_path = True
         self._environment(node, callee, ctx)
         self._data_read(node, callee, method, ctx)
@@ -240,11 +289,7 @@ class RandomnessExtractor:
         ):
             if classify(node, callee, method, ctx):
                 return
-        if callee and callee.startswith("builtins."):
-            return
-        # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
-        note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
-        self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
+        self._call_event(node, callee, receiver, ctx)
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
         name = ".".join([*ctx.scope, node.name])
@@ -600,10 +645,10 @@ class RandomnessExtractor:
                 self.events.append(event)
 
     def _environment(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
-        if callee in ("os.environ.setdefault", "os.putenv", "os.environ.__setitem__"):
+        if callee in data.ENVIRONMENT_SETTERS:
             if node.args and _const(node.args[0]) == data.CUBLAS_VAR:
                 self.cublas.append(ctx.line(node))
-        elif callee == "os.environ.update":
+        elif callee == data.ENVIRONMENT_UPDATE:
             keys: list[object] = [k.arg for k in node.keywords]
             for arg in node.args:
                 if isinstance(arg, ast.Dict):

@@ -48,6 +48,18 @@ class LineMap:
         return self.cells[line - 1]
 
 
+@dataclass(frozen=True)
+class Callees:
+    """Callees by qualified name: exact names and name prefixes (`"torch.cuda."`). Listeners use it
+    to tell, with a set lookup and one `startswith`, whether a call can matter to them at all."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def matches(self, callee: str) -> bool:
+        return callee in self.names or callee.startswith(self.prefixes)
+
+
 @dataclass
 class PyContext:
     """What listeners know about the module being walked, and where the walk is."""

@@ -252,6 +252,14 @@ ENTROPY_CALLS = frozenset(
 )
 ENTROPY_PREFIXES = ("secrets.",)
 
+# --- the program's environment -----------------------------------------------------------------
+
+# Calls that let imports reach folders outside the package (unresolved imports may be local modules).
+SYS_PATH_EDITS = frozenset({"sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"})
+# Calls that set one environment variable (its name first), and the one that sets several.
+ENVIRONMENT_SETTERS = frozenset({"os.environ.setdefault", "os.putenv", "os.environ.__setitem__"})
+ENVIRONMENT_UPDATE = "os.environ.update"
+
 # --- CUDA use -----------------------------------------------------------------------------------
 
 # torch.cuda calls that ask about the machine or tidy memory: they run the same whether or not the
