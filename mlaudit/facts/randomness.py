@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_default, argparse_dest
-from mlaudit.facts.walk import Callees, PyContext, resolve_relative
+from mlaudit.facts.walk import Callees, PyContext, iter_nodes, resolve_relative
 from mlaudit.knowledge import randomness as data
 
 # Event kinds.
@@ -69,6 +69,8 @@ _CLASSIFIED = Callees(
         *data.TRAINER_PREFIXES, "torch.cuda.",
     ),
 )
+# Assigned names that switch something on (see _switch), by their last component.
+_SWITCH_ATTRIBUTES = frozenset(n.rsplit(".", 1)[-1] for n in (data.CUDNN_BENCHMARK, data.CUDNN_DETERMINISTIC, data.SYS_PATH))
 _CLASSIFIED_METHODS = frozenset().union(
     {"add_argument", "__init__", "cuda"}, data.TORCH_GENERATOR_SEEDING_METHODS, data.DATA_SOURCE_METHODS,
     data.TORCH_RANDOM_METHODS, data.STEP_METHODS, data.FIT_METHODS, data.IN_PLACE_UPDATES,
@@ -136,8 +138,16 @@ class RandomnessExtractor:
         self.cublas: list[int] = []
         self.cli_targets: list[tuple[str, int]] = []
         self.targets: dict[int, str] = {}  # id of an assigned call -> the name it is assigned to
-        self.loaded: set[str] = set()  # names and attribute names read anywhere in the module
-        self.data_targets: dict[int, str] = {}  # id of a call inside an assigned value -> the name
+        # Names and attribute names read anywhere in the module, gathered only once a generator
+        # asks (see _mark_unused).
+        self.loaded: set[str] | None = None
+        self.module: ast.Module | None = None
+        self.var_names: set[str] = set()  # the names in self.vars, to skip its scope lookups cheaply
+        # The value of the last assignment to a dotted name, and that name: the calls its value is
+        # made of (_value_calls) are assigned to it. Expressions hold no statements, so a call met
+        # on the walk is in the value of the last assignment or in none (see _data_target).
+        self.assigned_value: ast.expr | None = None
+        self.assigned_name = ""
         self.arg_defaults: dict[str, object] = {}  # argparse dest -> literal default
         # cudnn.benchmark = <attribute>: (option name, event, site), kept if the option defaults on
         self.benchmark_pending: list[tuple[str, RandEvent, BenchmarkSite]] = []
@@ -155,12 +165,15 @@ class RandomnessExtractor:
 
     def _receiver(self, func: ast.expr, ctx: PyContext) -> str:
         """What the receiver of a method call was built from (`trainer.fit` after `trainer = Trainer()`)."""
-        if not isinstance(func, ast.Attribute):
+        if type(func) is not ast.Attribute:
             return ""
-        if isinstance(func.value, ast.Call):  # `Runner(cfg).fit()`
-            return ctx.qualname(func.value.func) or ""
-        base = ctx.dotted(func.value)
-        if base is None:
+        owner = func.value
+        if type(owner) is ast.Call:  # `Runner(cfg).fit()`
+            return ctx.qualname(owner.func) or ""
+        if not self.var_names:
+            return ""
+        base = ctx.dotted(owner)
+        if base is None or base not in self.var_names:
             return ""
         for scope in _enclosing(ctx.function):
             ctor = self.vars.get((scope, base))
@@ -176,6 +189,9 @@ class RandomnessExtractor:
         return callee, receiver
 
     # --- visitors ----------------------------------------------------------------------------
+
+    def visit_Module(self, node: ast.Module, ctx: PyContext) -> None:
+        self.module = node
 
     def visit_Import(self, node: ast.Import, ctx: PyContext) -> None:
         for alias in node.names:
@@ -200,28 +216,24 @@ class RandomnessExtractor:
         if self.watched:
             self._reads_before_rebinding(value, ctx)
         for target in targets:
-            if "device" in (ctx.dotted(target) or "").rsplit(".", 1)[-1].lower():
+            written = ctx.dotted(target)
+            if written is not None and "device" in written.rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
-            name = ctx.qualname(target)
-            if name == data.CUDNN_BENCHMARK:
-                self._benchmark(node, value, ctx)
-            if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
-                self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
-            if name == "sys.path":
-                self.sys_path = True
+            # A dotted target's qualified name ends with its attribute: only those of the switches
+            # below are worth resolving.
+            if type(target) is ast.Name or (type(target) is ast.Attribute and target.attr in _SWITCH_ATTRIBUTES):
+                self._switch(ctx.qualname(target), node, value, ctx)
             if (
                 isinstance(target, ast.Subscript)
                 and ctx.qualname(target.value) == "os.environ"
                 and _const(target.slice) == data.CUBLAS_VAR
             ):
                 self.cublas.append(ctx.line(node))
-            written = ctx.dotted(target)
             if written is None:
                 continue
             if "seed" in written.rsplit(".", 1)[-1].lower():
                 self._mark_seed_material(value)
-            for inner in _value_calls(value):
-                self.data_targets[id(inner)] = written
+            self.assigned_value, self.assigned_name = value, written
             if isinstance(value, ast.Call):
                 self.targets[id(value)] = written
                 callee, _ = self._effective(value, ctx)
@@ -229,6 +241,7 @@ class RandomnessExtractor:
                     # `self.x = Foo()` in a method is visible to every method of the class.
                     owner = ".".join(ctx.scope[:-1]) if written.startswith("self.") else ctx.function
                     self.vars[(owner, written)] = callee
+                    self.var_names.add(written)
                 if callee in data.TORCH_GENERATORS and id(value) not in self.skip:
                     self.generators[(ctx.function, written)] = RandEvent(
                         GENERATOR, callee, ctx.line(node), ctx.function, ctx.in_main_guard, text=written,
@@ -238,21 +251,36 @@ class RandomnessExtractor:
             # Remember the value; whether it is entropy is worked out only if a seeding call uses it.
             self.assigned[(ctx.function, written)] = value
 
+    def _switch(self, name: str | None, node: ast.AST, value: ast.expr, ctx: PyContext) -> None:
+        """`cudnn.benchmark = ...`, `cudnn.deterministic = ...`, `sys.path = ...`."""
+        if name == data.CUDNN_BENCHMARK:
+            self._benchmark(node, value, ctx)
+        if name == data.CUDNN_DETERMINISTIC and not _falsy(value):
+            self._add(DET_ON, name, node, ctx, note="cudnn.deterministic = True")
+        if name == data.SYS_PATH:
+            self.sys_path = True
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         if self.skip and id(node) in self.skip:
             return
         func = node.func
-        method = func.attr if type(func) is ast.Attribute else ""
-        callee, receiver = self._effective(node, ctx)
+        if type(func) is ast.Attribute:  # `_effective`, inlined: this runs for every call
+            method = func.attr
+            receiver = self._receiver(func, ctx)
+            callee = f"{receiver}.{method}" if receiver else ctx.qualname(func)
+        else:
+            method, receiver, callee = "", "", ctx.qualname(func)
         if method in _CLASSIFIED_METHODS or (callee is not None and _CLASSIFIED.matches(callee)):
             self._classify(node, callee, receiver, method, ctx)
             return
         # No table names this callee or method, so of `_classify`'s steps only the device strings
         # and the CALL record can apply; most calls take this path.
-        if node.args or node.keywords:
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if type(arg) is ast.Constant or type(arg) is ast.IfExp:
-                    self._cuda_strings(arg, ctx)
+        for arg in node.args:
+            if type(arg) is ast.Constant or type(arg) is ast.IfExp:
+                self._cuda_strings(arg, ctx)
+        for keyword in node.keywords:
+            if type(keyword.value) is ast.Constant or type(keyword.value) is ast.IfExp:
+                self._cuda_strings(keyword.value, ctx)
         self._call_event(node, callee, receiver, ctx)
 
     def _call_event(self, node: ast.Call, callee: str | None, receiver: str, ctx: PyContext) -> None:
@@ -262,7 +290,9 @@ class RandomnessExtractor:
         text = ctx.dotted(node.func) or ""
         # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
         note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
-        self._add(CALL, callee or "", node, ctx, text=text, receiver=receiver, note=note)
+        self.events.append(
+            RandEvent(CALL, callee or "", ctx.line(node), ctx.function, ctx.in_main_guard, (), text, receiver, note)
+        )
 
     def _classify(self, node: ast.Call, callee: str | None, receiver: str, method: str, ctx: PyContext) -> None:
         """Every check of a call whose callee or method some table names (see `_CLASSIFIED`)."""
@@ -329,14 +359,14 @@ class RandomnessExtractor:
             self._add(TRAIN, "-=", node, ctx, note="a gradient step by hand")
 
     def visit_Name(self, node: ast.Name, ctx: PyContext) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.loaded.add(node.id)
         if self.watched:
             self._follow(node, ctx)
 
     def _reads_before_rebinding(self, value: ast.expr, ctx: PyContext) -> None:
         """`a, loader = prepare(a, loader)` reads loader before it binds it again; the walk meets
         the targets first, so the value's reads of followed variables are counted here."""
+        if not any(scope == ctx.function for scope, _ in self.watched):
+            return  # the variables followed belong to other functions
         for sub in ast.walk(value):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 watched = self.watched.get((ctx.function, sub.id))
@@ -361,14 +391,12 @@ class RandomnessExtractor:
             else:
                 self._unwatch(key)
 
-    def visit_Attribute(self, node: ast.Attribute, ctx: PyContext) -> None:
-        if isinstance(node.ctx, ast.Load):
-            self.loaded.add(node.attr)
-
     def _cuda_strings(self, value: ast.expr, ctx: PyContext) -> None:
         """A "cuda" string counts as CUDA use only where it names a device: a call's argument, a value
         given to a device variable (either branch of a conditional). A "cuda" key in a
         table of backends or a list of attribute names is not device use."""
+        if type(value) is ast.Constant and not (type(value.value) is str and value.value[:4] == "cuda"):
+            return  # the common case, settled without building the list of branches
         for leaf in _branches(value):
             if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str) and _CUDA_STRING.fullmatch(leaf.value):
                 self._add(CUDA, leaf.value, leaf, ctx, note=f'"{leaf.value}" device')
@@ -449,11 +477,18 @@ class RandomnessExtractor:
         if callee in data.SYNTHETIC_DRAWS and self._as_data(node, ctx):
             flags += (AS_DATA,)
         self._add(SOURCE, callee or method, node, ctx, families=(family,), note=description, flags=flags)
-        target = self.data_targets.get(id(node), "")
+        target = self._data_target(node)
         if target.isidentifier() and not self.loops:
             self._unwatch((ctx.function, target))
             self.watched[(ctx.function, target)] = [len(self.events) - 1, 0, 0]
         return True
+
+    def _data_target(self, node: ast.Call) -> str:
+        """The name a call's result is assigned to, through method chains and arithmetic."""
+        value = self.assigned_value
+        if value is not None and any(inner is node for inner in _value_calls(value)):
+            return self.assigned_name
+        return ""
 
     def _unwatch(self, key: tuple[str, str]) -> None:
         """Stop following a variable: its value is bound again (or the module ends)."""
@@ -474,7 +509,7 @@ class RandomnessExtractor:
     def _as_data(self, node: ast.Call, ctx: PyContext) -> bool:
         """Whether a draw makes data: written in a dataset class or data/batch function, or assigned
         to a variable named like data."""
-        target = self.data_targets.get(id(node), "").rsplit(".", 1)[-1]
+        target = self._data_target(node).rsplit(".", 1)[-1]
         return bool(target and _DATA_VARIABLE.fullmatch(target)) or any(_DATA_SCOPE.fullmatch(part) for part in ctx.scope)
 
     def _mark_seed_material(self, expr: ast.expr) -> None:
@@ -722,9 +757,19 @@ class RandomnessExtractor:
 
     def _mark_unused(self, event: RandEvent) -> RandEvent:
         """Flag a generator assigned to a name that nothing in the module reads again."""
-        if not event.text or event.text.rsplit(".", 1)[-1] in self.loaded:
+        if not event.text or event.text.rsplit(".", 1)[-1] in self._loaded():
             return event
         return event._replace(flags=(*event.flags, UNUSED))
+
+    def _loaded(self) -> set[str]:
+        """Names and attribute names read anywhere in the module. Generators are rare, so this
+        reads the tree again for the few modules that build one, instead of collecting every
+        Name and Attribute on the walk."""
+        if self.loaded is None:
+            nodes = iter_nodes(self.module) if self.module is not None else []
+            self.loaded = {n.id for n in nodes if type(n) is ast.Name and type(n.ctx) is ast.Load}
+            self.loaded |= {n.attr for n in nodes if type(n) is ast.Attribute and type(n.ctx) is ast.Load}
+        return self.loaded
 
 
 @functools.lru_cache(maxsize=1024)  # asked for every method call; a module has few scopes

@@ -213,10 +213,10 @@ class PyContext:
 def _name_chain(node: ast.AST) -> list[str] | None:
     """["cfg", "optim", "lr"] for `cfg.optim.lr`; None unless the expression is a dotted name."""
     parts: list[str] = []
-    while isinstance(node, ast.Attribute):
+    while type(node) is ast.Attribute:
         parts.append(node.attr)
         node = node.value
-    if not isinstance(node, ast.Name):
+    if type(node) is not ast.Name:
         return None
     parts.append(node.id)
     parts.reverse()

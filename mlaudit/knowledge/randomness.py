@@ -255,6 +255,7 @@ ENTROPY_PREFIXES = ("secrets.",)
 # --- the program's environment -----------------------------------------------------------------
 
 # Calls that let imports reach folders outside the package (unresolved imports may be local modules).
+SYS_PATH = "sys.path"  # assigning it, like the calls below, edits where imports are found
 SYS_PATH_EDITS = frozenset({"sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir"})
 # Calls that set one environment variable (its name first), and the one that sets several.
 ENVIRONMENT_SETTERS = frozenset({"os.environ.setdefault", "os.putenv", "os.environ.__setitem__"})
