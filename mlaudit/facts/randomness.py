@@ -11,11 +11,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_default, argparse_dest
-from mlaudit.facts.walk import Callees, PyContext, iter_nodes, resolve_relative
+from mlaudit.facts.walk import Callees, CallRouter, PyContext, iter_nodes, resolve_relative
 from mlaudit.knowledge import randomness as data
 
 # Event kinds.
@@ -48,34 +49,8 @@ _DATA_VARIABLE = re.compile(data.DATA_VARIABLE, re.IGNORECASE)
 _GRADIENT_NAME = re.compile(data.GRADIENT_NAME, re.IGNORECASE)
 _LEARNING_RATE_NAME = re.compile(data.LEARNING_RATE_NAME, re.IGNORECASE)
 
-# Every callee and method name that some step of `RandomnessExtractor._classify` looks for, read
-# from the same tables. A call that matches none can only be a CALL event (and pass device strings),
-# so it skips the classification. A table that a step starts to read must be added here too;
-# tests/facts/test_randomness_gate.py checks every table of the knowledge module.
-_CLASSIFIED = Callees(
-    names=frozenset().union(
-        data.BENCHMARK_KEYWORDS, data.CLI_RUNNERS, data.SYS_PATH_EDITS, data.ENVIRONMENT_SETTERS,
-        {data.ENVIRONMENT_UPDATE}, data.DATA_SOURCE_CALLS, data.SEEDERS, data.ENTROPY_SEEDERS,
-        data.SEEDING_CONSTRUCTORS, {data.USE_DETERMINISTIC, data.DETERMINISTIC_DEBUG_MODE}, data.DETERMINISM_CALLS,
-        data.DETERMINISM_KEYWORDS, data.TORCH_RANDOM_FUNCTIONS, data.TORCH_INIT_RANDOM, data.TORCH_RANDOM_LAYERS,
-        data.TORCH_TRAINING_RANDOM, data.TORCH_DATA_RANDOM, data.DATALOADERS, data.NUMPY_GLOBAL_FUNCTIONS,
-        data.PYRANDOM_FUNCTIONS, data.TF_RANDOM_FUNCTIONS, data.LOCAL_GENERATORS, data.GENERATOR_WRAPPERS,
-        data.TORCH_GENERATORS, data.JAX_KEYS, data.TRAINING_CONSTRUCTORS, data.OPTIMIZER_CONSTRUCTORS,
-        data.GRADIENT_TREE_MAPS,
-    ),
-    prefixes=(
-        *data.DATA_SOURCE_PREFIXES, *data.MODEL_ZOO_PREFIXES, *data.TORCHVISION_TRANSFORM_PREFIXES,
-        *data.KERAS_LAYER_PREFIXES, "sklearn.", *data.OPTIMIZER_PREFIXES, *data.FUNCTIONAL_OPTIMIZER_PREFIXES,
-        *data.TRAINER_PREFIXES, "torch.cuda.",
-    ),
-)
 # Assigned names that switch something on (see _switch), by their last component.
 _SWITCH_ATTRIBUTES = frozenset(n.rsplit(".", 1)[-1] for n in (data.CUDNN_BENCHMARK, data.CUDNN_DETERMINISTIC, data.SYS_PATH))
-_CLASSIFIED_METHODS = frozenset().union(
-    {"add_argument", "__init__", "cuda"}, data.TORCH_GENERATOR_SEEDING_METHODS, data.DATA_SOURCE_METHODS,
-    data.TORCH_RANDOM_METHODS, data.STEP_METHODS, data.FIT_METHODS, data.IN_PLACE_UPDATES,
-    data.GRADIENT_UPDATE_METHODS, {m.method for m in data.DATA_METHODS},
-)
 
 
 class RandEvent(NamedTuple):  # a tuple: tens of thousands per repo, built and unpickled fast
@@ -270,18 +245,22 @@ class RandomnessExtractor:
             callee = f"{receiver}.{method}" if receiver else ctx.qualname(func)
         else:
             method, receiver, callee = "", "", ctx.qualname(func)
-        if method in _CLASSIFIED_METHODS or (callee is not None and _CLASSIFIED.matches(callee)):
-            self._classify(node, callee, receiver, method, ctx)
+        steps = _STEPS.route(callee, method)
+        if steps:
+            self._classify(node, callee, receiver, method, ctx, steps)
             return
         # No table names this callee or method, so of `_classify`'s steps only the device strings
         # and the CALL record can apply; most calls take this path.
+        self._device_arguments(node, ctx)
+        self._call_event(node, callee, receiver, ctx)
+
+    def _device_arguments(self, node: ast.Call, ctx: PyContext) -> None:
         for arg in node.args:
             if type(arg) is ast.Constant or type(arg) is ast.IfExp:
                 self._cuda_strings(arg, ctx)
         for keyword in node.keywords:
             if type(keyword.value) is ast.Constant or type(keyword.value) is ast.IfExp:
                 self._cuda_strings(keyword.value, ctx)
-        self._call_event(node, callee, receiver, ctx)
 
     def _call_event(self, node: ast.Call, callee: str | None, receiver: str, ctx: PyContext) -> None:
         """Record a call that may lead into the repo's own code (builtins cannot)."""
@@ -294,38 +273,46 @@ class RandomnessExtractor:
             RandEvent(CALL, callee or "", ctx.line(node), ctx.function, ctx.in_main_guard, (), text, receiver, note)
         )
 
-    def _classify(self, node: ast.Call, callee: str | None, receiver: str, method: str, ctx: PyContext) -> None:
-        """Every check of a call whose callee or method some table names (see `_CLASSIFIED`)."""
+    def _classify(
+        self, node: ast.Call, callee: str | None, receiver: str, method: str, ctx: PyContext, steps: tuple[_Step, ...]
+    ) -> None:
+        """Run the steps whose tables name this call (see `_STEPS`), in order: the ones that only
+        take note, the device strings among the arguments, then the classifiers until one settles
+        what the call is; a call none settles may lead into the repo's code."""
+        devices_done = False
+        for step in steps:
+            if step.after_devices and not devices_done:
+                self._device_arguments(node, ctx)
+                devices_done = True
+            if step.run(self, node, callee, method, ctx):
+                return
+        if not devices_done:
+            self._device_arguments(node, ctx)
+        self._call_event(node, callee, receiver, ctx)
+
+    def _argparse_option(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if method == "add_argument":
             self._argparse(node, ctx)
             dest, default = argparse_dest(node), argparse_default(node, _const)
             if dest:
                 self.arg_defaults[dest] = default
-        self._benchmark_keyword(node, callee, ctx)
+        return False
+
+    def _cli_runner(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if callee in data.CLI_RUNNERS and node.args and isinstance(node.args[0], ast.Name):
             self.cli_targets.append((node.args[0].id, ctx.line(node)))
+        return False
+
+    def _sys_path_edit(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if callee in data.SYS_PATH_EDITS:
             self.sys_path = True
-        self._environment(node, callee, ctx)
-        self._data_read(node, callee, method, ctx)
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
-            self._cuda_strings(arg, ctx)
-        self._generator_seeding(node, ctx, method)
-        if self._random_super_init(node, ctx):
-            return
-        for classify in (
-            self._seed, self._determinism, self._source, self._local_generator, self._training, self._cuda,
-            self._data_method,
-        ):
-            if classify(node, callee, method, ctx):
-                return
-        self._call_event(node, callee, receiver, ctx)
+        return False
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
         name = ".".join([*ctx.scope, node.name])
         self.class_bases[name] = tuple(ctx.qualname(b) or "" for b in node.bases)
 
-    def _random_super_init(self, node: ast.Call, ctx: PyContext) -> bool:
+    def _random_super_init(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         """`super().__init__(...)` in a subclass of a randomly initialised layer (`class L(nn.Linear)`)."""
         func = node.func
         if not (isinstance(func, ast.Attribute) and func.attr == "__init__" and isinstance(func.value, ast.Call)):
@@ -635,12 +622,13 @@ class RandomnessExtractor:
                               note="cudnn.benchmark")
             self.benchmark_pending.append((value.attr, event, self._site(node, value.attr, ctx)))
 
-    def _benchmark_keyword(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+    def _benchmark_keyword(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         """`Trainer(benchmark=True)`."""
         keyword = data.BENCHMARK_KEYWORDS.get(callee or "")
         found = next((k for k in node.keywords if keyword and k.arg == keyword), None)
         if found is not None and _truthy(found.value):
             self._benchmark_site(found, "keyword", ctx)
+        return False
 
     def _benchmark_site(self, node: ast.AST, how: str, ctx: PyContext) -> None:
         self._add(BENCHMARK, data.CUDNN_BENCHMARK, node, ctx, note=how)
@@ -651,27 +639,29 @@ class RandomnessExtractor:
         line, col, end_line, end_col = ctx.span(node)
         return BenchmarkSite(line, col, end_line, end_col, ctx.line_map.cell(getattr(node, "lineno", 1)) or 0, how)
 
-    def _data_read(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> None:
+    def _data_read(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         """A call that reads data from outside the program (see data.DATA_SOURCE_CALLS)."""
         name = callee or ""
         if name in data.DATA_SOURCE_CALLS or name.startswith(data.DATA_SOURCE_PREFIXES) or method in data.DATA_SOURCE_METHODS:
             if name.endswith("open") and _writes(node, 0 if name == "pathlib.Path.open" else 1):
-                return  # a file opened for writing is an output
+                return False  # a file opened for writing is an output
             self._add(DATA, name or method, node, ctx, note=f"{_short(name) or method}()")
+        return False
 
     # --- torch.Generator seeding, environment, argparse --------------------------------------
 
-    def _generator_seeding(self, node: ast.Call, ctx: PyContext, method: str) -> None:
+    def _generator_seeding(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if method not in data.TORCH_GENERATOR_SEEDING_METHODS or not isinstance(node.func, ast.Attribute):
-            return
+            return False
         owner = node.func.value
         if isinstance(owner, ast.Call) and ctx.qualname(owner.func) in data.TORCH_GENERATORS:
             self.skip.add(id(owner))  # torch.Generator().manual_seed(0)
-            return
+            return False
         written = ctx.dotted(owner)
         if written is not None:
             self.seeded_generators.add((ctx.function, written))
             self.seeded_generators.add(("*", written))
+        return False
 
     def _flush_generators(self, scope: str) -> None:
         for key in [k for k in self.generators if k[0] == scope]:
@@ -679,7 +669,7 @@ class RandomnessExtractor:
             if key not in self.seeded_generators and ("*", key[1]) not in self.seeded_generators:
                 self.events.append(event)
 
-    def _environment(self, node: ast.Call, callee: str | None, ctx: PyContext) -> None:
+    def _environment(self, node: ast.Call, callee: str | None, method: str, ctx: PyContext) -> bool:
         if callee in data.ENVIRONMENT_SETTERS:
             if node.args and _const(node.args[0]) == data.CUBLAS_VAR:
                 self.cublas.append(ctx.line(node))
@@ -690,6 +680,7 @@ class RandomnessExtractor:
                     keys += [_const(k) for k in arg.keys if k is not None]
             if data.CUBLAS_VAR in keys:
                 self.cublas.append(ctx.line(node))
+        return False
 
     def _argparse(self, node: ast.Call, ctx: PyContext) -> None:
         default = _kwarg(node, "default")
@@ -977,6 +968,53 @@ def _torch_short(name: str) -> str:
             return short + name[len(prefix):]
     return name
 
+
+class _Step(NamedTuple):
+    run: Callable[[RandomnessExtractor, ast.Call, str | None, str, PyContext], bool]  # True: the call is settled
+    after_devices: bool  # runs after the device strings among the arguments are noted
+
+
+def _row(
+    run: Callable[[RandomnessExtractor, ast.Call, str | None, str, PyContext], bool],
+    names: Iterable[str] = (),
+    prefixes: tuple[str, ...] = (),
+    methods: Iterable[str] = (),
+    after_devices: bool = True,
+) -> tuple[_Step, Callees, frozenset[str]]:
+    return _Step(run, after_devices), Callees(frozenset(names), prefixes), frozenset(methods)
+
+
+# Which calls each step of the classification can be about, read from the tables it reads: a step
+# runs only for a call whose (effective) callee or method its row names. A step's row must name
+# every table the step looks a callee or method up in; tests/facts/test_randomness_steps.py
+# checks it against running every step on every name of the knowledge tables.
+_X = RandomnessExtractor
+_STEPS: CallRouter[_Step] = CallRouter([
+    _row(_X._argparse_option, methods={"add_argument"}, after_devices=False),
+    _row(_X._benchmark_keyword, data.BENCHMARK_KEYWORDS, after_devices=False),
+    _row(_X._cli_runner, data.CLI_RUNNERS, after_devices=False),
+    _row(_X._sys_path_edit, data.SYS_PATH_EDITS, after_devices=False),
+    _row(_X._environment, {*data.ENVIRONMENT_SETTERS, data.ENVIRONMENT_UPDATE}, after_devices=False),
+    _row(_X._data_read, data.DATA_SOURCE_CALLS, data.DATA_SOURCE_PREFIXES, data.DATA_SOURCE_METHODS,
+         after_devices=False),
+    _row(_X._generator_seeding, methods=data.TORCH_GENERATOR_SEEDING_METHODS),
+    _row(_X._random_super_init, methods={"__init__"}),
+    _row(_X._seed, {*data.SEEDERS, *data.ENTROPY_SEEDERS, *data.SEEDING_CONSTRUCTORS}),
+    _row(_X._determinism, {data.USE_DETERMINISTIC, data.DETERMINISTIC_DEBUG_MODE, *data.DETERMINISM_CALLS,
+                           *data.DETERMINISM_KEYWORDS}),
+    _row(_X._source,
+         {*data.TORCH_RANDOM_FUNCTIONS, *data.TORCH_INIT_RANDOM, *data.TORCH_RANDOM_LAYERS, *data.TORCH_TRAINING_RANDOM,
+          *data.TORCH_DATA_RANDOM, *data.DATALOADERS, *data.NUMPY_GLOBAL_FUNCTIONS, *data.PYRANDOM_FUNCTIONS,
+          *data.TF_RANDOM_FUNCTIONS},
+         (*data.MODEL_ZOO_PREFIXES, *data.TORCHVISION_TRANSFORM_PREFIXES, *data.KERAS_LAYER_PREFIXES, "sklearn."),
+         data.TORCH_RANDOM_METHODS),
+    _row(_X._local_generator, {*data.LOCAL_GENERATORS, *data.GENERATOR_WRAPPERS, *data.TORCH_GENERATORS, *data.JAX_KEYS}),
+    _row(_X._training, {*data.TRAINING_CONSTRUCTORS, *data.OPTIMIZER_CONSTRUCTORS, *data.GRADIENT_TREE_MAPS},
+         (*data.OPTIMIZER_PREFIXES, *data.FUNCTIONAL_OPTIMIZER_PREFIXES, *data.TRAINER_PREFIXES),
+         {*data.STEP_METHODS, *data.FIT_METHODS, *data.IN_PLACE_UPDATES, *data.GRADIENT_UPDATE_METHODS}),
+    _row(_X._cuda, (), ("torch.cuda.",), {"cuda"}),
+    _row(_X._data_method, methods={m.method for m in data.DATA_METHODS}),
+])
 
 EXTRACTORS = [RandomnessExtractor]
 

@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mlaudit.findings import Finding, Fix, Level
 
@@ -24,6 +24,7 @@ BUILTIN_NAMES = frozenset(dir(builtins))
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 Handler = Callable[[Any, "PyContext"], None]
+H = TypeVar("H")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,51 @@ class Callees:
 
     def matches(self, callee: str) -> bool:
         return callee in self.names or callee.startswith(self.prefixes)
+
+
+class CallRouter(Generic[H]):
+    """Routes a call to the handlers whose rows name its callee (exactly or by prefix) or the
+    method it calls (`x.step()`: "step", whatever x is). Built once from (handler, callees,
+    methods) rows; a call that no row names costs two dict reads and one `startswith`, so a
+    listener runs its checks only for the calls they can be about."""
+
+    def __init__(self, rows: Sequence[tuple[H, Callees, frozenset[str]]]) -> None:
+        self.handlers = tuple(row[0] for row in rows)
+        self._names: dict[str, set[int]] = {}
+        self._prefixes: dict[str, set[int]] = {}
+        self._methods: dict[str, set[int]] = {}
+        for index, (_, callees, methods) in enumerate(rows):
+            for name in callees.names:
+                self._names.setdefault(name, set()).add(index)
+            for prefix in callees.prefixes:
+                self._prefixes.setdefault(prefix, set()).add(index)
+            for method in methods:
+                self._methods.setdefault(method, set()).add(index)
+        self._all_prefixes = tuple(self._prefixes)
+        self._memo: dict[tuple[str | None, str], tuple[H, ...]] = {}
+
+    def route(self, callee: str | None, method: str) -> tuple[H, ...]:
+        """The handlers for a call, in the order of their rows; () when no row names it."""
+        if method not in self._methods and (
+            callee is None or (callee not in self._names and not callee.startswith(self._all_prefixes))
+        ):
+            return ()
+        key = (callee, method)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) > 10_000:  # a bound for hostile input; real repos name a few hundred
+                self._memo.clear()
+            found = self._memo[key] = self._lookup(callee, method)
+        return found
+
+    def _lookup(self, callee: str | None, method: str) -> tuple[H, ...]:
+        indices = set(self._methods.get(method, ()))
+        if callee is not None:
+            indices |= self._names.get(callee, set())
+            for prefix in self._all_prefixes:
+                if callee.startswith(prefix):
+                    indices |= self._prefixes[prefix]
+        return tuple(self.handlers[i] for i in sorted(indices))
 
 
 @dataclass
