@@ -238,10 +238,12 @@ class RandomnessExtractor:
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         if self.skip and id(node) in self.skip:
             return
+        # This runs for every call of every file, so `_effective` and the common case of
+        # `_device_arguments` are written out here.
         func = node.func
-        if type(func) is ast.Attribute:  # `_effective`, inlined: this runs for every call
+        if type(func) is ast.Attribute:
             method = func.attr
-            receiver = self._receiver(func, ctx)
+            receiver = self._receiver(func, ctx) if self.var_names or type(func.value) is ast.Call else ""
             callee = f"{receiver}.{method}" if receiver else ctx.qualname(func)
         else:
             method, receiver, callee = "", "", ctx.qualname(func)
@@ -251,16 +253,16 @@ class RandomnessExtractor:
             return
         # No table names this callee or method, so of `_classify`'s steps only the device strings
         # and the CALL record can apply; most calls take this path.
-        self._device_arguments(node, ctx)
+        for arg in (*node.args, *[k.value for k in node.keywords]) if node.keywords else node.args:
+            kind = type(arg)
+            if kind is ast.IfExp or (kind is ast.Constant and type(arg.value) is str and arg.value[:4] == "cuda"):
+                self._cuda_strings(arg, ctx)
         self._call_event(node, callee, receiver, ctx)
 
     def _device_arguments(self, node: ast.Call, ctx: PyContext) -> None:
-        for arg in node.args:
-            if type(arg) is ast.Constant or type(arg) is ast.IfExp:
-                self._cuda_strings(arg, ctx)
-        for keyword in node.keywords:
-            if type(keyword.value) is ast.Constant or type(keyword.value) is ast.IfExp:
-                self._cuda_strings(keyword.value, ctx)
+        """Device strings among a call's arguments (see _cuda_strings)."""
+        for arg in (*node.args, *[k.value for k in node.keywords]):
+            self._cuda_strings(arg, ctx)
 
     def _call_event(self, node: ast.Call, callee: str | None, receiver: str, ctx: PyContext) -> None:
         """Record a call that may lead into the repo's own code (builtins cannot)."""
