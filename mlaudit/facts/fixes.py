@@ -25,6 +25,19 @@ def call_fix(
     segment = ctx.segment(node)
     if segment is None:
         return None
+    return segment_fix(segment, ctx.span(node), description, transform, safe=safe)
+
+
+def segment_fix(
+    segment: str,
+    span: tuple[int, int, int, int],
+    description: str,
+    transform: Callable[[object], object],
+    *,
+    safe: bool = True,
+) -> Fix | None:
+    """`call_fix` for a call known by its source text and span (line, col, end line, end col):
+    facts can keep those and build the fix only when a finding needs it."""
     import libcst as cst  # only when a fix is actually built
 
     try:
@@ -37,7 +50,7 @@ def call_fix(
     if not isinstance(new, cst.Call) or new.deep_equals(expression):
         return None
     code = cst.Module(body=[]).code_for_node(new)
-    line, col, end_line, end_col = ctx.span(node)
+    line, col, end_line, end_col = span
     return Fix(description, (Edit(line, col, end_line, end_col, code),), safe=safe)
 
 

@@ -16,15 +16,19 @@ of what the same code just wrote is not a trust boundary:
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from mlaudit.facts.fixes import call_fix, set_keyword
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.fixes import segment_fix, set_keyword
+from mlaudit.facts.walk import PyContext, pusher
 from mlaudit.findings import Fix
 
 TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
 TORCH_SAVES = frozenset({"torch.save", "torch.serialization.save"})
+# A dotted callee's qualified name ends with the attribute written (`ser.load` -> "...load"), so a
+# method call whose attribute is none of these cannot be a torch load.
+_LOAD_ATTRIBUTES = frozenset(name.rsplit(".", 1)[-1] for name in TORCH_LOADS)
 IN_MEMORY_FILES = frozenset({"io.BytesIO"})
 MISSING, TRUE, FALSE, OTHER = "missing", "true", "false", "other"
 # Where the loaded bytes come from, when the enclosing function shows it ("" otherwise).
@@ -57,8 +61,26 @@ class TorchLoadCall:
     end_line: int
     end_col: int
     weights_only: str  # MISSING, TRUE, FALSE or OTHER (a variable, an expression, **kwargs)
-    fix: Fix | None = None  # the change to weights_only=True; None when none can be built safely
+    # The call's source text, kept to build the fix from; "" where no fix applies (a notebook).
+    source: str = ""
     origin: str = ""  # BUFFER, FALLBACK, SAVED_HERE, DOWNLOAD, or "" when the code does not say
+
+    @functools.cached_property
+    def fix(self) -> Fix | None:
+        """The change to weights_only=True; None when none can be built safely. Built only when a
+        finding asks: libcst takes about half a millisecond per call, and most loads are never
+        reported (a file that pins a recent torch, a load of bytes the code itself wrote)."""
+        if not self.source:
+            return None
+        span = (self.line, self.col, self.end_line, self.end_col)
+        if self.weights_only == MISSING:
+            return segment_fix(self.source, span, "Pass weights_only=True", set_keyword("weights_only", "True"))
+        if self.weights_only == FALSE:
+            # Unsafe: someone wrote False, perhaps for a checkpoint that holds whole objects, which
+            # weights_only=True refuses to load.
+            return segment_fix(self.source, span, "Change weights_only=False to True",
+                               set_keyword("weights_only", "True"), safe=False)
+        return None
 
 
 _Scope = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef
@@ -69,7 +91,7 @@ class _Pending:
     call: ast.Call
     scope: _Scope
     state: str
-    fix: Fix | None
+    source: str
     span: tuple[int, int, int, int]
 
 
@@ -98,11 +120,16 @@ class TorchLoads:
     leave_AsyncFunctionDef = leave_FunctionDef
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        callee = ctx.qualname(node.func)
+        func = node.func
+        if type(func) is ast.Attribute and func.attr not in _LOAD_ATTRIBUTES:
+            return  # most calls: settled without resolving the callee
+        callee = ctx.qualname(func)
         if callee not in TORCH_LOADS or not self.scopes:
             return
-        state, fix = _weights_only(node, ctx)
-        self.pending.append(_Pending(node, self.scopes[-1], state, fix, ctx.span(node)))
+        state = _weights_only(node)
+        # Notebook positions are in the joined cells, not in the file: no fix there (see call_fix).
+        source = "" if ctx.line_map.file_lines else ctx.segment(node) or ""
+        self.pending.append(_Pending(node, self.scopes[-1], state, source, ctx.span(node)))
 
     def facts(self, ctx: PyContext) -> LoadingFacts:
         # Torch loads are rare, so each function that has one is read again here, once.
@@ -114,11 +141,11 @@ class TorchLoads:
                 facts = scopes[id(item.scope)] = _ScopeFacts(item.scope, ctx)
             callee = ctx.qualname(item.call.func) or ""
             origin = facts.origin(item.call, item.state)
-            out.append(TorchLoadCall(callee, *item.span, item.state, item.fix, origin))
+            out.append(TorchLoadCall(callee, *item.span, item.state, item.source, origin))
         return LoadingFacts(tuple(out))
 
 
-def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:
+def _weights_only(node: ast.Call) -> str:
     state = MISSING
     for keyword in node.keywords:
         if keyword.arg == "weights_only":
@@ -126,14 +153,7 @@ def _weights_only(node: ast.Call, ctx: PyContext) -> tuple[str, Fix | None]:
             state = TRUE if value is True else FALSE if value is False else OTHER
         elif keyword.arg is None and state == MISSING:
             state = OTHER  # **kwargs may carry weights_only
-    if state == MISSING:
-        return state, call_fix(ctx, node, "Pass weights_only=True", set_keyword("weights_only", "True"))
-    if state == FALSE:
-        # Unsafe: someone wrote False, perhaps for a checkpoint that holds whole objects, which
-        # weights_only=True refuses to load.
-        fix = call_fix(ctx, node, "Change weights_only=False to True", set_keyword("weights_only", "True"), safe=False)
-        return state, fix
-    return state, None
+    return state
 
 
 def _file_argument(call: ast.Call) -> ast.expr | None:
@@ -161,9 +181,8 @@ class _ScopeFacts:
 
     def __post_init__(self) -> None:
         save_targets: list[ast.expr] = []
-        for node in _own_nodes(self.scope):
-            for child in ast.iter_child_nodes(node):
-                self.parents[id(child)] = node
+        for node, parent in _own_nodes(self.scope):
+            self.parents[id(node)] = parent
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
@@ -249,16 +268,23 @@ class _ScopeFacts:
         return False
 
 
-def _own_nodes(scope: _Scope) -> Iterator[ast.AST]:
-    """The nodes of a function body (or module), without descending into nested functions,
-    classes and lambdas: those are scopes of their own."""
-    stack: list[ast.AST] = list(scope.body)
+def _own_nodes(scope: _Scope) -> Iterator[tuple[ast.AST, ast.AST]]:
+    """The nodes of a function body (or module), each with its parent, without descending into
+    nested functions, classes and lambdas: those are scopes of their own."""
+    stack: list[tuple[ast.AST, ast.AST]] = [(statement, scope) for statement in scope.body]
+    children: list[ast.AST] = []
     while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                stack.append(child)
+        node, parent = stack.pop()
+        yield node, parent
+        push = pusher(type(node))  # the walk's child lists, without Load/Store markers
+        if push is None:
+            continue
+        push(node, children)
+        stack.extend((child, node) for child in children if type(child) not in _NESTED_SCOPES)
+        children.clear()
+
+
+_NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda})
 
 
 def _negated_name(test: ast.expr) -> str | None:

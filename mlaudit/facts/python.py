@@ -140,17 +140,11 @@ class CoreFacts:
         self.defs.append(self._def(node, "class", ctx, bases=bases))
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        line, col, _, _ = ctx.span(node)
+        line, col = ctx.start(node)
+        func = node.func
+        keywords = tuple([k.arg or "**" for k in node.keywords]) if node.keywords else ()
         self.calls.append(
-            CallFact(
-                callee=ctx.qualname(node.func),
-                text=ctx.dotted(node.func),
-                line=line,
-                col=col,
-                scope=ctx.function,
-                in_main_guard=ctx.in_main_guard,
-                keywords=tuple(k.arg or "**" for k in node.keywords),
-            )
+            CallFact(ctx.qualname(func), ctx.dotted(func), line, col, ctx.function, ctx.in_main_guard, keywords)
         )
 
     def _def(self, node: Any, kind: str, ctx: PyContext, **extra: Any) -> DefFact:

@@ -254,8 +254,7 @@ class RandomnessExtractor:
         # No table names this callee or method, so of `_classify`'s steps only the device strings
         # and the CALL record can apply; most calls take this path.
         for arg in (*node.args, *[k.value for k in node.keywords]) if node.keywords else node.args:
-            kind = type(arg)
-            if kind is ast.IfExp or (kind is ast.Constant and type(arg.value) is str and arg.value[:4] == "cuda"):
+            if type(arg) is ast.IfExp or (type(arg) is ast.Constant and type(arg.value) is str and arg.value[:4] == "cuda"):
                 self._cuda_strings(arg, ctx)
         self._call_event(node, callee, receiver, ctx)
 

@@ -215,6 +215,18 @@ class PyContext:
             return byte_col + 1
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace")) + 1
 
+    @functools.cached_property
+    def ascii(self) -> bool:
+        """Whether the source is ASCII: then a byte column is a character column."""
+        return self.source.isascii()
+
+    def start(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
+        """Line and column where `node` starts, as `span` gives them (cheaper when that is all)."""
+        line = node.lineno
+        if self.line_map.file_lines:
+            return self.line_map.file_line(line), 1
+        return line, node.col_offset + 1 if self.ascii else self.char_col(line, node.col_offset)
+
     def span(self, node: ast.AST) -> tuple[int, int, int, int]:
         line = getattr(node, "lineno", 1)
         end_line = getattr(node, "end_lineno", None) or line
