@@ -21,14 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mlaudit.facts.fixes import segment_fix, set_keyword
-from mlaudit.facts.walk import PyContext, pusher
+from mlaudit.facts.walk import Callees, PyContext, pusher
 from mlaudit.findings import Fix
 
 TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
 TORCH_SAVES = frozenset({"torch.save", "torch.serialization.save"})
-# A dotted callee's qualified name ends with the attribute written (`ser.load` -> "...load"), so a
-# method call whose attribute is none of these cannot be a torch load.
-_LOAD_ATTRIBUTES = frozenset(name.rsplit(".", 1)[-1] for name in TORCH_LOADS)
 IN_MEMORY_FILES = frozenset({"io.BytesIO"})
 MISSING, TRUE, FALSE, OTHER = "missing", "true", "false", "other"
 # Where the loaded bytes come from, when the enclosing function shows it ("" otherwise).
@@ -119,12 +116,10 @@ class TorchLoads:
     visit_AsyncFunctionDef = visit_FunctionDef
     leave_AsyncFunctionDef = leave_FunctionDef
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        func = node.func
-        if type(func) is ast.Attribute and func.attr not in _LOAD_ATTRIBUTES:
-            return  # most calls: settled without resolving the callee
-        callee = ctx.qualname(func)
-        if callee not in TORCH_LOADS or not self.scopes:
+    routed_calls = Callees(TORCH_LOADS)  # the walk hands visit_routed_call only these calls
+
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
+        if ctx.qualname(node.func) not in TORCH_LOADS or not self.scopes:
             return
         state = _weights_only(node)
         # Notebook positions are in the joined cells, not in the file: no fix there (see call_fix).

@@ -14,7 +14,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.walk import Callees, PyContext
 
 # Folders that only exist on someone's machine or cluster. `/tmp/` is not one: every POSIX machine
 # has it, so a scratch path there (a tutorial's `/tmp/flax_ckpt`) runs anywhere.
@@ -113,7 +113,10 @@ class PathLiterals:
         if isinstance(node.op, ast.Add) and not _starts_with_literal(node.left):
             self._skip_tree(node.right)
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+    # The walk hands visit_routed_call only these calls: their arguments are not data locations.
+    routed_calls = Callees(SKIP_CALLEES, methods=STR_METHODS)
+
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
         method = func.attr if isinstance(func, ast.Attribute) else ""
         if method in STR_METHODS or ctx.qualname(func) in SKIP_CALLEES:

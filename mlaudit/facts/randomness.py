@@ -981,8 +981,8 @@ def _row(
     prefixes: tuple[str, ...] = (),
     methods: Iterable[str] = (),
     after_devices: bool = True,
-) -> tuple[_Step, Callees, frozenset[str]]:
-    return _Step(run, after_devices), Callees(frozenset(names), prefixes), frozenset(methods)
+) -> tuple[_Step, Callees]:
+    return _Step(run, after_devices), Callees(frozenset(names), prefixes, frozenset(methods))
 
 
 # Which calls each step of the classification can be about, read from the tables it reads: a step

@@ -51,36 +51,46 @@ class LineMap:
 
 @dataclass(frozen=True)
 class Callees:
-    """Callees by qualified name: exact names and name prefixes (`"torch.cuda."`). Listeners use it
-    to tell, with a set lookup and one `startswith`, whether a call can matter to them at all."""
+    """Which calls something is about: callees by qualified name, exact (`"torch.load"`) or by
+    prefix (`"torch.cuda."`), and calls of a method by its name whatever the receiver (`x.step()`:
+    "step"; for `ser.load()` the qualified name, when there is one, also ends in "load")."""
 
     names: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
-
-    def matches(self, callee: str) -> bool:
-        return callee in self.names or callee.startswith(self.prefixes)
+    methods: frozenset[str] = frozenset()
 
 
 class CallRouter(Generic[H]):
-    """Routes a call to the handlers whose rows name its callee (exactly or by prefix) or the
-    method it calls (`x.step()`: "step", whatever x is). Built once from (handler, callees,
-    methods) rows; a call that no row names costs two dict reads and one `startswith`, so a
-    listener runs its checks only for the calls they can be about."""
+    """Routes a call to the handlers whose rows name it (see `Callees`). Built once from
+    (handler, callees) rows; a call that no row names costs two dict reads and one `startswith`,
+    so a listener runs its checks only for the calls they can be about."""
 
-    def __init__(self, rows: Sequence[tuple[H, Callees, frozenset[str]]]) -> None:
+    def __init__(self, rows: Sequence[tuple[H, Callees]]) -> None:
         self.handlers = tuple(row[0] for row in rows)
         self._names: dict[str, set[int]] = {}
         self._prefixes: dict[str, set[int]] = {}
         self._methods: dict[str, set[int]] = {}
-        for index, (_, callees, methods) in enumerate(rows):
+        for index, (_, callees) in enumerate(rows):
             for name in callees.names:
                 self._names.setdefault(name, set()).add(index)
             for prefix in callees.prefixes:
                 self._prefixes.setdefault(prefix, set()).add(index)
-            for method in methods:
+            for method in callees.methods:
                 self._methods.setdefault(method, set()).add(index)
         self._all_prefixes = tuple(self._prefixes)
+        # The qualified name of `a.b.attr` ends with ".attr": unless some prefix could match, a
+        # method call names a row only when its attribute ends one of the names.
+        self._last_parts = frozenset(name.rsplit(".", 1)[-1] for name in self._names)
         self._memo: dict[tuple[str | None, str], tuple[H, ...]] = {}
+
+    def route_call(self, func: ast.expr, ctx: PyContext) -> tuple[H, ...]:
+        """`route` for a call's `func`, resolving its qualified name only when a row may name it."""
+        if type(func) is ast.Attribute:
+            method = func.attr
+            if self._all_prefixes or method in self._last_parts:
+                return self.route(ctx.qualname(func), method)
+            return self.route(None, method)
+        return self.route(ctx.qualname(func), "")
 
     def route(self, callee: str | None, method: str) -> tuple[H, ...]:
         """The handlers for a call, in the order of their rows; () when no row names it."""
@@ -319,13 +329,48 @@ def is_main_guard(node: ast.AST) -> bool:
     return has_name and has_main
 
 
+class _RoutedCalls:
+    """The one `visit_Call` handler of the listeners that declare `routed_calls` (a `Callees`):
+    the callee is resolved once, and each such listener's `visit_routed_call(node, ctx)` runs only
+    for the calls its `routed_calls` names, instead of every listener resolving and rejecting
+    every call."""
+
+    def __init__(self, listeners: Sequence[Any], table: _Dispatch) -> None:
+        self.listeners = tuple(listeners)
+        self.router = _router(tuple(type(listener) for listener in listeners))
+        self.table = table
+        self.dropped: set[int] = set()
+
+    def __call__(self, node: ast.Call, ctx: PyContext) -> None:
+        for index in self.router.route_call(node.func, ctx):
+            if index in self.dropped:
+                continue
+            listener = self.listeners[index]
+            try:
+                listener.visit_routed_call(node, ctx)
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
+                _failed(listener, node, exc, ctx, self.table)
+
+    def drop(self, listener: Any) -> None:
+        self.dropped.update(i for i, known in enumerate(self.listeners) if known is listener)
+
+
+@functools.cache
+def _router(listener_classes: tuple[Any, ...]) -> CallRouter[int]:
+    return CallRouter([(index, cls.routed_calls) for index, cls in enumerate(listener_classes)])
+
+
 class _Dispatch:
     """Handler tables for a set of listeners, keyed by node class, built once per walk."""
 
     def __init__(self, listeners: Sequence[Any]) -> None:
         visit: dict[type, list[tuple[Any, Handler]]] = {}
         leave: dict[type, list[tuple[Any, Handler]]] = {}
+        routed = [listener for listener in listeners if isinstance(getattr(listener, "routed_calls", None), Callees)]
+        self.calls = _RoutedCalls(routed, self) if routed else None
         for listener in listeners:
+            if self.calls is not None and listener is routed[0]:  # the router takes the first one's turn
+                visit.setdefault(ast.Call, []).append((self.calls, self.calls))
             for prefix, node_class, attr in _handler_names(listener.__class__):
                 table = visit if prefix == "visit_" else leave
                 table.setdefault(node_class, []).append((listener, getattr(listener, attr)))
@@ -338,6 +383,8 @@ class _Dispatch:
         for table in (self.visit, self.leave):
             for node_class, handlers in list(table.items()):
                 table[node_class] = tuple(h for h in handlers if h[0] is not listener)
+        if self.calls is not None:
+            self.calls.drop(listener)
 
 
 @functools.cache

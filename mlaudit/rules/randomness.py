@@ -36,7 +36,7 @@ from mlaudit.facts.randomness import (
     RandEvent,
     RandomnessFacts,
 )
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.walk import Callees, PyContext
 from mlaudit.files import kinds
 from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Level
@@ -212,7 +212,9 @@ class NondeterministicAlgorithms(PythonRule):
             ctx.report(self, node, "cudnn.deterministic = False lets cuDNN pick nondeterministic convolution "
                        "algorithms; set it to True (or remove the line) for reproducible runs.")
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+    routed_calls = Callees(frozenset({data.USE_DETERMINISTIC}))  # the calls visit_routed_call is about
+
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
         if ctx.qualname(node.func) != data.USE_DETERMINISTIC or self._undoing(ctx):
             return
         mode = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "mode"), None)

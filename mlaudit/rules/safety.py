@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from mlaudit.facts.fixes import call_fix, chain, drop_argument, rename_callee
 from mlaudit.facts.loading import BUFFER, DOWNLOAD, FALLBACK, FALSE, MISSING, SAVED_HERE, LoadingFacts, TorchLoadCall
-from mlaudit.facts.walk import PyContext
+from mlaudit.facts.walk import Callees, PyContext
 from mlaudit.files import kinds
 from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding, Fix, Level
@@ -89,7 +89,10 @@ class UnsafeYamlLoad(PythonRule):
         if isinstance(node.value, ast.Call) and ctx.qualname(node.value.func) in YAML_DUMP_CALLS:
             self.dumped.update((ctx.function, t.id) for t in node.targets if isinstance(t, ast.Name))
 
-    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+    # The calls visit_routed_call is about (the walk routes only these to it).
+    routed_calls = Callees(frozenset({"builtins.exec", *YAML_UNSAFE_CALLS, *YAML_LOAD_CALLS}))
+
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
         if callee == "builtins.exec" and node.args and not isinstance(node.args[0], ast.Constant):
             self.execs.add(ctx.function)
