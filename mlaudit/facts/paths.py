@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from dataclasses import dataclass
 
 from mlaudit.facts.walk import Callees, PyContext
@@ -72,12 +73,20 @@ class PathFacts:
 
 
 class PathLiterals:
-    """Listener: absolute machine paths in string literals."""
+    """Listener: absolute machine paths in string literals.
 
+    Machine paths are rare, so the walk only notes the literals that look like one, and the
+    subtrees whose literals are not locations (`_skip_tree` roots) without reading them; the roots
+    are read at the end, for the few modules that have a candidate. A root always lies under the
+    node that names it, which the walk visits first, so "inside a root" means the same at the end
+    as at the literal's visit.
+    """
 
     def __init__(self) -> None:
-        self.found: list[PathLiteral] = []
-        self.skip: set[int] = set()
+        self.candidates: list[tuple[ast.Constant | ast.JoinedStr, str]] = []
+        self.skip: set[int] = set()  # ids of literals that are not locations
+        self.skip_roots: list[ast.AST] = []  # subtrees whose literals are not locations
+        self.fstrings: list[ast.JoinedStr] = []  # an f-string's own pieces are not locations
 
     def visit_Expr(self, node: ast.Expr, ctx: PyContext) -> None:
         if isinstance(node.value, ast.Constant):  # docstrings and bare strings
@@ -102,16 +111,16 @@ class PathLiterals:
         for statement in node.body:
             if isinstance(statement, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
-                self._skip_tree(statement.value)
+                self.skip_roots.append(statement.value)
 
     def visit_Compare(self, node: ast.Compare, ctx: PyContext) -> None:
-        for operand in (node.left, *node.comparators):
-            self._skip_tree(operand)
+        self.skip_roots.append(node.left)
+        self.skip_roots.extend(node.comparators)
 
     def visit_BinOp(self, node: ast.BinOp, ctx: PyContext) -> None:
         # `base_url + "/data/x.csv"`: a suffix appended to something else is not an absolute location.
-        if isinstance(node.op, ast.Add) and not _starts_with_literal(node.left):
-            self._skip_tree(node.right)
+        if type(node.op) is ast.Add and not _starts_with_literal(node.left):
+            self.skip_roots.append(node.right)
 
     # The walk hands visit_routed_call only these calls: their arguments are not data locations.
     routed_calls = Callees(SKIP_CALLEES, methods=STR_METHODS)
@@ -120,38 +129,57 @@ class PathLiterals:
         func = node.func
         method = func.attr if isinstance(func, ast.Attribute) else ""
         if method in STR_METHODS or ctx.qualname(func) in SKIP_CALLEES:
-            for arg in (*node.args, *(k.value for k in node.keywords)):
-                self._skip_tree(arg)
+            self.skip_roots.extend(node.args)
+            self.skip_roots.extend(k.value for k in node.keywords)
 
     def visit_JoinedStr(self, node: ast.JoinedStr, ctx: PyContext) -> None:
         first = node.values[0] if node.values else None
         literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
-        if id(node) not in self.skip and machine_path(literal):
-            self._record(node, literal, ctx)
-        self._skip_tree(node)
+        if machine_path(literal):
+            self.candidates.append((node, literal))
+        self.fstrings.append(node)
 
     def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
-        if id(node) in self.skip or not isinstance(node.value, str):
-            return
-        if machine_path(node.value):
-            self._record(node, node.value, ctx)
+        value = node.value
+        # machine_path's own first test, written out: this runs for every constant
+        if type(value) is str and value[:1] in _PATH_STARTS and machine_path(value):
+            self.candidates.append((node, value))
 
-    def _record(self, node: ast.AST, value: str, ctx: PyContext) -> None:
-        line, col, end_line, end_col = ctx.span(node)
-        self.found.append(PathLiteral(value, line, col, end_line, end_col))
-
-    def _skip_tree(self, node: ast.AST) -> None:
-        base = node
-        while isinstance(base, ast.Attribute):
-            base = base.value
-        if isinstance(base, ast.Name):
-            return  # the common operand, a dotted name, holds no literal
-        for child in ast.walk(node):
-            if isinstance(child, (ast.Constant, ast.JoinedStr)):
-                self.skip.add(id(child))
+    def _skipped(self) -> set[int]:
+        """Ids of every literal that is not a location (see the class docstring)."""
+        skip = set(self.skip)
+        for root in self.skip_roots:
+            _skip_tree(root, skip)
+        for fstring in self.fstrings:  # its pieces and nested f-strings, not the f-string itself
+            for child in ast.iter_child_nodes(fstring):
+                _skip_tree(child, skip)
+        return skip
 
     def facts(self, ctx: PyContext) -> PathFacts:
-        return PathFacts(tuple(self.found))
+        if not self.candidates:
+            return PathFacts()
+        skip = self._skipped()
+        found = []
+        for node, value in self.candidates:
+            if id(node) not in skip:
+                line, col, end_line, end_col = ctx.span(node)
+                found.append(PathLiteral(value, line, col, end_line, end_col))
+        return PathFacts(tuple(found))
+
+
+# What a machine path can start with (see machine_path): "/", "~", or a Windows drive letter.
+_PATH_STARTS = frozenset("/~" + string.ascii_letters)
+
+
+def _skip_tree(node: ast.AST, skip: set[int]) -> None:
+    base = node
+    while isinstance(base, ast.Attribute):
+        base = base.value
+    if isinstance(base, ast.Name):
+        return  # the common operand, a dotted name, holds no literal
+    for child in ast.walk(node):
+        if isinstance(child, (ast.Constant, ast.JoinedStr)):
+            skip.add(id(child))
 
 
 def _starts_with_literal(node: ast.AST) -> bool:
