@@ -990,7 +990,7 @@ def _row(
 # every table the step looks a callee or method up in; tests/facts/test_randomness_steps.py
 # checks it against running every step on every name of the knowledge tables.
 _X = RandomnessExtractor
-_STEPS: CallRouter[_Step] = CallRouter([
+_STEP_ROWS = [
     _row(_X._argparse_option, methods={"add_argument"}, after_devices=False),
     _row(_X._benchmark_keyword, data.BENCHMARK_KEYWORDS, after_devices=False),
     _row(_X._cli_runner, data.CLI_RUNNERS, after_devices=False),
@@ -1015,7 +1015,8 @@ _STEPS: CallRouter[_Step] = CallRouter([
          {*data.STEP_METHODS, *data.FIT_METHODS, *data.IN_PLACE_UPDATES, *data.GRADIENT_UPDATE_METHODS}),
     _row(_X._cuda, (), ("torch.cuda.",), {"cuda"}),
     _row(_X._data_method, methods={m.method for m in data.DATA_METHODS}),
-])
+]
+_STEPS: CallRouter[_Step] = CallRouter(_STEP_ROWS)
 
 EXTRACTORS = [RandomnessExtractor]
 

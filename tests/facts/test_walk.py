@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from mlaudit.facts.walk import PyContext, module_level_names, walk
+from mlaudit.facts.walk import Callees, CallRouter, PyContext, module_level_names, walk
 
 
 def _walk(source: str, listeners: list[object]) -> PyContext:
@@ -55,3 +55,52 @@ def test_the_enclosing_function_follows_the_walk() -> None:
 
     _walk("a()\nclass C:\n    def m(self):\n        b()\n    c()\nd()\n", [Scopes()])
     assert seen == ["", "C.m", "C", ""]
+
+
+class _Routed:
+    """Takes routed calls: torch.load by name, anything under `os.path.` by prefix, `.step()`."""
+
+    routed_calls = Callees(frozenset({"torch.load"}), ("os.path.",), frozenset({"step"}))
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
+        self.seen.append(ctx.dotted(node.func) or "")
+
+
+def test_routed_calls_reach_only_the_listeners_whose_callees_name_them() -> None:
+    source = (
+        "import torch, os\nfrom torch import load as L\ntorch.load(f)\nL(f)\ntorch.save(x, f)\n"
+        "os.path.join(a, b)\nos.getcwd()\nopt.step()\nopt.zero_grad()\nload(f)\n"
+    )
+    routed, names = _Routed(), _Names()
+    _walk(source, [routed, names])
+    assert routed.seen == ["torch.load", "L", "os.path.join", "opt.step"]  # by name, alias, prefix, method
+    assert len(names.seen) == 8  # a plain visit_Call still sees every call
+
+
+class _RoutedBreaks(_Routed):
+    def visit_routed_call(self, node: ast.Call, ctx: PyContext) -> None:
+        super().visit_routed_call(node, ctx)
+        raise ValueError("boom")
+
+
+def test_a_routed_listener_that_raises_is_dropped_and_the_others_go_on() -> None:
+    broken, other = _RoutedBreaks(), _Routed()
+    ctx = _walk("import torch\ntorch.load(a)\ntorch.load(b)\n", [broken, other])
+    assert broken.seen == ["torch.load"] and other.seen == ["torch.load", "torch.load"]
+    assert len(ctx.errors) == 1 and "_RoutedBreaks" in ctx.errors[0] and "m.py:2" in ctx.errors[0]
+
+
+def test_a_router_gives_the_handlers_of_every_matching_row_in_row_order() -> None:
+    router = CallRouter([
+        ("by-method", Callees(methods=frozenset({"fit"}))),
+        ("by-prefix", Callees(prefixes=("sklearn.",))),
+        ("by-name", Callees(frozenset({"sklearn.svm.SVC.fit"}))),
+    ])
+    assert router.route("sklearn.svm.SVC.fit", "fit") == ("by-method", "by-prefix", "by-name")
+    assert router.route(None, "fit") == ("by-method",)
+    assert router.route("sklearn.linear_model.Ridge", "") == ("by-prefix",)
+    assert router.route("torch.nn.Linear", "") == ()
+    assert router.route("torch.fit", "predict") == ()
