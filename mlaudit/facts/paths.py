@@ -13,9 +13,11 @@ from __future__ import annotations
 import ast
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from mlaudit.facts.walk import Callees, PyContext
+from mlaudit.facts.walk import Callees, PyContext, iter_nodes
 
 # Folders that only exist on someone's machine or cluster. `/tmp/` is not one: every POSIX machine
 # has it, so a scratch path there (a tutorial's `/tmp/flax_ckpt`) runs anywhere.
@@ -75,52 +77,22 @@ class PathFacts:
 class PathLiterals:
     """Listener: absolute machine paths in string literals.
 
-    Machine paths are rare, so the walk only notes the literals that look like one, and the
-    subtrees whose literals are not locations (`_skip_tree` roots) without reading them; the roots
-    are read at the end, for the few modules that have a candidate. A root always lies under the
-    node that names it, which the walk visits first, so "inside a root" means the same at the end
-    as at the literal's visit.
+    Machine paths are rare (6 of lightning's 646 modules have a candidate), so the walk only notes
+    the literals that look like one, and the arguments of calls whose arguments are not locations
+    (that needs the callee as resolved at that point of the walk). Which other literals are not
+    locations (`_mark_*`: docstrings, comparisons, suffixes, fallbacks, tables of roots, an
+    f-string's pieces) is read from the tree at the end, only in a module with a candidate. Each
+    mark covers only nodes under the node that makes it, which the walk visits first, so a mark
+    read at the end says what it would have said when the literal was visited.
     """
 
     def __init__(self) -> None:
+        self.module: ast.Module | None = None
         self.candidates: list[tuple[ast.Constant | ast.JoinedStr, str]] = []
-        self.skip: set[int] = set()  # ids of literals that are not locations
-        self.skip_roots: list[ast.AST] = []  # subtrees whose literals are not locations
-        self.fstrings: list[ast.JoinedStr] = []  # an f-string's own pieces are not locations
+        self.call_arguments: list[ast.expr] = []  # arguments that are not data locations
 
-    def visit_Expr(self, node: ast.Expr, ctx: PyContext) -> None:
-        if isinstance(node.value, ast.Constant):  # docstrings and bare strings
-            self.skip.add(id(node.value))
-
-    def visit_Tuple(self, node: ast.Tuple | ast.List | ast.Set, ctx: PyContext) -> None:
-        # A table of roots (`("/checkpoint", "/scratch")`) names places to recognise, not a location.
-        for element in node.elts:
-            if isinstance(element, ast.Constant) and isinstance(element.value, str) and element.value in CLUSTER_ROOTS:
-                self.skip.add(id(element))
-
-    visit_List = visit_Set = visit_Tuple
-
-    def visit_If(self, node: ast.If, ctx: PyContext) -> None:
-        # `if vocab_path is None: vocab_path = "~/model"`: the fallback of a configurable value, like
-        # the default of `os.environ.get`.
-        test = node.test
-        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1
-                and isinstance(test.ops[0], ast.Is) and isinstance(test.comparators[0], ast.Constant)
-                and test.comparators[0].value is None):
-            return
-        for statement in node.body:
-            if isinstance(statement, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
-                self.skip_roots.append(statement.value)
-
-    def visit_Compare(self, node: ast.Compare, ctx: PyContext) -> None:
-        self.skip_roots.append(node.left)
-        self.skip_roots.extend(node.comparators)
-
-    def visit_BinOp(self, node: ast.BinOp, ctx: PyContext) -> None:
-        # `base_url + "/data/x.csv"`: a suffix appended to something else is not an absolute location.
-        if type(node.op) is ast.Add and not _starts_with_literal(node.left):
-            self.skip_roots.append(node.right)
+    def visit_Module(self, node: ast.Module, ctx: PyContext) -> None:
+        self.module = node
 
     # The walk hands visit_routed_call only these calls: their arguments are not data locations.
     routed_calls = Callees(SKIP_CALLEES, methods=STR_METHODS)
@@ -129,15 +101,14 @@ class PathLiterals:
         func = node.func
         method = func.attr if isinstance(func, ast.Attribute) else ""
         if method in STR_METHODS or ctx.qualname(func) in SKIP_CALLEES:
-            self.skip_roots.extend(node.args)
-            self.skip_roots.extend(k.value for k in node.keywords)
+            self.call_arguments.extend(node.args)
+            self.call_arguments.extend(k.value for k in node.keywords)
 
     def visit_JoinedStr(self, node: ast.JoinedStr, ctx: PyContext) -> None:
         first = node.values[0] if node.values else None
         literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
         if machine_path(literal):
             self.candidates.append((node, literal))
-        self.fstrings.append(node)
 
     def visit_Constant(self, node: ast.Constant, ctx: PyContext) -> None:
         value = node.value
@@ -145,26 +116,82 @@ class PathLiterals:
         if type(value) is str and value[:1] in _PATH_STARTS and machine_path(value):
             self.candidates.append((node, value))
 
-    def _skipped(self) -> set[int]:
-        """Ids of every literal that is not a location (see the class docstring)."""
-        skip = set(self.skip)
-        for root in self.skip_roots:
-            _skip_tree(root, skip)
-        for fstring in self.fstrings:  # its pieces and nested f-strings, not the f-string itself
-            for child in ast.iter_child_nodes(fstring):
-                _skip_tree(child, skip)
-        return skip
-
     def facts(self, ctx: PyContext) -> PathFacts:
-        if not self.candidates:
+        if not self.candidates or self.module is None:
             return PathFacts()
-        skip = self._skipped()
+        skip = self._not_locations(self.module)
         found = []
         for node, value in self.candidates:
             if id(node) not in skip:
                 line, col, end_line, end_col = ctx.span(node)
                 found.append(PathLiteral(value, line, col, end_line, end_col))
         return PathFacts(tuple(found))
+
+    def _not_locations(self, module: ast.Module) -> set[int]:
+        """Ids of the literals whose place says they are not a location."""
+        skip: set[int] = set()
+        roots: list[ast.AST] = list(self.call_arguments)  # subtrees whose literals are not locations
+        for node in iter_nodes(module):
+            mark = _MARKS.get(type(node))
+            if mark is not None:
+                mark(node, skip, roots)
+        for root in roots:
+            _skip_tree(root, skip)
+        return skip
+
+
+def _mark_expr(node: ast.Expr, skip: set[int], roots: list[ast.AST]) -> None:
+    if isinstance(node.value, ast.Constant):  # docstrings and bare strings
+        skip.add(id(node.value))
+
+
+def _mark_elements(node: ast.Tuple | ast.List | ast.Set, skip: set[int], roots: list[ast.AST]) -> None:
+    # A table of roots (`("/checkpoint", "/scratch")`) names places to recognise, not a location.
+    for element in node.elts:
+        if isinstance(element, ast.Constant) and isinstance(element.value, str) and element.value in CLUSTER_ROOTS:
+            skip.add(id(element))
+
+
+def _mark_fallback(node: ast.If, skip: set[int], roots: list[ast.AST]) -> None:
+    # `if vocab_path is None: vocab_path = "~/model"`: the fallback of a configurable value, like
+    # the default of `os.environ.get`.
+    test = node.test
+    if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Is) and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value is None):
+        return
+    for statement in node.body:
+        if isinstance(statement, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
+            roots.append(statement.value)
+
+
+def _mark_comparison(node: ast.Compare, skip: set[int], roots: list[ast.AST]) -> None:
+    roots.append(node.left)
+    roots.extend(node.comparators)
+
+
+def _mark_suffix(node: ast.BinOp, skip: set[int], roots: list[ast.AST]) -> None:
+    # `base_url + "/data/x.csv"`: a suffix appended to something else is not an absolute location.
+    if isinstance(node.op, ast.Add) and not _starts_with_literal(node.left):
+        roots.append(node.right)
+
+
+def _mark_fstring_pieces(node: ast.JoinedStr, skip: set[int], roots: list[ast.AST]) -> None:
+    # Its pieces and nested f-strings; the f-string itself is judged by its own first piece.
+    roots.extend(ast.iter_child_nodes(node))
+
+
+_MARKS: dict[type, Callable[[Any, set[int], list[ast.AST]], None]] = {
+    ast.Expr: _mark_expr,
+    ast.Tuple: _mark_elements,
+    ast.List: _mark_elements,
+    ast.Set: _mark_elements,
+    ast.If: _mark_fallback,
+    ast.Compare: _mark_comparison,
+    ast.BinOp: _mark_suffix,
+    ast.JoinedStr: _mark_fstring_pieces,
+}
 
 
 # What a machine path can start with (see machine_path): "/", "~", or a Windows drive letter.

@@ -140,12 +140,20 @@ class CoreFacts:
         self.defs.append(self._def(node, "class", ctx, bases=bases))
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
-        line, col = ctx.start(node)
+        # Runs for every call: `ctx.start`, `ctx.qualname` and `ctx.dotted` written out for the
+        # common cases (an ASCII file, a bare-name callee).
+        if ctx.ascii and not ctx.line_map.file_lines:
+            line, col = node.lineno, node.col_offset + 1
+        else:
+            line, col = ctx.start(node)
         func = node.func
+        if type(func) is ast.Name:
+            text: str | None = func.id
+            callee = ctx.resolve_name(func.id)
+        else:
+            callee, text = ctx.qualname(func), ctx.dotted(func)
         keywords = tuple([k.arg or "**" for k in node.keywords]) if node.keywords else ()
-        self.calls.append(
-            CallFact(ctx.qualname(func), ctx.dotted(func), line, col, ctx.function, ctx.in_main_guard, keywords)
-        )
+        self.calls.append(CallFact(callee, text, line, col, ctx.function, ctx.in_main_guard, keywords))
 
     def _def(self, node: Any, kind: str, ctx: PyContext, **extra: Any) -> DefFact:
         name = ".".join([*ctx.scope, node.name])

@@ -267,12 +267,12 @@ class RandomnessExtractor:
         """Record a call that may lead into the repo's own code (builtins cannot)."""
         if callee and callee.startswith("builtins."):
             return
-        text = ctx.dotted(node.func) or ""
+        func = node.func
+        text = func.id if type(func) is ast.Name else ctx.dotted(func) or ""
         # Only calls named like a seeding helper can be one for ML107; skip the others cheaply.
         note = self._seed_entropy(node, ctx) if "seed" in (callee or text).lower() else ""
-        self.events.append(
-            RandEvent(CALL, callee or "", ctx.line(node), ctx.function, ctx.in_main_guard, (), text, receiver, note)
-        )
+        line = ctx.line_map.file_line(node.lineno) if ctx.line_map.file_lines else node.lineno
+        self.events.append(RandEvent(CALL, callee or "", line, ctx.function, ctx.in_main_guard, (), text, receiver, note))
 
     def _classify(
         self, node: ast.Call, callee: str | None, receiver: str, method: str, ctx: PyContext, steps: tuple[_Step, ...]

@@ -89,8 +89,10 @@ class CallRouter(Generic[H]):
             method = func.attr
             if self._all_prefixes or method in self._last_parts:
                 return self.route(ctx.qualname(func), method)
-            return self.route(None, method)
-        return self.route(ctx.qualname(func), "")
+            return self.route(None, method) if method in self._methods else ()
+        if type(func) is ast.Name:
+            return self.route(ctx.resolve_name(func.id), "")
+        return ()  # a computed callee (`fs[i]()`, `f()()`) has no name and no method
 
     def route(self, callee: str | None, method: str) -> tuple[H, ...]:
         """The handlers for a call, in the order of their rows; () when no row names it."""
