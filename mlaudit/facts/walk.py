@@ -14,6 +14,7 @@ import ast
 import builtins
 import functools
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -340,7 +341,9 @@ class _RoutedCalls:
     def __init__(self, listeners: Sequence[Any], table: _Dispatch) -> None:
         self.listeners = tuple(listeners)
         self.router = _router(tuple(type(listener) for listener in listeners))
-        self.table = table
+        # The table holds this handler: a strong reference back would make a cycle, which keeps
+        # every listener (and the syntax tree they hold) alive while a run pauses the collector.
+        self.table = weakref.ref(table)
         self.dropped: set[int] = set()
 
     def __call__(self, node: ast.Call, ctx: PyContext) -> None:
@@ -351,7 +354,9 @@ class _RoutedCalls:
             try:
                 listener.visit_routed_call(node, ctx)
             except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
-                _failed(listener, node, exc, ctx, self.table)
+                table = self.table()
+                if table is not None:
+                    _failed(listener, node, exc, ctx, table)
 
     def drop(self, listener: Any) -> None:
         self.dropped.update(i for i, known in enumerate(self.listeners) if known is listener)

@@ -4,6 +4,8 @@ and names resolve per node even when a module rebinds an import half-way."""
 from __future__ import annotations
 
 import ast
+import gc
+import weakref
 
 from mlaudit.facts.walk import Callees, CallRouter, PyContext, module_level_names, walk
 
@@ -104,3 +106,19 @@ def test_a_router_gives_the_handlers_of_every_matching_row_in_row_order() -> Non
     assert router.route("sklearn.linear_model.Ridge", "") == ("by-prefix",)
     assert router.route("torch.nn.Linear", "") == ()
     assert router.route("torch.fit", "predict") == ()
+
+
+def test_the_walk_leaves_no_cycle_that_keeps_listeners_alive() -> None:
+    # A run pauses the cyclic collector (engine.check.paused_gc): a listener (and the tree it may
+    # hold) kept alive by a reference cycle would stay in memory until the run ends.
+    routed, plain = _Routed(), _Names()
+    refs = [weakref.ref(routed), weakref.ref(plain)]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _walk("import torch\ntorch.load(f)\nopt.step()\n", [routed, plain])
+        del routed, plain
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        if was_enabled:
+            gc.enable()
