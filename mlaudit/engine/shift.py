@@ -41,12 +41,12 @@ def _is_line_field(name: str) -> bool:
     return name in _LINE_NAMES or name.endswith("_line") or name.endswith("_lines")
 
 
-_FIELDS: dict[type, tuple[tuple[str, ...], tuple[bool, ...]] | None] = {}
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _line_fields(kind: type) -> tuple[tuple[str, ...], tuple[bool, ...]] | None:
-    """The field names of a dataclass or named tuple and which of them hold lines; None for
-    other types and for records without line fields (pickled as they are)."""
+def _line_fields(kind: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass or named tuple when some of them hold lines; None for other
+    types and for records without line fields (pickled as they are)."""
     if kind in _FIELDS:
         return _FIELDS[kind]
     names: tuple[str, ...] = ()
@@ -54,8 +54,7 @@ def _line_fields(kind: type) -> tuple[tuple[str, ...], tuple[bool, ...]] | None:
         names = tuple(f.name for f in dataclasses.fields(kind))
     elif issubclass(kind, tuple) and hasattr(kind, "_fields"):
         names = tuple(kind._fields)
-    lines = tuple(_is_line_field(n) for n in names)
-    found = (names, lines) if any(lines) else None
+    found = names if any(_is_line_field(n) for n in names) else None
     _FIELDS[kind] = found
     return found
 
@@ -72,11 +71,16 @@ class _LinePickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, (set, frozenset)):
             return type(obj), (sorted(obj, key=repr),)
-        fields = _line_fields(type(obj))
-        if fields is None:
+        names = _line_fields(type(obj))
+        if names is None:
             return NotImplemented
-        names, is_line = fields
-        return type(obj), tuple(self._take(getattr(obj, n)) if line else getattr(obj, n) for n, line in zip(names, is_line, strict=True))
+        if isinstance(obj, tuple):
+            items: Any = zip(names, obj, strict=True)
+        elif hasattr(obj, "__dict__"):
+            items = vars(obj).items()  # every attribute, not only the declared fields
+        else:
+            items = ((n, getattr(obj, n)) for n in names)
+        return type(obj), tuple((n, self._take(v) if _is_line_field(n) else v) for n, v in items)
 
     def _take(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
