@@ -104,6 +104,8 @@ def both(*edits: Callable[[Path], None]) -> Callable[[Path], None]:
 
 
 LINE_INSERTED = edit("src/demo/data.py", lambda s: s.replace("\n\n\n", "\n\n# noise\n\n"))
+SEED_REMOVED = edit("src/demo/seeding.py", lambda s: s.replace("    np.random.seed(seed)\n", ""))
+MODULE_ADDED = edit("src/demo/more.py", lambda s: "import random\nrandom.seed(0)\n")
 BLANK_LINE_REMOVED = edit("src/demo/seeding.py", lambda s: s.replace("\n\n\ndef", "\n\ndef"))
 
 # name -> (the edit, whether it changes the findings, whether the project rules must run again)
@@ -111,7 +113,7 @@ EDITS: dict[str, tuple[Callable[[Path], None], bool, bool]] = {
     "a comment appended": (edit("src/demo/data.py", lambda s: s + "# the noise is wanted\n"), False, False),
     "a number changed": (edit("train.py", lambda s: s.replace("zeros(3)", "zeros(4)")), False, False),
     "the config file renamed": (edit("train.py", lambda s: s.replace('"conf/config.yaml"', '"conf/other.yaml"')), True, True),
-    "a seed removed from the helper": (edit("src/demo/seeding.py", lambda s: s.replace("    np.random.seed(seed)\n", "")), True, True),
+    "a seed removed from the helper": (SEED_REMOVED, True, True),
     "the helper renamed": (edit("src/demo/seeding.py", lambda s: s.replace("seed_all", "seed_everything")), True, True),
     "a line inserted above a draw": (edit("src/demo/data.py", lambda s: "# noise\n" + s), False, True),
     # Only lines moved (line 1 stays): the project findings are the last run's, moved.
@@ -121,8 +123,12 @@ EDITS: dict[str, tuple[Callable[[Path], None], bool, bool]] = {
     "a new entry point": (edit("tools/sample.py", lambda s: s + A_TRAINING_DEMO), True, True),
     "a config key read": (edit("train.py", lambda s: s.replace('cfg["lr"]', 'cfg["lr"] * cfg["epochs"]')), True, True),
     "a config key added": (edit("conf/config.yaml", lambda s: s + "momentum: 0.9\n"), True, True),
-    "a module added": (edit("src/demo/more.py", lambda s: "import random\nrandom.seed(0)\n"), False, True),
+    "a module added": (MODULE_ADDED, False, True),
     "the seeding module removed": (remove("src/demo/seeding.py"), True, True),
+    # Lines moved in one module while another edit changes what the rules read: no shortcut.
+    "lines moved and a seed removed": (both(LINE_INSERTED, SEED_REMOVED), True, True),
+    "lines moved and a module added": (both(LINE_INSERTED, MODULE_ADDED), False, True),
+    "lines moved and a module removed": (both(BLANK_LINE_REMOVED, remove("src/demo/data.py")), False, True),
 }
 
 
