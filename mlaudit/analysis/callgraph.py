@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mlaudit.analysis.entrypoints import EntryPoint
 from mlaudit.analysis.modules import ModuleGraph, Symbol, module_graph
@@ -25,8 +26,7 @@ from mlaudit.project.model import ProjectModel
 RESOLVED, EXTERNAL, UNRESOLVED = "resolved", "external", "unresolved"
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):  # a tuple: one per distinct call of the repo, fast to build
     status: str
     symbol: Symbol | None = None
     reason: str = ""  # why a call is unresolved, for messages

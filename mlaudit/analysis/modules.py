@@ -22,7 +22,7 @@ import configparser
 import functools
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlaudit.facts.python import DefFact, ImportFact, ModuleFacts
 from mlaudit.files.modules import module_parts
@@ -33,8 +33,7 @@ MAX_REEXPORT_DEPTH = 8
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
 
 
-@dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):  # a tuple: built tens of thousands of times per run, and fast to build
     """A definition in the repo: `name` is dotted within the module ("train", "Net.__init__");
     "" means the module itself."""
 
@@ -61,27 +60,36 @@ class ModuleGraph:
 
     def module_path(self, importer: str, dotted: str) -> str | None:
         """The repo file that `import <dotted>` written in `importer` loads, or None."""
+        head, slash, _ = importer.rpartition("/")
+        return self.module_in(head if slash else ".", dotted)  # PurePosixPath(importer).parent, without its cost
+
+    def module_in(self, folder: str, dotted: str) -> str | None:
+        """`module_path` for an importer in `folder` ("." for the root)."""
         if not dotted:
             return None
-        if self._segments is None:
-            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
-        if dotted.partition(".")[0] not in self._segments:
-            return None  # `torch`, `numpy`: no spelling of any repo module has such a part
-        head, slash, _ = importer.rpartition("/")
-        folder = head if slash else "."  # PurePosixPath(importer).parent, without its cost
+        segments = self.segments
+        if dotted.partition(".")[0] not in segments or dotted.rpartition(".")[2] not in segments:
+            # `torch`, `numpy`, `pkg.utils.seed_all`: a module spelt so would have those parts.
+            return None
         key = (folder, dotted)
         found = self._found.get(key, _UNSEEN)
         if found is _UNSEEN:
+            by_name = self.by_name
             found = self._found[key] = next(
-                (self.by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in self.by_name), None
+                (by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in by_name), None
             )
         return found
 
-    def _foreign(self, qualname: str) -> bool:
-        """Whether no spelling of a repo module starts like `qualname` (`torch...`, `np...`)."""
+    @property
+    def segments(self) -> frozenset[str]:
+        """Every part of every spelling of a repo module."""
         if self._segments is None:
             self._segments = frozenset(part for name in self.by_name for part in name.split("."))
-        return qualname.partition(".")[0] not in self._segments
+        return self._segments
+
+    def _foreign(self, qualname: str) -> bool:
+        """Whether no spelling of a repo module starts like `qualname` (`torch...`, `np...`)."""
+        return qualname.partition(".")[0] not in self.segments
 
     def importers_of(self, path: str) -> list[str]:
         if self._importers is None:  # built on first use: the graph is complete by then
@@ -331,16 +339,33 @@ def build_module_graph(model: ProjectModel) -> ModuleGraph:
     for path, module in facts.items():
         graph.defs[path] = {d.name: d for d in module.defs}
     for path, module in facts.items():
-        resolved, missing = [], []
-        for fact in module.imports:
-            target = graph.module_path(path, fact.target) or graph.module_path(path, fact.target.rsplit(".", 1)[0])
-            if target is not None:
-                resolved.append(target)
-            else:
-                missing.append(fact.target)
-        graph.imports[path] = tuple(dict.fromkeys(resolved))
-        graph.unresolved[path] = tuple(dict.fromkeys(missing))
+        graph.imports[path], graph.unresolved[path] = _import_edges(graph, path, module.imports)
     return graph
+
+
+def _import_edges(graph: ModuleGraph, path: str, imports: tuple[ImportFact, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The repo modules a file's imports load (an import of a module's attribute loads the module),
+    and the import targets that are not repo modules, each once in order."""
+    head, slash, _ = path.rpartition("/")
+    folder = head if slash else "."
+    segments = graph.segments
+    resolved: dict[str, None] = {}
+    missing: dict[str, None] = {}
+    parents: dict[str, str | None] = {}  # `from pkg.utils import a, b, c`: one look-up of pkg.utils
+    for fact in imports:
+        target = fact.target
+        # A foreign name (`torch.nn`) needs no look-up: neither it nor its parent is a repo module.
+        found = None
+        if target.partition(".")[0] in segments:
+            found = graph.module_in(folder, target)
+            if found is None:
+                parent = target.rsplit(".", 1)[0]
+                found = parents[parent] if parent in parents else parents.setdefault(parent, graph.module_in(folder, parent))
+        if found is not None:
+            resolved[found] = None
+        else:
+            missing[target] = None
+    return tuple(resolved), tuple(missing)
 
 
 def module_graph(model: ProjectModel) -> ModuleGraph:
