@@ -52,9 +52,13 @@ class ModuleGraph:
     # (importer's folder, dotted name) -> path: the same look-ups recur thousands of times per run.
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
     _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
-    _segments: frozenset[str] | None = field(default=None, repr=False)  # every part of every module name
+    # Every part of every spelling of a repo module: a name with another part is no repo module.
+    segments: frozenset[str] = field(init=False, repr=False)
     _symbols: dict[tuple[str, str, int], Symbol | None] = field(default_factory=dict, repr=False)  # (folder, name, depth) -> symbol
     _imports_by_name: dict[str, tuple[dict[str, ImportFact], tuple[ImportFact, ...]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.segments = frozenset(part for name in self.by_name for part in name.split("."))
 
     # --- modules -----------------------------------------------------------------------------
 
@@ -79,13 +83,6 @@ class ModuleGraph:
                 (by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in by_name), None
             )
         return found
-
-    @property
-    def segments(self) -> frozenset[str]:
-        """Every part of every spelling of a repo module."""
-        if self._segments is None:
-            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
-        return self._segments
 
     def _foreign(self, qualname: str) -> bool:
         """Whether no spelling of a repo module starts like `qualname` (`torch...`, `np...`)."""

@@ -31,8 +31,9 @@ Build all traces once per run with `model.analysis(build_traces)`.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
-from collections import defaultdict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ from mlaudit.project.model import ProjectModel
 
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)
+_SCOPE = operator.attrgetter("scope")
 _SEEDISH = re.compile(r"seed|determinis|reproducib", re.IGNORECASE)
 # Names of helpers worth suggesting in messages (a `main` that seeds is not a helper).
 SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
@@ -157,6 +159,8 @@ class Tracer:
         memo, active = self.memo, self.active
         active.add(key)
         node = Node(path, pairs={(path, scope)})
+        head, slash, _ = path.rpartition("/")
+        folder = head if slash else "."
         for event in self._own(path, scope, guard):
             kind = event.kind
             if kind == CALL:
@@ -186,7 +190,7 @@ class Tracer:
                     else:
                         node.pairs.add((symbol.path, symbol.name))
             elif kind == IMPORT:
-                target = self._import_target(path, event)
+                target = self._import_target(path, folder, event)
                 if target is not None:
                     want = (target, "", False)
                     callee = memo.get(want)
@@ -214,19 +218,20 @@ class Tracer:
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
         index = self.by_scope.get(path)
         if index is None:
-            index = self.by_scope[path] = defaultdict(list)
-            for event in self.events(path):
-                index[event.scope].append(event)
+            # Grouped by a stable sort: each scope's events stay in statement order.
+            index = self.by_scope[path] = {
+                name: list(events) for name, events in itertools.groupby(sorted(self.events(path), key=_SCOPE), key=_SCOPE)
+            }
         own = index.get(scope, [])
         # The main guard's body runs only when the module is the program, not when it is
         # imported; functions defined inside the guard are filtered by being called or not.
         return own if guard or scope else [e for e in own if not e.main_guard]
 
-    def _import_target(self, path: str, event: RandEvent) -> str | None:
+    def _import_target(self, path: str, folder: str, event: RandEvent) -> str | None:
         graph = self.calls.graph
-        target = graph.module_path(path, event.name)
+        target = graph.module_in(folder, event.name)
         if target is None and event.note:
-            target = graph.module_path(path, event.note)
+            target = graph.module_in(folder, event.note)
         return target if target != path else None
 
 
