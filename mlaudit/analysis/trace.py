@@ -49,6 +49,7 @@ _SCOPE = operator.attrgetter("scope")
 _SEEDISH = re.compile(r"seed|determinis|reproducib", re.IGNORECASE)
 # Names of helpers worth suggesting in messages (a `main` that seeds is not a helper).
 SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
+_HELPER_WORDS = ("seed", "reproducib", "determinis", "rng")  # the same words, for ASCII text made lower case
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,9 @@ class Traces:
         for path, defs in self.tracer.calls.graph.defs.items():
             if _is_test(self.tracer.model, path):
                 continue  # a test that checks seeding is no helper to call from a program
+            names = "\n".join(defs)
+            if names.isascii() and not any(word in names.lower() for word in _HELPER_WORDS):
+                continue  # no def of the file is named like a helper: one look per file, not per def
             for name, fact in defs.items():
                 if fact.kind == "function" and _helper_name(name) and self.tracer.seeds(path, name):
                     helpers.append((path, name, fact.line))
