@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import configparser
 import functools
+import operator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
@@ -30,6 +31,7 @@ from mlaudit.files.sources import SourceError, SourceFile, read_bytes
 from mlaudit.project.model import ProjectModel
 
 MAX_REEXPORT_DEPTH = 8
+_NAME = operator.attrgetter("name")
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
 
 
@@ -334,30 +336,29 @@ def build_module_graph(model: ProjectModel) -> ModuleGraph:
             by_name.setdefault(name, file.path)
     graph = ModuleGraph(facts, by_name)
     for path, module in facts.items():
-        graph.defs[path] = {d.name: d for d in module.defs}
+        graph.defs[path] = dict(zip(map(_NAME, module.defs), module.defs, strict=True))
+    by_folder: dict[str, dict[str, str | None]] = {}
     for path, module in facts.items():
-        graph.imports[path], graph.unresolved[path] = _import_edges(graph, path, module.imports)
+        graph.imports[path], graph.unresolved[path] = _import_edges(graph, path, module.imports, by_folder)
     return graph
 
 
-def _import_edges(graph: ModuleGraph, path: str, imports: tuple[ImportFact, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _import_edges(
+    graph: ModuleGraph, path: str, imports: tuple[ImportFact, ...], by_folder: dict[str, dict[str, str | None]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The repo modules a file's imports load (an import of a module's attribute loads the module),
-    and the import targets that are not repo modules, each once in order."""
+    and the import targets that are not repo modules, each once in order. The answer depends only
+    on the file's folder and the target: `by_folder` keeps it for the folder's other files."""
     head, slash, _ = path.rpartition("/")
     folder = head if slash else "."
-    segments = graph.segments
+    known = by_folder.setdefault(folder, {})
     resolved: dict[str, None] = {}
     missing: dict[str, None] = {}
-    parents: dict[str, str | None] = {}  # `from pkg.utils import a, b, c`: one look-up of pkg.utils
     for fact in imports:
         target = fact.target
-        # A foreign name (`torch.nn`) needs no look-up: neither it nor its parent is a repo module.
-        found = None
-        if target.partition(".")[0] in segments:
-            found = graph.module_in(folder, target)
-            if found is None:
-                parent = target.rsplit(".", 1)[0]
-                found = parents[parent] if parent in parents else parents.setdefault(parent, graph.module_in(folder, parent))
+        found = known.get(target, _UNSEEN)
+        if found is _UNSEEN:
+            found = known[target] = graph.module_in(folder, target) or graph.module_in(folder, target.rsplit(".", 1)[0])
         if found is not None:
             resolved[found] = None
         else:
