@@ -53,6 +53,14 @@ class CallGraph:
 
     def _resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str) -> Resolution:
         graph = self.graph
+        if callee and not receiver and "." in text:
+            # The commonest call: a library's function by its qualified name (`torch.cat`). What
+            # the steps below would conclude for it, without their look-ups.
+            top = callee.partition(".")[0]
+            if top not in graph.segments and top != _own_top(graph, path):
+                if self._local_unresolved(path, callee):
+                    return Resolution(UNRESOLVED, reason=f"`{callee}` comes from an import that could not be resolved")
+                return _EXTERNAL
         method = (text or callee or "").rsplit(".", 1)[-1]
         if receiver:
             owner = graph.resolve(path, receiver)

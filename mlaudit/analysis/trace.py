@@ -162,14 +162,21 @@ class Tracer:
         node = Node(path, pairs={(path, scope)})
         head, slash, _ = path.rpartition("/")
         folder = head if slash else "."
+        resolve = self.calls.resolve
         for event in self._own(path, scope, guard):
             kind = event.kind
             if kind == CALL:
-                found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
+                found = resolve(path, scope, event.name or None, event.text, event.receiver)
                 symbol = found.symbol
+                if symbol is None:  # a library, or not known: no link
+                    if found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
+                        marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
+                                           event.main_guard, note=found.reason)
+                        node.parts.append((path, event.line, marker))
+                    continue
                 callee: Node | None = None
-                if found.status == RESOLVED and symbol is not None:
-                    want = (symbol.path, symbol.name, False)
+                want = (symbol.path, symbol.name, False)
+                if found.status == RESOLVED:
                     callee = memo.get(want)
                     if callee is None and want not in active:
                         callee = yield want
@@ -182,10 +189,10 @@ class Tracer:
                     marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
                                        event.main_guard, note=found.reason)
                     node.parts.append((path, event.line, marker))
-                if symbol is not None and (found.status != RESOLVED or callee is None):
+                if found.status != RESOLVED or callee is None:
                     # Not followed (ambiguous, or recursion): it counts as reached, with what it
                     # reaches when its summary is already built.
-                    built = memo.get((symbol.path, symbol.name, False))
+                    built = memo.get(want)
                     if built is not None:
                         node.callees.add(built)
                     else:
