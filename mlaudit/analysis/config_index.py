@@ -189,7 +189,6 @@ def config_index(model: ProjectModel) -> ConfigIndex:
 def build(model: ProjectModel) -> ConfigIndex:
     index = ConfigIndex()
     repo_modules = _repo_modules(model)
-    local_defs: dict[str, set[str]] = {}
     root_to_ns: dict[str, list[str]] = {}
     for file, facts in model.python_modules():
         config = facts.family(ModuleConfigFacts)
@@ -197,7 +196,6 @@ def build(model: ProjectModel) -> ConfigIndex:
             continue
         index.facts[file.path] = config
         index.uses_config_store |= config.uses_config_store
-        local_defs[file.path] = {f"{facts.module}.{d.name}" if facts.module else d.name for d in facts.defs}
         for app in config.hydra_apps:
             directory = _hydra_dir(file.path, app.config_path, app.module_dir)
             if directory is not None and _has_yaml_under(model, directory):
@@ -210,12 +208,14 @@ def build(model: ProjectModel) -> ConfigIndex:
                 ns = _file_namespace(model, index, resolved)
                 _link(root_to_ns, f"file:{literal}@{file.path}", ns.name)
     _params_namespaces(model, index)
-    for file, _ in model.python_modules():
+    for file, facts in model.python_modules():
         config = index.facts.get(file.path)
         if config is None:
             continue
+        if config.reads:  # the qualified names of its defs, only for a module that reads config
+            local_defs = {f"{facts.module}.{d.name}" if facts.module else d.name for d in facts.defs}
         for read in config.reads:
-            _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs[file.path])
+            _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs)
         index.writes.extend((file.path, w) for w in config.writes)
         index.options.extend((file.path, o) for o in config.options)
     for ns in index.namespaces.values():
@@ -233,6 +233,8 @@ def _follow_handoffs(index: ConfigIndex, repo_modules: set[str]) -> None:
         for _, read in ns.reads:
             if not read.chain and not read.alias and read.passed_to and not ns.consumed_whole:
                 handed.setdefault(_last(read.passed_to), set()).add(ns.name)
+    if not handed:
+        return  # nothing handed whole to a function: no reads to gather
     reads_by_function: dict[str, list[tuple[ConfigRead, bool]]] = {}
     for _, read in index.ambiguous:
         reads_by_function.setdefault(_last(read.scope), []).append((read, False))

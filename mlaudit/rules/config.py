@@ -7,6 +7,7 @@ ML202-ML204 are project rules over the config index (`mlaudit.analysis.config_in
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -633,6 +634,9 @@ RUN_CONFIG_CALL = re.compile(r"(?:^|\.)(?:\w*run|wandb)\.config\.(?:update|setde
 IMPLICIT_RUN_STARTS = frozenset({"mlflow.log_metric", "mlflow.log_metrics"})
 EXPLICIT_RUN_START = "mlflow.start_run"
 RUN_ALREADY_STARTED = frozenset({EXPLICIT_RUN_START, "mlflow.active_run", "mlflow.get_run"})
+_RUN_CALLS = frozenset(TRACKER_STARTS) | IMPLICIT_RUN_STARTS | RUN_ALREADY_STARTED  # what _run_starts looks for
+_CALLEE = operator.attrgetter("callee")
+_TEXT = operator.attrgetter("text")
 # `wandb.init(sync_tensorboard=True)` mirrors a TensorBoard log, whose config lives beside it.
 MIRROR_KEYWORDS = frozenset({"sync_tensorboard"})
 TRACKER_NAMES = {
@@ -711,6 +715,8 @@ class UntrackedRunConfig(ProjectRule):
 def _run_starts(facts: ModuleFacts) -> list[CallFact]:
     """Calls that start a tracked run: explicit starts, and the first `mlflow.log_metric(s)` of a
     module that never calls `mlflow.start_run`."""
+    if _RUN_CALLS.isdisjoint(map(_CALLEE, facts.calls)):
+        return []  # most modules: one pass in C instead of three in Python
     starts = [c for c in facts.calls if c.callee in TRACKER_STARTS]
     if any(c.callee in RUN_ALREADY_STARTED for c in facts.calls):
         return starts  # `if mlflow.active_run(): mlflow.log_metrics(...)` logs into someone else's run
@@ -730,7 +736,11 @@ def _sweep_functions(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
 
 def _all_callees(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
     """Every callee called anywhere in the repo, by qualified name and as written."""
-    return {name for _, facts in modules for call in facts.calls for name in (call.callee, call.text) if name}
+    names: set[str] = set()
+    for _, facts in modules:  # map and filter run in C: 400,000 names on diffusers
+        names.update(filter(None, map(_CALLEE, facts.calls)))
+        names.update(filter(None, map(_TEXT, facts.calls)))
+    return names
 
 
 def _any_called(callees: set[str], patterns: frozenset[str]) -> bool:
