@@ -9,10 +9,11 @@ from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.comments import commented_code
-from mlaudit.facts.config import DOCUMENTED_SWITCH
+from mlaudit.facts.config.flags import FlagFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
+from mlaudit.knowledge.config import DOCUMENTED_SWITCH, EXEC_CALLS
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -52,17 +53,20 @@ class DeadFeatureFlag(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
-        yield from self._constants(index)
+        yield from self._constants(model)
         yield from self._dataclass_fields(index, model)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
-    def _constants(self, index: ConfigIndex) -> Iterator[Finding]:
+    def _constants(self, model: ProjectModel) -> Iterator[Finding]:
         definitions: dict[str, list[tuple[str, bool, int]]] = {}
         blocked: set[str] = set()
         tests: list[tuple[str, Any]] = []
-        for path, facts in index.facts.items():
-            if facts.execs_config:
+        for file, module in model.python_modules():
+            path, facts = file.path, module.family(FlagFacts)
+            if facts is None:
+                continue
+            if any(call.callee in EXEC_CALLS for call in module.calls):  # module globals are overridable config
                 blocked.update(c.name for c in facts.bool_constants)
             for constant in facts.bool_constants:
                 definitions.setdefault(constant.name, []).append((path, constant.value, constant.line))
@@ -118,21 +122,21 @@ class DeadFeatureFlag(ProjectRule):
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
-        facts = list(index.facts.values())
+        modules = list(model.python_modules())
+        flags = [(file.path, f) for file, m in modules if (f := m.family(FlagFacts)) is not None]
         # By last name: imports through re-exports or script folders do not resolve to the class's
         # own qualified name, and a miss here would be a false alarm.
-        escaped = {q.rsplit(".", 1)[-1] for f in facts for q in f.non_flag_uses}
-        keywords = {k for f in facts for k in f.call_keywords}
-        constructed = {c for f in facts for c in f.calls_with_arguments}
-        used = {a for f in facts for a in f.attribute_uses}
+        escaped = {q.rsplit(".", 1)[-1] for _, f in flags for q in f.non_flag_uses}
+        keywords = {k for _, m in modules for call in m.calls for k in call.keywords if k != "**"}
+        constructed = {c for _, f in flags for c in f.constructed}
+        used = {a for _, f in flags for a in f.attribute_uses}
         yaml_names = {chain[-1] for ns in index.namespaces.values() for chain in ns.keys}
         for name, path, option in candidates:
             owner = option.owner.rsplit(".", 1)[-1]
-            built = any(c.rsplit(".", 1)[-1] == owner for c in constructed)
-            if (owner in escaped or built or name in keywords or name in used
+            if (owner in escaped or owner in constructed or name in keywords or name in used
                     or name in yaml_names or index.written((name,))):
                 continue
-            flag_tests = [(p, t) for p, f in index.facts.items() for t in f.attribute_tests if t.name == name]
+            flag_tests = [(p, t) for p, f in flags for t in f.attribute_tests if t.name == name]
             if flag_tests:
                 yield self._finding(
                     flag_tests, f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "

@@ -1,0 +1,67 @@
+"""How code hands its config to an experiment tracker: assignments into a run's config
+(`wandb.config.lr = ...`) and functions run by a sweep agent. ML204 reads them."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from mlaudit.facts.config.syntax import callee_tail
+from mlaudit.facts.walk import PyContext
+from mlaudit.knowledge.config import SWEEP_AGENTS, TRACKER_KEYS
+
+_RUN_CONFIG = re.compile(r"(^|\.)config$")
+_SWEEP_TAILS = frozenset(name.rpartition(".")[2] for name in SWEEP_AGENTS)
+
+
+@dataclass(frozen=True)
+class TrackerFacts:
+    config_stores: int = 0  # `wandb.config.x = ...` / `run.config[...] = ...`
+    # Functions handed to a sweep agent (`wandb.agent(sweep_id, function=train)`): the sweep
+    # controller fills the config of the runs they start.
+    sweep_functions: tuple[str, ...] = ()
+
+
+class TrackerConfig:
+    """Collects `TrackerFacts`."""
+
+    def __init__(self) -> None:
+        self.stores = 0
+        self.sweep_functions: set[str] = set()
+
+    def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
+        for target in node.targets:
+            self._store(target, ctx)
+
+    def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
+        self._store(node.target, ctx)
+
+    def _store(self, target: ast.AST, ctx: PyContext) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._store(element, ctx)
+        elif isinstance(target, (ast.Attribute, ast.Subscript)) and _logs_run_config(target, ctx):
+            self.stores += 1
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        if callee_tail(node.func, ctx) not in _SWEEP_TAILS or ctx.qualname(node.func) not in SWEEP_AGENTS:
+            return
+        function = node.args[1] if len(node.args) > 1 else next(
+            (k.value for k in node.keywords if k.arg == "function"), None)
+        name = ctx.dotted(function) if function is not None else None
+        if name:
+            self.sweep_functions.add(name.rsplit(".", 1)[-1])
+
+    def facts(self, ctx: PyContext) -> TrackerFacts:
+        return TrackerFacts(self.stores, tuple(sorted(self.sweep_functions)))
+
+
+def _logs_run_config(target: ast.Attribute | ast.Subscript, ctx: PyContext) -> bool:
+    """`wandb.config.lr = ...`, `run.config["lr"] = ...`, `run["parameters"] = ...` (neptune)."""
+    if isinstance(target, ast.Attribute) and (ctx.qualname(target) or "").startswith("wandb.config"):
+        return True
+    if _RUN_CONFIG.search(ctx.dotted(target.value) or ""):
+        return True
+    key = target.slice if isinstance(target, ast.Subscript) else None
+    return isinstance(key, ast.Constant) and isinstance(key.value, str) and bool(TRACKER_KEYS.search(key.value))
