@@ -65,6 +65,7 @@ class FlagUses:
         # Per scope: the function, for its parameter names (asked only by a resolvable test).
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.params: dict[str, set[str]] = {}
+        self.gates: tuple[bool, bool] | None = None  # (config annotations, hydra) in the source
         self.not_values: set[int] = set()  # ids of Names that are no value use
         self.conditions: set[int] = set()  # ids of attribute atoms of conditions
         self.flag_tests: list[FlagTest] = []
@@ -109,7 +110,9 @@ class FlagUses:
             function = self.functions.get(scope)
             if function is None:
                 return _NO_PARAMS
-            params = self.params[scope] = plain_params(function, ctx, mentions_config_types(ctx), mentions_hydra(ctx))
+            if self.gates is None:
+                self.gates = mentions_config_types(ctx), mentions_hydra(ctx)
+            params = self.params[scope] = plain_params(function, ctx, *self.gates)
         return params
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:

@@ -43,7 +43,9 @@ class ConfigOptions:
                 self.options.append(OptionDef("argparse", dest, argparse_default(node, literal), node.lineno))
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
-        self._typer_options(node, ctx)
+        args = node.args
+        if any(type(d) is ast.Call for d in args.defaults) or any(type(d) is ast.Call for d in args.kw_defaults):
+            self._typer_options(node, ctx)
         for decorator in node.decorator_list:
             if isinstance(decorator, ast.Call) and ctx.qualname(decorator.func) in CLICK_OPTIONS:
                 self._click_option(decorator)
@@ -69,8 +71,6 @@ class ConfigOptions:
     def _typer_options(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
         """`def main(lr: float = typer.Option(0.1))`: the parameter is a command-line option."""
         args = node.args
-        if not args.defaults and not any(args.kw_defaults):
-            return
         positional = [*args.posonlyargs, *args.args]
         pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=True))
         pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]

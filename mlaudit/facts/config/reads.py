@@ -307,10 +307,20 @@ class ConfigReads:
     def visit_Attribute(self, node: ast.Attribute | ast.Subscript, ctx: PyContext) -> None:
         if type(node.ctx) is not ast.Load or id(node) in self.seen:
             return
-        if self._may_root(node, ctx):
-            read = self._chain_read(node, ctx)
-            if read is not None:
-                self.reads.append(read)
+        base = node.value
+        if type(base) is ast.Name:  # `x.attr`, `x[key]`: the most common chain, decided inline
+            name = base.id
+            like = _CONFIG_LIKE.get(name)
+            if like is None:
+                like = _config_like(name)
+            if not like and name not in self.bound and (
+                    name != "self" or (type(node) is ast.Attribute and not self._could_hold(node.attr))):
+                return  # `self.attr` names a config only when the attribute looks like one
+        elif not self._may_root(node, ctx):
+            return
+        read = self._chain_read(node, ctx)
+        if read is not None:
+            self.reads.append(read)
 
     visit_Subscript = visit_Attribute
 
@@ -433,9 +443,11 @@ class ConfigReads:
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         arguments = self.arguments
         for arg in node.args:
-            arguments[id(arg)] = node
+            if type(arg) in _CHAIN_KINDS:  # a constant, `*xs`, `a + b` is never a read
+                arguments[id(arg)] = node
         for keyword in node.keywords:
-            arguments[id(keyword.value)] = node if keyword.arg is not None else SPLAT
+            if type(keyword.value) in _CHAIN_KINDS:
+                arguments[id(keyword.value)] = node if keyword.arg is not None else SPLAT
         func = node.func
         if type(func) is ast.Attribute:
             attr = func.attr

@@ -28,8 +28,13 @@ def str_arg(call: ast.Call, index: int, keyword: str) -> str | None:
     return None
 
 
+_ATOMS = frozenset({ast.Name, ast.Attribute, ast.Call, ast.Subscript})  # tested as they are
+
+
 def condition_atoms(test: ast.AST) -> list[ast.AST]:
     """The expressions a condition tests: `a and not b` -> [a, b]; `x == True` -> [x]."""
+    if type(test) in _ATOMS:
+        return [test]  # most conditions: `if x:`, `if self.training:`, `if f(x):`
     atoms: list[ast.AST] = []
     stack = [test]
     while stack:

@@ -7,7 +7,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from mlaudit.facts.config.syntax import callee_tail
+from mlaudit.facts.config.syntax import callee_tail, is_resolvable
 from mlaudit.facts.walk import PyContext
 from mlaudit.knowledge.config import SWEEP_AGENTS, TRACKER_KEYS
 
@@ -32,7 +32,8 @@ class TrackerConfig:
 
     def visit_Assign(self, node: ast.Assign, ctx: PyContext) -> None:
         for target in node.targets:
-            self._store(target, ctx)
+            if type(target) is not ast.Name:  # `x = ...`, most assignments, stores into no run
+                self._store(target, ctx)
 
     def visit_AugAssign(self, node: ast.AugAssign, ctx: PyContext) -> None:
         self._store(node.target, ctx)
@@ -57,11 +58,23 @@ class TrackerConfig:
         return TrackerFacts(self.stores, tuple(sorted(self.sweep_functions)))
 
 
+def _resolves(target: ast.Attribute, ctx: PyContext) -> bool:
+    """Does the target have a qualified name (a dotted chain from an import or module name)?"""
+    base = target.value
+    while type(base) is ast.Attribute:
+        base = base.value
+    return type(base) is ast.Name and is_resolvable(base.id, ctx)
+
+
 def _logs_run_config(target: ast.Attribute | ast.Subscript, ctx: PyContext) -> bool:
     """`wandb.config.lr = ...`, `run.config["lr"] = ...`, `run["parameters"] = ...` (neptune)."""
-    if isinstance(target, ast.Attribute) and (ctx.qualname(target) or "").startswith("wandb.config"):
+    if isinstance(target, ast.Attribute) and _resolves(target, ctx) and (ctx.qualname(target) or "").startswith("wandb.config"):
         return True
-    if _RUN_CONFIG.search(ctx.dotted(target.value) or ""):
+    receiver = target.value
+    # `(^|\.)config$` on the receiver's dotted name: it ends in a name or attribute `config`.
+    ends_in_config = (type(receiver) is ast.Name and receiver.id == "config") or (
+        type(receiver) is ast.Attribute and receiver.attr == "config")
+    if ends_in_config and _RUN_CONFIG.search(ctx.dotted(receiver) or ""):
         return True
     key = target.slice if isinstance(target, ast.Subscript) else None
     return isinstance(key, ast.Constant) and isinstance(key.value, str) and bool(TRACKER_KEYS.search(key.value))
