@@ -13,6 +13,10 @@ from mlaudit.facts.python import argparse_default, argparse_dest
 from mlaudit.facts.walk import PyContext
 from mlaudit.knowledge.config import ARGPARSE_ADD, CLICK_OPTIONS, DATACLASS_DECORATORS
 
+# Text a command-line option needs in the file (or in its module's name, for a module that is
+# itself `click`): the argparse method or the library's name.
+_COMMAND_LINE = (ARGPARSE_ADD, *sorted({name.partition(".")[0] for name in CLICK_OPTIONS}))
+
 
 @dataclass(frozen=True)
 class OptionDef:
@@ -29,11 +33,39 @@ class OptionFacts:
     options: tuple[OptionDef, ...] = ()
 
 
-class ConfigOptions:
-    """Collects `OptionFacts`: `add_argument` calls, click/typer parameters, dataclass fields."""
+class DataclassFields:
+    """Collects `OptionFacts` in a file without command-line options: dataclass fields only."""
 
     def __init__(self) -> None:
         self.options: list[OptionDef] = []
+
+    def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
+        if not node.decorator_list:
+            return
+        decorators = {ctx.qualname(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
+        if not decorators & DATACLASS_DECORATORS:
+            return
+        owner = ".".join(p for p in (ctx.module, *ctx.scope, node.name) if p)
+        for stmt in node.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                default = literal(stmt.value) if stmt.value is not None else None
+                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner,
+                                              documented_switch(stmt, ctx)))
+
+    def facts(self, ctx: PyContext) -> OptionFacts:
+        return OptionFacts(tuple(self.options))
+
+
+class ConfigOptions(DataclassFields):
+    """Collects `OptionFacts`: `add_argument` calls, click/typer parameters, dataclass fields."""
+
+    @classmethod
+    def for_file(cls, ctx: PyContext) -> DataclassFields:
+        """Most files declare no command-line option (nine in ten of pytorch-lightning): they need
+        no call or function handler, which the walk would call for every call and function."""
+        if any(word in ctx.source or word in ctx.module for word in _COMMAND_LINE):
+            return cls()
+        return DataclassFields()
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
@@ -81,19 +113,3 @@ class ConfigOptions:
                     if keyword.arg == "default":
                         value = literal(keyword.value)
                 self.options.append(OptionDef("typer", arg.arg, value, default.lineno))
-
-    def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
-        if not node.decorator_list:
-            return
-        decorators = {ctx.qualname(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
-        if not decorators & DATACLASS_DECORATORS:
-            return
-        owner = ".".join(p for p in (ctx.module, *ctx.scope, node.name) if p)
-        for stmt in node.body:
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                default = literal(stmt.value) if stmt.value is not None else None
-                self.options.append(OptionDef("dataclass", stmt.target.id, default, stmt.lineno, owner,
-                                              documented_switch(stmt, ctx)))
-
-    def facts(self, ctx: PyContext) -> OptionFacts:
-        return OptionFacts(tuple(self.options))

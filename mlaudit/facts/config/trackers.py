@@ -23,8 +23,8 @@ class TrackerFacts:
     sweep_functions: tuple[str, ...] = ()
 
 
-class TrackerConfig:
-    """Collects `TrackerFacts`."""
+class TrackerStores:
+    """Collects `TrackerFacts` in a file that never names a sweep agent: assignments only."""
 
     def __init__(self) -> None:
         self.stores = 0
@@ -45,6 +45,18 @@ class TrackerConfig:
         elif isinstance(target, (ast.Attribute, ast.Subscript)) and _logs_run_config(target, ctx):
             self.stores += 1
 
+    def facts(self, ctx: PyContext) -> TrackerFacts:
+        return TrackerFacts(self.stores, tuple(sorted(self.sweep_functions)))
+
+
+class TrackerConfig(TrackerStores):
+    """Collects `TrackerFacts`: assignments into a run's config, and sweep agents' functions."""
+
+    @classmethod
+    def for_file(cls, ctx: PyContext) -> TrackerStores:
+        """The walk shows every call to a call handler: only files that name an agent get one."""
+        return cls() if any(name in ctx.source for name in _SWEEP_TAILS) else TrackerStores()
+
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         if callee_tail(node.func, ctx) not in _SWEEP_TAILS or ctx.qualname(node.func) not in SWEEP_AGENTS:
             return
@@ -53,9 +65,6 @@ class TrackerConfig:
         name = ctx.dotted(function) if function is not None else None
         if name:
             self.sweep_functions.add(name.rsplit(".", 1)[-1])
-
-    def facts(self, ctx: PyContext) -> TrackerFacts:
-        return TrackerFacts(self.stores, tuple(sorted(self.sweep_functions)))
 
 
 def _resolves(target: ast.Attribute, ctx: PyContext) -> bool:
