@@ -121,10 +121,22 @@ class FlagUses:
 
     def _not_values(self, annotation: ast.AST) -> None:
         """Names in an annotation or a class's bases are not uses of the value."""
-        if type(annotation) is ast.Name:
-            self.not_values.add(id(annotation))
-        else:
-            self.not_values.update(id(n) for n in iter_nodes(annotation) if type(n) is ast.Name)
+        stack = [annotation]
+        while stack:  # the usual shapes by hand (`int`, `torch.Tensor`, `Optional[X]`, `A | B`)
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Name:
+                self.not_values.add(id(node))
+            elif kind is ast.Attribute:
+                stack.append(node.value)  # type: ignore[attr-defined]
+            elif kind is ast.Subscript:
+                stack += (node.value, node.slice)  # type: ignore[attr-defined]
+            elif kind is ast.Tuple or kind is ast.List:
+                stack += node.elts  # type: ignore[attr-defined]
+            elif kind is ast.BinOp:
+                stack += (node.left, node.right)  # type: ignore[attr-defined]
+            elif kind is not ast.Constant:
+                self.not_values.update(id(n) for n in iter_nodes(node) if type(n) is ast.Name)
 
     # --- conditions --------------------------------------------------------------------------
 
@@ -172,7 +184,8 @@ class FlagUses:
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
         if type(func) is ast.Name:
-            self.not_values.add(id(func))  # calling a name is no use of a flag's value
+            if func.id in self.known:  # the callee is visited next: only a resolving name is asked about
+                self.not_values.add(id(func))  # calling a name is no use of a flag's value
             if node.args or node.keywords:
                 target = ctx.imports.get(func.id)
                 self.constructed.add(target.rpartition(".")[2] if target is not None else func.id)

@@ -169,7 +169,6 @@ class ConfigReads:
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
         scope = f"{ctx.function}.{node.name}" if ctx.function else node.name
         self.params.pop(scope, None)
-        roots = self.roots.setdefault(scope, {})
         if self.gates is None:
             self.gates = mentions_config_types(ctx), mentions_hydra(ctx)
         typed, hydra = self.gates
@@ -177,7 +176,7 @@ class ConfigReads:
         if typed:
             for arg in params_of(node):
                 if is_config_annotated(arg):
-                    self._bind_root(roots, arg.arg, ("", ()))
+                    self._bind_root(self.roots.setdefault(scope, {}), arg.arg, ("", ()))
                     configs.append(arg.arg)
         for decorator in hydra_mains(node, ctx) if hydra else ():
             call = decorator if isinstance(decorator, ast.Call) else None
@@ -186,7 +185,7 @@ class ConfigReads:
             self.apps.append(HydraApp(path, name, scope, node.lineno, decorator=True))
             first = hydra_param(params_of(node))
             if first is not None:
-                self._bind_root(roots, first.arg, (f"hydra:{ctx.path}:{scope}", ()))
+                self._bind_root(self.roots.setdefault(scope, {}), first.arg, (f"hydra:{ctx.path}:{scope}", ()))
                 configs.append(first.arg)
         self.functions[scope] = (node, frozenset(configs) if configs else _NO_PARAMS)
 
@@ -262,7 +261,11 @@ class ConfigReads:
             self._bind_root(self.roots.setdefault(ctx.function, {}), name, (read.root, read.chain))
 
     def _root_of_call(self, value: ast.AST, ctx: PyContext) -> str | None:
-        if type(value) is not ast.Call or callee_tail(value.func, ctx) not in _ROOT_CALL_TAILS:
+        if type(value) is not ast.Call:
+            return None
+        func = value.func
+        tail = func.attr if type(func) is ast.Attribute else callee_tail(func, ctx)
+        if tail not in _ROOT_CALL_TAILS:
             return None
         assert isinstance(value, ast.Call)
         callee = ctx.qualname(value.func)
