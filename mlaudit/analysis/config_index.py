@@ -27,6 +27,7 @@ from typing import Any
 
 from mlaudit.facts.config.options import OptionDef, OptionFacts
 from mlaudit.facts.config.reads import SPLAT, ConfigRead, ConfigReadFacts
+from mlaudit.files import kinds
 from mlaudit.files.modules import module_parts
 from mlaudit.files.structured import YamlFacts
 from mlaudit.project.dvc import DvcStage, dvc_state
@@ -307,19 +308,16 @@ def _consumes(path: str, read: ConfigRead, repo_modules: set[str], local_defs: s
     return not _in_repo(read.passed_to, repo_modules, local_defs)
 
 
-# Files that are not training code: a literal there is a test value or an example in prose.
-# (Switch to "reachable from an entry point" once the module graph and call graph are in.)
-NON_TRAINING_DIRS = frozenset({"tests", "test", "testing", "test_utils", "docs", "doc"})
-NON_TRAINING_NAMES = frozenset({"setup.py", "conftest.py", "noxfile.py"})
+# File roles (files/kinds.classify) that are not training code: a literal there is a test value,
+# an example in prose, or packaging. (Switch to "reachable from an entry point" once the module
+# graph and call graph are in.)
+NON_TRAINING_ROLES = frozenset({kinds.TEST, kinds.DOCS, kinds.BUILD_SCRIPT})
 
 
 @functools.lru_cache(maxsize=8192)
 def is_training_path(path: str) -> bool:
     """Tests, docs, setup scripts and conftest files are not training code."""
-    *folders, name = path.split("/")  # a normalised repo-relative POSIX path
-    if name in NON_TRAINING_NAMES or name.startswith("test_") or name.endswith("_test.py"):
-        return False
-    return not any(part in NON_TRAINING_DIRS for part in folders)
+    return not kinds.classify(path).roles & NON_TRAINING_ROLES
 
 
 def _namespaces_of_root(root: str, path: str, root_to_ns: dict[str, list[str]], index: ConfigIndex) -> list[str]:

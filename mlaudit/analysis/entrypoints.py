@@ -175,9 +175,11 @@ def _top_level_cli(facts: ModuleFacts) -> bool:
     return any(c.scope == "" and c.callee in data.LIGHTNING_CLIS for c in facts.calls)
 
 
-_NOT_SCRIPTS = frozenset({"setup.py", "conftest.py", "noxfile.py", "__init__.py", "conf.py", "manage.py"})
+# Module names that are no script whatever their role (a package's __init__, Sphinx's conf.py
+# outside docs/, Django's manage.py): names of modules, not file roles.
+_NOT_SCRIPTS = frozenset({"__init__.py", "conf.py", "manage.py"})
 # File roles (files/kinds.classify) whose Python is not a program someone runs to train.
-_NOT_PROGRAMS = frozenset({kinds.TEST, kinds.DOCS})
+_NOT_PROGRAMS = frozenset({kinds.TEST, kinds.DOCS, kinds.BUILD_SCRIPT})
 
 
 def _plain_script(file: SourceFile, facts: ModuleFacts, graph: ModuleGraph) -> bool:

@@ -35,7 +35,7 @@ from mlaudit.engine.settings import Settings
 from mlaudit.facts.file import FileFacts, FileResult
 from mlaudit.files.sources import SourceError, SourceFile, read_bytes
 from mlaudit.findings import Finding
-from mlaudit.rules import FileRule, PythonRule, all_rules
+from mlaudit.rules import FileRule, PythonRule, Rule, all_rules
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 48
@@ -52,12 +52,13 @@ class AnalysisStats:
 
 
 def options_fingerprint(settings: Settings) -> str:
-    """What, besides a file's own bytes and path, can change its per-file result: the options, and
-    mlaudit's own code (a development checkout changes without a new version number)."""
+    """What, besides a file's own bytes and path, can change its per-file result: the options, the
+    per-file rules that run (only the selected ones do), and mlaudit's own code (a development
+    checkout changes without a new version number)."""
     data = {
         "options": settings.options,
         "max_bytes": settings.max_bytes,
-        "rules": [r.code for r in all_rules()],
+        "rules": [r.code for r in _per_file_rules(settings)],
         "code": _code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -80,11 +81,20 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _per_file_rules(settings: Settings) -> list[type[Rule]]:
+    """The per-file rules a run needs: the selected ones. A rule left out would only produce
+    findings the report drops (the opt-in ML201, ML303, ML802 and ML803 cost 15 % of lightning's
+    per-file walk); the cache key names the rules, so a run with another selection does not reuse
+    these results."""
+    return [r for r in all_rules() if issubclass(r, (PythonRule, FileRule)) and settings.is_enabled(r.code)]
+
+
 def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:
+    rules = _per_file_rules(settings)
     python_rules: list[RuleFactory] = [
-        functools.partial(rule, settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, PythonRule)
+        functools.partial(rule, settings.rule_options(rule.code)) for rule in rules if issubclass(rule, PythonRule)
     ]
-    file_rules = [rule(settings.rule_options(rule.code)) for rule in all_rules() if issubclass(rule, FileRule)]
+    file_rules = [rule(settings.rule_options(rule.code)) for rule in rules if issubclass(rule, FileRule)]
     return python_rules, file_rules
 
 

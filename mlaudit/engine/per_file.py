@@ -145,7 +145,10 @@ def _python(
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
     extractors = [_extractor(cls, ctx) for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
-    rules = [rule for rule in (make() for make in python_rules) if not rule.exempt_roles & file.kind.roles]
+    rules = [
+        rule for rule in (make() for make in python_rules)
+        if not rule.exempt_roles & file.kind.roles and rule.may_report(text)
+    ]
     for rule in rules:
         rule.begin(ctx)
     walk(tree, ctx, [core, *extractors, *rules])

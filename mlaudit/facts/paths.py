@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from mlaudit.facts.walk import PyContext
+from mlaudit.knowledge.paths import CLUSTER_ROOTS
 
 # Folders that only exist on someone's machine or cluster. `/tmp/` is not one: every POSIX machine
 # has it, so a scratch path there (a tutorial's `/tmp/flax_ckpt`) runs anywhere.
@@ -25,8 +26,6 @@ MACHINE_ROOTS = (
 # Home folders of container images, not of a person (`/home/user` in a sandbox, Jupyter's
 # `/home/jovyan`, the CI runner's `/home/runner`): the same on every run of that image.
 CONTAINER_HOMES = ("/home/user", "/home/jovyan", "/home/runner")
-# Cluster file systems, reported even bare (`os.path.join("/checkpoint", user, name)`).
-CLUSTER_ROOTS = frozenset({"/checkpoint", "/scratch", "/lustre", "/gpfs"})
 _WINDOWS = re.compile(r"^[A-Za-z]:[\\/]+[^\\/\s]")
 # Calls whose string arguments are code locations or text, not data locations.
 SKIP_CALLEES = frozenset({

@@ -1,8 +1,11 @@
 """One place decides what a file is.
 
 A file has one *format* (how it is parsed) and any number of *roles* (what it means to the
-project): `setup.py` is Python with the manifest role, `dvc.yaml` is YAML with the dvc role,
-`pyproject.toml` is TOML with the manifest role. Knowledge lives in the tables below.
+project): `setup.py` is Python with the manifest and build-script roles, `dvc.yaml` is YAML with
+the dvc role, `tests/test_model.py` is Python with the test role. Rules ask for roles
+(`SourceFile.has_role`, `Rule.exempt_roles`) and never test path parts themselves. Knowledge
+lives in the tables below, and the dependency file names in `DEPENDENCY_FILES` also tell the
+dependency reader (files/manifests.py, files/lockfiles.py) which parser reads each file.
 """
 
 from __future__ import annotations
@@ -48,17 +51,35 @@ FORMAT_BY_NAME = {
     ".dvcignore": TEXT,
 }
 
-# Roles: (glob on the file name, role). A file can match several.
-MANIFEST, LOCKFILE, DVC, DATA, CONFIG, ENV_SCRIPT, VCS = (
-    "manifest", "lockfile", "dvc", "data", "config", "env-script", "vcs",
+# Roles: what a file is to the project. A file can have several (precedence: `classify`).
+MANIFEST, LOCKFILE, DVC, DATA_ARTIFACT, CONFIG, ENV_SCRIPT, VCS = (
+    "manifest", "lockfile", "dvc", "data-artifact", "config", "env-script", "vcs",
 )
-# A test file (tests are not training: determinism switched off in a fixture is not a finding),
-# and a project-template file (cookiecutter/copier: Jinja to render, not the repo's own code).
-TEST, TEMPLATE, DOCS = "test", "template", "docs"
+# Code roles. A test file (tests are not training: determinism switched off in a fixture is not a
+# finding); documentation (a literal there is an example in prose); an example program (runs as a
+# demo, is not the package anyone imports); a project-template file (cookiecutter/copier: Jinja to
+# render, not the repo's own code); a build script (packaging or task automation: not training);
+# a notebook (the NOTEBOOK format, as a role too); and source: the repo's own Python that is none of
+# test, docs, example or build script.
+SOURCE, TEST, DOCS, EXAMPLE, TEMPLATE, BUILD_SCRIPT = "source", "test", "docs", "example", "template", "build-script"
+# A notebook's role has its format's name: every .ipynb has it.
 
-TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+TEST_FOLDERS = frozenset({"tests", "test", "testing", "test_utils"})
 DOCS_FOLDERS = frozenset({"docs", "doc"})
+EXAMPLE_FOLDERS = frozenset({"examples", "example"})
+# pytest's default test module names, and its per-folder fixtures file.
+PYTEST_NAMES = re.compile(r"(test_.*|.*_test)\.py")
 TEST_NAMES = re.compile(r"(test_.*|.*_test|conftest)\.py")
+# Python that packages the project or automates its tasks, run by a tool rather than by a person to train.
+BUILD_SCRIPT_NAMES = frozenset({"setup.py", "noxfile.py"})
+# Roles that keep a Python file from being the repo's own source.
+NOT_SOURCE = frozenset({TEST, DOCS, EXAMPLE, BUILD_SCRIPT})
+# A folder of requirements files: every .txt/.in there is a requirements manifest
+# (requirements/base.txt, Lightning's requirements/pytorch/base.txt). Right in that folder a .txt
+# may serve as the lock like requirements*.txt (rules decide), and requirements/docs.txt installs the
+# documentation tools, so it has the docs role like docs/requirements.txt.
+REQUIREMENTS_FOLDER = "requirements"
+REQUIREMENTS_FOLDER_SUFFIXES = (".txt", ".in")
 # A template generator's settings at the root of a repo make it a project template.
 COOKIECUTTER_MARKERS = frozenset({"cookiecutter.json"})
 COPIER_MARKERS = frozenset({"copier.yml", "copier.yaml"})
@@ -67,29 +88,38 @@ TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
 # Jinja that a generator renders, in a file's text: decides a file that does not parse.
 TEMPLATE_TEXT = re.compile(r"\{\{-?\s*(?:cookiecutter|copier)\b|\{%-?\s*(?:if|for|raw|set|include|macro)\b")
 
+# Dependency files: (glob on the file name, roles, reader). Every dependency file name is listed
+# here only: `classify` gives the roles, and the reader names the parser that reads the file
+# (MANIFEST_PARSERS in files/manifests.py, LOCKFILE_PARSERS in files/lockfiles.py). The first row
+# whose glob matches picks the reader.
+DEPENDENCY_FILES: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("pyproject.toml", frozenset({MANIFEST}), "pyproject"),
+    ("setup.py", frozenset({MANIFEST}), "setup-py"),
+    ("setup.cfg", frozenset({MANIFEST}), "setup-cfg"),
+    ("Pipfile", frozenset({MANIFEST}), "pipfile"),
+    # A fully pinned requirements file also serves as the lock; the rules decide whether it does.
+    ("requirements*.txt", frozenset({MANIFEST, LOCKFILE}), "requirements"),
+    ("requirements*.in", frozenset({MANIFEST}), "requirements"),
+    ("requirements*.lock", frozenset({LOCKFILE}), "requirements"),  # `pip freeze > requirements.lock`
+    ("constraints*.txt", frozenset({MANIFEST}), "requirements"),
+    ("environment*.yml", frozenset({MANIFEST}), "conda-env"),
+    ("environment*.yaml", frozenset({MANIFEST}), "conda-env"),
+    ("uv.lock", frozenset({LOCKFILE}), "uv-lock"),
+    ("poetry.lock", frozenset({LOCKFILE}), "poetry-lock"),
+    ("pdm.lock", frozenset({LOCKFILE}), "pdm-lock"),
+    ("Pipfile.lock", frozenset({LOCKFILE}), "pipfile-lock"),
+    ("pixi.lock", frozenset({LOCKFILE}), "pixi-lock"),
+    ("conda-lock.yml", frozenset({LOCKFILE}), "conda-lock"),
+    ("conda-lock.yaml", frozenset({LOCKFILE}), "conda-lock"),
+    ("*.conda-lock.yml", frozenset({LOCKFILE}), "conda-lock"),  # conda-lock --lockfile NAME.conda-lock.yml
+    ("*.conda-lock.yaml", frozenset({LOCKFILE}), "conda-lock"),
+    ("pylock.toml", frozenset({LOCKFILE}), "pylock"),
+    ("pylock.*.toml", frozenset({LOCKFILE}), "pylock"),  # PEP 751 names extra locks pylock.NAME.toml
+)
+
+# Other roles by name: (glob on the file name, role).
 ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("pyproject.toml", MANIFEST),
-    ("setup.py", MANIFEST),
-    ("setup.cfg", MANIFEST),
-    ("requirements*.in", MANIFEST),
-    ("requirements*.txt", MANIFEST),
-    ("requirements*.txt", LOCKFILE),  # only counts as a lock when fully pinned; rules decide
-    ("requirements*.lock", LOCKFILE),  # `pip freeze > requirements.lock`: a pinned requirements file
-    ("constraints*.txt", MANIFEST),
-    ("environment*.yml", MANIFEST),
-    ("environment*.yaml", MANIFEST),
-    ("Pipfile", MANIFEST),
-    ("uv.lock", LOCKFILE),
-    ("poetry.lock", LOCKFILE),
-    ("pdm.lock", LOCKFILE),
-    ("Pipfile.lock", LOCKFILE),
-    ("pixi.lock", LOCKFILE),
-    ("conda-lock.yml", LOCKFILE),
-    ("conda-lock.yaml", LOCKFILE),
-    ("*.conda-lock.yml", LOCKFILE),
-    ("*.conda-lock.yaml", LOCKFILE),
-    ("pylock.toml", LOCKFILE),
-    ("pylock.*.toml", LOCKFILE),
+    *((pattern, role) for pattern, roles, _ in DEPENDENCY_FILES for role in sorted(roles)),
     ("*.dvc", DVC),
     ("dvc.yaml", DVC),
     ("dvc.lock", DVC),
@@ -169,7 +199,10 @@ TEMPLATE_KIND = Kind(OTHER, frozenset({TEMPLATE}))
 def classify(rel_path: str, templates: Templates | None = None) -> Kind:
     """Decide the format and roles of the file at `rel_path` (POSIX, relative to the root).
 
-    A template file is nothing else: it is not parsed, and its requirements are not the repo's."""
+    Roles add up (`tests/setup.py` is a test, a build script and a manifest; `docs/examples/x.py`
+    is docs and an example), with two exceptions: a template file is nothing else (it is not parsed,
+    and its requirements are not the repo's), and source is only the Python that no other code role
+    (test, docs, example, build script) claims."""
     if "{{" in rel_path or "{%" in rel_path or rel_path.endswith(TEMPLATE_SUFFIXES):
         return TEMPLATE_KIND
     if templates is not None and templates.holds(rel_path):
@@ -180,21 +213,64 @@ def classify(rel_path: str, templates: Templates | None = None) -> Kind:
     if name.endswith((".conda-lock.yml", ".conda-lock.yaml")) or name in ("conda-lock.yml", "conda-lock.yaml"):
         fmt = YAML
     roles = {role for role, pattern in _ROLE_REGEXES if pattern.match(name)}
-    if "requirements" in folders and suffix in (".txt", ".in"):
-        roles.add(MANIFEST)  # requirements/base.txt, requirements/dev.in, requirements/pytorch/base.txt
+    if _in_requirements_folder(folders, suffix):
+        roles |= _requirements_folder_roles(folders[-1], name, suffix)
     # A lockfile (gpu.conda-lock.yml) is never a Hydra config. An `environment_atari.yaml` may be an
     # RL config rather than a conda environment, so manifests keep the config role unless named above.
     if CONFIG in roles and (name in NOT_CONFIG_NAMES or _in_ci_dir(folders) or LOCKFILE in roles):
         roles.discard(CONFIG)
+    roles |= _code_roles(folders, name, fmt)
+    if is_artifact(rel_path):
+        roles.add(DATA_ARTIFACT)
+        if fmt in (OTHER, TEXT):
+            fmt = BINARY
+    return Kind(fmt, frozenset(roles))
+
+
+def _code_roles(folders: list[str], name: str, fmt: str) -> set[str]:
+    """Test, docs, example, build-script, notebook and source, from the folders and the name."""
+    roles = set()
     if TEST_NAMES.fullmatch(name) or any(folder in TEST_FOLDERS for folder in folders):
         roles.add(TEST)
     if any(folder in DOCS_FOLDERS for folder in folders):
         roles.add(DOCS)
-    if is_artifact(rel_path):
-        roles.add(DATA)
-        if fmt in (OTHER, TEXT):
-            fmt = BINARY
-    return Kind(fmt, frozenset(roles))
+    if any(folder in EXAMPLE_FOLDERS for folder in folders):
+        roles.add(EXAMPLE)
+    if name in BUILD_SCRIPT_NAMES:
+        roles.add(BUILD_SCRIPT)
+    if fmt == NOTEBOOK:
+        roles.add(NOTEBOOK)
+    elif fmt == PYTHON and not roles & NOT_SOURCE:
+        roles.add(SOURCE)
+    return roles
+
+
+def dependency_reader(rel_path: str) -> str | None:
+    """Which reader (a key of MANIFEST_PARSERS or LOCKFILE_PARSERS) reads the dependency file at
+    `rel_path`; None when it is not one. Agrees with the manifest and lockfile roles of `classify`."""
+    *folders, name = rel_path.split("/")
+    for pattern, reader in _READER_REGEXES:
+        if pattern.match(name):
+            return reader
+    return "requirements" if _in_requirements_folder(folders, suffix_of(name)) else None
+
+
+def in_test_folder(rel_path: str) -> bool:
+    """Does a folder on the path hold tests (the folder half of the test role)?"""
+    return any(folder in TEST_FOLDERS for folder in rel_path.split("/")[:-1])
+
+
+def _requirements_folder_roles(parent: str, name: str, suffix: str) -> set[str]:
+    roles = {MANIFEST}
+    if parent == REQUIREMENTS_FOLDER and suffix == ".txt":
+        roles.add(LOCKFILE)  # requirements/base.txt may serve as the lock, as requirements.txt may
+    if parent == REQUIREMENTS_FOLDER and name[: -len(suffix)] in DOCS_FOLDERS:
+        roles.add(DOCS)  # requirements/docs.txt
+    return roles
+
+
+def _in_requirements_folder(folders: list[str], suffix: str) -> bool:
+    return REQUIREMENTS_FOLDER in folders and suffix in REQUIREMENTS_FOLDER_SUFFIXES
 
 
 def suffix_of(name: str) -> str:
@@ -228,3 +304,4 @@ def _role_regexes() -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 _ROLE_REGEXES = _role_regexes()
+_READER_REGEXES = tuple((re.compile(fnmatch.translate(pattern)), reader) for pattern, _, reader in DEPENDENCY_FILES)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlaudit.files.formats import expect_mapping, load_json, load_toml, load_yaml
+from mlaudit.files.kinds import dependency_reader
 from mlaudit.files.requirements import conda_name, normalize_name
 
 Package = tuple[str, str]  # (PEP 503 name, version); version "" when the lock has none
@@ -134,24 +135,18 @@ def parse_conda_lock(path: str, text: str) -> Lockfile:
 
 LockParser = Callable[[str, str], Lockfile]
 
-# File name -> parser; one line per lockfile format.
+# Reader (named by files/kinds.DEPENDENCY_FILES, which lists the file names) -> parser.
 LOCKFILE_PARSERS: dict[str, LockParser] = {
-    "uv.lock": parse_uv_lock,
-    "poetry.lock": parse_poetry_lock,
-    "pdm.lock": parse_pdm_lock,
-    "Pipfile.lock": parse_pipfile_lock,
-    "pixi.lock": parse_pixi_lock,
-    "conda-lock.yml": parse_conda_lock,
-    "conda-lock.yaml": parse_conda_lock,
-    "pylock.toml": parse_pylock,
+    "uv-lock": parse_uv_lock,
+    "poetry-lock": parse_poetry_lock,
+    "pdm-lock": parse_pdm_lock,
+    "pipfile-lock": parse_pipfile_lock,
+    "pixi-lock": parse_pixi_lock,
+    "conda-lock": parse_conda_lock,
+    "pylock": parse_pylock,
 }
 
 
 def lockfile_parser(path: str) -> LockParser | None:
-    name = posixpath.basename(path)
-    if name.endswith((".conda-lock.yml", ".conda-lock.yaml")):
-        return parse_conda_lock  # conda-lock --lockfile NAME.conda-lock.yml
-    if name.startswith("pylock.") and name.endswith(".toml"):
-        return parse_pylock  # PEP 751 names extra locks pylock.NAME.toml
-    return LOCKFILE_PARSERS.get(name)
-
+    reader = dependency_reader(path)
+    return LOCKFILE_PARSERS.get(reader) if reader is not None else None

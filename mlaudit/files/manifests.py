@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from mlaudit.files.formats import compose_yaml, load_toml
+from mlaudit.files.kinds import dependency_reader
 from mlaudit.files.lockfiles import Lockfile, lockfile_parser
 from mlaudit.files.requirements import (
     Include,
@@ -775,36 +776,20 @@ def lock_from_requirements(manifest: Manifest) -> Lockfile | None:
 
 ManifestParser = Callable[[str, str], Manifest]
 
-# Exact file name -> parser; one line per manifest format.
+# Reader (named by files/kinds.DEPENDENCY_FILES, which lists the file names) -> parser.
 MANIFEST_PARSERS: dict[str, ManifestParser] = {
-    "pyproject.toml": parse_pyproject,
-    "setup.cfg": parse_setup_cfg,
-    "setup.py": parse_setup_py,
-    "Pipfile": parse_pipfile,
-    "environment.yml": parse_conda_env,
-    "environment.yaml": parse_conda_env,
+    "pyproject": parse_pyproject,
+    "setup-cfg": parse_setup_cfg,
+    "setup-py": parse_setup_py,
+    "pipfile": parse_pipfile,
+    "conda-env": parse_conda_env,
+    "requirements": parse_requirements_file,
 }
-
-_REQUIREMENTS_NAME = re.compile(r"^(requirements[\w.\-]*\.(txt|in|lock)|constraints[\w.\-]*\.txt)$")
-_ENVIRONMENT_NAME = re.compile(r"^environment[\w.\-]*\.ya?ml$")
 
 
 def manifest_parser(path: str) -> ManifestParser | None:
-    name = posixpath.basename(path)
-    if name in MANIFEST_PARSERS:
-        return MANIFEST_PARSERS[name]
-    if _REQUIREMENTS_NAME.match(name) or _in_requirements_dir(path):
-        return parse_requirements_file
-    if _ENVIRONMENT_NAME.match(name):
-        return parse_conda_env
-    return None
-
-
-def _in_requirements_dir(path: str) -> bool:
-    # requirements/base.txt, requirements/dev.in: a folder of requirements files, also split by
-    # package (Lightning's requirements/pytorch/base.txt, included by the root requirements.txt).
-    folders = path.lower().split("/")[:-1]
-    return "requirements" in folders and path.endswith((".txt", ".in"))
+    reader = dependency_reader(path)
+    return MANIFEST_PARSERS.get(reader) if reader is not None else None
 
 
 def dependency_file_kind(path: str) -> str | None:

@@ -117,6 +117,7 @@ def test_files(root: Path) -> list[Path]:
 
 
 def _is_test_file(path: Path) -> bool:
+    # pytest's default `python_files`, not files/kinds' test role: the probe hands these to pytest.
     return path.name.startswith("test_") or path.name.endswith("_test.py")
 
 

@@ -84,6 +84,16 @@ class PythonRule(Rule):
 
     # File roles (mlaudit.files.kinds) the rule does not apply to, e.g. {"test"}.
     exempt_roles: frozenset[str] = frozenset()
+    # Words one of which the module's text must contain for the rule to be able to report: the walk
+    # leaves the rule out of every other file. Only for rules that match calls or names by their
+    # qualified name, whose last part is written in the file (in the call, or in the import that
+    # binds it) whatever the aliases: `from yaml import load as l` still says "yaml". Empty: every file.
+    requires_text: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        """Whether the rule can report anything in a module with this source text."""
+        return not cls.requires_text or any(word in text for word in cls.requires_text)
 
     def begin(self, ctx: PyContext) -> None:
         """Called before the walk of a file."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
+from mlaudit.files import kinds
 from mlaudit.files.lockfiles import Lockfile
 from mlaudit.files.manifests import Manifest, expand_includes
 from mlaudit.files.requirements import Requirement
@@ -37,9 +38,6 @@ PACKAGE_KINDS = frozenset({"pyproject", "setup-py", "setup-cfg"})
 PLACEHOLDER_PACKAGES = frozenset({"src", "app", "project", "package", "main", "code", "lib"})
 # Front-ends to look at a notebook: they compute nothing the project reports.
 VIEWING_TOOLS = frozenset({"jupyterlab", "jupyter", "notebook", "ipykernel", "ipython", "ipywidgets", "nb-conda-kernels"})
-
-# Requirements files in these folders install documentation tools, not the training environment.
-UNLOCKED_FOLDERS = frozenset({"docs", "doc"})
 
 # Which pyproject tables each locking tool resolves (ML503); other tables it never reads.
 LOCK_READS = {
@@ -163,13 +161,8 @@ def _imported_by_tests(model: ProjectModel, folder: str) -> set[str]:
     prefix = f"{folder}/" if folder else ""
     found: set[str] = set()
     for file, facts in model.python_modules():
-        path = file.path
-        if not path.startswith(prefix):
-            continue
-        parts = path[len(prefix):].split("/")
-        if not (set(parts[:-1]) & {"tests", "test"} or parts[-1].startswith("test_") or parts[-1].endswith("_test.py")):
-            continue
-        found.update(i.target.split(".", 1)[0] for i in facts.imports if i.target)
+        if file.path.startswith(prefix) and file.has_role(kinds.TEST):
+            found.update(i.target.split(".", 1)[0] for i in facts.imports if i.target)
     return found
 
 
@@ -230,17 +223,14 @@ class UnpinnedDependency(ProjectRule):
 
 
 def _serves_as_lock(manifest: Manifest) -> bool:
-    """requirements*.txt (and requirements*.lock, requirements/*.txt), outside docs folders."""
+    """A requirements file with the lockfile role (requirements*.txt, requirements*.lock,
+    requirements/base.txt) outside docs: constraints.txt ranges are meant as ranges, and
+    docs/requirements.txt or requirements/docs.txt install documentation tools, not the training
+    environment."""
     if manifest.kind != "requirements-txt":
         return False
-    folder = posixpath.dirname(manifest.path)
-    name = posixpath.basename(manifest.path)
-    in_requirements_dir = posixpath.basename(folder) == "requirements"
-    if not (name.startswith("requirements") or in_requirements_dir):
-        return False  # constraints.txt ranges are meant as ranges
-    if in_requirements_dir and posixpath.splitext(name)[0] in UNLOCKED_FOLDERS:
-        return False  # requirements/docs.txt installs documentation tools, like docs/requirements.txt
-    return not UNLOCKED_FOLDERS.intersection(folder.split("/"))
+    roles = kinds.classify(manifest.path).roles
+    return kinds.LOCKFILE in roles and kinds.DOCS not in roles
 
 
 def _constrained_names(manifest: Manifest, by_path: dict[str, Manifest]) -> frozenset[str]:

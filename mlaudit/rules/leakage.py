@@ -318,6 +318,9 @@ _SPLIT_WORDS = ("split", "Fold", "cross_val", "Search", "eval_set")
 
 class _LeakageRule(PythonRule):
     tags = ("leakage", "correctness")
+    # Every leak needs a split, and every split this family knows is scikit-learn's
+    # (SPLIT_FUNCTIONS, SPLITTER_PREFIX, SEARCH_CLASSES), bound by an import that says "sklearn".
+    requires_text = ("sklearn",)
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
         # Leakage needs a split, a CV or a search somewhere in the file: a look at the text spares the

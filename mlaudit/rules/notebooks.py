@@ -20,8 +20,9 @@ from mlaudit.findings import Finding
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import FileRule, ProjectRule
 
-# Top-level folders that hold packages nobody imports as the project (a tests/__init__.py is common).
-NOT_THE_PACKAGE = frozenset({"tests", "test", "docs", "doc", "examples", "notebooks", "scripts", "benchmarks", "tools"})
+# Top-level folders of programs run from the clone, not imported as the project: a folder notion,
+# not a file role (scripts/train.py is source like any module, it is only not the package).
+PROGRAM_FOLDERS = frozenset({"notebooks", "scripts", "benchmarks", "tools"})
 
 
 def _notebook(cells: list[tuple[int | None, str]]) -> str:
@@ -55,8 +56,8 @@ class NotebookInSrc(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        packages = _top_packages(model.files)
-        for file in sorted(model.with_format(kinds.NOTEBOOK), key=lambda f: f.path):
+        packages = _top_packages(model.files.values())
+        for file in sorted(model.with_role(kinds.NOTEBOOK), key=lambda f: f.path):
             parts = PurePosixPath(file.path).parts
             if len(parts) < 2:
                 continue
@@ -73,13 +74,14 @@ class NotebookInSrc(ProjectRule):
             )
 
 
-def _top_packages(paths: Iterable[str]) -> frozenset[str]:
-    """Top-level folders that are Python packages (hold an __init__.py), tests and docs aside."""
+def _top_packages(files: Iterable[SourceFile]) -> frozenset[str]:
+    """Top-level folders that are Python packages: they hold an __init__.py with the source role
+    (a tests/__init__.py, docs/ or examples/ one is not the project's package)."""
     found = set()
-    for path in paths:
-        parts = path.split("/")  # a normalised repo-relative POSIX path
-        if len(parts) == 2 and parts[1] == "__init__.py" and parts[0] not in NOT_THE_PACKAGE:
-            found.add(parts[0])
+    for file in files:
+        folder, _, rest = file.path.partition("/")
+        if rest == "__init__.py" and file.has_role(kinds.SOURCE) and folder not in PROGRAM_FOLDERS:
+            found.add(folder)
     return frozenset(found)
 
 

@@ -13,10 +13,11 @@ listing, a set, or a position-sensitive use is data in the tables below.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlaudit.facts import flow
-from mlaudit.facts.walk import PyContext, iter_nodes
+from mlaudit.facts.walk import PyContext
 from mlaudit.rules.base import PythonRule
 
 # --- knowledge ---------------------------------------------------------------------------------
@@ -46,6 +47,8 @@ ORDER_SENSITIVE_CALLS = frozenset(
 ORDER_SENSITIVE_METHODS = frozenset({"shuffle", "permutation", "choice", "sample"})
 # Set operators and methods whose result is again a set.
 SET_BUILDERS = frozenset({"builtins.set", "builtins.frozenset"})
+_SET_BUILDER_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in SET_BUILDERS)
+_INDEX_CALL_NAMES = frozenset({"enumerate", "zip"})
 SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
 # Calls that show a set holds strings (its hash order is randomised; small ints are not).
 STRING_METHODS = frozenset({"split", "lower", "upper", "strip", "read", "readlines", "splitlines", "replace", "encode"})
@@ -90,38 +93,64 @@ class FilesystemOrder(PythonRule):
         "from pathlib import Path\nfrom sklearn.model_selection import train_test_split\n"
         "paths = [p for p in Path('data').rglob('*.jpg')]  # expect: ML110\n"
         "train, test = train_test_split(paths, test_size=0.2, random_state=0)\n",
+        "from os import listdir as ls\nimport random\nfiles = ls('data')  # expect: ML110\nrandom.seed(0)\n"
+        "random.shuffle(files)\n",
         "import glob\nfrom torch.utils.data import Dataset\n\nclass Images(Dataset):\n"
         "    def __init__(self, root):\n        self.files = glob.glob(root + '/*.png')  # expect: ML110\n\n"
         "    def __len__(self):\n        return len(self.files)\n\n"
         "    def __getitem__(self, i):\n        return self.files[i]\n",
     )
 
+    # A listing is os.listdir/os.scandir/glob.glob/glob.iglob or a method glob/rglob/iterdir: the
+    # call or its import spells one of these.
+    requires_text = ("listdir", "scandir", "glob", "iterdir")
+
     def begin(self, ctx: PyContext) -> None:
-        self.lists = False  # a method call named like a listing (`os.listdir`, `root.glob`)
-        self.called_names: set[str] = set()  # bare names called (`listdir(d)` after `from os import listdir`)
+        # Lines of the calls that may be listings: methods named like one (`root.glob`) and bare
+        # names (`listdir(d)` after `from os import listdir`), judged with the module's final
+        # imports at the end. Only the scopes around them need the statement pass: an order
+        # problem starts at a listing call in the scope where its order is used.
+        self.method_lines: list[int] = []
+        self.name_lines: dict[str, list[int]] = {}
+        self.seeded = False  # some call is named like seeding: see _draw_is_seeded
+        self.classes: list[ast.ClassDef] = []
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
         if type(func) is ast.Attribute:
-            self.lists = self.lists or func.attr in _LISTING_LAST_NAMES
+            name = func.attr
+            if name in _LISTING_LAST_NAMES:
+                self.method_lines.append(node.lineno)
         elif type(func) is ast.Name:
-            self.called_names.add(func.id)
+            name = func.id
+            self.name_lines.setdefault(name, []).append(node.lineno)
+        else:
+            return
+        if not self.seeded and "seed" in name.lower():
+            self.seeded = True
 
-    def _may_list(self, ctx: PyContext) -> bool:
-        """Whether some call can be a listing as `_listing` judges it at the end of the module: a
-        method named like one (a qualified name ends with the attribute written), or a bare name
-        that resolves, with the module's final imports, to a listing function."""
-        return self.lists or any(ctx.resolve_name(name) in LISTING_FUNCTIONS for name in self.called_names)
+    def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
+        self.classes.append(node)
+
+    def _listing_lines(self, ctx: PyContext) -> set[int]:
+        lines = set(self.method_lines)
+        for name, at in self.name_lines.items():
+            if ctx.resolve_name(name) in LISTING_FUNCTIONS:
+                lines.update(at)
+        return lines
 
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
         # Most files list no folder: the calls seen on the walk spare them the statement-by-statement pass.
-        if not self._may_list(ctx):
+        lines = self._listing_lines(ctx)
+        if not lines:
             return
         reported: set[int] = set()
-        seeded, classes = _seeds_and_classes(node)
-        for _, body in flow.scopes(node):
-            for origin, use in _listing_uses(body, ctx, seeded):
+        for scope, body in flow.scopes(node):
+            if scope is not node and not _within(scope, lines):
+                continue
+            for origin, use in _listing_uses(body, ctx, self.seeded):
                 self._report(origin, use, ctx, reported)
+        classes = self.classes
         for cls in classes:  # each origin lies in one class's methods, so their order does not matter
             for origin in _dataset_attributes(cls, ctx):
                 self._report(origin, "a Dataset indexes it by position in __getitem__", ctx, reported)
@@ -137,6 +166,12 @@ class FilesystemOrder(PythonRule):
             f"copies of the data, and {use}, so the same seed gives different data on another machine; "
             f"wrap it in sorted(...).",
         )
+
+
+def _within(scope: ast.AST, lines: Iterable[int]) -> bool:
+    """Whether one of `lines` falls inside the function `scope`."""
+    first, last = scope.lineno, scope.end_lineno or scope.lineno  # type: ignore[attr-defined]
+    return any(first <= line <= last for line in lines)
 
 
 def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Origin | None:
@@ -164,22 +199,6 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
 
 # Last names of LISTING_FUNCTIONS and LISTING_METHODS.
 _LISTING_LAST_NAMES = frozenset({name.rsplit(".", 1)[-1] for name in LISTING_FUNCTIONS} | LISTING_METHODS)
-
-
-def _seeds_and_classes(tree: ast.Module) -> tuple[bool, list[ast.ClassDef]]:
-    """Whether the file calls anything seed-like (`random.seed`, `seed_everything`, `set_seed`),
-    and its classes, in one pass. An unseeded shuffle is random anyway; the listing's order only
-    matters once a seed makes the rest repeatable."""
-    seeded = False
-    classes = []
-    for node in iter_nodes(tree):
-        if isinstance(node, ast.Call) and not seeded:
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            seeded = "seed" in name.lower()
-        elif isinstance(node, ast.ClassDef):
-            classes.append(node)
-    return seeded, classes
 
 
 def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:
@@ -350,12 +369,39 @@ class SetOrder(PythonRule):
         "tags = {'PER', 'LOC', 'ORG'}\ntag2id = {}\nfor i, tag in enumerate(tags):  # expect: ML111\n    tag2id[tag] = i\n",
     )
 
+    # Ids come from enumerate() or zip() by name (`_index_from_set`): a file whose text has
+    # neither cannot build one.
+    requires_text = ("enumerate", "zip")
+
+    # Every set the statement pass can follow starts as a set display, a set comprehension or a
+    # call of set()/frozenset() (SET_BUILDERS), and every id it reports comes from a call of
+    # enumerate() or zip(). The walk notes the lines of both, so only scopes holding both get the
+    # statement pass (a set is followed within its own scope). The check is by the name written,
+    # which also counts a shadowed `set` (a pass for nothing, never a missed finding).
+    def begin(self, ctx: PyContext) -> None:
+        self.set_lines: list[int] = []
+        self.index_lines: list[int] = []
+
+    def visit_Set(self, node: ast.Set, ctx: PyContext) -> None:
+        self.set_lines.append(node.lineno)
+
+    def visit_SetComp(self, node: ast.SetComp, ctx: PyContext) -> None:
+        self.set_lines.append(node.lineno)
+
+    def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
+        func = node.func
+        name = func.id if type(func) is ast.Name else func.attr if type(func) is ast.Attribute else ""
+        if name in _SET_BUILDER_NAMES:
+            self.set_lines.append(node.lineno)
+        elif name in _INDEX_CALL_NAMES:
+            self.index_lines.append(node.lineno)
+
     def leave_Module(self, node: ast.Module, ctx: PyContext) -> None:
-        # Ids come from enumerate() or zip() by name (`_index_from_set`): a file whose text has
-        # neither cannot build one.
-        if "enumerate" not in ctx.source and "zip" not in ctx.source:
+        if not self.set_lines or not self.index_lines:
             return
-        for _, body in flow.scopes(node):
+        for scope, body in flow.scopes(node):
+            if scope is not node and not (_within(scope, self.set_lines) and _within(scope, self.index_lines)):
+                continue
             for sink, origin in _set_uses(body, ctx):
                 ctx.report(
                     self,

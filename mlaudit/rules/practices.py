@@ -14,8 +14,9 @@ from typing import Any
 
 from mlaudit.analysis.entrypoints import EntryPoint, entry_points
 from mlaudit.analysis.modules import module_graph
-from mlaudit.files import boundary
+from mlaudit.files import boundary, kinds
 from mlaudit.files.kinds import DOCS, TEST
+from mlaudit.files.sources import SourceFile
 from mlaudit.findings import Finding
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule
@@ -42,20 +43,16 @@ TEST_COMMAND = re.compile(
 )
 # Files CI may delegate to, read when a CI file names them.
 DELEGATES = ("Makefile", ".sh")
-TEST_FOLDERS = frozenset({"tests", "test"})
 
 
 def _is_ci(path: str) -> bool:
     return any(path.startswith(prefix) and path.endswith(suffixes) for prefix, suffixes in CI_FILES)
 
 
-def _is_test(path: str) -> bool:
-    """A pytest-style test module in a tests/ or test/ folder (a top-level `test_x.py` in an ML
-    repository is as often an evaluation script)."""
-    parts = path.split("/")
-    name = parts[-1]
-    named = (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
-    return named and bool(TEST_FOLDERS & set(parts[:-1]))
+def _is_test(file: SourceFile) -> bool:
+    """A pytest module (test_*.py, *_test.py) in a test folder: the test role alone also takes a
+    top-level `test_x.py`, in an ML repository as often an evaluation script."""
+    return file.has_role(TEST) and kinds.in_test_folder(file.path) and kinds.PYTEST_NAMES.fullmatch(file.name) is not None
 
 
 def _text(model: ProjectModel, path: str) -> str:
@@ -111,7 +108,7 @@ class TestsNotRunInCI(ProjectRule):
     )
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
-        tests = sorted(p for p in model.files if _is_test(p))
+        tests = sorted(f.path for f in model.files.values() if _is_test(f))
         if not tests:
             return
         ci = sorted(p for p in model.files if _is_ci(p))

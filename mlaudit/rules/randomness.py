@@ -183,6 +183,8 @@ class NondeterministicAlgorithms(PythonRule):
     # A function that exists to undo determinism (diffusers' `disable_full_determinism`) or to
     # restore the default after a run is the switch's other position, not a training choice.
     UNDO_FUNCTION = re.compile(r"^_*(disable|restore|reset|undo|teardown|tear_down|cleanup)", re.IGNORECASE)
+    # cudnn.deterministic and use_deterministic_algorithms: either name says "deterministic".
+    requires_text = ("deterministic",)
     valid = (
         "import torch\ntorch.backends.cudnn.deterministic = True\ntorch.use_deterministic_algorithms(True)\n",
         "import torch\ntorch.use_deterministic_algorithms(args.deterministic)\n",

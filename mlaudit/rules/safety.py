@@ -62,6 +62,8 @@ class UnsafeYamlLoad(PythonRule):
     # Tests load YAML they wrote themselves (litgpt, Lightning read back the hparams file a test
     # just saved): no outside input reaches them.
     exempt_roles = frozenset({kinds.TEST})
+    # Every call it reports is PyYAML's (yaml.load, yaml.unsafe_load, ...), bound by an import that says "yaml".
+    requires_text = ("yaml",)
     invalid = (
         "import yaml\ncfg = yaml.load(open('c.yaml'))  # expect: ML602\n",
         # exec() of a fixed string is no trusted-code loader.

@@ -66,4 +66,4 @@ def test_template_folders_come_from_the_root_settings() -> None:
     assert kinds.classify("hooks/pre_gen_project.py") != kinds.TEMPLATE_KIND
     assert kinds.copier_subdirectory("_min_copier_version: 9\n_subdirectory: 'tpl'\n") == "tpl"
     assert kinds.copier_subdirectory("_subdirectory: .\n") is None
-    assert kinds.classify("src/pkg/train.py").roles == frozenset()
+    assert kinds.classify("src/pkg/train.py").roles == frozenset({kinds.SOURCE})

@@ -79,3 +79,17 @@ def test_a_rule_without_fix_examples_offers_no_fix(tmp_path: Path, rule: type[Ru
 def test_every_static_rule_has_examples() -> None:
     missing = [r.code for r in STATIC_RULES if not r.valid or not r.invalid]
     assert missing == []
+
+
+def test_a_rule_is_left_out_of_files_without_its_required_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`requires_text`: ML602 (PyYAML calls) is not even started on a module that never says "yaml",
+    and is on one that does, under an alias."""
+    from mlaudit.rules.safety import UnsafeYamlLoad
+
+    started: list[str] = []
+    monkeypatch.setattr(UnsafeYamlLoad, "end", lambda self, ctx: started.append(ctx.path))
+    files = {"a.py": "import json\ndata = json.load(open('c.json'))\n",
+             "b.py": "from yaml import load as read\ncfg = read(open('c.yaml'))\n"}
+    check(make_repo(tmp_path / "repo", files), select=["ML602"])
+    assert started == ["b.py"]
+    assert UnsafeYamlLoad.may_report("from yaml import load as read") and not UnsafeYamlLoad.may_report("import json")
