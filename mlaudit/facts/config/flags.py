@@ -170,9 +170,11 @@ class FlagUses:
         if type(node.ctx) is not ast.Load:
             self.attribute_uses.add(node.attr)  # assigned
             return
-        if id(node) not in self.conditions:
+        if not self.conditions or id(node) not in self.conditions:
             self.attribute_uses.add(node.attr)
         base = node.value
+        if type(base) is ast.Name and base.id not in self.known and base.id not in BUILTIN_NAMES:
+            return  # `self.x`: the usual attribute, of a name that resolves to nothing
         while type(base) is ast.Attribute:
             base = base.value
         # `ctx.qualname` only for a dotted chain from a name that resolves (not `self.x`).

@@ -458,8 +458,10 @@ class ConfigReads:
                 self._known_call(node, ctx)
             if attr in _METHOD_READS:
                 self._method_call(node, func, ctx)
-        elif type(func) is ast.Name and callee_tail(func, ctx) in _CALL_TAILS:
-            self._known_call(node, ctx)
+        elif type(func) is ast.Name:
+            target = ctx.imports.get(func.id)  # the name's last part, through its import
+            if (target.rpartition(".")[2] if target is not None else func.id) in _CALL_TAILS:
+                self._known_call(node, ctx)
 
     def _known_call(self, node: ast.Call, ctx: PyContext) -> None:
         callee = ctx.qualname(node.func)
