@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
+from mlaudit.facts.config.options import OptionDef, OptionFacts
+from mlaudit.facts.config.reads import SPLAT, ConfigRead, ConfigReadFacts
 from mlaudit.files import kinds
 from mlaudit.files.modules import module_parts
 from mlaudit.files.structured import YamlFacts
@@ -91,7 +92,6 @@ class ConfigIndex:
     # they go somewhere we cannot follow; used to follow a root handed to a repo function.
     handoff_reads: list[tuple[str, ConfigRead, bool]] = field(default_factory=list)
     uses_config_store: bool = False
-    facts: dict[str, ModuleConfigFacts] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # --- questions rules ask ----------------------------------------------------------------
@@ -190,11 +190,12 @@ def build(model: ProjectModel) -> ConfigIndex:
     index = ConfigIndex()
     repo_modules = _repo_modules(model)
     root_to_ns: dict[str, list[str]] = {}
+    configs: dict[str, ConfigReadFacts] = {}
     for file, facts in model.python_modules():
-        config = facts.family(ModuleConfigFacts)
+        config = facts.family(ConfigReadFacts)
         if config is None:
             continue
-        index.facts[file.path] = config
+        configs[file.path] = config
         index.uses_config_store |= config.uses_config_store
         for app in config.hydra_apps:
             directory = _hydra_dir(file.path, app.config_path, app.module_dir)
@@ -209,7 +210,7 @@ def build(model: ProjectModel) -> ConfigIndex:
                 _link(root_to_ns, f"file:{literal}@{file.path}", ns.name)
     _params_namespaces(model, index)
     for file, facts in model.python_modules():
-        config = index.facts.get(file.path)
+        config = configs.get(file.path)
         if config is None:
             continue
         if config.reads:  # the qualified names of its defs, only for a module that reads config
@@ -217,7 +218,9 @@ def build(model: ProjectModel) -> ConfigIndex:
         for read in config.reads:
             _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs)
         index.writes.extend((file.path, w) for w in config.writes)
-        index.options.extend((file.path, o) for o in config.options)
+        options = facts.family(OptionFacts)
+        if options is not None:
+            index.options.extend((file.path, o) for o in options.options)
     for ns in index.namespaces.values():
         _collect_interpolations(model, ns)
     _follow_handoffs(index, repo_modules)

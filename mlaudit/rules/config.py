@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
-from mlaudit.facts.config import EXEC_CALLS, ConfigRead, ModuleConfigFacts, is_config_name
+from mlaudit.facts.config.reads import ConfigRead
+from mlaudit.facts.config.trackers import TrackerFacts
 from mlaudit.facts.python import CallFact, ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.findings import Finding, Level
 from mlaudit.knowledge.config import (
     EVALUATION_NAME,
     EVALUATION_ONLY_PARAMS,
+    EXEC_CALLS,
     HYPERPARAMETER_SINKS,
     LOOP_VARIABLE,
     NOT_SINKS,
@@ -28,6 +30,7 @@ from mlaudit.knowledge.config import (
     RUN_CONFIG_OBJECTS,
     RUN_CONFIG_PREFIX_SUFFIX,
     TRAINING_CALL,
+    is_config_name,
 )
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
@@ -729,8 +732,8 @@ def _run_starts(facts: ModuleFacts) -> list[CallFact]:
 def _sweep_functions(modules: Iterable[tuple[Any, ModuleFacts]]) -> set[str]:
     return {
         name for _, facts in modules
-        if (config := facts.family(ModuleConfigFacts)) is not None
-        for name in config.sweep_functions
+        if (trackers := facts.family(TrackerFacts)) is not None
+        for name in trackers.sweep_functions
     }
 
 
@@ -755,7 +758,7 @@ def _tracker_config_stored(modules: Iterable[tuple[Any, ModuleFacts]]) -> bool:
     """Whether tracker configs are assigned anywhere (`wandb.config.lr = ...`, neptune's
     `run["parameters"] = ...`)."""
     return any(
-        (config := facts.family(ModuleConfigFacts)) is not None and config.tracker_config_stores
+        (trackers := facts.family(TrackerFacts)) is not None and trackers.config_stores
         for _, facts in modules
     )
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.comments import commented_code
-from mlaudit.facts.config import DOCUMENTED_SWITCH
+from mlaudit.facts.config.flags import FlagFacts
+from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
+from mlaudit.knowledge.config import DOCUMENTED_SWITCH, EXEC_CALLS
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -53,15 +55,16 @@ class DeadFeatureFlag(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
-        yield from self._constants(index)
+        yield from self._constants(model)
         yield from self._dataclass_fields(index, model)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
-    def _constants(self, index: ConfigIndex) -> Iterator[Finding]:
+    def _constants(self, model: ProjectModel) -> Iterator[Finding]:
         definitions: dict[str, list[tuple[str, bool, int]]] = {}
         tests: list[tuple[str, Any]] = []
-        for path, facts in index.facts.items():
+        flags = _flag_facts(model)
+        for path, facts, _ in flags:
             for constant in facts.bool_constants:
                 definitions.setdefault(constant.name, []).append((path, constant.value, constant.line))
             tests.extend((path, t) for t in facts.flag_tests)
@@ -75,8 +78,8 @@ class DeadFeatureFlag(ProjectRule):
         if not maybe:
             return
         blocked: set[str] = set()
-        for facts in index.facts.values():
-            if facts.execs_config:
+        for _, facts, module in flags:
+            if any(call.callee in EXEC_CALLS for call in module.calls):  # module globals are overridable config
                 blocked.update(c.name for c in facts.bool_constants)
             blocked.update(facts.non_flag_uses)
             blocked.update(facts.attribute_stores)
@@ -124,13 +127,13 @@ class DeadFeatureFlag(ProjectRule):
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
-        uses = _RepoUses(index)
+        uses = _RepoUses(model, index)
         for name, path, option in candidates:
             owner = option.owner.rsplit(".", 1)[-1]
             if (owner in uses.escaped or owner in uses.constructed or name in uses.keywords or name in uses.used
                     or name in uses.yaml_names or index.written((name,))):
                 continue
-            flag_tests = [(p, t) for p, f in index.facts.items() for t in f.attribute_tests if t.name == name]
+            flag_tests = [(p, t) for p, f, _ in uses.flags for t in f.attribute_tests if t.name == name]
             if flag_tests:
                 yield self._finding(
                     flag_tests, f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
@@ -162,32 +165,38 @@ class _RepoUses:
     """Names used anywhere in the repo, each set gathered from every file on first use: most
     candidate fields are settled by the first one."""
 
-    def __init__(self, index: ConfigIndex) -> None:
-        self.facts = list(index.facts.values())
+    def __init__(self, model: ProjectModel, index: ConfigIndex) -> None:
+        self.model = model
+        self.flags = _flag_facts(model)
         self.index = index
 
     @functools.cached_property
     def escaped(self) -> set[str]:
         # By last name: imports through re-exports or script folders do not resolve to the class's
         # own qualified name, and a miss here would be a false alarm.
-        return {q.rsplit(".", 1)[-1] for f in self.facts for q in f.non_flag_uses}
+        return {q.rsplit(".", 1)[-1] for _, f, _ in self.flags for q in f.non_flag_uses}
 
     @functools.cached_property
     def constructed(self) -> set[str]:
         """Last names of classes built with arguments."""
-        return {c.rsplit(".", 1)[-1] for f in self.facts for c in f.calls_with_arguments}
+        return {c for _, f, _ in self.flags for c in f.constructed}
 
     @functools.cached_property
     def keywords(self) -> set[str]:
-        return {k for f in self.facts for k in f.call_keywords}
+        return {k for _, m in self.model.python_modules() for call in m.calls for k in call.keywords if k != "**"}
 
     @functools.cached_property
     def used(self) -> set[str]:
-        return {a for f in self.facts for a in f.attribute_uses}
+        return {a for _, f, _ in self.flags for a in f.attribute_uses}
 
     @functools.cached_property
     def yaml_names(self) -> set[str]:
         return {chain[-1] for ns in self.index.namespaces.values() for chain in ns.keys}
+
+
+def _flag_facts(model: ProjectModel) -> list[tuple[str, FlagFacts, ModuleFacts]]:
+    """(path, flag facts, module facts) of every module the flag listener saw."""
+    return [(file.path, f, m) for file, m in model.python_modules() if (f := m.family(FlagFacts)) is not None]
 
 
 def _in_package(path: str, model: ProjectModel) -> bool:
