@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mlaudit.analysis.entrypoints import EntryPoint
 from mlaudit.analysis.modules import ModuleGraph, Symbol, module_graph
@@ -25,8 +26,7 @@ from mlaudit.project.model import ProjectModel
 RESOLVED, EXTERNAL, UNRESOLVED = "resolved", "external", "unresolved"
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):  # a tuple: one per distinct call of the repo, fast to build
     status: str
     symbol: Symbol | None = None
     reason: str = ""  # why a call is unresolved, for messages
@@ -40,6 +40,8 @@ class CallGraph:
     graph: ModuleGraph
     # Answers by call: the tracer asks about each call twice (its events, then what it reaches).
     _resolved: dict[tuple[str, str, str | None, str, str], Resolution] = field(default_factory=dict, repr=False)
+    _last_parts: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # path -> _def_names
+    _tricks: dict[str, bool] = field(default_factory=dict, repr=False)  # path -> edits sys.path
 
     def resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str = "") -> Resolution:
         """What a call written in `path` inside `scope` calls."""
@@ -51,6 +53,14 @@ class CallGraph:
 
     def _resolve(self, path: str, scope: str, callee: str | None, text: str, receiver: str) -> Resolution:
         graph = self.graph
+        if callee and not receiver and "." in text:
+            # The commonest call: a library's function by its qualified name (`torch.cat`). What
+            # the steps below would conclude for it, without their look-ups.
+            top = callee.partition(".")[0]
+            if top not in graph.segments and top != _own_top(graph, path):
+                if self._local_unresolved(path, callee):
+                    return Resolution(UNRESOLVED, reason=f"`{callee}` comes from an import that could not be resolved")
+                return _EXTERNAL
         method = (text or callee or "").rsplit(".", 1)[-1]
         if receiver:
             owner = graph.resolve(path, receiver)
@@ -94,6 +104,8 @@ class CallGraph:
         return _EXTERNAL
 
     def _nested(self, path: str, scope: str, name: str) -> Symbol | None:
+        if name not in self._def_names(path):
+            return None  # most bare calls (`len`, `print`, an imported helper) name no def of the file
         defs = self.graph.defs.get(path, {})
         parts = scope.split(".") if scope else []
         for cut in range(len(parts), -1, -1):
@@ -106,11 +118,21 @@ class CallGraph:
                 return Symbol(path, candidate, fact.kind)
         return None
 
+    def _def_names(self, path: str) -> frozenset[str]:
+        """The last part of every def name of a file (`forward` for `Net.forward`)."""
+        names = self._last_parts.get(path)
+        if names is None:
+            names = self._last_parts[path] = frozenset(n.rpartition(".")[2] for n in self.graph.defs.get(path, {}))
+        return names
+
     def _local_unresolved(self, path: str, qualname: str) -> bool:
         """Whether a name comes from an import that is not a repo module and the file edits
         sys.path, so it may well be a repo module we cannot see."""
-        extra = self.graph.facts[path].family(RandomnessFacts)
-        if extra is None or not extra.sys_path_tricks:
+        tricks = self._tricks.get(path)
+        if tricks is None:
+            extra = self.graph.facts[path].family(RandomnessFacts)
+            tricks = self._tricks[path] = extra is not None and bool(extra.sys_path_tricks)
+        if not tricks:
             return False
         top = qualname.split(".")[0]
         return any(t.split(".")[0] == top for t in self.graph.unresolved.get(path, ()))

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from mlaudit.facts.config import SPLAT, ConfigRead, ModuleConfigFacts, OptionDef
+from mlaudit.facts.config.options import OptionDef, OptionFacts
+from mlaudit.facts.config.reads import SPLAT, ConfigRead, ConfigReadFacts
 from mlaudit.files import kinds
 from mlaudit.files.modules import module_parts
 from mlaudit.files.structured import YamlFacts
@@ -91,7 +92,6 @@ class ConfigIndex:
     # they go somewhere we cannot follow; used to follow a root handed to a repo function.
     handoff_reads: list[tuple[str, ConfigRead, bool]] = field(default_factory=list)
     uses_config_store: bool = False
-    facts: dict[str, ModuleConfigFacts] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     # --- questions rules ask ----------------------------------------------------------------
@@ -189,15 +189,14 @@ def config_index(model: ProjectModel) -> ConfigIndex:
 def build(model: ProjectModel) -> ConfigIndex:
     index = ConfigIndex()
     repo_modules = _repo_modules(model)
-    local_defs: dict[str, set[str]] = {}
     root_to_ns: dict[str, list[str]] = {}
+    configs: dict[str, ConfigReadFacts] = {}
     for file, facts in model.python_modules():
-        config = facts.family(ModuleConfigFacts)
+        config = facts.family(ConfigReadFacts)
         if config is None:
             continue
-        index.facts[file.path] = config
+        configs[file.path] = config
         index.uses_config_store |= config.uses_config_store
-        local_defs[file.path] = {f"{facts.module}.{d.name}" if facts.module else d.name for d in facts.defs}
         for app in config.hydra_apps:
             directory = _hydra_dir(file.path, app.config_path, app.module_dir)
             if directory is not None and _has_yaml_under(model, directory):
@@ -210,14 +209,18 @@ def build(model: ProjectModel) -> ConfigIndex:
                 ns = _file_namespace(model, index, resolved)
                 _link(root_to_ns, f"file:{literal}@{file.path}", ns.name)
     _params_namespaces(model, index)
-    for file, _ in model.python_modules():
-        config = index.facts.get(file.path)
+    for file, facts in model.python_modules():
+        config = configs.get(file.path)
         if config is None:
             continue
+        if config.reads:  # the qualified names of its defs, only for a module that reads config
+            local_defs = {f"{facts.module}.{d.name}" if facts.module else d.name for d in facts.defs}
         for read in config.reads:
-            _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs[file.path])
+            _place_read(index, model, file.path, read, root_to_ns, repo_modules, local_defs)
         index.writes.extend((file.path, w) for w in config.writes)
-        index.options.extend((file.path, o) for o in config.options)
+        options = facts.family(OptionFacts)
+        if options is not None:
+            index.options.extend((file.path, o) for o in options.options)
     for ns in index.namespaces.values():
         _collect_interpolations(model, ns)
     _follow_handoffs(index, repo_modules)
@@ -233,6 +236,8 @@ def _follow_handoffs(index: ConfigIndex, repo_modules: set[str]) -> None:
         for _, read in ns.reads:
             if not read.chain and not read.alias and read.passed_to and not ns.consumed_whole:
                 handed.setdefault(_last(read.passed_to), set()).add(ns.name)
+    if not handed:
+        return  # nothing handed whole to a function: no reads to gather
     reads_by_function: dict[str, list[tuple[ConfigRead, bool]]] = {}
     for _, read in index.ambiguous:
         reads_by_function.setdefault(_last(read.scope), []).append((read, False))

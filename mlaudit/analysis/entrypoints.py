@@ -29,7 +29,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from mlaudit.analysis.modules import ModuleGraph, module_graph
-from mlaudit.facts.python import ModuleFacts
+from mlaudit.facts.python import CallFact, ModuleFacts
 from mlaudit.facts.randomness import TRAIN, RandomnessFacts
 from mlaudit.files import kinds
 from mlaudit.files.sources import SourceFile
@@ -70,10 +70,12 @@ def build_entry_points(model: ProjectModel) -> list[EntryPoint]:
         for entry in _decorated(file.path, facts):
             if facts.main_guard_line is None or not _called_at_top_level(facts, entry.function or ""):
                 add(entry)
-        if facts.main_guard_line is None and _top_level_cli(facts):
-            add(EntryPoint(file.path, "lightning-cli", None, 1))
-        elif facts.main_guard_line is None and _plain_script(file, facts, graph):
-            add(EntryPoint(file.path, "script", None, 1))
+        if facts.main_guard_line is None:
+            top = [c for c in facts.calls if not c.scope]  # the top level's calls, looked at twice
+            if _top_level_cli(top):
+                add(EntryPoint(file.path, "lightning-cli", None, 1))
+            elif _plain_script(file, facts, graph, top):
+                add(EntryPoint(file.path, "script", None, 1))
     for entry in _project_scripts(model, graph):
         add(entry)
     for entry in _dvc_scripts(model, graph):
@@ -116,19 +118,19 @@ def _test_or_docs(model: ProjectModel, path: str) -> bool:
 def _cli_runs(path: str, facts: ModuleFacts) -> list[EntryPoint]:
     """`fire.Fire(train)` / `typer.run(main)` at the module's top level or in its main guard."""
     extra = facts.family(RandomnessFacts)
+    if extra is None or not extra.cli_targets:
+        return []
     defined = {d.name: d.line for d in facts.defs if d.kind == "function" and "." not in d.name}
-    return [
-        EntryPoint(path, "cli-runner", name, defined[name])
-        for name, _ in (extra.cli_targets if extra is not None else ()) if name in defined
-    ]
+    return [EntryPoint(path, "cli-runner", name, defined[name]) for name, _ in extra.cli_targets if name in defined]
 
 
 def _decorated(path: str, facts: ModuleFacts) -> list[EntryPoint]:
+    decorated = [f for f in facts.defs if f.decorators and f.kind == "function" and "." not in f.name]
+    if not decorated:
+        return []  # most modules: no need to look for CLI applications
     apps = _cli_apps(facts)
     entries = []
-    for fact in facts.defs:
-        if fact.kind != "function" or "." in fact.name:
-            continue
+    for fact in decorated:
         kind = _decorator_kind(fact.decorators, facts.module, apps)
         if kind:
             entries.append(EntryPoint(path, kind, fact.name, fact.line))
@@ -171,8 +173,8 @@ def _called_at_top_level(facts: ModuleFacts, function: str) -> bool:
     return any(c.scope == "" and c.callee in (own, function) for c in facts.calls)
 
 
-def _top_level_cli(facts: ModuleFacts) -> bool:
-    return any(c.scope == "" and c.callee in data.LIGHTNING_CLIS for c in facts.calls)
+def _top_level_cli(top: list[CallFact]) -> bool:
+    return any(c.callee in data.LIGHTNING_CLIS for c in top)
 
 
 # Module names that are no script whatever their role (a package's __init__, Sphinx's conf.py
@@ -182,12 +184,12 @@ _NOT_SCRIPTS = frozenset({"__init__.py", "conf.py", "manage.py"})
 _NOT_PROGRAMS = frozenset({kinds.TEST, kinds.DOCS, kinds.BUILD_SCRIPT})
 
 
-def _plain_script(file: SourceFile, facts: ModuleFacts, graph: ModuleGraph) -> bool:
-    if file.name in _NOT_SCRIPTS or file.kind.roles & _NOT_PROGRAMS or graph.importers_of(file.path):
+def _plain_script(file: SourceFile, facts: ModuleFacts, graph: ModuleGraph, top: list[CallFact]) -> bool:
+    if not top or file.name in _NOT_SCRIPTS or file.kind.roles & _NOT_PROGRAMS or graph.importers_of(file.path):
         return False
     top_defs = [d for d in facts.defs if "." not in d.name]
     last_def_end = max((d.end_line for d in top_defs), default=0)
-    return any(c.scope == "" and c.line > last_def_end for c in facts.calls)
+    return any(c.line > last_def_end for c in top)
 
 
 def _project_scripts(model: ProjectModel, graph: ModuleGraph) -> list[EntryPoint]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import ast
 import configparser
 import functools
+import operator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlaudit.facts.python import DefFact, ImportFact, ModuleFacts
 from mlaudit.files.modules import module_parts
@@ -30,11 +31,11 @@ from mlaudit.files.sources import SourceError, SourceFile, read_bytes
 from mlaudit.project.model import ProjectModel
 
 MAX_REEXPORT_DEPTH = 8
+_NAME = operator.attrgetter("name")
 _UNSEEN = "\0unseen"  # marks a look-up not made yet (None is a valid answer: not in the repo)
 
 
-@dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):  # a tuple: built tens of thousands of times per run, and fast to build
     """A definition in the repo: `name` is dotted within the module ("train", "Net.__init__");
     "" means the module itself."""
 
@@ -53,35 +54,41 @@ class ModuleGraph:
     # (importer's folder, dotted name) -> path: the same look-ups recur thousands of times per run.
     _found: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False)
     _importers: dict[str, list[str]] | None = field(default=None, repr=False)  # path -> importers
-    _segments: frozenset[str] | None = field(default=None, repr=False)  # every part of every module name
+    # Every part of every spelling of a repo module: a name with another part is no repo module.
+    segments: frozenset[str] = field(init=False, repr=False)
     _symbols: dict[tuple[str, str, int], Symbol | None] = field(default_factory=dict, repr=False)  # (folder, name, depth) -> symbol
     _imports_by_name: dict[str, tuple[dict[str, ImportFact], tuple[ImportFact, ...]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.segments = frozenset(part for name in self.by_name for part in name.split("."))
 
     # --- modules -----------------------------------------------------------------------------
 
     def module_path(self, importer: str, dotted: str) -> str | None:
         """The repo file that `import <dotted>` written in `importer` loads, or None."""
+        head, slash, _ = importer.rpartition("/")
+        return self.module_in(head if slash else ".", dotted)  # PurePosixPath(importer).parent, without its cost
+
+    def module_in(self, folder: str, dotted: str) -> str | None:
+        """`module_path` for an importer in `folder` ("." for the root)."""
         if not dotted:
             return None
-        if self._segments is None:
-            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
-        if dotted.partition(".")[0] not in self._segments:
-            return None  # `torch`, `numpy`: no spelling of any repo module has such a part
-        head, slash, _ = importer.rpartition("/")
-        folder = head if slash else "."  # PurePosixPath(importer).parent, without its cost
+        segments = self.segments
+        if dotted.partition(".")[0] not in segments or dotted.rpartition(".")[2] not in segments:
+            # `torch`, `numpy`, `pkg.utils.seed_all`: a module spelt so would have those parts.
+            return None
         key = (folder, dotted)
         found = self._found.get(key, _UNSEEN)
         if found is _UNSEEN:
+            by_name = self.by_name
             found = self._found[key] = next(
-                (self.by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in self.by_name), None
+                (by_name[f"{p}{dotted}"] for p in _search_prefixes(folder) if f"{p}{dotted}" in by_name), None
             )
         return found
 
     def _foreign(self, qualname: str) -> bool:
         """Whether no spelling of a repo module starts like `qualname` (`torch...`, `np...`)."""
-        if self._segments is None:
-            self._segments = frozenset(part for name in self.by_name for part in name.split("."))
-        return qualname.partition(".")[0] not in self._segments
+        return qualname.partition(".")[0] not in self.segments
 
     def importers_of(self, path: str) -> list[str]:
         if self._importers is None:  # built on first use: the graph is complete by then
@@ -329,18 +336,34 @@ def build_module_graph(model: ProjectModel) -> ModuleGraph:
             by_name.setdefault(name, file.path)
     graph = ModuleGraph(facts, by_name)
     for path, module in facts.items():
-        graph.defs[path] = {d.name: d for d in module.defs}
+        graph.defs[path] = dict(zip(map(_NAME, module.defs), module.defs, strict=True))
+    by_folder: dict[str, dict[str, str | None]] = {}
     for path, module in facts.items():
-        resolved, missing = [], []
-        for fact in module.imports:
-            target = graph.module_path(path, fact.target) or graph.module_path(path, fact.target.rsplit(".", 1)[0])
-            if target is not None:
-                resolved.append(target)
-            else:
-                missing.append(fact.target)
-        graph.imports[path] = tuple(dict.fromkeys(resolved))
-        graph.unresolved[path] = tuple(dict.fromkeys(missing))
+        graph.imports[path], graph.unresolved[path] = _import_edges(graph, path, module.imports, by_folder)
     return graph
+
+
+def _import_edges(
+    graph: ModuleGraph, path: str, imports: tuple[ImportFact, ...], by_folder: dict[str, dict[str, str | None]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The repo modules a file's imports load (an import of a module's attribute loads the module),
+    and the import targets that are not repo modules, each once in order. The answer depends only
+    on the file's folder and the target: `by_folder` keeps it for the folder's other files."""
+    head, slash, _ = path.rpartition("/")
+    folder = head if slash else "."
+    known = by_folder.setdefault(folder, {})
+    resolved: dict[str, None] = {}
+    missing: dict[str, None] = {}
+    for fact in imports:
+        target = fact.target
+        found = known.get(target, _UNSEEN)
+        if found is _UNSEEN:
+            found = known[target] = graph.module_in(folder, target) or graph.module_in(folder, target.rsplit(".", 1)[0])
+        if found is not None:
+            resolved[found] = None
+        else:
+            missing[target] = None
+    return tuple(resolved), tuple(missing)
 
 
 def module_graph(model: ProjectModel) -> ModuleGraph:

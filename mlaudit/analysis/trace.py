@@ -31,8 +31,10 @@ Build all traces once per run with `model.analysis(build_traces)`.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from mlaudit.analysis.callgraph import RESOLVED, UNRESOLVED, CallGraph, call_graph
@@ -43,9 +45,11 @@ from mlaudit.project.model import ProjectModel
 
 UNRESOLVED_STEP = "unresolved"
 HELPER_SEED = "helper-seed"  # a call of a repo function that seeds (for ML107 and messages)
+_SCOPE = operator.attrgetter("scope")
 _SEEDISH = re.compile(r"seed|determinis|reproducib", re.IGNORECASE)
 # Names of helpers worth suggesting in messages (a `main` that seeds is not a helper).
 SEED_HELPER_NAME = re.compile(r"seed|reproducib|determinis|rng", re.IGNORECASE)
+_HELPER_WORDS = ("seed", "reproducib", "determinis", "rng")  # the same words, for ASCII text made lower case
 
 
 @dataclass(frozen=True)
@@ -150,47 +154,64 @@ class Tracer:
                 stack.append(self._build(want))
 
     def _build(self, key: Key) -> Build:
+        # One generator per node, none per call: a callee already built (or being built: recursion)
+        # is taken from the memo without a round trip through `node`'s stack.
         path, scope, guard = key
-        self.active.add(key)
+        memo, active = self.memo, self.active
+        active.add(key)
         node = Node(path, pairs={(path, scope)})
+        head, slash, _ = path.rpartition("/")
+        folder = head if slash else "."
+        resolve = self.calls.resolve
         for event in self._own(path, scope, guard):
-            if event.kind == IMPORT:
-                target = self._import_target(path, event)
+            kind = event.kind
+            if kind == CALL:
+                found = resolve(path, scope, event.name or None, event.text, event.receiver)
+                symbol = found.symbol
+                if symbol is None:  # a library, or not known: no link
+                    if found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
+                        marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
+                                           event.main_guard, note=found.reason)
+                        node.parts.append((path, event.line, marker))
+                    continue
+                callee: Node | None = None
+                want = (symbol.path, symbol.name, False)
+                if found.status == RESOLVED:
+                    callee = memo.get(want)
+                    if callee is None and want not in active:
+                        callee = yield want
+                    if callee is not None and callee.seeds:
+                        marker = RandEvent(HELPER_SEED, _label(symbol.path, symbol.name), event.line,
+                                           event.scope, event.main_guard, note=event.note, text=event.text)
+                        node.parts.append((path, event.line, marker))
+                    self._link(node, path, event.line, callee)
+                elif found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
+                    marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
+                                       event.main_guard, note=found.reason)
+                    node.parts.append((path, event.line, marker))
+                if found.status != RESOLVED or callee is None:
+                    # Not followed (ambiguous, or recursion): it counts as reached, with what it
+                    # reaches when its summary is already built.
+                    built = memo.get(want)
+                    if built is not None:
+                        node.callees.add(built)
+                    else:
+                        node.pairs.add((symbol.path, symbol.name))
+            elif kind == IMPORT:
+                target = self._import_target(path, folder, event)
                 if target is not None:
-                    self._link(node, path, event.line, (yield (target, "", False)))
-            elif event.kind != CALL:
+                    want = (target, "", False)
+                    callee = memo.get(want)
+                    if callee is None and want not in active:
+                        callee = yield want
+                    self._link(node, path, event.line, callee)
+            else:
                 node.parts.append((path, event.line, event))
                 node.seeds = node.seeds or event.kind == SEED
-            else:
-                yield from self._call(node, path, event)
-        self.active.discard(key)
-        self.memo[key] = node
+        active.discard(key)
+        memo[key] = node
         self.with_events += _seal(node, self.with_events)
         return node
-
-    def _call(self, node: Node, path: str, event: RandEvent) -> Generator[Key, Node | None, None]:
-        found = self.calls.resolve(path, event.scope, event.name or None, event.text, event.receiver)
-        symbol = found.symbol
-        callee: Node | None = None
-        if found.status == RESOLVED and symbol is not None:
-            callee = yield (symbol.path, symbol.name, False)
-            if callee is not None and callee.seeds:
-                marker = RandEvent(HELPER_SEED, _label(symbol.path, symbol.name), event.line,
-                                   event.scope, event.main_guard, note=event.note, text=event.text)
-                node.parts.append((path, event.line, marker))
-            self._link(node, path, event.line, callee)
-        elif found.status == UNRESOLVED and _SEEDISH.search(event.text or event.name):
-            marker = RandEvent(UNRESOLVED_STEP, event.text or event.name, event.line, event.scope,
-                               event.main_guard, note=found.reason)
-            node.parts.append((path, event.line, marker))
-        if symbol is not None and (found.status != RESOLVED or callee is None):
-            # Not followed (ambiguous, or recursion): it counts as reached, with what it reaches
-            # when its summary is already built.
-            built = self.memo.get((symbol.path, symbol.name, False))
-            if built is not None:
-                node.callees.add(built)
-            else:
-                node.pairs.add((symbol.path, symbol.name))
 
     @staticmethod
     def _link(node: Node, path: str, line: int, callee: Node | None) -> None:
@@ -203,21 +224,22 @@ class Tracer:
         node.seeds = node.seeds or callee.seeds
 
     def _own(self, path: str, scope: str, guard: bool) -> list[RandEvent]:
-        if path not in self.by_scope:
-            index: dict[str, list[RandEvent]] = {}
-            for event in self.events(path):
-                index.setdefault(event.scope, []).append(event)
-            self.by_scope[path] = index
-        own = self.by_scope[path].get(scope, [])
+        index = self.by_scope.get(path)
+        if index is None:
+            # Grouped by a stable sort: each scope's events stay in statement order.
+            index = self.by_scope[path] = {
+                name: list(events) for name, events in itertools.groupby(sorted(self.events(path), key=_SCOPE), key=_SCOPE)
+            }
+        own = index.get(scope, [])
         # The main guard's body runs only when the module is the program, not when it is
         # imported; functions defined inside the guard are filtered by being called or not.
         return own if guard or scope else [e for e in own if not e.main_guard]
 
-    def _import_target(self, path: str, event: RandEvent) -> str | None:
+    def _import_target(self, path: str, folder: str, event: RandEvent) -> str | None:
         graph = self.calls.graph
-        target = graph.module_path(path, event.name)
+        target = graph.module_in(folder, event.name)
         if target is None and event.note:
-            target = graph.module_path(path, event.note)
+            target = graph.module_in(folder, event.note)
         return target if target != path else None
 
 
@@ -235,28 +257,34 @@ def _walk(roots: list[Node], entry_path: str) -> list[Step]:
     """The steps an entry point runs, each node walked once (see the module docstring).
 
     A step's site is the innermost line of the entry point's file on the way to it (the event's
-    own line when it is written there), else the event's line. `covered` holds the bits of the
-    nodes with events walked so far; a node whose mask it holds has nothing left to give.
+    own line when it is written there), else the event's line. `left` holds the bits of the
+    nodes with events not walked yet; a node whose mask has none of them has nothing left to give.
     """
     found: list[Step] = []
-    covered = 0
+    # The bits not walked yet, rather than those walked: one operation per link instead of two.
+    # A node's own bit is never among those walked when its mask is not (whatever it reaches
+    # was walked with it), so `^=` takes it out.
+    left = 0
     for root in roots:
-        if not root.mask & ~covered:
+        left |= root.mask
+    for root in roots:
+        if not root.mask & left:
             continue
-        covered |= root.bit
-        stack: list[tuple[int, list[tuple[str, int, RandEvent | Node]], int]] = [(0, root.parts, 0)]
+        left ^= root.bit
+        # Each frame resumes its parts where the callee it entered interrupted them.
+        stack: list[tuple[Iterator[tuple[str, int, RandEvent | Node]], int]] = [(iter(root.parts), 0)]
         while stack:
-            index, parts, site = stack.pop()
-            if index >= len(parts):
-                continue
-            stack.append((index + 1, parts, site))
-            path, line, what = parts[index]
-            here = line if path == entry_path else site
-            if isinstance(what, RandEvent):
-                found.append(Step(what, path, here or what.line))
-            elif what.mask & ~covered:
-                covered |= what.bit
-                stack.append((0, what.parts, here))
+            parts, site = stack[-1]
+            for path, line, what in parts:
+                here = line if path == entry_path else site
+                if isinstance(what, RandEvent):
+                    found.append(Step(what, path, here or what.line))
+                elif what.mask & left:
+                    left ^= what.bit
+                    stack.append((iter(what.parts), here))
+                    break
+            else:
+                stack.pop()
     return found
 
 
@@ -296,6 +324,9 @@ class Traces:
         for path, defs in self.tracer.calls.graph.defs.items():
             if _is_test(self.tracer.model, path):
                 continue  # a test that checks seeding is no helper to call from a program
+            names = "\n".join(defs)
+            if names.isascii() and not any(word in names.lower() for word in _HELPER_WORDS):
+                continue  # no def of the file is named like a helper: one look per file, not per def
             for name, fact in defs.items():
                 if fact.kind == "function" and _helper_name(name) and self.tracer.seeds(path, name):
                     helpers.append((path, name, fact.line))

@@ -29,6 +29,7 @@ from mlaudit.engine.discover import exclude_spec, find_root, list_files
 from mlaudit.engine.per_file import needs_reading
 from mlaudit.engine.result import RunResult
 from mlaudit.engine.settings import ConfigError, Settings, enabled_rules, load_settings
+from mlaudit.engine.shift import LineMap, line_map, shift
 from mlaudit.engine.suppress import UNUSED_NOQA, suppress
 from mlaudit.facts.file import FileResult
 from mlaudit.files import kinds
@@ -339,24 +340,36 @@ def _from_state(
     shape: str,
 ) -> tuple[RunMemo | None, list[FileResult], AnalysisStats]:
     """The findings of a run where only Python files changed and none of their facts did (a
-    comment, a reworded message, a changed constant): the changed files are analysed, every other
-    file's findings and the project findings are the last run's. No memo when the project rules
+    comment, a reworded message, a changed constant) or only their lines moved (a line inserted or
+    removed: mlaudit.engine.shift): the changed files are analysed, every other file's findings and
+    the project findings are the last run's (moved with the lines). No memo when the project rules
     must run again (another file changed, or a changed file's facts did); then the changed files'
     fresh results come back, so that the full run does not analyse (or count) them twice."""
     if cache is None or state is None or state.shape != shape:
         return None, [], AnalysisStats()
     changed = changed_files(listed, keys, state)
     fresh, stats = analyse_all(changed, settings, cache, options.jobs, keys)
+    moved: dict[str, LineMap] = {}
     for file, result in zip(changed, fresh, strict=True):
         old = cache.load(state.keys[file.path]) if file.path in state.keys else None
-        if not isinstance(old, FileResult) or result.errors or not same_facts(old.facts, result.facts):
+        if not isinstance(old, FileResult) or result.errors:
             return None, fresh, stats
+        if not same_facts(old.facts, result.facts):
+            lines = line_map(old.facts, result.facts)
+            if lines is None:
+                return None, fresh, stats
+            moved[file.path] = lines
+    project_findings, project_errors = state.project
+    if moved:  # only lines moved: the same findings, at the lines they moved to
+        shifted = shift(project_findings, moved)
+        if shifted is None or project_errors:
+            return None, fresh, stats
+        project_findings = shifted
     by_path = dict(state.findings)
     by_path.update((r.facts.path, (r.findings, r.errors)) for r in fresh)
     per_file = [by_path.get(f.path, ([], [])) for f in listed]
     stats.hits += len(keys) - len(changed)
-    project_findings, project_errors = state.project
-    now = RunState({p: k for p, k in keys.items() if k}, by_path, shape, state.project)
+    now = RunState({p: k for p, k in keys.items() if k}, by_path, shape, (project_findings, project_errors))
     found = RunMemo([f for found, _ in per_file for f in found] + project_findings,
                     [e for _, errors in per_file for e in errors] + project_errors, now)
     return found, fresh, stats

@@ -30,7 +30,8 @@ RuleFactory = Callable[[], PythonRule]
 
 # Family fact extractors: modules that define `EXTRACTORS`, a list of listener classes whose
 # instances join the single walk and expose `facts(ctx) -> plain data` stored under its type in
-# ModuleFacts.families (read with `ModuleFacts.family(ThatType)`).
+# ModuleFacts.families (read with `ModuleFacts.family(ThatType)`). A class may pick its listener
+# per file with a `for_file(ctx)` class method (see `_extractor`).
 EXTRACTOR_MODULES: tuple[str, ...] = (
     "mlaudit.facts.paths",
     "mlaudit.facts.loading",
@@ -143,7 +144,7 @@ def _python(
         tree = _parse_python(file, text, line_map)
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
-    extractors = [cls() for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
+    extractors = [_extractor(cls, ctx) for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
     rules = [
         rule for rule in (make() for make in python_rules)
         if not rule.exempt_roles & file.kind.roles and rule.may_report(text)
@@ -159,6 +160,14 @@ def _python(
         facts.families[type(found)] = found
     file_facts = FileFacts(file.path, file.format, digest, python=facts, notebook=notebook)
     return FileResult(file_facts, ctx.findings, ctx.errors)
+
+
+def _extractor(cls: Any, ctx: PyContext) -> Any:
+    """A family extractor for this file. A class with `for_file(ctx)` picks its listener per file
+    (a text gate that leaves out the handlers a file cannot need: the walk calls a handler for every
+    node of its kind, needed or not); any other class is instantiated."""
+    for_file = getattr(cls, "for_file", None)
+    return for_file(ctx) if for_file is not None else cls()
 
 
 def _parse_python(file: SourceFile, text: str, line_map: LineMap) -> ast.Module:

@@ -1,11 +1,16 @@
-"""What ML201 (hard-coded hyperparameters) knows about libraries: which calls take
-hyperparameters and where, which objects and calls log a run's config (the trackers), which
-parameters only matter for evaluation, and what a training loop looks like. Adding a library is
-adding rows here.
+"""What the config family knows about libraries and conventions. Adding a library is adding rows here.
+
+- ML201 (hard-coded hyperparameters): which calls take hyperparameters and where, which objects and
+  calls log a run's config (the trackers), which parameters only matter for evaluation, and what a
+  training loop looks like.
+- The config facts (`mlaudit.facts.config`): which names and annotations usually hold a config,
+  which calls load or compose one, which declare command-line options, and which comments mark a
+  flag as a switch to flip.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Hyperparameter sinks: callee -> (keyword names, positional index -> keyword name).
@@ -83,3 +88,65 @@ TRAINING_CALL = re.compile(r"train|step|backward|fit|optim|forward|loss|model|ne
 NOT_SINKS = frozenset({"torch.optim.lr_scheduler", "torch.optim.Optimizer", "torch.optim.swa_utils.AveragedModel"})
 # A `for <name> in range(N)` loop drives training when its variable is named like this.
 LOOP_VARIABLE = re.compile(r"^(?:\w+_)?(?:epoch|epochs|ep|step|steps|iteration|iter|it|itr)(?:_\w+)?$")
+
+
+# --- where configs come from and how code reads them (mlaudit.facts.config) ---------------------
+
+# Names that usually hold a configuration object. Reads through them are "ambiguous": we do not
+# know which config subtree they point at, so they only ever make rules quieter.
+CONFIG_NAMES = frozenset(
+    {"cfg", "config", "conf", "configs", "hparams", "hp", "hps", "params", "args", "opt", "opts",
+     "options", "settings", "hyperparams", "hyperparameters", "flags", "FLAGS", "training_args"}
+)
+CONFIG_NAME_SUFFIXES = ("_cfg", "_config", "_conf", "_params", "_hparams", "_args", "cfg")
+CONFIG_NAME_PREFIXES = ("cfg_", "config_", "conf_")
+CONFIG_ANNOTATIONS = frozenset({"DictConfig", "ListConfig", "Namespace", "TrainingArguments"})
+
+
+@functools.lru_cache(maxsize=8192)  # asked for names that repeat across files
+def is_config_name(name: str) -> bool:
+    return name in CONFIG_NAMES or name.endswith(CONFIG_NAME_SUFFIXES) or name.startswith(CONFIG_NAME_PREFIXES)
+
+
+# Calls whose result is a whole config file.
+YAML_LOADERS = frozenset(
+    {"omegaconf.OmegaConf.load", "yaml.safe_load", "yaml.load", "yaml.full_load", "yaml.unsafe_load"}
+)
+HYDRA_COMPOSE = frozenset({"hydra.compose", "hydra.experimental.compose"})
+HYDRA_INITIALIZE = frozenset(
+    {"hydra.initialize", "hydra.experimental.initialize", "hydra.initialize_config_module"}
+)
+HYDRA_MAIN = "hydra.main"
+DVC_PARAMS = frozenset({"dvc.api.params_show"})
+# Calls that register config schemas in code (Hydra's ConfigStore, structured configs).
+CONFIG_STORE_SUFFIX = "ConfigStore.instance"
+STRUCTURED_CONFIG = "omegaconf.OmegaConf.structured"
+OMEGACONF_SELECT = "omegaconf.OmegaConf.select"
+# Sweep agents: the function they run gets its config from the sweep controller.
+SWEEP_AGENTS = frozenset({"wandb.agent"})
+# Methods of DictConfig / dict: calling them reads no key of that name.
+MAPPING_METHODS = frozenset(
+    {"get", "items", "keys", "values", "pop", "copy", "update", "setdefault", "merge_with", "to_dict",
+     "to_container", "_get_node", "__contains__", "__getitem__", "__getattr__", "__dict__"}
+)
+OPTIONAL_GETTERS = frozenset({"get", "pop", "setdefault"})
+# `exec(open("configurator.py").read())`: module globals are overridable config (nanoGPT).
+EXEC_CALLS = frozenset({"builtins.exec"})
+
+# Command-line options and config classes declared in code.
+DATACLASS_DECORATORS = frozenset(
+    {"dataclasses.dataclass", "dataclass", "pydantic.dataclasses.dataclass", "attr.s", "attrs.define"}
+)
+ARGPARSE_ADD = "add_argument"
+CLICK_OPTIONS = frozenset({"click.option", "click.argument", "typer.Option", "typer.Argument"})
+
+# A Colab/Jupyter form field: `use_wandb = True  #@param {type:"boolean"}` is a checkbox.
+FORM_FIELD = re.compile(r"#\s*@param\b")
+# A comment that documents a flag as a switch to flip ("set False to skip training", "override from
+# the command line", "If `True`, ... if `False`, ...", "this flag can alleviate ..."): the other
+# value is a supported use, not dead code. Read on YAML keys and on Python constants and fields.
+DOCUMENTED_SWITCH = re.compile(
+    r"\b(set (it |this )?(to )?(true|false)|if `?(true|false)\b|command[- ]line|override|overwrite|enable|disable"
+    r"|toggle|switch|flag|turn (it )?(on|off))\b", re.IGNORECASE)
+# Keys of a tracker's run object that hold the run's config (`run["parameters"] = ...`, neptune).
+TRACKER_KEYS = re.compile(r"param|config|hparam|args", re.IGNORECASE)

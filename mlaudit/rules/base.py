@@ -113,7 +113,11 @@ class FileRule(Rule):
 
 
 class ProjectRule(Rule):
-    """Project-wide rule: runs once over all file facts and the project model."""
+    """Project-wide rule: runs once over all file facts and the project model.
+
+    Lines come from facts (or are line 1), lines of one file are compared only with each other,
+    and a message cites a line as `line N` (of the finding's own file) or `PATH:N`: then an edit
+    that only moves lines keeps the last run's findings, moved (mlaudit.engine.shift)."""
 
     # Reads the text of Python files from disk, not only their facts: an edit that leaves a
     # file's facts unchanged (a comment) can still change its findings, so a run where this rule

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from mlaudit.analysis.config_index import Chain, ConfigIndex, Namespace, config_index, is_training_path
 from mlaudit.facts.comments import commented_code
-from mlaudit.facts.config import DOCUMENTED_SWITCH
+from mlaudit.facts.config.flags import FlagFacts
+from mlaudit.facts.python import ModuleFacts
 from mlaudit.facts.walk import PyContext
 from mlaudit.files import kinds
 from mlaudit.findings import Finding, Level, RelatedLocation
+from mlaudit.knowledge.config import DOCUMENTED_SWITCH, EXEC_CALLS
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
 
@@ -52,34 +55,40 @@ class DeadFeatureFlag(ProjectRule):
 
     def check(self, model: ProjectModel) -> Iterator[Finding]:
         index = config_index(model)
-        yield from self._constants(index)
+        yield from self._constants(model)
         yield from self._dataclass_fields(index, model)
         for ns in index.namespaces.values():
             yield from self._config_flags(index, ns)
 
-    def _constants(self, index: ConfigIndex) -> Iterator[Finding]:
+    def _constants(self, model: ProjectModel) -> Iterator[Finding]:
         definitions: dict[str, list[tuple[str, bool, int]]] = {}
-        blocked: set[str] = set()
         tests: list[tuple[str, Any]] = []
-        for path, facts in index.facts.items():
-            if facts.execs_config:
-                blocked.update(c.name for c in facts.bool_constants)
+        flags = _flag_facts(model)
+        for path, facts, _ in flags:
             for constant in facts.bool_constants:
                 definitions.setdefault(constant.name, []).append((path, constant.value, constant.line))
+            tests.extend((path, t) for t in facts.flag_tests)
+        # Tests of a constant defined once, in training code: only these need the names that are
+        # bound or used another way, gathered from every file (most repos have none).
+        maybe = [
+            (path, test) for path, test in tests
+            if len(definitions.get(test.name, ())) == 1 and test.name.rsplit(".", 1)[-1] not in CONSTANT_NAMES
+            and is_training_path(path)
+        ]
+        if not maybe:
+            return
+        blocked: set[str] = set()
+        for _, facts, module in flags:
+            if any(call.callee in EXEC_CALLS for call in module.calls):  # module globals are overridable config
+                blocked.update(c.name for c in facts.bool_constants)
             blocked.update(facts.non_flag_uses)
             blocked.update(facts.attribute_stores)
-            tests.extend((path, t) for t in facts.flag_tests)
         # Also by module basename + name: `import a; a.DEBUG = True` in a script folder names the
         # module `a`, while the file's own module name may be `examples.a`.
         blocked_tails = {_tail(q) for q in blocked}
         by_flag: dict[str, list[tuple[str, Any]]] = {}
-        for path, test in tests:
-            defs = definitions.get(test.name)
-            if not defs or test.name in blocked or _tail(test.name) in blocked_tails:
-                continue
-            if test.name.rsplit(".", 1)[-1] in CONSTANT_NAMES:
-                continue
-            if len(defs) != 1 or not is_training_path(path):
+        for path, test in maybe:
+            if test.name in blocked or _tail(test.name) in blocked_tails:
                 continue
             by_flag.setdefault(test.name, []).append((path, test))
         for name, flag_tests in by_flag.items():
@@ -118,21 +127,13 @@ class DeadFeatureFlag(ProjectRule):
         ]
         if not candidates:
             return  # most repos: skip gathering every use in the repo
-        facts = list(index.facts.values())
-        # By last name: imports through re-exports or script folders do not resolve to the class's
-        # own qualified name, and a miss here would be a false alarm.
-        escaped = {q.rsplit(".", 1)[-1] for f in facts for q in f.non_flag_uses}
-        keywords = {k for f in facts for k in f.call_keywords}
-        constructed = {c for f in facts for c in f.calls_with_arguments}
-        used = {a for f in facts for a in f.attribute_uses}
-        yaml_names = {chain[-1] for ns in index.namespaces.values() for chain in ns.keys}
+        uses = _RepoUses(model, index)
         for name, path, option in candidates:
             owner = option.owner.rsplit(".", 1)[-1]
-            built = any(c.rsplit(".", 1)[-1] == owner for c in constructed)
-            if (owner in escaped or built or name in keywords or name in used
-                    or name in yaml_names or index.written((name,))):
+            if (owner in uses.escaped or owner in uses.constructed or name in uses.keywords or name in uses.used
+                    or name in uses.yaml_names or index.written((name,))):
                 continue
-            flag_tests = [(p, t) for p, f in index.facts.items() for t in f.attribute_tests if t.name == name]
+            flag_tests = [(p, t) for p, f, _ in uses.flags for t in f.attribute_tests if t.name == name]
             if flag_tests:
                 yield self._finding(
                     flag_tests, f"`{name}` defaults to {option.default} in dataclass {option.owner.rsplit('.', 1)[-1]} "
@@ -158,6 +159,44 @@ class DeadFeatureFlag(ProjectRule):
                 list(reads), f"Config flag `{key}` is {str(value).lower()} in every config that sets it ({where}), so "
                 "{this} always gives the same answer and the code it switches off never runs; remove the flag and the "
                 "dead code, or set it the other way in an experiment config.", tuple(sorted({d.file for d in defs})))
+
+
+class _RepoUses:
+    """Names used anywhere in the repo, each set gathered from every file on first use: most
+    candidate fields are settled by the first one."""
+
+    def __init__(self, model: ProjectModel, index: ConfigIndex) -> None:
+        self.model = model
+        self.flags = _flag_facts(model)
+        self.index = index
+
+    @functools.cached_property
+    def escaped(self) -> set[str]:
+        # By last name: imports through re-exports or script folders do not resolve to the class's
+        # own qualified name, and a miss here would be a false alarm.
+        return {q.rsplit(".", 1)[-1] for _, f, _ in self.flags for q in f.non_flag_uses}
+
+    @functools.cached_property
+    def constructed(self) -> set[str]:
+        """Last names of classes built with arguments."""
+        return {c for _, f, _ in self.flags for c in f.constructed}
+
+    @functools.cached_property
+    def keywords(self) -> set[str]:
+        return {k for _, m in self.model.python_modules() for call in m.calls for k in call.keywords if k != "**"}
+
+    @functools.cached_property
+    def used(self) -> set[str]:
+        return {a for _, f, _ in self.flags for a in f.attribute_uses}
+
+    @functools.cached_property
+    def yaml_names(self) -> set[str]:
+        return {chain[-1] for ns in self.index.namespaces.values() for chain in ns.keys}
+
+
+def _flag_facts(model: ProjectModel) -> list[tuple[str, FlagFacts, ModuleFacts]]:
+    """(path, flag facts, module facts) of every module the flag listener saw."""
+    return [(file.path, f, m) for file, m in model.python_modules() if (f := m.family(FlagFacts)) is not None]
 
 
 def _in_package(path: str, model: ProjectModel) -> bool:

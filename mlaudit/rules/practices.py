@@ -190,6 +190,12 @@ def _is_step_call(call: Any) -> bool:
     return last == "step" and any(word in text for word in OPTIMIZER_WORDS)
 
 
+def _steps(graph: Any, path: str, memo: dict[str, bool]) -> bool:
+    if path not in memo:
+        memo[path] = any(_is_step_call(c) for c in graph.facts[path].calls)
+    return memo[path]
+
+
 def _module_text(model: ProjectModel, path: str) -> str:
     file = model.files.get(path)
     raw = boundary.read_inside(model.root, file.abs_path, MAX_READ) if file is not None else None
@@ -214,15 +220,20 @@ def _reachable(graph: Any, start: str) -> set[str]:
 
 def _training_entries(model: ProjectModel) -> list[tuple[EntryPoint, set[str]]]:
     """Entry points outside the tests whose code (the module and what it imports) runs a training
-    step, with the repo modules that code spans."""
+    step, with the repo modules that code spans. Built once per run for ML812 and ML813."""
+    return model.analysis(_find_training_entries)
+
+
+def _find_training_entries(model: ProjectModel) -> list[tuple[EntryPoint, set[str]]]:
     graph = module_graph(model)
+    steps: dict[str, bool] = {}  # module -> it calls a training step; asked for by many entries
     found = []
     for entry in entry_points(model):
         file = model.files.get(entry.path)
         if file is None or file.has_role(TEST) or file.has_role(DOCS):
             continue
         code = {p for p in _reachable(graph, entry.path) if not model.files[p].has_role(TEST)}
-        if any(_is_step_call(c) for p in code for c in graph.facts[p].calls):
+        if any(_steps(graph, p, steps) for p in code):
             found.append((entry, code))
     if len({entry.path.rpartition("/")[0] for entry, _ in found}) >= COLLECTION_FOLDERS:
         return []  # a collection of independent examples (pytorch/examples, a book's chapters), not one project

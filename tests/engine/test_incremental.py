@@ -78,8 +78,8 @@ def run(root: Path, *paths: str, use_cache: bool = True) -> RunResult:
     return check_paths(targets, CheckOptions(use_cache=use_cache, jobs=1))
 
 
-def summary(result: RunResult) -> list[tuple[str, int, int, str, str]]:
-    return [(f.path, f.line, f.col, f.code, f.message) for f in result.findings]
+def summary(result: RunResult) -> list[tuple[object, ...]]:
+    return [(f.path, f.line, f.col, f.code, f.message, f.end_line, f.end_col, f.related, f.fix) for f in result.findings]
 
 
 def edit(path: str, change: Callable[[str], str]) -> Callable[[Path], None]:
@@ -95,19 +95,40 @@ def remove(path: str) -> Callable[[Path], None]:
     return lambda root: (root / path).unlink()
 
 
+def both(*edits: Callable[[Path], None]) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        for change in edits:
+            change(root)
+
+    return apply
+
+
+LINE_INSERTED = edit("src/demo/data.py", lambda s: s.replace("\n\n\n", "\n\n# noise\n\n"))
+SEED_REMOVED = edit("src/demo/seeding.py", lambda s: s.replace("    np.random.seed(seed)\n", ""))
+MODULE_ADDED = edit("src/demo/more.py", lambda s: "import random\nrandom.seed(0)\n")
+BLANK_LINE_REMOVED = edit("src/demo/seeding.py", lambda s: s.replace("\n\n\ndef", "\n\ndef"))
+
 # name -> (the edit, whether it changes the findings, whether the project rules must run again)
 EDITS: dict[str, tuple[Callable[[Path], None], bool, bool]] = {
     "a comment appended": (edit("src/demo/data.py", lambda s: s + "# the noise is wanted\n"), False, False),
     "a number changed": (edit("train.py", lambda s: s.replace("zeros(3)", "zeros(4)")), False, False),
     "the config file renamed": (edit("train.py", lambda s: s.replace('"conf/config.yaml"', '"conf/other.yaml"')), True, True),
-    "a seed removed from the helper": (edit("src/demo/seeding.py", lambda s: s.replace("    np.random.seed(seed)\n", "")), True, True),
+    "a seed removed from the helper": (SEED_REMOVED, True, True),
     "the helper renamed": (edit("src/demo/seeding.py", lambda s: s.replace("seed_all", "seed_everything")), True, True),
     "a line inserted above a draw": (edit("src/demo/data.py", lambda s: "# noise\n" + s), False, True),
+    # Only lines moved (line 1 stays): the project findings are the last run's, moved.
+    "a line inserted below the imports": (LINE_INSERTED, False, False),
+    "a blank line removed": (BLANK_LINE_REMOVED, False, False),
+    "lines moved in two modules": (both(LINE_INSERTED, BLANK_LINE_REMOVED), False, False),
     "a new entry point": (edit("tools/sample.py", lambda s: s + A_TRAINING_DEMO), True, True),
     "a config key read": (edit("train.py", lambda s: s.replace('cfg["lr"]', 'cfg["lr"] * cfg["epochs"]')), True, True),
     "a config key added": (edit("conf/config.yaml", lambda s: s + "momentum: 0.9\n"), True, True),
-    "a module added": (edit("src/demo/more.py", lambda s: "import random\nrandom.seed(0)\n"), False, True),
+    "a module added": (MODULE_ADDED, False, True),
     "the seeding module removed": (remove("src/demo/seeding.py"), True, True),
+    # Lines moved in one module while another edit changes what the rules read: no shortcut.
+    "lines moved and a seed removed": (both(LINE_INSERTED, SEED_REMOVED), True, True),
+    "lines moved and a module added": (both(LINE_INSERTED, MODULE_ADDED), False, True),
+    "lines moved and a module removed": (both(BLANK_LINE_REMOVED, remove("src/demo/data.py")), False, True),
 }
 
 
@@ -155,7 +176,7 @@ def test_files_passed_as_pre_commit_does_report_what_a_cold_run_reports(tmp_path
     paths = ("src/demo/seeding.py", "src/demo/data.py", "train.py")
     incremental = summary(run(repo, *paths))
     assert incremental == summary(run(repo, *paths, use_cache=False))
-    assert any(path == "train.py" and code == "ML101" for path, _, _, code, _ in incremental)
+    assert any(path == "train.py" and code == "ML101" for path, _, _, code, *_ in incremental)
 
 
 def test_a_comment_in_setup_py_still_reruns_the_project_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,3 +218,63 @@ def test_after_an_edit_is_undone_the_next_edit_starts_from_the_restored_tree(
     incremental = summary(run(repo))
     assert project_runs == []
     assert incremental == summary(run(repo, use_cache=False))
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def _fixture(tmp_path: Path, name: str) -> Path:
+    source = FIXTURES / name
+    files = {p.relative_to(source).as_posix(): p.read_bytes() for p in sorted(source.rglob("*")) if p.is_file()}
+    return make_repo(tmp_path / "r", {p: c for p, c in files.items() if p != "expected.txt"})
+
+
+def test_lines_moved_in_a_helper_move_the_finding_that_cites_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli.py's ML101 cites the draw in model.py by line: a comment inserted above it moves the
+    citation, without the project rules running again."""
+    repo = _fixture(tmp_path, "randomness/ml-project")
+    before = summary(run(repo))
+    assert any("src/proj/model.py:7," in message for _, _, _, _, message, *_ in before)
+    model = repo / "src/proj/model.py"
+    model.write_text(model.read_text().replace("class Net", "# the model\nclass Net"))
+    project_runs = _counting_project_runs(monkeypatch)
+    incremental = summary(run(repo))
+    assert project_runs == []
+    assert incremental == summary(run(repo, use_cache=False))
+    assert any("src/proj/model.py:8," in message for _, _, _, _, message, *_ in incremental)
+
+
+def test_lines_moved_in_the_entry_point_move_its_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _fixture(tmp_path, "randomness/ml-project")
+    run(repo)
+    cli = repo / "src/proj/cli.py"
+    cli.write_text(cli.read_text().replace("def main", "# the entry point\n\ndef main"))
+    project_runs = _counting_project_runs(monkeypatch)
+    incremental = summary(run(repo))
+    assert project_runs == []
+    assert incremental == summary(run(repo, use_cache=False))
+    assert any(path == "src/proj/cli.py" and line == 13 and code == "ML101" and "reached from line 13" in message
+               for path, line, _, code, message, *_ in incremental)
+
+
+@pytest.mark.parametrize("name", ["randomness/ml-project", "demo", "config/hydra_app"])
+def test_a_line_moved_anywhere_finds_what_a_cold_run_finds(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A comment line moved through every Python file of a fixture project (at the top, in the
+    middle, at the end: each run compared with the one before, so lines move both ways), and
+    every incremental run compared with a cold one."""
+    repo = _fixture(tmp_path, name)
+    run(repo)
+    project_runs = _counting_project_runs(monkeypatch)
+    edits = reruns = 0
+    for path in sorted(p for p in repo.rglob("*.py") if ".git" not in p.parts):
+        original = path.read_text()
+        lines = original.splitlines(keepends=True)
+        for at in sorted({1, len(lines) // 2, len(lines)}):
+            path.write_text("".join([*lines[:at], "# moved here\n", *lines[at:]]))
+            runs_before = len(project_runs)
+            incremental = summary(run(repo))
+            reruns += len(project_runs) - runs_before
+            assert incremental == summary(run(repo, use_cache=False)), (path, at)
+            edits += 1
+        path.write_text(original)
+    assert reruns * 3 <= edits  # most edits only moved lines: no project rule ran again
