@@ -175,13 +175,9 @@ class FlagUses:
         base = node.value
         if type(base) is ast.Name and base.id not in self.known and base.id not in BUILTIN_NAMES:
             return  # `self.x`: the usual attribute, of a name that resolves to nothing
-        while type(base) is ast.Attribute:
-            base = base.value
-        # `ctx.qualname` only for a dotted chain from a name that resolves (not `self.x`).
-        if type(base) is ast.Name and (base.id in self.known or base.id in BUILTIN_NAMES):
-            qual = ctx.qualname(node)
-            if qual:
-                self.non_flag.add(qual)
+        qual = self._resolved(node, ctx)
+        if qual:
+            self.non_flag.add(qual)
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         func = node.func
@@ -231,13 +227,19 @@ class FlagUses:
             for element in target.elts:  # type: ignore[attr-defined]
                 self._store(element, ctx)
         elif kind is ast.Attribute:
-            base = target.value  # type: ignore[attr-defined]
-            while type(base) is ast.Attribute:
-                base = base.value
-            if type(base) is ast.Name and (base.id in self.known or base.id in BUILTIN_NAMES):
-                qual = ctx.qualname(target)
-                if qual:
-                    self.attr_stores.add(qual)
+            qual = self._resolved(target, ctx)  # type: ignore[arg-type]
+            if qual:
+                self.attr_stores.add(qual)
+
+    def _resolved(self, node: ast.Attribute, ctx: PyContext) -> str | None:
+        """The qualified name of a dotted chain whose root name resolves (an import, a module
+        def, a builtin); None for `self.x` and other chains `ctx.qualname` would only reject."""
+        base = node.value
+        while type(base) is ast.Attribute:
+            base = base.value
+        if type(base) is ast.Name and (base.id in self.known or base.id in BUILTIN_NAMES):
+            return ctx.qualname(node)
+        return None
 
     def _bind(self, name: str, value: ast.AST, node: ast.Assign | ast.AnnAssign, ctx: PyContext) -> None:
         """A module-level `NAME = True/False`: a constant, unless the file says it is an input."""
