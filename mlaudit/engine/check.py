@@ -389,14 +389,24 @@ def _scope(root: Path, targets: Sequence[Path]) -> list[str] | None:
     """Repo-relative prefixes to report on; None means the whole project."""
     prefixes = []
     for target in targets:
-        try:
-            rel = target.relative_to(root).as_posix()
-        except ValueError:
+        rel = _relative_to(target, root)
+        if rel is None:
             continue
         if rel in ("", "."):
             return None
         prefixes.append(rel)
     return prefixes
+
+
+def _relative_to(target: Path, root: Path) -> str | None:
+    """`target` relative to `root`. A folder named through a link (`check ~/repos/x`, where x
+    links to the clone) found its root by following the link, so its scope does too."""
+    for candidate in (target, target.resolve()):
+        try:
+            return candidate.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def _inside(path: str, prefixes: list[str]) -> bool:
@@ -421,9 +431,8 @@ def _without_files(root: Path, targets: Sequence[Path], files: dict[str, SourceF
     not the same as nothing found there)."""
     lines = []
     for target in targets:
-        try:
-            rel = target.relative_to(root).as_posix()
-        except ValueError:
+        rel = _relative_to(target, root)
+        if rel is None:
             continue
         if rel in ("", ".") and files:
             continue

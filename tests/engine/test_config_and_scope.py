@@ -106,6 +106,12 @@ def test_paths_limit_what_is_reported(tmp_path: Path) -> None:
     assert located(check(repo, "pkg")) == {("pkg/b.py", 2, "ML103"), ("pkg/c.py", 2, "ML103")}
 
 
+def test_a_repository_named_through_a_link_to_it_is_checked_whole(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"a.py": BENCH, "pkg/b.py": BENCH})
+    (tmp_path / "link").symlink_to(repo, target_is_directory=True)
+    assert located(check(tmp_path / "link")) == {("a.py", 2, "ML103"), ("pkg/b.py", 2, "ML103")}
+
+
 def test_check_never_imports_or_runs_audited_code(tmp_path: Path) -> None:
     marker = tmp_path / "IMPORTED"
     payload = f"open({str(marker)!r}, 'w').write('x')\n"
