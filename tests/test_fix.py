@@ -146,3 +146,74 @@ def test_fix_applies_unsafe_fixes_only_when_asked(tmp_path: Path) -> None:
     fixed = mlaudit(repo, "--fix", "--unsafe-fixes", "--output-format", "concise")
     assert "applied 1 fix" in fixed.stderr and "ML601" not in fixed.stdout
     assert (repo / "a.py").read_text() == source.replace("False", "True")
+
+
+# --- text fixes without libcst ----------------------------------------------------------------
+
+_CALLEES = ("torch.load", "yaml.load", "yaml . load", "load", "a.b.full_load")
+_ARGUMENTS = (
+    "x", "'p.pt'", "f(x, y)", "*a", "**kw", "map_location='cpu'", "weights_only=False", "weights_only=True",
+    "weights_only=(False)", "weights_only = False", "Loader=yaml.Loader", "yaml.FullLoader", "(y for y in z)",
+    "x[0]", "{'a': 1}",
+)
+
+
+def _call_shapes() -> list[str]:
+    """Calls of every callee with up to three arguments, spaced and ended in each way Python allows."""
+    import ast
+    import itertools
+
+    shapes = []
+    for callee, opening, ending in itertools.product(_CALLEES, ("(", "( "), (")", ",)", " )", ", )")):
+        for count in range(4):
+            for chosen in itertools.permutations(_ARGUMENTS, count):
+                for separator in (", ", ",", " , ") if count > 1 else (", ",):
+                    text = f"{callee}{opening}{separator.join(chosen)}{ending}"
+                    try:
+                        ast.parse(text, mode="eval")
+                    except SyntaxError:
+                        continue
+                    shapes.append(text)
+    return shapes[::7]  # a fixed sample: every shape of one and two arguments, many of three
+
+
+def _edits() -> dict[str, object]:
+    from mlaudit.facts.fixes import chain, drop_argument, rename_callee, set_keyword
+
+    return {
+        "set weights_only": set_keyword("weights_only", "True"),
+        "safe_load": chain(rename_callee("safe_load"), drop_argument("Loader", position=1)),
+        "rename": rename_callee("safe_load"),
+        "drop Loader": drop_argument("Loader", position=1),
+    }
+
+
+def test_a_text_fix_is_exactly_what_libcst_writes() -> None:
+    from mlaudit.facts.fixes import CallEdit, libcst_text, quick_text
+
+    shapes = _call_shapes()
+    assert len(shapes) > 2000
+    by_edit = {name: 0 for name in _edits()}
+    for name, edit in _edits().items():
+        assert isinstance(edit, CallEdit)
+        for shape in shapes:
+            quick = quick_text(shape, edit)
+            if quick is not None:
+                by_edit[name] += 1
+                assert quick == libcst_text(shape, edit), (name, shape)
+    # The plain shapes do take the text path (else this test would hold vacuously).
+    assert all(count > 100 for count in by_edit.values()), by_edit
+    assert quick_text("torch.load(path)", _edits()["set weights_only"]) == "torch.load(path, weights_only=True)"  # type: ignore[arg-type]
+    assert quick_text("yaml.load(f)", _edits()["safe_load"]) == "yaml.safe_load(f)"  # type: ignore[arg-type]
+
+
+def test_a_plain_fixable_finding_does_not_import_libcst(tmp_path: Path) -> None:
+    source = "import torch, yaml\ncfg = yaml.load(open('c'))\nstate = torch.load('m.pt')\n"
+    repo = make_repo(tmp_path / "r", {"pyproject.toml": PYPROJECT, "a.py": source})
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom mlaudit.engine.check import CheckOptions, check_paths\n"
+        f"run = check_paths([Path({str(repo)!r})], CheckOptions(use_cache=False, jobs=1))\n"
+        "print(sorted((f.code, f.fix is not None) for f in run.findings if f.code.startswith('ML6')), 'libcst' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[('ML601', True), ('ML602', True)] False", result.stderr
