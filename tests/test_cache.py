@@ -279,3 +279,18 @@ def test_a_check_restores_the_garbage_collector(tmp_path: Path) -> None:
         assert not gc.isenabled()  # and one that had turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_an_on_demand_extractor_runs_only_for_a_rule_that_needs_it(tmp_path: Path) -> None:
+    """PathFacts feed only the opt-in ML403: the default run leaves their extractor out, a run that
+    selects ML403 has it, and the two never share cached results."""
+    from mlaudit.engine.settings import settings_from_table
+    from mlaudit.facts.paths import PathLiterals
+
+    default, with_ml403 = settings_from_table({}), settings_from_table({"extend-select": ["ML403"]})
+    assert PathLiterals not in analyse.fact_extractors(default)
+    assert PathLiterals in analyse.fact_extractors(with_ml403)
+    assert analyse.options_fingerprint(default) != analyse.options_fingerprint(with_ml403)
+    repo = make_repo(tmp_path / "r", {"train.py": "DATA = '/home/bob/data/train.csv'\n"})
+    assert [f.code for f in check_paths([repo]).findings] == []
+    assert [f.code for f in check_paths([repo], CheckOptions(extend_select=["ML403"])).findings] == ["ML403"]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mlaudit.engine.cache import Cache
-from mlaudit.engine.per_file import RuleFactory, analyse_file, needs_reading
+from mlaudit.engine.per_file import RuleFactory, analyse_file, extractor_classes, needs_reading
 from mlaudit.engine.settings import Settings
 from mlaudit.facts.file import FileFacts, FileResult
 from mlaudit.files.sources import SourceError, SourceFile, read_bytes
@@ -59,6 +59,7 @@ def options_fingerprint(settings: Settings) -> str:
         "options": settings.options,
         "max_bytes": settings.max_bytes,
         "rules": [r.code for r in _per_file_rules(settings)],
+        "extractors": [f"{e.__module__}.{e.__name__}" for e in fact_extractors(settings)],
         "code": _code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -87,6 +88,12 @@ def _per_file_rules(settings: Settings) -> list[type[Rule]]:
     per-file walk); the cache key names the rules, so a run with another selection does not reuse
     these results."""
     return [r for r in all_rules() if issubclass(r, (PythonRule, FileRule)) and settings.is_enabled(r.code)]
+
+
+def fact_extractors(settings: Settings) -> tuple[type, ...]:
+    """The family extractors the selected rules need (see `extractor_classes`)."""
+    needed = {kind for rule in all_rules() if settings.is_enabled(rule.code) for kind in rule.needs_facts}
+    return extractor_classes(needed)
 
 
 def rule_factories(settings: Settings) -> tuple[list[RuleFactory], list[FileRule]]:
@@ -229,10 +236,12 @@ def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None
 
 def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> tuple[list[FileResult], int]:
     python_rules, file_rules = rule_factories(settings)
+    extractors = fact_extractors(settings)
     workers = _worker_count(len(files), jobs) if can_fork() else 1
     if workers <= 1:
-        return [analyse_file(f, python_rules, file_rules, settings.max_bytes) for f in files], 1
-    return _analyse_in_parallel(files, (python_rules, file_rules, settings.max_bytes, files), workers), workers
+        return [analyse_file(f, python_rules, file_rules, settings.max_bytes, extractors) for f in files], 1
+    state = (python_rules, file_rules, settings.max_bytes, files, extractors)
+    return _analyse_in_parallel(files, state, workers), workers
 
 
 def _analyse_in_parallel(files: list[SourceFile], state: _WorkerState, workers: int) -> list[FileResult]:
@@ -240,7 +249,7 @@ def _analyse_in_parallel(files: list[SourceFile], state: _WorkerState, workers: 
     process works through the smallest ones, so the two ends meet in the middle whatever each
     file costs. This process working too (rather than only waiting and unpickling what the helpers
     send) keeps every core on analysis."""
-    python_rules, file_rules, max_bytes, _ = state
+    python_rules, file_rules, max_bytes, _, extractors = state
     order = sorted(range(len(files)), key=lambda i: -files[i].size)
     size = max(1, min(CHUNK_FILES, len(files) // (workers * 8)))
     chunks = deque(order[i : i + size] for i in range(0, len(order), size))
@@ -255,7 +264,7 @@ def _analyse_in_parallel(files: list[SourceFile], state: _WorkerState, workers: 
                 running.add(pool.submit(_work, chunks.popleft()))
             if chunks:
                 for index in chunks.pop():
-                    results[index] = analyse_file(files[index], python_rules, file_rules, max_bytes)
+                    results[index] = analyse_file(files[index], python_rules, file_rules, max_bytes, extractors)
             else:
                 wait(running, return_when=FIRST_COMPLETED)
             for future in [f for f in running if f.done()]:
@@ -284,21 +293,25 @@ def _worker_count(count: int, jobs: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, count // (PARALLEL_MIN_FILES // 2)))
 
 
-_WorkerState = tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile]]
+_WorkerState = tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile], tuple[type, ...]]
 _WORKER: _WorkerState | None = None
 
 
 def _init_worker(
-    python_rules: list[RuleFactory], file_rules: list[FileRule], max_bytes: int, files: Sequence[SourceFile]
+    python_rules: list[RuleFactory],
+    file_rules: list[FileRule],
+    max_bytes: int,
+    files: Sequence[SourceFile],
+    extractors: tuple[type, ...],
 ) -> None:
     global _WORKER
-    _WORKER = (python_rules, file_rules, max_bytes, files)
+    _WORKER = (python_rules, file_rules, max_bytes, files, extractors)
 
 
 def _work(indices: list[int]) -> list[tuple[int, FileResult]]:
     assert _WORKER is not None, "worker used before initialisation"
-    python_rules, file_rules, max_bytes, files = _WORKER
-    return [(i, analyse_file(files[i], python_rules, file_rules, max_bytes)) for i in indices]
+    python_rules, file_rules, max_bytes, files, extractors = _WORKER
+    return [(i, analyse_file(files[i], python_rules, file_rules, max_bytes, extractors)) for i in indices]
 
 
 # --- reuse of the last run's results (edits cost what they touch) --------------------------------

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import importlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from mlaudit.facts.file import FileFacts, FileResult
@@ -39,6 +39,17 @@ EXTRACTOR_MODULES: tuple[str, ...] = (
     "mlaudit.facts.config",
 )
 
+
+def extractor_classes(needed: Collection[type] | None = None) -> tuple[type, ...]:
+    """The family extractors a run needs. An extractor that says `on_demand = True` runs only when
+    a selected rule lists the type it `produces` in its `needs_facts` (PathFacts feed only the
+    opt-in ML403); `needed=None` runs them all."""
+    classes = [cls for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
+    return tuple(
+        cls for cls in classes
+        if needed is None or not getattr(cls, "on_demand", False) or cls.produces in needed
+    )
+
 # Parse budget of Python source: ast.parse costs memory per token, up to ~1.8 KB for a file of bare
 # names on their own lines (a 10 MiB `a+a+...` took 2.5 GB). Tokens are estimated in C time by
 # counting punctuation and line breaks, about one per syntax node; the largest of 19 real ML
@@ -60,9 +71,14 @@ def needs_reading(file: SourceFile) -> bool:
 
 
 def analyse_file(
-    file: SourceFile, python_rules: Sequence[RuleFactory], file_rules: Sequence[FileRule], max_bytes: int
+    file: SourceFile,
+    python_rules: Sequence[RuleFactory],
+    file_rules: Sequence[FileRule],
+    max_bytes: int,
+    extractors: Sequence[type] | None = None,
 ) -> FileResult:
-    """Read, parse and check one file. Never raises for bad input."""
+    """Read, parse and check one file, with `extractors` (default: all, see `extractor_classes`).
+    Never raises for bad input."""
     if not needs_reading(file):
         return FileResult(FileFacts(file.path, file.format, ""))
     try:
@@ -71,7 +87,7 @@ def analyse_file(
         return _unparseable(file, "", exc)
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        result = _parse(file, raw, digest, python_rules)
+        result = _parse(file, raw, digest, python_rules, extractor_classes() if extractors is None else extractors)
     except SourceError as exc:
         if kinds.is_template_text(raw.decode("utf-8", errors="replace")):
             return FileResult(FileFacts(file.path, file.format, digest))  # Jinja to render, not ours to parse
@@ -87,16 +103,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else "no detail"
 
 
-def _parse(file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory]) -> FileResult:
+def _parse(
+    file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory], extractors: Sequence[type]
+) -> FileResult:
     if file.format == kinds.PYTHON:
         text = decode_python(raw)
         tree = _parse_python(file, text, LineMap())
         # setup.py's dependency reader gets the same tree: a file is parsed once.
-        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, None, tree), tree)
+        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, extractors, None, tree), tree)
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
         notebook, code, line_map, tree = parse_notebook(text)
-        result = _python(file, digest, code, line_map, python_rules, notebook, tree)
+        result = _python(file, digest, code, line_map, python_rules, extractors, notebook, tree)
         result.findings.extend(_bad_cell_finding(file, bad) for bad in notebook.bad_cells)
         return result
     parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
@@ -136,6 +154,7 @@ def _python(
     text: str,
     line_map: LineMap,
     python_rules: Sequence[RuleFactory],
+    extractor_types: Sequence[type],
     notebook: NotebookFacts | None,
     tree: ast.Module | None = None,
 ) -> FileResult:
@@ -144,7 +163,7 @@ def _python(
         tree = _parse_python(file, text, line_map)
     ctx = PyContext(file.path, module, is_package, text, line_map, module_defs=module_level_names(tree))
     core = CoreFacts()
-    extractors = [_extractor(cls, ctx) for name in EXTRACTOR_MODULES for cls in importlib.import_module(name).EXTRACTORS]
+    extractors = [_extractor(cls, ctx) for cls in extractor_types]
     rules = [
         rule for rule in (make() for make in python_rules)
         if not rule.exempt_roles & file.kind.roles and rule.may_report(text)

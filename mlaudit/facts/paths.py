@@ -85,6 +85,11 @@ class PathLiterals:
     read at the end says what it would have said when the literal was visited.
     """
 
+    # Only the opt-in ML403 reads these facts: the walk leaves this listener out unless a
+    # selected rule says it needs them.
+    on_demand = True
+    produces = PathFacts
+
     def __init__(self) -> None:
         self.module: ast.Module | None = None
         self.candidates: list[tuple[ast.Constant | ast.JoinedStr, str]] = []

@@ -57,6 +57,9 @@ class Rule:
     # only (its presence makes GitHub treat results as security alerts): GitHub's security
     # severity, a numeric string in (0.0, 10.0] such as "7.5"; None derives it from `level`
     # (error 7.5, warning 5.0, note 2.0).
+    # Fact types of extractors that run only on demand (`on_demand = True`, see
+    # engine.per_file.extractor_classes) which this rule reads.
+    needs_facts: ClassVar[tuple[type, ...]] = ()
     cwe: ClassVar[int | None] = None
     security_severity: ClassVar[str | None] = None
 

@@ -133,6 +133,7 @@ class LargeFileInGit(ProjectRule):
 
 class HardcodedAbsolutePath(ProjectRule):
     code = "ML403"
+    needs_facts = (PathFacts,)
     # Measured at 0.80 (8 of 10) on the validation corpus: opt-in until it reaches 0.95 (rules/ML403.md).
     opt_in = True
     name = "hardcoded-absolute-path"
