@@ -93,3 +93,11 @@ def test_a_rule_is_left_out_of_files_without_its_required_words(tmp_path: Path, 
     check(make_repo(tmp_path / "repo", files), select=["ML602"])
     assert started == ["b.py"]
     assert UnsafeYamlLoad.may_report("from yaml import load as read") and not UnsafeYamlLoad.may_report("import json")
+
+
+def test_a_listing_rule_is_left_out_of_modules_that_only_say_global() -> None:
+    from mlaudit.rules.ordering import FilesystemOrder
+
+    for text in ("import glob", "root.rglob('*.png')", "from os import listdir", "glob.iglob(p)", "p.iterdir()"):
+        assert FilesystemOrder.may_report(text), text
+    assert not FilesystemOrder.may_report("global counter\nx = globals()\nglobal_step = 1\n")
