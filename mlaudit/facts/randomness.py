@@ -197,9 +197,10 @@ class RandomnessExtractor:
             written = ctx.dotted(target)
             if written is not None and "device" in written.rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
-            # A dotted target's qualified name ends with its attribute: only those of the switches
-            # below are worth resolving.
-            if type(target) is ast.Name or (type(target) is ast.Attribute and target.attr in _SWITCH_ATTRIBUTES):
+            # A target's qualified name ends with its own last name, so only those of the switches
+            # below are worth resolving; a bare name can also be an import's alias for one.
+            if (type(target) is ast.Attribute and target.attr in _SWITCH_ATTRIBUTES) or (
+                    type(target) is ast.Name and (target.id in ctx.imports or target.id in _SWITCH_ATTRIBUTES)):
                 self._switch(ctx.qualname(target), node, value, ctx)
             if (
                 isinstance(target, ast.Subscript)
