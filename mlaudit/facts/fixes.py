@@ -100,7 +100,7 @@ def quick_text(segment: str, edit: CallEdit) -> str | None:
 def _parsed_call(segment: str) -> ast.Call | None:
     try:
         tree = ast.parse(segment, mode="eval")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # as the file's own parse
         return None
     return tree.body if isinstance(tree.body, ast.Call) else None
 
