@@ -134,6 +134,7 @@ class RandomnessExtractor:
         # [index of the event, last line read (-1 once read from elsewhere), skip the next store].
         self.watched: dict[tuple[str, str], list[int]] = {}
         self.loops = 0  # loops around the current statement: a draw there is read again next turn
+        self.devices = True  # whether the module says "cuda" (set on entering it)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -170,6 +171,9 @@ class RandomnessExtractor:
 
     def visit_Module(self, node: ast.Module, ctx: PyContext) -> None:
         self.module = node
+        # A device string is "cuda" or "cuda:N" (_cuda_strings): a module that never says "cuda"
+        # has none, and its calls' arguments need not be looked at for one.
+        self.devices = "cuda" in ctx.source
 
     def visit_Import(self, node: ast.Import, ctx: PyContext) -> None:
         for alias in node.names:
@@ -257,13 +261,16 @@ class RandomnessExtractor:
             return
         # No table names this callee or method, so of `_classify`'s steps only the device strings
         # and the CALL record can apply; most calls take this path.
-        for arg in (*node.args, *[k.value for k in node.keywords]) if node.keywords else node.args:
-            if type(arg) is ast.IfExp or (type(arg) is ast.Constant and type(arg.value) is str and arg.value[:4] == "cuda"):
-                self._cuda_strings(arg, ctx)
+        if self.devices:
+            for arg in (*node.args, *[k.value for k in node.keywords]) if node.keywords else node.args:
+                if type(arg) is ast.IfExp or (type(arg) is ast.Constant and type(arg.value) is str and arg.value[:4] == "cuda"):
+                    self._cuda_strings(arg, ctx)
         self._call_event(node, callee, receiver, ctx)
 
     def _device_arguments(self, node: ast.Call, ctx: PyContext) -> None:
         """Device strings among a call's arguments (see _cuda_strings)."""
+        if not self.devices:
+            return
         for arg in (*node.args, *[k.value for k in node.keywords]):
             self._cuda_strings(arg, ctx)
 
