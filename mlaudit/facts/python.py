@@ -14,16 +14,14 @@ from typing import Any, NamedTuple, TypeVar
 from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
 
 
-@dataclass(frozen=True)
-class ImportFact:
+class ImportFact(NamedTuple):  # a tuple, as CallFact: built, pickled and unpickled by the thousand
     local: str  # name bound in this module ("" for star imports)
     target: str  # absolute qualified name it refers to
     line: int
     star: bool = False
 
 
-@dataclass(frozen=True)
-class DefFact:
+class DefFact(NamedTuple):  # a tuple, as CallFact
     name: str  # dotted within the module: "train", "Trainer.fit"
     kind: str  # "function" or "class"
     line: int
@@ -156,12 +154,14 @@ class CoreFacts:
         self.calls.append(CallFact(callee, text, line, col, ctx.function, ctx.in_main_guard, keywords))
 
     def _def(self, node: Any, kind: str, ctx: PyContext, **extra: Any) -> DefFact:
-        name = ".".join([*ctx.scope, node.name])
+        name = f"{ctx.function}.{node.name}" if ctx.function else node.name
         decorators = tuple(
             ctx.qualname(_callee(d)) or ctx.dotted(_callee(d)) or "" for d in node.decorator_list
-        )
-        end = ctx.line_map.file_line(node.end_lineno or node.lineno)
-        return DefFact(name, kind, ctx.line(node), end, decorators, **extra)
+        ) if node.decorator_list else ()
+        line, end = node.lineno, node.end_lineno or node.lineno
+        if ctx.line_map.file_lines:
+            line, end = ctx.line_map.file_line(line), ctx.line_map.file_line(end)
+        return DefFact(name, kind, line, end, decorators, **extra)
 
     def facts(self, ctx: PyContext) -> ModuleFacts:
         return ModuleFacts(
