@@ -199,7 +199,7 @@ class RandomnessExtractor:
             self._reads_before_rebinding(value, ctx)
         for target in targets:
             written = ctx.dotted(target)
-            if written is not None and "device" in written.rsplit(".", 1)[-1].lower():
+            if self.devices and written is not None and "device" in written.rsplit(".", 1)[-1].lower():
                 self._cuda_strings(value, ctx)
             # A target's qualified name ends with its own last name, so only those of the switches
             # below are worth resolving; a bare name can also be an import's alias for one.
