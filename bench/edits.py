@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import Sample, Summary, measure, python_files, summarise  # the sibling script
+from run import Sample, Summary, measure, python_files, summarise, table_head  # the sibling script
 
 
 def _cpu_of_children() -> float:
@@ -124,14 +123,8 @@ def main() -> int:
 def render(
     repo: Path, results: dict[tuple[str, str], Summary], cpu: dict[tuple[str, str], float], names: list[str], builds: list[str], runs: int
 ) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    lines = [
-        f"`python bench/edits.py` on {repo.name} {commit}, {time.strftime('%Y-%m-%d %H:%M')}: median (min-max) "
-        f"seconds of {runs} interleaved runs, median CPU seconds (user + sys), peak MiB.",
-        "",
-        "| case | " + " | ".join(builds) + " |",
-        "|---|" + "---:|" * len(builds),
-    ]
+    about = f"median (min-max) seconds of {runs} interleaved runs, median CPU seconds (user + sys), peak MiB."
+    lines = table_head("edits.py", repo, about, ["case", *builds])
     for case in names:
         cells = [(results[(case, b)], cpu[(case, b)]) for b in builds]
         shown = [f"{c.seconds:.2f} ({c.low:.2f}-{c.high:.2f}), CPU {used:.2f}, {c.peak_mib:.0f} MiB" for c, used in cells]

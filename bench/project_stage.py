@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import table_head  # the sibling script
+
 HERE = Path(__file__).resolve()
 
 
@@ -111,14 +114,9 @@ def run_child(python: str, repo: Path, cache_dir: Path, select: list[str] | None
 
 
 def render(repo: Path, pythons: list[str], runs: dict[str, list[dict[str, Any]]], count: int) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    lines = [
-        f"`python bench/project_stage.py` on {repo.name} {commit}, {time.strftime('%Y-%m-%d %H:%M')}: project stage "
-        f"CPU seconds (time.process_time), median (min-max) of {count} fresh processes, interleaved.",
-        "",
-        "| part | " + " | ".join(pythons) + " |",
-        "|---|" + "---:|" * len(pythons),
-    ]
+    about = (f"project stage CPU seconds (time.process_time), median (min-max) of {count} fresh processes, "
+             "interleaved.")
+    lines = table_head("project_stage.py", repo, about, ["part", *pythons])
 
     def cell(values: list[float]) -> str:
         return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})" if values else "-"

@@ -196,6 +196,18 @@ def _output(command: Sequence[str], cwd: Path | None = None) -> str:
     return (done.stdout.strip().splitlines() or ["?"])[0]
 
 
+def table_head(script: str, repo: Path, about: str, columns: list[str]) -> list[str]:
+    """The first lines of a table that `script` prints: the clone and its commit, when, what the
+    cells hold, and the header row (the first column left-aligned, the others right)."""
+    commit = _output(["git", "rev-parse", "--short", "HEAD"], repo)
+    return [
+        f"`python bench/{script}` on {repo.name} {commit}, {time.strftime('%Y-%m-%d %H:%M')}: {about}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * (len(columns) - 1),
+    ]
+
+
 def provenance(repos: dict[str, Path], pylint: Path | None) -> list[str]:
     """What was measured, so a reader can rerun it: machine, tool versions and each clone's commit."""
     here = Path(__file__).resolve().parents[1]
