@@ -50,6 +50,7 @@ def extractor_classes(needed: Collection[type] | None = None) -> tuple[type, ...
         if needed is None or not getattr(cls, "on_demand", False) or cls.produces in needed
     )
 
+
 # Parse budget of Python source: ast.parse costs memory per token, up to ~1.8 KB for a file of bare
 # names on their own lines (a 10 MiB `a+a+...` took 2.5 GB). Tokens are estimated in C time by
 # counting punctuation and line breaks, about one per syntax node; the largest of 19 real ML

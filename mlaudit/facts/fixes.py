@@ -24,10 +24,6 @@ from mlaudit.findings import Edit, Fix
 Quick = Callable[[str, ast.Call], "str | None"]
 
 
-def _no_quick(segment: str, call: ast.Call) -> str | None:
-    return None
-
-
 @dataclass(frozen=True)
 class CallEdit:
     """A change to one call. `transform` maps the libcst Call to the new one (any layout);
@@ -35,11 +31,11 @@ class CallEdit:
     its `ast` Call, or returns None when only libcst can (then `transform` runs)."""
 
     transform: Callable[[object], object]
-    quick: Quick = _no_quick
+    quick: Quick
 
 
 def call_fix(ctx: PyContext, node: ast.Call, description: str, edit: CallEdit, *, safe: bool = True) -> Fix | None:
-    """A fix replacing the call `node` by `transform(libcst Call)`; None when it cannot be built
+    """A fix replacing the call `node` as `edit` says; None when it cannot be built
     reliably. `safe=False` marks a fix that may change what working code does (see `Fix`)."""
     if ctx.line_map.file_lines:
         return None  # notebook cells: positions are in the joined cells, not in the file

@@ -50,6 +50,9 @@ class Rule:
     # Off by default: `select = ["ML"]` does not enable it, only its full code does (ML002, and
     # rules measured under 0.95 precision on real repositories or not measured yet).
     opt_in: ClassVar[bool] = False
+    # Fact types of extractors that run only on demand (`on_demand = True`, see
+    # engine.per_file.extractor_classes) which this rule reads.
+    needs_facts: ClassVar[tuple[type, ...]] = ()
     # SARIF / GitHub code scanning metadata. How often the rule is right when it fires:
     # "very-high", "high", "medium" or "low" (GitHub orders alerts by it).
     precision: ClassVar[str] = "high"
@@ -57,9 +60,6 @@ class Rule:
     # only (its presence makes GitHub treat results as security alerts): GitHub's security
     # severity, a numeric string in (0.0, 10.0] such as "7.5"; None derives it from `level`
     # (error 7.5, warning 5.0, note 2.0).
-    # Fact types of extractors that run only on demand (`on_demand = True`, see
-    # engine.per_file.extractor_classes) which this rule reads.
-    needs_facts: ClassVar[tuple[type, ...]] = ()
     cwe: ClassVar[int | None] = None
     security_severity: ClassVar[str | None] = None
 

@@ -102,14 +102,12 @@ class FilesystemOrder(PythonRule):
         "    def __getitem__(self, i):\n        return self.files[i]\n",
     )
 
-    # A listing is os.listdir/os.scandir/glob.glob/glob.iglob or a method glob/rglob/iterdir: the
-    # call or its import spells one of these as a word of its own. Plain `requires_text` would let
-    # "glob" pass in every module that says "global" (136 of pytorch-lightning's 184 candidates).
-    _LISTING_WORDS = re.compile(r"\b(?:listdir|scandir|[ir]?glob|iterdir)\b")
-
+    # A listing (LISTING_FUNCTIONS, LISTING_METHODS) is spelt by its last name, as a word of its own,
+    # in the call or in its import. Plain `requires_text` would let "glob" pass in every module that
+    # says "global" (136 of pytorch-lightning's 184 candidates).
     @classmethod
     def may_report(cls, text: str) -> bool:
-        return cls._LISTING_WORDS.search(text) is not None
+        return _LISTING_WORDS.search(text) is not None
 
     def begin(self, ctx: PyContext) -> None:
         # Lines of the calls that may be listings: methods named like one (`root.glob`) and bare
@@ -205,6 +203,7 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
 
 # Last names of LISTING_FUNCTIONS and LISTING_METHODS.
 _LISTING_LAST_NAMES = frozenset({name.rsplit(".", 1)[-1] for name in LISTING_FUNCTIONS} | LISTING_METHODS)
+_LISTING_WORDS = re.compile(r"\b(?:" + "|".join(sorted(_LISTING_LAST_NAMES)) + r")\b")
 
 
 def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:
