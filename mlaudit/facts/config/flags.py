@@ -20,6 +20,7 @@ from mlaudit.facts.config.syntax import (
     is_form_field,
     mentions_config_types,
     mentions_hydra,
+    params_of,
     plain_params,
 )
 from mlaudit.facts.walk import BUILTIN_NAMES, PyContext, iter_nodes
@@ -93,8 +94,7 @@ class FlagUses:
         scope = f"{ctx.function}.{node.name}" if ctx.function else node.name
         self.functions[scope] = node
         self.params.pop(scope, None)
-        args = node.args
-        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+        for arg in params_of(node):
             if arg.annotation is not None:
                 self._not_values(arg.annotation)
         if node.returns is not None:
