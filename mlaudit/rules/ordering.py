@@ -107,7 +107,7 @@ class FilesystemOrder(PythonRule):
     # says "global" (136 of pytorch-lightning's 184 candidates).
     @classmethod
     def may_report(cls, text: str) -> bool:
-        return _LISTING_WORDS.search(text) is not None
+        return _names_a_listing(text)
 
     def begin(self, ctx: PyContext) -> None:
         # Lines of the calls that may be listings: methods named like one (`root.glob`) and bare
@@ -203,7 +203,23 @@ def _listing(expr: ast.AST, ctx: PyContext, tainted: dict[str, _Origin]) -> _Ori
 
 # Last names of LISTING_FUNCTIONS and LISTING_METHODS.
 _LISTING_LAST_NAMES = frozenset({name.rsplit(".", 1)[-1] for name in LISTING_FUNCTIONS} | LISTING_METHODS)
-_LISTING_WORDS = re.compile(r"\b(?:" + "|".join(sorted(_LISTING_LAST_NAMES)) + r")\b")
+# The names with a word boundary after them, longest first so that "iglob" is found as a whole.
+# No boundary before: a pattern that starts with \b is tried at every position of the text (3x
+# slower, 0.08 s over pytorch-lightning), so the character before a match is checked in Python.
+_LISTING_ENDS = re.compile("(?:" + "|".join(sorted(_LISTING_LAST_NAMES, key=len, reverse=True)) + r")\b")
+# The names that hold no other one ("glob" for "iglob"): a text without any of them has no listing.
+_LISTING_CORES = tuple(sorted(n for n in _LISTING_LAST_NAMES if not any(o != n and o in n for o in _LISTING_LAST_NAMES)))
+
+
+def _names_a_listing(text: str) -> bool:
+    """Whether `text` has one of _LISTING_LAST_NAMES as a word of its own."""
+    if not any(core in text for core in _LISTING_CORES):  # a substring test: C speed, most files
+        return False
+    for match in _LISTING_ENDS.finditer(text):
+        start = match.start()
+        if start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_"):
+            return True
+    return False
 
 
 def _listing_uses(body: list[ast.stmt], ctx: PyContext, seeded: bool) -> list[tuple[_Origin, str]]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlaudit.fix.apply import plan_fixes
 from mlaudit.rules import all_rules
@@ -101,3 +103,17 @@ def test_a_listing_rule_is_left_out_of_modules_that_only_say_global() -> None:
     for text in ("import glob", "root.rglob('*.png')", "from os import listdir", "glob.iglob(p)", "p.iterdir()"):
         assert FilesystemOrder.may_report(text), text
     assert not FilesystemOrder.may_report("global counter\nx = globals()\nglobal_step = 1\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["glob", "iglob", "rglob", "listdir", "scandir", "iterdir", "i", "r", "_", "a", "é", "1",
+                                 " ", ".", "(", "\n", "global", "xglob"]), max_size=8).map("".join))
+def test_the_listing_gate_finds_the_words_a_word_boundary_pattern_finds(text: str) -> None:
+    """The gate checks the boundary before a name in Python (a leading `\\b` makes the regex slow);
+    it must agree with the plain pattern on every text."""
+    import re
+
+    from mlaudit.rules.ordering import _LISTING_LAST_NAMES, FilesystemOrder
+
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(_LISTING_LAST_NAMES)) + r")\b")
+    assert FilesystemOrder.may_report(text) == (pattern.search(text) is not None)
