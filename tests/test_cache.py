@@ -295,21 +295,3 @@ def test_an_on_demand_extractor_runs_only_for_a_rule_that_needs_it(tmp_path: Pat
     assert [f.code for f in check_paths([repo]).findings] == []
     assert [f.code for f in check_paths([repo], CheckOptions(extend_select=["ML403"])).findings] == ["ML403"]
 
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux resizes pipes")
-def test_helpers_send_results_through_a_widened_pipe() -> None:
-    """A helper must not wait for this process (busy with its own files) to read each result: the
-    pipe holds a chunk's results. The pipe is an executor internal, so this test is what notices if
-    a Python release moves it and the widening silently stops."""
-    import fcntl
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from mlaudit.engine import analyse
-
-    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
-        analyse._widen_result_pipe(pool)
-        size = fcntl.fcntl(pool._result_queue._writer.fileno(), fcntl.F_GETPIPE_SZ)
-    assert size >= min(analyse.RESULT_PIPE_BYTES, limit)
-    assert size > 64 * 1024 or limit <= 64 * 1024

@@ -11,7 +11,6 @@ test runs the fixtures every way and compares.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -22,21 +21,14 @@ import pickle
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: no fork either, so no helpers
-    fcntl = None  # type: ignore[assignment]
-
 from mlaudit.engine.cache import Cache
 from mlaudit.engine.per_file import RuleFactory, analyse_file, extractor_classes, needs_reading
+from mlaudit.engine.pool import run_shared
 from mlaudit.engine.settings import Settings
 from mlaudit.facts.file import FileFacts, FileResult
 from mlaudit.files.sources import SourceError, SourceFile, read_bytes
@@ -45,14 +37,6 @@ from mlaudit.rules import FileRule, PythonRule, Rule, all_rules
 
 # Below this many files to analyse, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 48
-# Most files sent to a helper at once: fewer round trips, against a worse balance at the end.
-CHUNK_FILES = 8
-# Room in the pipe that carries a helper's results (Linux allows up to 1 MiB unprivileged): a
-# chunk's pickled facts (about 0.5 MiB for 8 large files) fit, so a helper goes on to its next
-# chunk instead of waiting for this process to read them. The executor's thread that reads them
-# needs the GIL, which this process's own analysis holds for up to 5 ms at a time: with the
-# default 64 KiB pipe, pytorch-lightning's helper waited 0.04 s in all.
-RESULT_PIPE_BYTES = 1 << 20
 
 
 @dataclass
@@ -249,52 +233,17 @@ def _cache_key(file: SourceFile, settings: Settings, options: str) -> str | None
 def _analyse(files: list[SourceFile], settings: Settings, jobs: int | None) -> tuple[list[FileResult], int]:
     python_rules, file_rules = rule_factories(settings)
     extractors = fact_extractors(settings)
+
+    def work(index: int) -> FileResult:
+        return analyse_file(files[index], python_rules, file_rules, settings.max_bytes, extractors)
+
     workers = _worker_count(len(files), jobs) if can_fork() else 1
     if workers <= 1:
-        return [analyse_file(f, python_rules, file_rules, settings.max_bytes, extractors) for f in files], 1
-    state = (python_rules, file_rules, settings.max_bytes, files, extractors)
-    return _analyse_in_parallel(files, state, workers), workers
-
-
-def _analyse_in_parallel(files: list[SourceFile], state: _WorkerState, workers: int) -> list[FileResult]:
-    """`workers - 1` forked helpers take the biggest files first, a few chunks ahead, while this
-    process works through the smallest ones, so the two ends meet in the middle whatever each
-    file costs. This process working too (rather than only waiting and unpickling what the helpers
-    send) keeps every core on analysis."""
-    python_rules, file_rules, max_bytes, _, extractors = state
-    order = sorted(range(len(files)), key=lambda i: -files[i].size)
-    size = max(1, min(CHUNK_FILES, len(files) // (workers * 8)))
-    chunks = deque(order[i : i + size] for i in range(0, len(order), size))
-    results: dict[int, FileResult] = {}
-    helpers = workers - 1
-    # Forked helpers inherit the initializer's arguments, so only file indices travel to them.
-    context = get_context("fork")
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_init_worker, initargs=state) as pool:
-        _widen_result_pipe(pool)
-        running: set[Future[list[tuple[int, FileResult]]]] = set()
-        while chunks or running:
-            while chunks and len(running) < 2 * helpers:
-                running.add(pool.submit(_work, chunks.popleft()))
-            if chunks:
-                for index in chunks.pop():
-                    results[index] = analyse_file(files[index], python_rules, file_rules, max_bytes, extractors)
-            else:
-                wait(running, return_when=FIRST_COMPLETED)
-            for future in [f for f in running if f.done()]:
-                running.discard(future)
-                results.update(future.result())
-    return [results[i] for i in range(len(files))]
-
-
-def _widen_result_pipe(pool: ProcessPoolExecutor) -> None:
-    """Give the pipe that helpers send results through RESULT_PIPE_BYTES of room. Best effort: the
-    pipe is an executor internal, and only Linux can resize one; elsewhere nothing changes."""
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
-    if set_size is None or writer is None:
-        return
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # e.g. over /proc/sys/fs/pipe-max-size
-        fcntl.fcntl(writer.fileno(), set_size, RESULT_PIPE_BYTES)
+        return [work(i) for i in range(len(files))], 1
+    # This process and `workers - 1` forked helpers take files biggest first from one queue
+    # (mlaudit.engine.pool), so the last ones taken are the smallest and all finish together.
+    results = run_shared(sorted(range(len(files)), key=lambda i: -files[i].size), work, workers - 1)
+    return [results[i] for i in range(len(files))], workers
 
 
 def can_fork() -> bool:
@@ -315,27 +264,6 @@ def _worker_count(count: int, jobs: int | None) -> int:
     if count < PARALLEL_MIN_FILES:
         return 1
     return max(1, min(os.cpu_count() or 1, count // (PARALLEL_MIN_FILES // 2)))
-
-
-_WorkerState = tuple[list[RuleFactory], list[FileRule], int, Sequence[SourceFile], tuple[type, ...]]
-_WORKER: _WorkerState | None = None
-
-
-def _init_worker(
-    python_rules: list[RuleFactory],
-    file_rules: list[FileRule],
-    max_bytes: int,
-    files: Sequence[SourceFile],
-    extractors: tuple[type, ...],
-) -> None:
-    global _WORKER
-    _WORKER = (python_rules, file_rules, max_bytes, files, extractors)
-
-
-def _work(indices: list[int]) -> list[tuple[int, FileResult]]:
-    assert _WORKER is not None, "worker used before initialisation"
-    python_rules, file_rules, max_bytes, files, extractors = _WORKER
-    return [(i, analyse_file(files[i], python_rules, file_rules, max_bytes, extractors)) for i in indices]
 
 
 # --- reuse of the last run's results (edits cost what they touch) --------------------------------
