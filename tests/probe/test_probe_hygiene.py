@@ -84,13 +84,20 @@ def test_a_signal_to_mlaudit_stops_every_worker_and_removes_the_temp_folder(tmp_
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(temp)}
-    proc = subprocess.Popen(
-        [*PROBE_CLI, str(repo), "--runs", "1", "--device", "cpu", "--timeout", "300"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # As from a terminal, Ctrl-C must be live in mlaudit. A test run started in the background
+    # (`make test &`, `nohup`) ignores SIGINT, and a child inherits "ignore" (Python then never
+    # raises KeyboardInterrupt); a handler here is reset to the default in the child instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [*PROBE_CLI, str(repo), "--runs", "1", "--device", "cpu", "--timeout", "300"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         # Both runs (seed 0 and seed 1) have their escapee in place before the signal.
         assert wait_for(lambda: len(stray_processes(marker)) == 2, 60)
