@@ -139,7 +139,8 @@ def _anonymous_file() -> int:
     """A file with no name that nobody else can open: memory on Linux, a deleted temporary file
     elsewhere."""
     if hasattr(os, "memfd_create"):
-        return os.memfd_create("mlaudit-results", os.MFD_CLOEXEC)
+        with contextlib.suppress(OSError):  # a kernel or sandbox without it: the temporary file does
+            return os.memfd_create("mlaudit-results", os.MFD_CLOEXEC)
     with tempfile.TemporaryFile() as file:
         return os.dup(file.fileno())
 

@@ -77,3 +77,14 @@ def test_an_error_here_stops_the_helpers_and_is_raised() -> None:
     for pid in pids:  # killed and reaped: no process left, not even a zombie
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_without_memory_files_results_go_through_a_temporary_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "memfd_create", refuse, raising=False)
+    order = list(range(60))
+    results = pool.run_shared(order, _slow_pid, helpers=1)
+    assert {i: value for i, (value, _) in results.items()} == {i: i * i for i in order}
+    assert len({pid for _, pid in results.values()}) == 2
