@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from mlaudit.facts.records import pack, unpack
+from mlaudit.facts.records import reduce_records
 from mlaudit.facts.walk import PyContext, is_main_guard, resolve_relative
 
 
@@ -69,16 +69,10 @@ class ModuleFacts:
         return self.main_guard_line is not None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Records pickled as plain tuples (mlaudit.facts.records): a Python call per record otherwise.
-        fields = (self.module, self.is_package, pack(self.imports), pack(self.defs), pack(self.calls),
-                  self.main_guard_line, self.families)
-        return _module_facts, fields
+        return reduce_records(self, _RECORDS)  # a Python call per record otherwise (facts.records)
 
 
-def _module_facts(module: str, is_package: bool, imports: Any, defs: Any, calls: Any,
-                  main_guard_line: int | None, families: dict[type[Any], Any]) -> ModuleFacts:
-    return ModuleFacts(module, is_package, unpack(ImportFact, imports), unpack(DefFact, defs),
-                       unpack(CallFact, calls), main_guard_line, families)
+_RECORDS = {"imports": ImportFact, "defs": DefFact, "calls": CallFact}
 
 
 def argparse_dest(node: ast.Call) -> str | None:

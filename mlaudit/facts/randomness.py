@@ -12,11 +12,11 @@ import ast
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlaudit.facts.python import argparse_default, argparse_dest
-from mlaudit.facts.records import pack, unpack
+from mlaudit.facts.records import reduce_records
 from mlaudit.facts.walk import Callees, CallRouter, PyContext, iter_nodes, resolve_relative
 from mlaudit.knowledge import randomness as data
 
@@ -98,12 +98,10 @@ class RandomnessFacts:
     benchmark_sites: tuple[BenchmarkSite, ...] = ()
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Events pickled as plain tuples (mlaudit.facts.records): a Python call per event otherwise.
-        return _randomness_facts, (pack(self.events), *(getattr(self, f.name) for f in fields(self)[1:]))
+        return reduce_records(self, _RECORDS)  # a Python call per event otherwise (facts.records)
 
 
-def _randomness_facts(events: Any, *rest: Any) -> RandomnessFacts:
-    return RandomnessFacts(unpack(RandEvent, events), *rest)
+_RECORDS = {"events": RandEvent}
 
 
 class RandomnessExtractor:

@@ -144,6 +144,16 @@ def _counting_project_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+def _rerun(repo: Path, monkeypatch: pytest.MonkeyPatch, project_runs: int) -> list[tuple[object, ...]]:
+    """The findings of a run after an edit, which must be a cold run's; `project_runs`: how often
+    that run ran the project rules (0: it reused the last run's project findings)."""
+    calls = _counting_project_runs(monkeypatch)
+    incremental = summary(run(repo))
+    assert len(calls) == project_runs
+    assert incremental == summary(run(repo, use_cache=False))
+    return incremental
+
+
 @pytest.mark.parametrize("name", list(EDITS))
 def test_an_incremental_run_finds_what_a_cold_run_finds(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     change, changes_findings, reruns_project = EDITS[name]
@@ -186,20 +196,14 @@ def test_a_comment_in_setup_py_still_reruns_the_project_rules(tmp_path: Path, mo
     repo = make_repo(tmp_path / "r", {**PROJECT, "setup.py": setup})
     run(repo)
     (repo / "setup.py").write_text(setup.replace('"src"', '"lib"'))
-    project_runs = _counting_project_runs(monkeypatch)
-    incremental = summary(run(repo))
-    assert project_runs == [1]
-    assert incremental == summary(run(repo, use_cache=False))
+    _rerun(repo, monkeypatch, project_runs=1)
 
 
 def test_a_rule_that_reads_module_text_turns_the_reuse_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "r", {**PROJECT, "pyproject.toml": PROJECT["pyproject.toml"].replace('"ML502"]', '"ML502", "ML812"]')})
     run(repo)
     EDITS["a comment appended"][0](repo)
-    project_runs = _counting_project_runs(monkeypatch)
-    incremental = summary(run(repo))
-    assert project_runs == [1]
-    assert incremental == summary(run(repo, use_cache=False))
+    _rerun(repo, monkeypatch, project_runs=1)
 
 
 def test_after_an_edit_is_undone_the_next_edit_starts_from_the_restored_tree(
@@ -214,10 +218,7 @@ def test_after_an_edit_is_undone_the_next_edit_starts_from_the_restored_tree(
     (repo / "src/demo/data.py").write_text(DATA)
     run(repo)
     EDITS["a comment appended"][0](repo)
-    project_runs = _counting_project_runs(monkeypatch)
-    incremental = summary(run(repo))
-    assert project_runs == []
-    assert incremental == summary(run(repo, use_cache=False))
+    _rerun(repo, monkeypatch, project_runs=0)
 
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -237,10 +238,7 @@ def test_lines_moved_in_a_helper_move_the_finding_that_cites_it(tmp_path: Path, 
     assert any("src/proj/model.py:7," in message for _, _, _, _, message, *_ in before)
     model = repo / "src/proj/model.py"
     model.write_text(model.read_text().replace("class Net", "# the model\nclass Net"))
-    project_runs = _counting_project_runs(monkeypatch)
-    incremental = summary(run(repo))
-    assert project_runs == []
-    assert incremental == summary(run(repo, use_cache=False))
+    incremental = _rerun(repo, monkeypatch, project_runs=0)
     assert any("src/proj/model.py:8," in message for _, _, _, _, message, *_ in incremental)
 
 
@@ -249,10 +247,7 @@ def test_lines_moved_in_the_entry_point_move_its_findings(tmp_path: Path, monkey
     run(repo)
     cli = repo / "src/proj/cli.py"
     cli.write_text(cli.read_text().replace("def main", "# the entry point\n\ndef main"))
-    project_runs = _counting_project_runs(monkeypatch)
-    incremental = summary(run(repo))
-    assert project_runs == []
-    assert incremental == summary(run(repo, use_cache=False))
+    incremental = _rerun(repo, monkeypatch, project_runs=0)
     assert any(path == "src/proj/cli.py" and line == 13 and code == "ML101" and "reached from line 13" in message
                for path, line, _, code, message, *_ in incremental)
 
