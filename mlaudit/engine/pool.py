@@ -49,7 +49,10 @@ def run_shared(order: Sequence[int], work: Callable[[int], T], helpers: int) -> 
     results: dict[int, T] = {}
     try:
         for _ in range(helpers):
-            outboxes.append(_fork(tokens, runs, work))
+            try:
+                outboxes.append(_fork(tokens, runs, work))
+            except OSError:  # no process to spare (a process limit, memory): fewer helpers, same results
+                break
         for number in _taken(tokens):
             for index in runs[number]:
                 results[index] = work(index)
@@ -129,7 +132,11 @@ class _Outbox(Generic[T]):
 
 def _fork(tokens: int, runs: list[Sequence[int]], work: Callable[[int], T]) -> _Outbox[T]:
     file = _anonymous_file()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(file)
+        raise
     if pid == 0:  # the helper: never returns
         _serve(tokens, file, runs, work)
     return _Outbox(pid, file)

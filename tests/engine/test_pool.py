@@ -88,3 +88,14 @@ def test_without_memory_files_results_go_through_a_temporary_file(monkeypatch: p
     results = pool.run_shared(order, _slow_pid, helpers=1)
     assert {i: value for i, (value, _) in results.items()} == {i: i * i for i in order}
     assert len({pid for _, pid in results.values()}) == 2
+
+
+def test_when_no_helper_can_be_forked_this_process_does_all_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork's EAGAIN at a process limit
+
+    monkeypatch.setattr(os, "fork", refuse)
+    order = list(range(30))
+    results = pool.run_shared(order, _slow_pid, helpers=2)
+    assert {i: value for i, (value, _) in results.items()} == {i: i * i for i in order}
+    assert {pid for _, pid in results.values()} == {os.getpid()}
