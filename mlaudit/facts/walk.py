@@ -22,7 +22,6 @@ from typing import Any, Generic, TypeVar
 from mlaudit.findings import Finding, Fix, Level
 
 BUILTIN_NAMES = frozenset(dir(builtins))
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 Handler = Callable[[Any, "PyContext"], None]
 H = TypeVar("H")
@@ -199,8 +198,8 @@ class PyContext:
 
     @functools.cached_property
     def lines(self) -> list[str]:
-        """Source lines split as the parser splits them (a form feed or \x1c is not a line break)."""
-        return _LINE_BREAK.split(self.source)
+        """Source lines split as the parser splits them (see `source_lines`)."""
+        return source_lines(self.source)
 
     def line(self, node: ast.AST) -> int:
         """The line of the file on disk where `node` starts (cheaper than `span` when that is all)."""
@@ -279,6 +278,16 @@ class PyContext:
                 fix=fix,
             )
         )
+
+
+def source_lines(text: str) -> list[str]:
+    """`text` split into lines where the parser ends them: at "\\r\\n", "\\r" or "\\n", and nowhere
+    else (`str.splitlines` also breaks at form feeds and "\\x1c"-"\\x1e", which would shift every
+    line after one). `str.split` in C: splitting with a regular expression cost lightning's run
+    0.02 s of CPU."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
 
 
 def _name_chain(node: ast.AST) -> list[str] | None:

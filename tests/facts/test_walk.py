@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import ast
 import gc
+import re
 import weakref
 
-from mlaudit.facts.walk import Callees, CallRouter, PyContext, module_level_names, walk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlaudit.facts.walk import Callees, CallRouter, PyContext, module_level_names, source_lines, walk
 
 
 def _walk(source: str, listeners: list[object]) -> PyContext:
@@ -122,3 +126,22 @@ def test_the_walk_leaves_no_cycle_that_keeps_listeners_alive() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "x = 1", "\r", "\n", "\r\n", "\f", "\x1c", "\x85", "\u2028", " "]), max_size=12)
+       .map("".join))
+def test_source_lines_break_where_the_parser_breaks_lines(text: str) -> None:
+    """At "\\r\\n", "\\r" and "\\n" only, as a pattern of those three splits: a form feed, "\\x1c",
+    NEL or a Unicode line separator ends no line for the parser, so it must not here either."""
+    assert source_lines(text) == re.split(r"\r\n|\r|\n", text)
+
+
+def test_a_nodes_line_is_the_parsers_line_whatever_the_line_ends() -> None:
+    source = "a = 1\r\nb = 2\rc = '\x0c'\nd = 4\x0c\ne = 5\n"
+    tree = ast.parse(source)
+    ctx = PyContext("m.py", "m", False, source)
+    names = {n.id: n for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for name in "abde":
+        assert ctx.segment(names[name]) == name
+        assert ctx.lines[names[name].lineno - 1].lstrip("\x0c").startswith(f"{name} = ")
