@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISLNK
 
 from mlaudit.engine.adopt import Narrowed, baseline_path, narrow
 from mlaudit.engine.analyse import (
@@ -115,12 +116,13 @@ def _source_file(
     common) but is never opened, and a warning says so when its content would have been read."""
     abs_path = root / rel
     try:
-        stat = os.lstat(abs_path)
-        size, is_link, mtime, ctime = stat.st_size, os.path.islink(abs_path), stat.st_mtime_ns, stat.st_ctime_ns
+        status = os.lstat(abs_path)
     except OSError:
-        size, is_link, mtime, ctime = -1, False, 0, 0
+        size, is_link, mtime, ctime, reason = -1, False, 0, 0, None  # vanished: the reader reports it
+    else:
+        size, is_link, mtime, ctime = status.st_size, S_ISLNK(status.st_mode), status.st_mtime_ns, status.st_ctime_ns
+        reason = screen(abs_path, top, status.st_mode)
     tracked = git.is_tracked(rel) if git is not None else None
-    reason = screen(abs_path, top)
     if reason is not None and reason != OUTSIDE:
         return None, reason
     kind = kinds.classify(rel, templates)

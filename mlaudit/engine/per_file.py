@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import hashlib
 import importlib
 import warnings
 from collections.abc import Callable, Collection, Sequence
@@ -81,20 +80,19 @@ def analyse_file(
     """Read, parse and check one file, with `extractors` (default: all, see `extractor_classes`).
     Never raises for bad input."""
     if not needs_reading(file):
-        return FileResult(FileFacts(file.path, file.format, ""))
+        return FileResult(FileFacts(file.path, file.format))
     try:
         raw = read_bytes(file.abs_path, max_bytes)
     except SourceError as exc:
-        return _unparseable(file, "", exc)
-    digest = hashlib.sha256(raw).hexdigest()
+        return _unparseable(file, exc)
     try:
-        result = _parse(file, raw, digest, python_rules, extractor_classes() if extractors is None else extractors)
+        result = _parse(file, raw, python_rules, extractor_classes() if extractors is None else extractors)
     except SourceError as exc:
         if kinds.is_template_text(raw.decode("utf-8", errors="replace")):
-            return FileResult(FileFacts(file.path, file.format, digest))  # Jinja to render, not ours to parse
-        return _unparseable(file, digest, exc)
+            return FileResult(FileFacts(file.path, file.format))  # Jinja to render, not ours to parse
+        return _unparseable(file, exc)
     except Exception as exc:  # noqa: BLE001 - hostile input must become ML001, never end the run
-        return _unparseable(file, digest, SourceError(f"unexpected content ({type(exc).__name__}: {_first_line(exc)})"))
+        return _unparseable(file, SourceError(f"unexpected content ({type(exc).__name__}: {_first_line(exc)})"))
     _run_file_rules(file, result, file_rules)
     return result
 
@@ -105,17 +103,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _parse(
-    file: SourceFile, raw: bytes, digest: str, python_rules: Sequence[RuleFactory], extractors: Sequence[type]
+    file: SourceFile, raw: bytes, python_rules: Sequence[RuleFactory], extractors: Sequence[type]
 ) -> FileResult:
     if file.format == kinds.PYTHON:
         text = decode_python(raw)
         tree = _parse_python(file, text, LineMap())
         # setup.py's dependency reader gets the same tree: a file is parsed once.
-        return _with_dependencies(file, text, _python(file, digest, text, LineMap(), python_rules, extractors, None, tree), tree)
+        return _with_dependencies(file, text, _python(file, text, LineMap(), python_rules, extractors, None, tree), tree)
     text = decode_text(raw)
     if file.format == kinds.NOTEBOOK:
         notebook, code, line_map, tree = parse_notebook(text)
-        result = _python(file, digest, code, line_map, python_rules, extractors, notebook, tree)
+        result = _python(file, code, line_map, python_rules, extractors, notebook, tree)
         result.findings.extend(_bad_cell_finding(file, bad) for bad in notebook.bad_cells)
         return result
     parsers = {kinds.YAML: parse_yaml, kinds.TOML: parse_toml, kinds.JSON: parse_json}
@@ -123,7 +121,7 @@ def _parse(
     # big pixi.lock would be slow to compose and could hit the YAML node cap.
     only_lock = file.kind.roles & _DEPENDENCY_ROLES == {kinds.LOCKFILE} and file.format in parsers
     data = parsers[file.format](text) if file.format in parsers and not only_lock else text
-    result = FileResult(FileFacts(file.path, file.format, digest, data=None if only_lock else data))
+    result = FileResult(FileFacts(file.path, file.format, data=None if only_lock else data))
     return _with_dependencies(file, text, result)
 
 
@@ -151,7 +149,6 @@ def _with_dependencies(file: SourceFile, text: str, result: FileResult, tree: as
 
 def _python(
     file: SourceFile,
-    digest: str,
     text: str,
     line_map: LineMap,
     python_rules: Sequence[RuleFactory],
@@ -178,7 +175,7 @@ def _python(
     for extractor in extractors:
         found = extractor.facts(ctx)
         facts.families[type(found)] = found
-    file_facts = FileFacts(file.path, file.format, digest, python=facts, notebook=notebook)
+    file_facts = FileFacts(file.path, file.format, python=facts, notebook=notebook)
     return FileResult(file_facts, ctx.findings, ctx.errors)
 
 
@@ -232,8 +229,8 @@ def _syntax_error(exc: Exception, line_map: LineMap) -> SourceError:
     return SourceError("Python source nests too deeply to be parsed")
 
 
-def _unparseable(file: SourceFile, digest: str, exc: SourceError) -> FileResult:
-    return FileResult(FileFacts(file.path, file.format, digest, error=exc.message), [_unparseable_finding(file, exc)])
+def _unparseable(file: SourceFile, exc: SourceError) -> FileResult:
+    return FileResult(FileFacts(file.path, file.format, error=exc.message), [_unparseable_finding(file, exc)])
 
 
 def _unparseable_finding(file: SourceFile, exc: SourceError) -> Finding:

@@ -96,7 +96,7 @@ def _without_lines(facts: FileFacts) -> tuple[bytes, list[int]] | None:
     buffer = io.BytesIO()
     pickler = _LinePickler(buffer)
     try:
-        pickler.dump(dataclasses.replace(facts, digest=""))
+        pickler.dump(facts)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
         return None
     return buffer.getvalue(), pickler.lines

@@ -15,7 +15,6 @@ from mlaudit.findings import Finding
 class FileFacts:
     path: str
     format: str
-    digest: str  # sha256 of the bytes, "" when unread
     error: str | None = None  # why the file could not be parsed (reported as ML001)
     python: ModuleFacts | None = None
     notebook: NotebookFacts | None = None

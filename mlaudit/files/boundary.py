@@ -52,15 +52,17 @@ def special_kind(mode: int) -> str | None:
     return "not a regular file"
 
 
-def screen(path: Path, top: str) -> str | None:
-    """Why the listed file at `path` must never be opened, or None when it may be.
+def screen(path: Path, top: str, mode: int | None = None) -> str | None:
+    """Why the listed file at `path` must never be opened, or None when it may be. `mode` is
+    its `lstat` mode when the caller has it already (None: taken here).
 
     `top` is the repository's resolved top. A dangling link, or one to a folder, inside the
     repository is allowed here: reading it fails with a clear ML001, as before."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return None  # vanished: the reader reports it
+    if mode is None:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return None  # vanished: the reader reports it
     if stat.S_ISLNK(mode):
         if not is_inside(path, top):
             return OUTSIDE

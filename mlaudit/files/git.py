@@ -109,6 +109,34 @@ def run_git(
     """Run `git <args>` on `repo` with nothing the repository controls able to start a program;
     return its standard output. Raises GitError when git is missing, fails, outlives `timeout`
     seconds or writes more than `max_bytes`."""
+    (output,) = run_git_together(repo, args, cwd=cwd, timeout=timeout, max_bytes=max_bytes)
+    return output
+
+
+def run_git_together(
+    repo: GitRepo,
+    *commands: Sequence[str],
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+    max_bytes: int = MAX_OUTPUT_BYTES,
+) -> list[bytes]:
+    """`run_git` for each of `commands`, all started before any is waited for, so that each git
+    starts while the others run (the two listings of a check: 5 ms one after the other, 3 ms
+    together on pytorch-lightning). The first failure raises; the others are stopped."""
+    started: list[tuple[list[str], subprocess.Popen[bytes]]] = []
+    try:
+        for args in commands:
+            command, env = _prepared(repo, args)
+            started.append((command, _start(command, env, cwd or repo.top)))
+        return [_finish(command, process, timeout, max_bytes) for command, process in started]
+    finally:
+        for _, process in started:
+            if process.poll() is None:
+                _kill(process)
+
+
+def _prepared(repo: GitRepo, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `git <args>` (see `run_git`)."""
     executable = _git_executable()
     if executable is None:
         raise GitError("git is not installed")
@@ -116,8 +144,7 @@ def run_git(
     overrides = list(SAFE_CONFIG)
     if args and args[0] not in NO_CONTENT_COMMANDS:
         overrides += _driver_overrides(repo)
-    env = git_environment(repo, overrides)
-    return _bounded_run(command, env, cwd or repo.top, timeout, max_bytes)
+    return command, git_environment(repo, overrides)
 
 
 def git_environment(repo: GitRepo, overrides: Sequence[tuple[str, str]] = SAFE_CONFIG) -> dict[str, str]:
@@ -198,9 +225,9 @@ def _driver_overrides(repo: GitRepo) -> list[tuple[str, str]]:
     return overrides
 
 
-def _bounded_run(command: list[str], env: Mapping[str, str], cwd: Path, timeout: float, max_bytes: int) -> bytes:
+def _start(command: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     try:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             cwd=cwd,
             env=dict(env),
@@ -211,6 +238,10 @@ def _bounded_run(command: list[str], env: Mapping[str, str], cwd: Path, timeout:
         )
     except OSError as exc:
         raise GitError(f"cannot start git: {exc.strerror or exc}") from None
+
+
+def _finish(command: list[str], process: subprocess.Popen[bytes], timeout: float, max_bytes: int) -> bytes:
+    """Its standard output once git exits (GitError when it fails or is out of bounds)."""
     try:
         out, err = _collect(process, timeout, max_bytes)
     finally:

@@ -1,6 +1,6 @@
 """The git state of a run, read once: which files git tracks and which it would add.
 
-Git runs only through `mlaudit.files.git.run_git` (hardened against a hostile repository).
+Git runs only through `mlaudit.files.git.run_git_together` (hardened against a hostile repository).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlaudit.files.git import GitError, find_repo, run_git
+from mlaudit.files.git import GitError, find_repo, run_git_together
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,10 @@ def read_git_state(root: Path) -> GitState | None:
         top = repo.top
         prefix = root.resolve().relative_to(top).as_posix()
         scope = ["--", prefix] if prefix != "." else []
-        tracked = _strip(_split(run_git(repo, "ls-files", "-z", "--cached", *scope)), prefix)
-        untracked = _strip(_split(run_git(repo, "ls-files", "-z", "--others", "--exclude-standard", *scope)), prefix)
+        listings = run_git_together(
+            repo, ("ls-files", "-z", "--cached", *scope), ("ls-files", "-z", "--others", "--exclude-standard", *scope)
+        )
+        tracked, untracked = (_strip(_split(listing), prefix) for listing in listings)
     except (GitError, OSError, ValueError):
         return None
     # Deleted-but-still-indexed files are not in the work tree; keep only what exists.

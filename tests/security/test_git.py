@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlaudit.cli import main
-from mlaudit.files.git import GitError, find_repo, run_git
+from mlaudit.files.git import GitError, find_repo, run_git, run_git_together
 from mlaudit.project.git import read_git_state
 from tests.security.hostile import KNOBS, embedded_bare_repo, fired, knob_repo, plain_git
 
@@ -110,6 +110,20 @@ def test_run_git_bounds_output_and_time(tmp_path: Path) -> None:
         run_git(repo, "ls-files", timeout=0)
     with pytest.raises(GitError, match="failed"):
         run_git(repo, "no-such-command")
+
+
+def test_git_commands_run_together_answer_in_order_and_fail_as_one(tmp_path: Path) -> None:
+    root, markers = knob_repo(tmp_path, "fsmonitor")
+    repo = find_repo(root)
+    assert repo is not None
+    cached, version = run_git_together(repo, ("ls-files", "-z"), ("version",))
+    assert cached == run_git(repo, "ls-files", "-z") and b"train.py" in cached
+    assert version.startswith(b"git version")
+    with pytest.raises(GitError, match="failed"):
+        run_git_together(repo, ("no-such-command",), ("ls-files",))
+    with pytest.raises(GitError, match="more than"):
+        run_git_together(repo, ("ls-files",), ("ls-files",), max_bytes=4)
+    assert fired(markers) == []
 
 
 def test_inherited_git_environment_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
