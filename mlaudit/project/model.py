@@ -35,6 +35,7 @@ class ProjectModel:
     git: GitState | None
     settings: RunSettings
     _analyses: dict[Callable[[ProjectModel], Any], Any] = field(default_factory=dict)
+    _python: list[tuple[SourceFile, ModuleFacts]] | None = field(default=None, repr=False)
 
     def analysis(self, build: Callable[[ProjectModel], T]) -> T:
         """Build a project-wide analysis once per run and share it between rules; the builder
@@ -45,10 +46,11 @@ class ProjectModel:
         return result
 
     def python_modules(self) -> Iterator[tuple[SourceFile, ModuleFacts]]:
-        """Python files and notebooks that parsed, with their module facts."""
-        for path, facts in self.facts.items():
-            if facts.python is not None:
-                yield self.files[path], facts.python
+        """Python files and notebooks that parsed, with their module facts (listed on the first
+        call: a dozen analyses and rules ask)."""
+        if self._python is None:
+            self._python = [(self.files[path], facts.python) for path, facts in self.facts.items() if facts.python is not None]
+        return iter(self._python)
 
     def with_role(self, role: str) -> list[SourceFile]:
         return [f for f in self.files.values() if f.has_role(role)]

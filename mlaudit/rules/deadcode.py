@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import operator
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,8 @@ from mlaudit.findings import Finding, Level, RelatedLocation
 from mlaudit.knowledge.config import DOCUMENTED_SWITCH, EXEC_CALLS
 from mlaudit.project.model import ProjectModel
 from mlaudit.rules.base import ProjectRule, PythonRule
+
+_CALLEE = operator.attrgetter("callee")  # of a CallFact: `map` runs it in C
 
 # Names that look constant but are meant to be: type-checking imports, interpreter flags.
 CONSTANT_NAMES = frozenset({"TYPE_CHECKING", "__debug__"})
@@ -79,7 +82,7 @@ class DeadFeatureFlag(ProjectRule):
             return
         blocked: set[str] = set()
         for _, facts, module in flags:
-            if any(call.callee in EXEC_CALLS for call in module.calls):  # module globals are overridable config
+            if not EXEC_CALLS.isdisjoint(map(_CALLEE, module.calls)):  # module globals are overridable config
                 blocked.update(c.name for c in facts.bool_constants)
             blocked.update(facts.non_flag_uses)
             blocked.update(facts.attribute_stores)
@@ -174,7 +177,7 @@ class _RepoUses:
     def escaped(self) -> set[str]:
         # By last name: imports through re-exports or script folders do not resolve to the class's
         # own qualified name, and a miss here would be a false alarm.
-        return {q.rsplit(".", 1)[-1] for _, f, _ in self.flags for q in f.non_flag_uses}
+        return {q.rpartition(".")[2] for _, f, _ in self.flags for q in f.non_flag_uses}
 
     @functools.cached_property
     def constructed(self) -> set[str]:

@@ -72,6 +72,20 @@ def test_monorepo_package_roots_from_setup_py_and_setup_cfg(tmp_path: Path) -> N
     assert graph.unresolved["app/train.py"] == ("delta",)
 
 
+def test_a_setup_py_that_spells_a_name_another_way_still_declares_its_root(tmp_path: Path) -> None:
+    """Python folds identifiers to NFKC ("\ufb01" is "fi"): a setup.py that says ﬁnd_packages calls
+    find_packages. Only an ASCII text without the names is skipped unparsed."""
+    graph = module_graph(build(tmp_path, {
+        "libs/e/setup.py": "from setuptools import setup, \ufb01nd_packages\nsetup(packages=\ufb01nd_packages('code'))\n",
+        "libs/e/code/epsilon.py": "",
+        "libs/f/setup.py": "from setuptools import setup\nsetup(name='f')\n",
+        "libs/f/src/zeta.py": "",
+        "app/train.py": "import epsilon\nimport zeta\n",
+    }))
+    assert graph.module_path("app/train.py", "epsilon") == "libs/e/code/epsilon.py"
+    assert graph.unresolved["app/train.py"] == ("zeta",)
+
+
 def test_entry_points_of_every_kind(tmp_path: Path) -> None:
     entries = {(e.path, e.kind, e.function) for e in entry_points(build(tmp_path, FILES))}
     assert entries == {
