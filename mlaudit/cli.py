@@ -10,7 +10,6 @@ import gc
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlaudit: internal error: {type(exc).__name__}: {exc}; please report it "
               "(MLAUDIT_DEBUG=1 prints the traceback)", file=sys.stderr)
         if os.environ.get("MLAUDIT_DEBUG"):
+            import traceback  # on this path only: every run would pay for the import
+
             traceback.print_exc()
         return EXIT_ERROR
     parser.print_help()

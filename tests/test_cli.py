@@ -180,3 +180,16 @@ def test_an_excluded_file_next_to_checked_ones_is_not_mentioned(tmp_path: Path) 
     repo = make_repo(tmp_path / "r", {"pyproject.toml": "[tool.mlaudit]\nextend-exclude = ['vendor/']\n", "vendor/x.py": BENCH, "a.py": BENCH})
     result = run(repo, "check", "a.py", "vendor/x.py", "--output-format", "concise")
     assert result.returncode == 1 and result.stdout.startswith("a.py:2:1: ML103") and "vendor" not in result.stdout + result.stderr
+
+
+def test_a_check_without_a_cache_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """Modules for writing files (--fix, the cache), setup.cfg and crash reports are imported
+    where they are used: every run would otherwise pay for them at start (bench/ab.py)."""
+    repo = make_repo(tmp_path / "r", {"train.py": BENCH, "configs/a.yaml": "lr: 0.1\n", "pyproject.toml": "[project]\nname = 'r'\n"})
+    script = (
+        "import sys\nfrom mlaudit.cli import main\n"
+        "code = main(['check', '.', '--no-cache', '--output-format', 'json', '-o', 'out.json'])\n"
+        "print(code, sorted(m for m in ('configparser', 'secrets', 'tempfile', 'traceback') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split(None, 1) == ["1", "[]\n"], done.stderr

@@ -18,7 +18,6 @@ Build it once per run with `model.analysis(build_module_graph)`.
 from __future__ import annotations
 
 import ast
-import configparser
 import functools
 import operator
 from dataclasses import dataclass, field
@@ -295,6 +294,8 @@ def _setup_py_roots(text: str) -> list[str]:
 
 
 def _setup_cfg_roots(text: str) -> list[str]:
+    import configparser  # for setup.cfg files only (see files.manifests.parse_setup_cfg)
+
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)

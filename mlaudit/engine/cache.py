@@ -32,9 +32,7 @@ import hashlib
 import hmac
 import os
 import pickle
-import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -67,6 +65,9 @@ def user_key() -> bytes:
 
 
 def _new_key(base: Path, key_file: Path) -> bytes:
+    import secrets  # imported where a cache is written, as tempfile: a --no-cache run needs neither
+    import tempfile
+
     key = secrets.token_bytes(32)
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -383,6 +384,8 @@ def _make_folders(base: Path, folder: Path) -> None:
 def _write_new(target: Path, data: bytes) -> None:
     """Write `data` to a new temporary file beside `target` and rename it over `target`: a symlink
     or anything else at `target` is replaced, never written through."""
+    import tempfile  # see _new_key
+
     descriptor, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(descriptor, "wb") as handle:

@@ -24,7 +24,6 @@ import os
 import pickle
 import signal
 import struct
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
@@ -148,6 +147,8 @@ def _anonymous_file() -> int:
     if hasattr(os, "memfd_create"):
         with contextlib.suppress(OSError):  # a kernel or sandbox without it: the temporary file does
             return os.memfd_create("mlaudit-results", os.MFD_CLOEXEC)
+    import tempfile  # a rare fallback: every run would pay for the import
+
     with tempfile.TemporaryFile() as file:
         return os.dup(file.fileno())
 

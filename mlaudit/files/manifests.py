@@ -14,7 +14,6 @@ cached by content hash; malformed input raises `ManifestError(message, line)`.
 from __future__ import annotations
 
 import ast
-import configparser
 import dataclasses
 import posixpath
 import re
@@ -390,11 +389,16 @@ def _lenient_specifier(text: str) -> str:
 
 def parse_setup_cfg(path: str, text: str) -> Manifest:
     """`[options] install_requires` and `[options.extras_require]`, as setuptools reads them."""
+    import configparser  # setup.cfg is rare: imported for it only (1 ms of every run's start otherwise)
+
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)
     except configparser.Error as error:
-        raise ManifestError(f"invalid setup.cfg: {error.message}", _config_error_line(error)) from None
+        line = getattr(error, "lineno", None)
+        if line is None and isinstance(error, configparser.ParsingError) and error.errors:
+            line = error.errors[0][0]
+        raise ManifestError(f"invalid setup.cfg: {error.message}", int(line or 1)) from None
     lines = _Lines(text)
     requirements: list[Requirement] = []
     includes: list[Include] = []
@@ -421,13 +425,6 @@ def _cfg_files(value: str, line: int, path: str) -> list[Include]:
         return []
     names = [n.strip() for n in text[len("file:"):].split(",") if n.strip()]
     return [Include(posixpath.normpath(posixpath.join(posixpath.dirname(path), n)), line or 1) for n in names]
-
-
-def _config_error_line(error: configparser.Error) -> int:
-    line = getattr(error, "lineno", None)
-    if line is None and isinstance(error, configparser.ParsingError) and error.errors:
-        line = error.errors[0][0]
-    return int(line or 1)
 
 
 def _cfg_requirements(

@@ -31,8 +31,9 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     opened, without blocking (see project.boundary); the size is checked on the open descriptor,
     so nothing over the limit is read."""
     try:
-        with os.fdopen(open_regular(path), "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+        descriptor = open_regular(path)
+        try:
+            size = os.fstat(descriptor).st_size
             if size > max_bytes:
                 raise SourceError(
                     f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit, so it was not "
@@ -40,9 +41,11 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
                 )
             # The size read is the file's own, not the limit: a buffer of `max_bytes` would be
             # allocated up front for every file.
-            data = handle.read(size + 1)
-            if data is None:  # a procfs-like file with nothing to read yet
-                raise SourceError("file would block when read (not a file on disk); not read")
+            data = _read_up_to(descriptor, size + 1)
+        finally:
+            os.close(descriptor)
+    except BlockingIOError:  # a procfs-like file with nothing to read yet
+        raise SourceError("file would block when read (not a file on disk); not read") from None
     except SourceError:
         raise
     except NotRegular as exc:
@@ -55,6 +58,19 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     if len(data) > size:
         raise SourceError("file grew while being read (a log being written, or not a file on disk); not analysed")
     return data
+
+
+def _read_up_to(descriptor: int, count: int) -> bytes:
+    """`count` bytes, or fewer at the end of the file. `os.read` itself: a buffered file object
+    costs more to set up than a source file takes to read."""
+    chunks = []
+    while count > 0:
+        chunk = os.read(descriptor, count)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def decode_python(data: bytes) -> str:
