@@ -77,9 +77,13 @@ class FileNoqa:
         return self.silencer(finding) is not None
 
 
-def parse_noqa(text: str, fmt: str = kinds.PYTHON) -> FileNoqa:
-    """The directives of a file's text; `fmt` is its kinds format (Python and notebooks are tokenized)."""
+def parse_noqa(text: str, fmt: str = kinds.PYTHON, directive_lines: bool = True) -> FileNoqa:
+    """The directives of a file's text; `fmt` is its kinds format (Python and notebooks are tokenized).
+    Without `directive_lines` (only ML303 reads them), a file whose directives are all other
+    linters' is not tokenized: its FileNoqa is empty."""
     if not _NOQA_WORD.search(text):
+        return FileNoqa([], [])
+    if not directive_lines and fmt != kinds.NOTEBOOK and not _may_name_mlaudit(text):
         return FileNoqa([], [])
     if fmt == kinds.PYTHON:
         comments = python_comments(text)
@@ -90,6 +94,18 @@ def parse_noqa(text: str, fmt: str = kinds.PYTHON) -> FileNoqa:
     if comments is None:  # not Python, or Python that does not tokenize: every `#` counts
         comments = _hash_comments(text)
     return _directives(comments)
+
+
+def _may_name_mlaudit(text: str) -> bool:
+    """Whether a line holds "ml" next to a "noqa" (in any case): every directive that names mlaudit
+    or one of its codes does (`# noqa: ML101`, `# mlaudit: noqa`), so a file without one has only
+    other linters' (`# noqa: S310`). Lines as `tokenize` reads them, split at "\\n" only. Not for
+    notebooks, whose cells are JSON strings that may spell a letter as an escape."""
+    for match in _NOQA_WORD.finditer(text):
+        end = text.find("\n", match.end())
+        if "ml" in text[text.rfind("\n", 0, match.start()) + 1 : end if end >= 0 else len(text)].lower():
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -203,10 +219,13 @@ def suppress(findings: Iterable[Finding], root: Path, settings: Settings, scanne
     kept: list[Finding] = []
     dropped = 0
     by_path: dict[str, FileNoqa] = {}
+    findings = list(findings)
+    # Lines holding only a directive matter to ML303 findings alone (see FileNoqa.directive_only).
+    commented_out = {f.path for f in findings if f.code == COMMENTED_OUT_CODE}
 
     def noqa_of(path: str) -> FileNoqa:
         if path not in by_path:
-            by_path[path] = read_noqa(root, path)
+            by_path[path] = read_noqa(root, path, directive_lines=path in commented_out)
         return by_path[path]
 
     for finding in findings:
@@ -238,12 +257,12 @@ def suppress(findings: Iterable[Finding], root: Path, settings: Settings, scanne
     return Suppression(kept, dropped, warnings)
 
 
-def read_noqa(root: Path, path: str) -> FileNoqa:
+def read_noqa(root: Path, path: str, directive_lines: bool = True) -> FileNoqa:
     fmt = kinds.classify(path).format
     # Data artifacts cannot carry comments; never read a large binary just to look.
     if fmt in _NO_COMMENTS:
         return FileNoqa([], [])
-    return parse_noqa(_read(root, root / path), fmt)
+    return parse_noqa(_read(root, root / path), fmt, directive_lines)
 
 
 def unused_noqa(path: str, noqa: FileNoqa, settings: Settings) -> list[Finding]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlaudit.engine.suppress import parse_noqa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlaudit.engine.suppress import FileNoqa, parse_noqa
 from tests.adopt.conftest import run_cli
 from tests.helpers import check, located, make_repo
 
@@ -61,3 +64,26 @@ def test_unused_noqa_is_off_by_default_and_reports_when_selected(tmp_path: Path)
     run = check(repo, select=["ML", "ML002"])
     assert located(run) == {("a.py", 2, "ML002")}
     assert "ML103" in run.findings[0].message and "E501" not in run.findings[0].message
+
+
+def test_a_file_with_only_other_linters_directives_is_not_tokenized_unless_ml303_asks() -> None:
+    source = "import os\n# noqa: E501\nx = os.sep  # noqa: S310\n"
+    assert parse_noqa(source, directive_lines=False) == FileNoqa([], [])
+    assert parse_noqa(source).directive_only == {2}  # what ML303's findings are checked against
+
+
+def _directives(noqa: FileNoqa) -> list[tuple[object, ...]]:
+    return [(d.line, d.col, d.codes, d.whole_file, d.covers) for d in noqa.directives]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["# noqa", "# NoQA", ": ", "ML101", "Ml1033", "S310", "mlaudit", "# mlaudit: noqa", "\n",
+                              "\r", "x = 1  ", "'# noqa: ML101'", '"""', "ml", " "]), max_size=10).map("".join),
+    st.sampled_from(["python", "yaml", "text"]),
+)
+def test_skipping_other_linters_files_never_changes_what_silences_mlaudit(text: str, fmt: str) -> None:
+    """Without the directive lines, only files that cannot hold an mlaudit directive are skipped:
+    the directives and unknown codes are those of the full reading."""
+    full, lean = parse_noqa(text, fmt), parse_noqa(text, fmt, directive_lines=False)
+    assert _directives(lean) == _directives(full) and lean.unknown == full.unknown
