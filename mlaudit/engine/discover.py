@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,32 @@ def find_root(target: Path) -> Path:
     return start
 
 
-def exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec[Any]:
-    return pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *patterns])
+# Every path a pattern of ALWAYS_EXCLUDED matches holds the pattern's text after its last `*`
+# (`.git/`, `.egg-info/`): patterns of literal folder names, and one `*` with nothing special after.
+_ALWAYS_EXCLUDED_TEXT = re.compile("|".join(re.escape(pattern.rpartition("*")[2]) for pattern in ALWAYS_EXCLUDED))
 
 
-def list_files(root: Path, git: GitState | None, exclude: pathspec.PathSpec[Any]) -> list[str]:
+@dataclass(frozen=True)
+class Excludes:
+    """The built-in excludes and the configured ones, as gitignore patterns. Without configured
+    ones, a path that holds none of the built-in patterns' texts is decided by one search instead
+    of matching each pattern (5 ms over lightning's 1,053 files)."""
+
+    spec: pathspec.PathSpec[Any]
+    built_in_only: bool
+
+    def match_file(self, path: str) -> bool:
+        if self.built_in_only and _ALWAYS_EXCLUDED_TEXT.search(path) is None:
+            return False
+        return bool(self.spec.match_file(path))
+
+
+def exclude_spec(patterns: Iterable[str]) -> Excludes:
+    configured = list(patterns)
+    return Excludes(pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, *configured]), not configured)
+
+
+def list_files(root: Path, git: GitState | None, exclude: Excludes) -> list[str]:
     """Repo-relative POSIX paths of every file to audit, sorted."""
     if git is not None:
         candidates: Iterable[str] = git.tracked | git.untracked

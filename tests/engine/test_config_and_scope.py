@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlaudit.engine.check import CheckOptions, check_paths
 from mlaudit.engine.settings import ConfigError, Settings, settings_from_table
@@ -204,3 +206,20 @@ def test_sarif_uris_are_relative_to_the_checkout(tmp_path: Path) -> None:
 def test_a_missing_path_is_refused_not_widened_to_its_parents(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         check_paths([tmp_path / "absent" / "train.py"], CheckOptions(use_cache=False))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([".git", ".venv", "venv", "xvenv", "site-packages", "a.egg-info", ".egg-info", "egg-info",
+                                 ".dvc", "cache", "tmp", "node_modules", "__pycache__", "src", "m.py", ".eggs"]),
+                min_size=1, max_size=5).map("/".join))
+def test_the_built_in_excludes_shortcut_decides_as_the_patterns_do(path: str) -> None:
+    """Without configured excludes, a path holding none of the built-in patterns' texts is let
+    through unmatched; the patterns themselves must agree on every path."""
+    import pathspec
+
+    from mlaudit.engine.discover import ALWAYS_EXCLUDED, exclude_spec
+
+    full = pathspec.PathSpec.from_lines("gitignore", ALWAYS_EXCLUDED)
+    assert exclude_spec([]).match_file(path) == full.match_file(path)
+    configured = pathspec.PathSpec.from_lines("gitignore", [*ALWAYS_EXCLUDED, "*.py", "!venv/"])
+    assert exclude_spec(["*.py", "!venv/"]).match_file(path) == configured.match_file(path)
