@@ -135,18 +135,18 @@ class CoreFacts:
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: PyContext) -> None:
         args = node.args
-        params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
-        self.defs.append(self._def(node, "function", ctx, params=tuple(params)))
+        params = tuple([a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)])
+        self.defs.append(self._def(node, "function", ctx, params, ()))
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_ClassDef(self, node: ast.ClassDef, ctx: PyContext) -> None:
         bases = tuple(ctx.qualname(b) or ctx.dotted(b) or "" for b in node.bases)
-        self.defs.append(self._def(node, "class", ctx, bases=bases))
+        self.defs.append(self._def(node, "class", ctx, (), bases))
 
     def visit_Call(self, node: ast.Call, ctx: PyContext) -> None:
         # Runs for every call: `ctx.start`, `ctx.qualname` and `ctx.dotted` written out for the
-        # common cases (an ASCII file, a bare-name callee).
+        # common cases (an ASCII file, a bare-name callee), and the record built as in `_def`.
         if ctx.ascii and not ctx.line_map.file_lines:
             line, col = node.lineno, node.col_offset + 1
         else:
@@ -158,9 +158,11 @@ class CoreFacts:
         else:
             callee, text = ctx.qualname(func), ctx.dotted(func)
         keywords = tuple([k.arg or "**" for k in node.keywords]) if node.keywords else ()
-        self.calls.append(CallFact(callee, text, line, col, ctx.function, ctx.in_main_guard, keywords))
+        self.calls.append(_new_record(CallFact, (callee, text, line, col, ctx.function, ctx.in_main_guard, keywords)))
 
-    def _def(self, node: Any, kind: str, ctx: PyContext, **extra: Any) -> DefFact:
+    def _def(
+        self, node: Any, kind: str, ctx: PyContext, params: tuple[str, ...], bases: tuple[str, ...]
+    ) -> DefFact:
         name = f"{ctx.function}.{node.name}" if ctx.function else node.name
         decorators = tuple(
             ctx.qualname(_callee(d)) or ctx.dotted(_callee(d)) or "" for d in node.decorator_list
@@ -168,7 +170,9 @@ class CoreFacts:
         line, end = node.lineno, node.end_lineno or node.lineno
         if ctx.line_map.file_lines:
             line, end = ctx.line_map.file_line(line), ctx.line_map.file_line(end)
-        return DefFact(name, kind, line, end, decorators, **extra)
+        # Every field given, straight to tuple.__new__: the generated DefFact.__new__ is a Python
+        # call that fills in the defaults, for each of a repo's functions.
+        return _new_record(DefFact, (name, kind, line, end, decorators, params, bases))
 
     def facts(self, ctx: PyContext) -> ModuleFacts:
         return ModuleFacts(
@@ -179,6 +183,9 @@ class CoreFacts:
             calls=tuple(self.calls),
             main_guard_line=self.main_guard_line,
         )
+
+
+_new_record = tuple.__new__
 
 
 def _callee(decorator: ast.expr) -> ast.expr:

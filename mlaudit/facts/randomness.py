@@ -145,9 +145,14 @@ class RandomnessExtractor:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _add(self, kind: str, name: str, node: ast.AST, ctx: PyContext, **kw: object) -> None:
-        line = ctx.line(node)
-        self.events.append(RandEvent(kind, name, line, ctx.function, ctx.in_main_guard, **kw))  # type: ignore[arg-type]
+    def _add(
+        self, kind: str, name: str, node: ast.AST, ctx: PyContext, *, families: tuple[str, ...] = (), text: str = "",
+        note: str = "", flags: tuple[str, ...] = (),
+    ) -> None:
+        # Every field given, straight to tuple.__new__ (see _call_event): imports alone make
+        # thousands of these per repo.
+        self.events.append(_new_event(RandEvent, (kind, name, ctx.line(node), ctx.function, ctx.in_main_guard, families,
+                                                  text, "", note, flags, -1)))
 
     def _receiver(self, func: ast.expr, ctx: PyContext) -> str:
         """What the receiver of a method call was built from (`trainer.fit` after `trainer = Trainer()`)."""
@@ -206,7 +211,8 @@ class RandomnessExtractor:
             self._reads_before_rebinding(value, ctx)
         for target in targets:
             written = ctx.dotted(target)
-            if self.devices and written is not None and "device" in written.rsplit(".", 1)[-1].lower():
+            last = written.rpartition(".")[2].lower() if written is not None else ""  # the name assigned
+            if self.devices and "device" in last:
                 self._cuda_strings(value, ctx)
             # A target's qualified name ends with its own last name, so only those of the switches
             # below are worth resolving; a bare name can also be an import's alias for one.
@@ -221,7 +227,7 @@ class RandomnessExtractor:
                 self.cublas.append(ctx.line(node))
             if written is None:
                 continue
-            if "seed" in written.rsplit(".", 1)[-1].lower():
+            if "seed" in last:
                 self._mark_seed_material(value)
             self.assigned_value, self.assigned_name = value, written
             if isinstance(value, ast.Call):

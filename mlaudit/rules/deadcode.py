@@ -285,8 +285,10 @@ class ConstantCondition(PythonRule):
     )
 
     def visit_If(self, node: ast.If, ctx: PyContext) -> None:
-        if not _documented_toggle(node, ctx.lines):
-            self._check(node.test, "if", ctx)
+        # The comments around an `if` are read only when its test is constant (few are).
+        message = _dead_branch(node.test, "if")
+        if message is not None and not _documented_toggle(node, ctx.lines):
+            ctx.report(self, node.test, message)
 
     def visit_While(self, node: ast.While, ctx: PyContext) -> None:
         constant = _constant(node.test)
@@ -295,25 +297,28 @@ class ConstantCondition(PythonRule):
                        "or restore the real condition.")
 
     def visit_IfExp(self, node: ast.IfExp, ctx: PyContext) -> None:
-        self._check(node.test, "conditional expression", ctx)
+        message = _dead_branch(node.test, "conditional expression")
+        if message is not None:
+            ctx.report(self, node.test, message)
 
-    def _check(self, test: ast.expr, kind: str, ctx: PyContext) -> None:
-        constant = _constant(test)
-        if constant is not None:
-            dead = "else branch" if constant[0] else "body"
-            ctx.report(self, test, f"The {kind} condition `{ast.unparse(test)}` is always {constant[0]}, so its {dead} never "
-                       "runs; delete the dead branch or restore the real condition.")
-            return
-        if isinstance(test, ast.BoolOp):
-            for value in test.values:
-                part = _constant(value)
-                if part is None:
-                    continue
-                decides = part[0] == isinstance(test.op, ast.Or)
-                effect = f"always {part[0]}" if decides else f"the same as without `{ast.unparse(value)}`"
-                ctx.report(self, test, f"The {kind} condition `{ast.unparse(test)}` contains the constant "
-                           f"`{ast.unparse(value)}`, so it is {effect}; remove the leftover toggle.")
-                return
+
+def _dead_branch(test: ast.expr, kind: str) -> str | None:
+    """The message for a constant condition, or for one with a constant part; None for others."""
+    constant = _constant(test)
+    if constant is not None:
+        dead = "else branch" if constant[0] else "body"
+        return (f"The {kind} condition `{ast.unparse(test)}` is always {constant[0]}, so its {dead} never "
+                "runs; delete the dead branch or restore the real condition.")
+    if isinstance(test, ast.BoolOp):
+        for value in test.values:
+            part = _constant(value)
+            if part is None:
+                continue
+            decides = part[0] == isinstance(test.op, ast.Or)
+            effect = f"always {part[0]}" if decides else f"the same as without `{ast.unparse(value)}`"
+            return (f"The {kind} condition `{ast.unparse(test)}` contains the constant "
+                    f"`{ast.unparse(value)}`, so it is {effect}; remove the leftover toggle.")
+    return None
 
 
 # --- ML303 -----------------------------------------------------------------------------------
