@@ -222,6 +222,8 @@ class PyContext:
 
     def char_col(self, line: int, byte_col: int) -> int:
         """Convert ast's 0-based UTF-8 byte offset to a 1-based code-point column."""
+        if self.ascii:
+            return byte_col + 1  # every line is ASCII: no need to split the source into lines
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         if text.isascii():
             return byte_col + 1
