@@ -237,7 +237,9 @@ def render(table: dict[str, dict[str, Summary]], sizes: dict[str, tuple[int, int
     lines = [
         *about,
         "",
-        f"Median (min-max) of {runs} interleaved runs per case, one pylint run; every tool writes JSON to a file; "
+        f"Median (min-max) of {runs} interleaved runs per case"
+        f"{', one pylint run' if any('pylint' in case for cases in table.values() for case in cases) else ''}; "
+        "every tool writes JSON to a file; "
         "peak memory of the largest process; ratios against ruff without a cache on the same repository.",
         "",
         "| repo | .py files | lines | case | seconds | peak MiB | vs ruff |",
