@@ -144,3 +144,24 @@ def test_without_the_cache_input_nothing_is_kept(tmp_path: Path) -> None:
     result, _, _ = run_check_step(repo, tmp_path, cache="false", args=". --no-cache")
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "runner-temp" / "mlaudit-cache").exists()
+
+
+def test_the_install_step_runs_nothing_from_the_checkout(tmp_path: Path) -> None:
+    """Steps run in the audited checkout, and `python -m` or `-c` puts the working folder first
+    on sys.path: a pull request's `venv/` or `mlaudit/` package would run. Every Python the
+    action starts itself runs isolated (-I); the line that finds the installed package is run
+    here in a checkout that ships its own mlaudit."""
+    import re
+    import shlex
+
+    import mlaudit
+
+    script = step("Install mlaudit")["run"]
+    starts = [line for line in script.splitlines() if re.search(r'(^|[\s/])python"? ', line)]
+    assert len(starts) == 2 and all(re.search(r'python"? -I ', line) for line in starts), starts
+    hostile = make_repo(tmp_path / "r", {"mlaudit/__init__.py": "raise SystemExit('the checkout ran')\n"})
+    line = next(line for line in starts if "package=" in line).strip()
+    command = line.replace('"$RUNNER_TEMP/mlaudit-venv/bin/python"', shlex.quote(sys.executable)) + '\necho "$package"'
+    done = subprocess.run(["bash", "-e", "-c", command], cwd=hostile, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == Path(mlaudit.__file__).resolve().parent
