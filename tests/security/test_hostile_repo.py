@@ -101,3 +101,16 @@ def test_clean_after_a_normal_run_removes_only_the_cache(tmp_path: Path) -> None
     assert run_cli(["clean", str(root)], root).returncode == 0
     assert not (root / ".mlaudit_cache").exists()
     assert git(root, "ls-files") == tracked and (sibling / "keep").exists()
+
+
+def test_python_dash_m_inside_the_checkout_imports_none_of_its_modules(tmp_path: Path) -> None:
+    """`python -m mlaudit` puts the working folder first on sys.path; a checkout's `argparse.py`
+    or `yaml/` must not be imported in place of the real ones."""
+    marker = tmp_path / "ran"
+    planted = f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit('the checkout ran')\n"
+    repo = make_repo(tmp_path / "r", {"argparse.py": planted, "yaml/__init__.py": planted, "conf/a.yaml": "lr: 0.1\n",
+                                      "train.py": "import argparse\n"})
+    done = subprocess.run([sys.executable, "-m", "mlaudit", "check", ".", "--no-cache"], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists()
