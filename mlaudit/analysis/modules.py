@@ -265,11 +265,12 @@ def _setup_roots(file: SourceFile, model: ProjectModel) -> list[str]:
 # The names `_setup_py_roots` looks for. An ASCII text without them declares no root and is not
 # parsed (lightning's two setup.py files, one of them a module of the package, cost 3 ms); a
 # non-ASCII one is, as Python folds some other spellings of an identifier into these (NFKC).
-_SETUP_PY_NAMES = ("find_packages", "find_namespace_packages", "package_dir")
+_FINDERS = ("find_packages", "find_namespace_packages")
+_PACKAGE_DIR = "package_dir"
 
 
 def _setup_py_roots(text: str) -> list[str]:
-    if text.isascii() and not any(name in text for name in _SETUP_PY_NAMES):
+    if text.isascii() and not any(name in text for name in (*_FINDERS, _PACKAGE_DIR)):
         return []
     try:
         tree = ast.parse(text)
@@ -280,12 +281,12 @@ def _setup_py_roots(text: str) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        if callee in ("find_packages", "find_namespace_packages"):
+        if callee in _FINDERS:
             where = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "where"), None)
             if isinstance(where, ast.Constant) and isinstance(where.value, str):
                 found.append(where.value)
         for keyword in node.keywords:
-            if keyword.arg == "package_dir" and isinstance(keyword.value, ast.Dict):
+            if keyword.arg == _PACKAGE_DIR and isinstance(keyword.value, ast.Dict):
                 for key, value in zip(keyword.value.keys, keyword.value.values, strict=True):
                     if (isinstance(key, ast.Constant) and key.value == "" and isinstance(value, ast.Constant)
                             and isinstance(value.value, str)):

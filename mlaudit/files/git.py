@@ -122,7 +122,8 @@ def run_git_together(
 ) -> list[bytes]:
     """`run_git` for each of `commands`, all started before any is waited for, so that each git
     starts while the others run (the two listings of a check: 5 ms one after the other, 3 ms
-    together on pytorch-lightning). The first failure raises; the others are stopped."""
+    together on pytorch-lightning). `timeout` and `max_bytes` bound each command. The first failure
+    raises; the others are stopped."""
     started: list[tuple[list[str], subprocess.Popen[bytes]]] = []
     try:
         for args in commands:
